@@ -1,0 +1,44 @@
+# dkenv — make help lists the targets.
+PYTHON ?= python3
+PYTEST ?= $(PYTHON) -m pytest
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo lint test test-sqlite test-postgres test-mysql test-docker docker-engine images bench
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+install:  ## install dkenv and its dev tools (editable)
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+demo: install  ## deploy the example datakits to in-memory SQLite and validate them
+	dkenv deploy examples/bronze-pagila examples/silver-pagila --validate
+
+lint:  ## ruff
+	$(PYTHON) -m ruff check dkenv tests benchmarks
+
+docker-engine:  ## install and start a Docker engine where none runs (root; Debian)
+	scripts/docker-engine.sh
+
+images: install docker-engine  ## build dkenv's offline PostgreSQL and MySQL (MariaDB) images, if absent
+	dkenv image build postgres
+	dkenv image build mysql
+
+test: install docker-engine images  ## the whole suite: SQLite, native servers, containers
+	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS)
+
+test-sqlite: install  ## only what needs no server and no Docker
+	$(PYTEST) -m "not docker and not postgres and not mysql" $(PYTEST_ARGS)
+
+test-postgres: install docker-engine images  ## PostgreSQL tests (native server and containers)
+	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -m postgres $(PYTEST_ARGS)
+
+test-mysql: install docker-engine images  ## MySQL tests (MariaDB native server and containers)
+	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -m mysql $(PYTEST_ARGS)
+
+test-docker: install docker-engine images  ## everything that needs a Docker engine
+	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -m docker $(PYTEST_ARGS)
+
+bench: install  ## run the benchmarks and print their figures
+	$(PYTHON) benchmarks/datakit_core.py

@@ -1,0 +1,59 @@
+"""dkenv: deploy datakits to disposable databases and prove they work.
+
+The public API is importable from here; heavy modules (SQLAlchemy, the Docker SDK) load
+on first use so that ``import dkenv`` and ``dkenv --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # datakit discovery
+    "Datakit": "dkenv.datakit",
+    "load_datakit": "dkenv.datakit",
+    "discover_datakit_modules": "dkenv.datakit",
+    "discover_sqlmodel_classes": "dkenv.datakit",
+    # deploy / validate / cleanup
+    "deploy_data_objects": "dkenv.deploy",
+    "deploy_datakits": "dkenv.deploy",
+    "DeployResult": "dkenv.deploy",
+    "cleanup_test_target": "dkenv.deploy",
+    "create_engine_for_target": "dkenv.deploy",
+    "validate_deployment": "dkenv.deploy",
+    "validate_pipeline_flow": "dkenv.deploy",
+    "ValidationResult": "dkenv.deploy",
+    "Problem": "dkenv.validate",
+    # targets
+    "Target": "dkenv.config",
+    "get_target_config": "dkenv.config",
+    "create_custom_target": "dkenv.config",
+    "get_ci_target": "dkenv.config",
+    "get_development_target": "dkenv.config",
+    "get_integration_target": "dkenv.config",
+    "resolve_target": "dkenv.config",
+    # containers
+    "ephemeral": "dkenv.lifecycle",
+    "Server": "dkenv.lifecycle",
+    "environment": "dkenv.environments",
+    # errors
+    "DkenvError": "dkenv.errors",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dkenv' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,3 @@
+from dkenv.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""What every command shares: error reporting, JSON output, target options."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from dkenv.errors import EXIT_FAILED, EXIT_USAGE, DkenvError
+
+DEBUG = bool(os.environ.get("DKENV_DEBUG"))
+
+
+def err(message: str) -> None:
+    """A human line on stderr (stdout is reserved for results and --json)."""
+    click.echo(message, err=True)
+
+
+def emit_json(document: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def run(group: click.Group, args: list[str]) -> int:
+    """Run ``group`` and map every failure to (one or two lines on stderr, exit code)."""
+    try:
+        rv = group.main(args=args, prog_name="dkenv", standalone_mode=False)
+        if isinstance(rv, int):  # click returns an Exit's code when not standalone
+            return rv
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err("dkenv: aborted")
+        return 130
+    except DkenvError as exc:
+        if DEBUG:
+            traceback.print_exc()
+        err(f"dkenv: error: {exc.message}")
+        if exc.hint:
+            err(f"  hint: {exc.hint}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err("dkenv: interrupted; everything dkenv started has been removed")
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if DEBUG:
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        err(f"dkenv: internal error: {type(exc).__name__}: {first}")
+        err("  hint: run again with --debug for the traceback, and report it")
+        return EXIT_FAILED
+    return 0
+
+
+def target_options(func: Callable) -> Callable:
+    """--target/--url/--target-type and the custom-target fields, shared by deploy and validate."""
+    options = [
+        click.option("--target", "-t", "target", metavar="NAME",
+                     help="Target name (see `dkenv targets`); default: $DKENV_TARGET, the config file, sqlite_memory."),
+        click.option("--url", metavar="URL", help="SQLAlchemy URL of an existing database."),
+        click.option("--target-type", metavar="ENGINE",
+                     help="Build a custom target for sqlite, postgres or mysql from the flags below."),
+        click.option("--database", metavar="NAME", help="Database name (custom/local targets)."),
+        click.option("--host", metavar="HOST", help="Server host, or a Unix socket directory."),
+        click.option("--port", metavar="PORT", help="Server port (1-65535)."),
+        click.option("--user", metavar="USER", help="Database user."),
+        click.option("--password", metavar="PASSWORD", help="Database password."),
+        click.option("--image", metavar="IMAGE", help="Image for container targets."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def resolve(kw: dict[str, Any]):
+    """Pop the target options out of ``kw`` and resolve them (flag > env > file > default)."""
+    from dkenv.config import resolve_target
+
+    return resolve_target(
+        name=kw.pop("target"), url=kw.pop("url"), target_type=kw.pop("target_type"),
+        database=kw.pop("database"), host=kw.pop("host"), port=kw.pop("port"),
+        user=kw.pop("user"), password=kw.pop("password"), image=kw.pop("image"),
+    )
+
+
+def usage(message: str, hint: str | None = None) -> DkenvError:
+    e = DkenvError(message, hint)
+    e.exit_code = EXIT_USAGE
+    return e
+
+
+def progress_printer(enabled: bool = True) -> Callable[[str], None]:
+    def show(line: str) -> None:
+        if enabled:
+            print(line, file=sys.stderr, flush=True)
+
+    return show

@@ -1,0 +1,123 @@
+"""`dkenv targets`, `dkenv deploy`, `dkenv validate`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from dkenv.cli._common import emit_json, err, resolve, target_options
+from dkenv.errors import DkenvError
+
+
+def _list_targets(as_json: bool) -> None:
+    from dkenv.config import available_targets
+
+    targets = available_targets()
+    if as_json:
+        emit_json([t.to_dict(show_secrets=False) | {"name": name} for name, t in targets.items()])
+        return
+    width = max(len(n) for n in targets)
+    for name, t in targets.items():
+        click.echo(f"{name:<{width}}  {t.db_type:<8}  {t.kind:<9}  {t.description}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def targets(as_json: bool) -> None:
+    """List the targets datakits can be deployed to.
+
+    \b
+    Built-in targets plus those named in dkenv.toml / [tool.dkenv]:
+      dkenv targets
+      dkenv targets --json
+    """
+    _list_targets(as_json)
+
+
+def _list_targets_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        _list_targets(as_json=False)
+        ctx.exit(0)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@target_options
+@click.option("--validate", "run_validation", is_flag=True, help="Validate the live schema after deploying.")
+@click.option("--cleanup", is_flag=True, help="Drop what was deployed afterwards (leave the target as found).")
+@click.option("--keep", is_flag=True, help="Keep a container or temp file target after exit; print its URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--list-targets", is_flag=True, expose_value=False, is_eager=True,
+              callback=_list_targets_callback, help="List the targets and exit.")
+def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, as_json: bool,
+           **kw: Any) -> None:
+    """Deploy one or more datakits, in the order given (bronze before silver).
+
+    \b
+    Examples:
+      dkenv deploy examples/bronze-pagila --validate
+      dkenv deploy examples/bronze-pagila examples/silver-pagila --target sqlite_file --validate
+      dkenv deploy ./bronze-pagila --target postgres_container --validate --json
+      dkenv deploy ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
+
+    Exit codes: 0 deployed (and valid), 1 deploy or validation failed, 2 bad input,
+    3 environment failure (Docker, image, connection).
+    """
+    from dkenv import pipeline
+
+    if cleanup and keep:
+        raise click.UsageError("--cleanup and --keep contradict each other; give one")
+    document: dict[str, Any] = {"success": False, "datakits": list(paths), "tables": []}
+    try:
+        target = resolve(kw)
+        document["target"] = target.name
+        outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
+                                        progress=None if as_json else err)
+        document = outcome.to_dict()
+    except DkenvError as exc:
+        if as_json:
+            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
+            emit_json(document)
+        raise
+    if as_json:
+        emit_json(document)
+    else:
+        click.echo(outcome.summary())
+    if not outcome.success:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def validate(paths: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+    """Check a live database against the datakits, without deploying anything.
+
+    \b
+    Examples:
+      dkenv validate ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
+      dkenv validate ./bronze-pagila --target postgres_local --json
+
+    Every difference is one line: table, kind (missing_table, missing_column, type_mismatch,
+    nullability, primary_key, foreign_key, unique, index) and detail.  Exit 1 when any.
+    """
+    from dkenv import pipeline
+
+    document: dict[str, Any] = {"success": False, "datakits": list(paths)}
+    try:
+        target = resolve(kw)
+        document["target"] = target.name
+        outcome = pipeline.validate_paths(paths, target)
+    except DkenvError as exc:
+        if as_json:
+            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
+            emit_json(document)
+        raise
+    if as_json:
+        emit_json(outcome.to_dict())
+    else:
+        click.echo(outcome.summary())
+    if not outcome.success:
+        raise click.exceptions.Exit(1)

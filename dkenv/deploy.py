@@ -1,0 +1,403 @@
+"""Deploy datakits to a target, validate them, and clean up after them.
+
+Only the datakit's own tables are deployed (copies in a MetaData of their own, never
+``SQLModel.metadata``).  Server defaults are carried to each engine (``now()`` becomes
+``CURRENT_TIMESTAMP`` on SQLite and MySQL), schemas are created the way each engine holds
+them, foreign keys into tables outside the datakit resolve against the live target, and
+everything a deploy creates is recorded so that cleanup can undo exactly that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dkenv.config import Target
+from dkenv.datakit import Datakit, datakit_of
+from dkenv.errors import DeployError, UsageError
+from dkenv.runtime import Deployment, TargetRuntime, release, runtime_for
+
+
+class _Result:
+    """Attribute access and ``result["key"]`` access, as the framework's dict results had."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and hasattr(self, key)
+
+
+@dataclass
+class DeployResult(_Result):
+    success: bool
+    target: str
+    datakits: list[str]
+    tables: list[str]
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    schemas_created: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success, "target": self.target, "datakits": self.datakits,
+            "tables": self.tables, "created": self.created, "existing": self.existing,
+            "schemas_created": self.schemas_created, "errors": self.errors,
+            "duration_s": round(self.duration_s, 4),
+        }
+
+
+@dataclass
+class ValidationResult(_Result):
+    success: bool
+    target: str
+    tables: list[str]
+    problems: list[Any] = field(default_factory=list)  # dkenv.validate.Problem
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success, "target": self.target, "tables": self.tables,
+            "problems": [p.to_dict() for p in self.problems],
+            "duration_s": round(self.duration_s, 4),
+        }
+
+
+# ---------------------------------------------------------------------------
+# Inputs: table classes, Table objects, Datakits or paths
+# ---------------------------------------------------------------------------
+def _tables_of(items: Any) -> tuple[list[Any], list[str]]:
+    """(Table objects, datakit names) from classes, Tables, Datakits, paths or a mix."""
+    from sqlalchemy import Table
+
+    if isinstance(items, (Datakit, str)) or not isinstance(items, Iterable):
+        items = [items]
+    tables: list[Any] = []
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, Table):
+            tables.append(item)
+        elif isinstance(item, type) and getattr(item, "__table__", None) is not None:
+            tables.append(item.__table__)
+        elif isinstance(item, (Datakit, str)) or hasattr(item, "__fspath__"):
+            kit = datakit_of(item)
+            tables.extend(kit.tables)
+            names.append(kit.name)
+        else:
+            raise UsageError(f"cannot deploy {item!r}: expected table classes, a Datakit or a path")
+    if not tables:
+        raise UsageError("nothing to deploy: no table classes given")
+    seen: dict[str, Any] = {}
+    for t in tables:
+        other = seen.get(t.fullname)
+        if other is not None and other is not t:
+            raise UsageError(f"two table classes claim table {t.fullname!r}",
+                             "give one of them another __tablename__ or schema")
+        seen[t.fullname] = t
+    if not names:
+        modules = sorted({getattr(t, "_dkenv_module", None) or "" for t in tables} - {""})
+        names = modules or ["(tables)"]
+    return list(seen.values()), names
+
+
+# ---------------------------------------------------------------------------
+# Copy tables for an engine
+# ---------------------------------------------------------------------------
+def _sql_of_default(default: Any, dialect: Any) -> str | None:
+    from sqlalchemy.sql.elements import ClauseElement
+
+    arg = getattr(default, "arg", None)
+    if isinstance(arg, str):
+        return None  # a literal string value, quoted by SQLAlchemy: portable
+    if isinstance(arg, ClauseElement):
+        return str(arg.compile(dialect=dialect))
+    return None
+
+
+def copy_for_engine(tables: Sequence[Any], runtime: TargetRuntime) -> tuple[Any, list[Any]]:
+    """Copies of ``tables`` in a fresh MetaData, with server defaults carried to the engine."""
+    from sqlalchemy import DefaultClause, MetaData, text
+
+    engine_spec = runtime.target.engine if runtime.target.kind != "url" else _engine_of(runtime)
+    dialect = runtime.engine.dialect
+    metadata = MetaData()
+    copies = [t.to_metadata(metadata) for t in tables]
+    errors: list[str] = []
+    for table in copies:
+        for column in table.columns:
+            sql = _sql_of_default(column.server_default, dialect) if column.server_default else None
+            if sql is None:
+                continue
+            rewrite = engine_spec.rewrite_server_default(column, sql)
+            if rewrite.error:
+                errors.append(f"{table.fullname}.{column.name}: {rewrite.error}; {rewrite.fix}")
+            elif rewrite.sql != sql:
+                column.server_default = DefaultClause(text(rewrite.sql))
+    if errors:
+        raise DeployError(errors[0] if len(errors) == 1 else f"{len(errors)} server defaults cannot be carried to "
+                          f"{engine_spec.name}:\n  " + "\n  ".join(errors))
+    return metadata, copies
+
+
+def _engine_of(runtime: TargetRuntime):
+    from dkenv.engines import engine_for_dialect
+
+    return engine_for_dialect(runtime.engine.dialect.name)
+
+
+# ---------------------------------------------------------------------------
+# Deploy
+# ---------------------------------------------------------------------------
+def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defaults: bool = True) -> DeployResult:
+    """Create the tables of ``table_classes`` (classes, a Datakit or a path) in the target.
+
+    Tables that already exist are reported in ``existing`` and left alone.  A failure
+    removes what this call created and raises :class:`DeployError`.
+    """
+    started = time.perf_counter()
+    tables, names = _tables_of(table_classes)
+    rt = runtime_for(target_config)
+    deployment = _deploy(rt, tables, names, probe_defaults=probe_defaults)
+    rt.deployments.append(deployment)
+    own = {t.fullname for t in deployment.tables}
+    created = [t.fullname for t in deployment.created]
+    return DeployResult(
+        success=True,
+        target=target_config.name,
+        datakits=names,
+        tables=[t.fullname for t in deployment.tables],
+        created=created,
+        existing=[n for n in (t.fullname for t in deployment.tables) if n in own and n not in created],
+        schemas_created=list(deployment.schemas_created),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def deploy_datakits(datakits: Sequence[Any], target_config: Target, **kw: Any) -> list[DeployResult]:
+    """Deploy several datakits in the order given (bronze before silver)."""
+    return [deploy_data_objects(kit, target_config, **kw) for kit in datakits]
+
+
+def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_defaults: bool) -> Deployment:
+    from sqlalchemy import Table, inspect
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    from sqlalchemy.schema import sort_tables
+
+    engine_spec = _engine_of(rt)
+    metadata, copies = copy_for_engine(tables, rt)
+    schemas = sorted({t.schema for t in copies if t.schema} | _external_schemas(copies))
+    deployment = Deployment(datakits=names, metadata=metadata, tables=[])
+    rt.attach_schemas(schemas, create=True)
+    with rt.lock, rt.connect() as conn:
+        try:
+            # Schemas (PostgreSQL schemas, MySQL databases); SQLite attached them above.
+            if engine_spec.name != "sqlite":
+                for schema in schemas:
+                    if not engine_spec.schema_exists(conn, schema):
+                        engine_spec.create_schema(conn, schema)
+                        deployment.schemas_created.append(schema)
+                conn.commit()
+            inspector = inspect(conn)
+            present = _existing_tables(inspector, [None, *schemas])
+            # Foreign keys into tables outside the datakit: they must already be in the target.
+            own = {t.fullname for t in copies}
+            for table in copies:
+                for fk in table.foreign_keys:
+                    ref = _fk_target(fk, table)
+                    if ref in own or ref in metadata.tables:
+                        continue
+                    schema, _, name = ref.rpartition(".")
+                    if (schema or None, name) not in present:
+                        raise DeployError(
+                            f"table {table.fullname} has a foreign key ({fk.parent.name}) into {ref}, "
+                            f"which is neither in this datakit nor in the target",
+                            f"deploy the datakit that defines {ref} first (Layer 3 order: bronze before silver)",
+                        )
+                    Table(name, metadata, schema=schema or None, autoload_with=conn, resolve_fks=False)
+            ordered = [t for t in sort_tables(copies) if t.fullname in own]
+            deployment.tables = ordered
+            enums_before = _pg_enum_names(conn) if engine_spec.name == "postgres" else set()
+            for table in ordered:
+                if (table.schema, table.name) in present:
+                    continue
+                try:
+                    table.create(conn, checkfirst=engine_spec.name == "postgres")
+                except DBAPIError as exc:
+                    raise DeployError(
+                        f"table {table.fullname} failed to deploy on {engine_spec.name}: {_db_message(exc)}",
+                        "run `dkenv check` on the datakit for the portable spelling",
+                    ) from None
+                deployment.created.append(table)
+            if engine_spec.name == "postgres":
+                deployment.enums_created = sorted(_pg_enum_names(conn) - enums_before)
+            conn.commit()
+            if probe_defaults and deployment.created:
+                _probe_defaults(conn, deployment.created, engine_spec.name)
+        except (DeployError, SQLAlchemyError, KeyboardInterrupt) as exc:
+            conn.rollback()
+            _undo(rt, deployment)
+            if isinstance(exc, SQLAlchemyError):
+                raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(exc)}") from None
+            raise
+    return deployment
+
+
+def _external_schemas(copies: Sequence[Any]) -> set[str]:
+    out = set()
+    for table in copies:
+        for fk in table.foreign_keys:
+            schema = _fk_target(fk, table).rpartition(".")[0]
+            if schema:
+                out.add(schema)
+    return out
+
+
+def _fk_target(fk: Any, table: Any) -> str:
+    """Schema-qualified name of the table a ForeignKey points to, without resolving it."""
+    spec = fk.target_fullname  # "schema.table.column" or "table.column"
+    parts = spec.split(".")
+    return ".".join(parts[:-1])
+
+
+def _existing_tables(inspector: Any, schemas: Iterable[str | None]) -> set[tuple[str | None, str]]:
+    present: set[tuple[str | None, str]] = set()
+    for schema in schemas:
+        try:
+            names = inspector.get_table_names(schema=schema)
+        except Exception:  # noqa: BLE001 - a schema that does not exist holds nothing
+            continue
+        present.update((schema, n) for n in names)
+    return present
+
+
+def _pg_enum_names(conn: Any) -> set[str]:
+    from sqlalchemy import text
+
+    rows = conn.execute(text(
+        "SELECT n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE t.typtype = 'e'"
+    ))
+    return {r[0] for r in rows}
+
+
+def _db_message(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    return first[:300]
+
+
+def _probe_defaults(conn: Any, created: Sequence[Any], engine_name: str) -> None:
+    """Insert one row per created table and roll back, so defaults that only fail on INSERT fail now."""
+    from dkenv.smoke import smoke_rows
+
+    # Only a refused row means the table does not work; silent changes and untestable
+    # children (an empty parent in another datakit) are `dkenv check`'s business.
+    failures = [f for f in smoke_rows(conn, list(created)) if f.kind == "insert"]
+    if failures:
+        first = failures[0]
+        where = f"{first.table}.{first.column}" if first.column else first.table
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise DeployError(
+            f"table {where} deployed on {engine_name} but a row cannot be inserted: {first.error}{more}",
+            "a server default or type that the engine accepts in CREATE TABLE fails on INSERT; "
+            "run `dkenv check` for the portable spelling",
+        )
+
+
+def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
+    """Drop what ``deployment`` created (tables, enum types, schemas), newest first."""
+    from sqlalchemy import text
+
+    engine_spec = _engine_of(rt)
+    with rt.connect() as conn:
+        for table in reversed(deployment.created):
+            table.drop(conn, checkfirst=True)
+        if engine_spec.name == "postgres":
+            for enum in deployment.enums_created:
+                schema, _, name = enum.partition(".")
+                prep = conn.dialect.identifier_preparer
+                conn.execute(text(f"DROP TYPE IF EXISTS {prep.quote_identifier(schema)}.{prep.quote_identifier(name)}"))
+        for schema in reversed(deployment.schemas_created):
+            engine_spec.drop_schema(conn, schema)
+        conn.commit()
+    deployment.created.clear()
+
+
+# ---------------------------------------------------------------------------
+# Validate
+# ---------------------------------------------------------------------------
+def validate_deployment(table_classes: Any, target_config: Target) -> ValidationResult:
+    """Compare the live target with the models; ``success`` is True when there are no problems."""
+    from dkenv.validate import validate_tables
+
+    started = time.perf_counter()
+    tables, _names = _tables_of(table_classes)
+    rt = runtime_for(target_config)
+    rt.attach_schemas([t.schema for t in tables if t.schema], create=False)
+    with rt.lock, rt.connect():
+        pass  # surface connection failures as ConnectionFailed before validating
+    problems = validate_tables(tables, rt.engine)
+    return ValidationResult(
+        success=not problems,
+        target=target_config.name,
+        tables=[t.fullname for t in tables],
+        problems=list(problems),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def validate_pipeline_flow(target_config: Target) -> ValidationResult:
+    """Re-validate every datakit deployed into ``target_config`` in this process, together.
+
+    Validating all deployed tables at once also checks the foreign keys between datakits
+    (silver into bronze) against the live database.
+    """
+    rt = runtime_for(target_config)
+    tables: list[Any] = []
+    seen: set[str] = set()
+    for deployment in rt.deployments:
+        for table in deployment.tables:
+            if table.fullname not in seen:
+                seen.add(table.fullname)
+                tables.append(table)
+    if not tables:
+        raise UsageError(f"nothing has been deployed to target {target_config.name} in this process",
+                         "deploy the datakits first with deploy_data_objects")
+    return validate_deployment(tables, target_config)
+
+
+# ---------------------------------------------------------------------------
+# Engines and cleanup
+# ---------------------------------------------------------------------------
+def create_engine_for_target(target_config: Target):
+    """The SQLAlchemy engine behind a target (shared by every call with the same target)."""
+    return runtime_for(target_config).engine
+
+
+def cleanup_test_target(target_config: Target) -> None:
+    """Leave the target as it was found: drop what dkenv deployed, remove temp files and containers."""
+    from dkenv.runtime import existing_runtime
+
+    rt = existing_runtime(target_config)
+    if rt is None:
+        return
+    try:
+        for deployment in reversed(rt.deployments):
+            _undo(rt, deployment)
+        rt.deployments.clear()
+        rt.detach_all()
+        for path in rt.attached_created:
+            path.unlink(missing_ok=True)
+    finally:
+        release(target_config)

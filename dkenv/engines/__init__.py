@@ -1,0 +1,48 @@
+"""What differs between SQLite, PostgreSQL and MySQL: URLs, images, schemas, defaults.
+
+Everything engine-specific lives behind :class:`~dkenv.engines.base.Engine` so that the
+deployer, the validator and the container lifecycle never branch on engine names.
+"""
+
+from __future__ import annotations
+
+from dkenv.engines.base import Engine
+from dkenv.engines.mysql import MYSQL
+from dkenv.engines.postgres import POSTGRES
+from dkenv.engines.sqlite import SQLITE
+from dkenv.errors import UsageError
+
+ENGINES: dict[str, Engine] = {e.name: e for e in (SQLITE, POSTGRES, MYSQL)}
+
+_ALIASES = {
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+#: Engines that run in a container.
+SERVER_ENGINES = ("postgres", "mysql")
+
+
+def get_engine(name: str) -> Engine:
+    """Return the engine for a user-facing name (``postgresql`` and ``mariadb`` are aliases)."""
+    key = _ALIASES.get(name.strip().lower()) if isinstance(name, str) else None
+    if key is None:
+        known = ", ".join(sorted(ENGINES))
+        raise UsageError(f"unknown engine {name!r}", f"use one of: {known}")
+    return ENGINES[key]
+
+
+def engine_for_dialect(dialect_name: str) -> Engine:
+    """Return the engine for a SQLAlchemy dialect name (``postgresql``, ``mysql``, ``mariadb``)."""
+    for engine in ENGINES.values():
+        if dialect_name in engine.dialects:
+            return engine
+    raise UsageError(f"unsupported database dialect {dialect_name!r}", "use sqlite, postgresql or mysql URLs")
+
+
+__all__ = ["ENGINES", "SERVER_ENGINES", "Engine", "engine_for_dialect", "get_engine"]

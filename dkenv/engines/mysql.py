@@ -1,0 +1,77 @@
+"""MySQL (and MariaDB): a schema is a database on the same server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from sqlalchemy import Column, Connection
+
+from dkenv.engines.base import Engine
+
+
+class MySQLEngine(Engine):
+    def url(self, *, host=None, port=None, user=None, password=None, database=None) -> str:
+        user = user or self.default_user or "root"
+        auth = quote(user, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        db = quote(database or self.default_database or "", safe="")
+        if host and host.startswith("/"):
+            return f"mysql+pymysql://{auth}@/{db}?unix_socket={quote(host, safe='/')}&charset=utf8mb4"
+        netloc = host or "127.0.0.1"
+        if port:
+            netloc += f":{port}"
+        return f"mysql+pymysql://{auth}@{netloc}/{db}?charset=utf8mb4"
+
+    def container_environment(self, *, user: str, password: str, database: str) -> dict[str, str]:
+        env = {"MYSQL_ROOT_PASSWORD": password, "MYSQL_DATABASE": database}
+        if user != "root":
+            env.update({"MYSQL_USER": user, "MYSQL_PASSWORD": password})
+        return env
+
+    def schema_exists(self, conn: Connection, schema: str) -> bool:
+        row = conn.execute(
+            _text("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :s"), {"s": schema}
+        ).first()
+        return row is not None
+
+    def create_schema(self, conn: Connection, schema: str) -> None:
+        quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+        conn.execute(_text(f"CREATE DATABASE IF NOT EXISTS {quoted}"))
+
+    def drop_schema(self, conn: Connection, schema: str) -> None:
+        quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+        conn.execute(_text(f"DROP DATABASE IF EXISTS {quoted}"))
+
+    def current_timestamp_default(self, column: Column) -> str:
+        # MySQL takes a bare CURRENT_TIMESTAMP only on DATETIME/TIMESTAMP columns;
+        # anything else needs an expression default (MySQL 8.0.13+, MariaDB 10.2+).
+        from sqlalchemy import DateTime
+
+        if isinstance(column.type, DateTime):
+            return "CURRENT_TIMESTAMP"
+        return "(CURRENT_TIMESTAMP)"
+
+    def current_date_default(self, column: Column) -> str:
+        return "(CURRENT_DATE)"
+
+
+MYSQL = MySQLEngine(
+    name="mysql",
+    dialects=("mysql", "mariadb"),
+    driver="pymysql",
+    default_image="mysql:8.0",
+    image_env="DKENV_MYSQL_IMAGE",
+    container_port=3306,
+    default_user="root",
+    default_database="dkenv",
+    data_dir="/var/lib/mysql",
+)
+
+
+def _text(sql: str):
+    from sqlalchemy import text
+
+    return text(sql)

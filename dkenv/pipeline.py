@@ -1,0 +1,150 @@
+"""Whole jobs that commands run: discover every datakit first, then deploy/validate in order.
+
+Discovery happens before any database or container is touched, so a wrong path or a
+broken module costs nothing and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dkenv.config import Target
+from dkenv.datakit import Datakit, load_datakit
+from dkenv.deploy import (
+    DeployResult,
+    ValidationResult,
+    cleanup_test_target,
+    deploy_data_objects,
+    validate_deployment,
+)
+from dkenv.runtime import release, runtime_for
+
+
+def _mask(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass
+class Outcome:
+    """The result of a deploy/validate job, ready for JSON or a human summary."""
+
+    target: str
+    datakits: list[str]
+    deploys: list[DeployResult] = field(default_factory=list)
+    validation: ValidationResult | None = None
+    url: str | None = None
+    kept: bool = False
+
+    @property
+    def success(self) -> bool:
+        return all(d.success for d in self.deploys) and (self.validation is None or self.validation.success)
+
+    @property
+    def tables(self) -> list[str]:
+        return [t for d in self.deploys for t in d.tables] or (self.validation.tables if self.validation else [])
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "success": self.success,
+            "target": self.target,
+            "datakits": self.datakits,
+            "tables": self.tables,
+        }
+        if self.deploys:
+            doc["created"] = [t for d in self.deploys for t in d.created]
+            doc["existing"] = [t for d in self.deploys for t in d.existing]
+        if self.validation is not None:
+            doc["validation"] = {
+                "success": self.validation.success,
+                "problems": [p.to_dict() for p in self.validation.problems],
+            }
+        if self.url:
+            doc["url"] = self.url
+            doc["kept"] = self.kept
+        return doc
+
+    def summary(self) -> str:
+        lines = []
+        for d in self.deploys:
+            line = f"deployed {', '.join(d.datakits)} to {self.target}: {len(d.created)} table(s) created"
+            if d.existing:
+                line += f", {len(d.existing)} already existed (left as they were: {', '.join(d.existing[:5])}"
+                line += ", ...)" if len(d.existing) > 5 else ")"
+            lines.append(line)
+        if self.validation is not None:
+            v = self.validation
+            if v.success:
+                lines.append(f"validated {len(v.tables)} table(s) on {self.target}: no problems")
+            else:
+                lines.append(f"validation failed on {self.target}: {len(v.problems)} problem(s)")
+                lines.extend(f"  {p.table}: {p.kind}: {p.detail}" for p in v.problems)
+        if self.url and self.kept:
+            lines.append(f"kept: {self.url}")
+        return "\n".join(lines)
+
+
+def load_all(paths: Sequence[str]) -> list[Datakit]:
+    """Discover every datakit before anything is started."""
+    return [load_datakit(p) for p in paths]
+
+
+def deploy_paths(
+    paths: Sequence[str],
+    target: Target,
+    *,
+    validate: bool = False,
+    cleanup: bool = False,
+    keep: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep."""
+    kits = load_all(paths)
+    if keep:
+        target.options["persistent"] = True
+    outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
+    try:
+        for kit in kits:
+            if progress:
+                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
+            outcome.deploys.append(deploy_data_objects(kit, target))
+        if validate:
+            tables = [t for kit in kits for t in kit.tables]
+            outcome.validation = validate_deployment(tables, target)
+        if keep:
+            outcome.url = runtime_for(target).url
+            outcome.kept = True
+    finally:
+        if cleanup:
+            cleanup_test_target(target)
+        elif keep:
+            _keep(target)
+        else:
+            release(target)
+    return outcome
+
+
+def _keep(target: Target) -> None:
+    """Forget the runtime without removing its container or temp directory."""
+    from dkenv.runtime import existing_runtime
+
+    rt = existing_runtime(target)
+    if rt is None:
+        return
+    rt.tempdir = None
+    rt.server = None
+    release(target)
+
+
+def validate_paths(paths: Sequence[str], target: Target) -> Outcome:
+    """Validate the live target against the datakits at ``paths``, deploying nothing."""
+    kits = load_all(paths)
+    outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
+    try:
+        outcome.validation = validate_deployment([t for kit in kits for t in kit.tables], target)
+    finally:
+        release(target)
+    return outcome

@@ -1,0 +1,242 @@
+"""Live state behind a target: its SQLAlchemy engine, temp files, container and ledger.
+
+A target is plain configuration; the first call that needs a database creates its
+runtime here and every later call with the same target object reuses it.  That is what
+keeps one in-memory SQLite database alive from ``deploy_data_objects`` to
+``validate_deployment``, and one container alive across the several deploys of a Layer 3
+pipeline.  ``cleanup_test_target`` undoes what the runtime recorded and forgets it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dkenv.config import Target
+from dkenv.engines.sqlite import schema_file
+from dkenv.errors import ConnectionFailed, UsageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+CONNECT_TIMEOUT_S = 5
+
+
+@dataclass
+class Deployment:
+    """What one deploy call did, so that cleanup can undo exactly that."""
+
+    datakits: list[str]
+    metadata: Any  # the MetaData holding the deployed copies
+    tables: list[Any]  # the datakit's tables (copies) in creation order
+    created: list[Any] = field(default_factory=list)
+    schemas_created: list[str] = field(default_factory=list)
+    enums_created: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TargetRuntime:
+    target: Target
+    url: str
+    engine: sa.Engine
+    tempdir: Path | None = None
+    sqlite_main: str | None = None  # file of the main database; None for memory
+    attached: dict[str, str] = field(default_factory=dict)  # schema -> ':memory:' or file
+    attached_created: list[Path] = field(default_factory=list)
+    server: Any = None  # a started container (dkenv.lifecycle.Server)
+    deployments: list[Deployment] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- SQLite schemas -----------------------------------------------------
+    def attach_schemas(self, schemas: Iterable[str], *, create: bool = True) -> None:
+        """Make SQLite schemas available as attached databases (no-op on other engines).
+
+        With ``create=False`` (validation) a file schema is attached only if its file exists,
+        so looking never leaves empty files behind.
+        """
+        if self.dialect != "sqlite":
+            return
+        new = [s for s in dict.fromkeys(schemas) if s and s not in self.attached and s != "main"]
+        if not new:
+            return
+        with self.lock:
+            for schema in new:
+                if self.sqlite_main is None:
+                    self.attached[schema] = ":memory:"
+                else:
+                    path = schema_file(self.sqlite_main, schema)
+                    if not path.exists():
+                        if not create:
+                            continue
+                        self.attached_created.append(path)
+                    self.attached[schema] = str(path)
+            if self.sqlite_main is None:
+                # StaticPool: one connection forever; attach on it directly.
+                from sqlalchemy import text
+
+                with self.engine.connect() as conn:
+                    have = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
+                    for schema in new:
+                        if schema in self.attached and schema not in have:
+                            conn.execute(text("ATTACH DATABASE ':memory:' AS " + _q(schema)))
+            else:
+                self.engine.dispose()  # new connections attach everything
+
+    def detach_all(self) -> None:
+        if self.dialect != "sqlite":
+            return
+        with self.lock:
+            if self.sqlite_main is None and self.attached:
+                with self.engine.connect() as conn:
+                    for schema in self.attached:
+                        conn.exec_driver_sql("DETACH DATABASE " + _q(schema))
+            self.attached.clear()
+            self.engine.dispose()
+
+    # -- connections --------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection; a failure to connect becomes :class:`ConnectionFailed` (exit 3)."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            conn = self.engine.connect()
+        except DBAPIError as exc:
+            raise connection_error(self.target, self.url, exc) from None
+        with conn:
+            yield conn
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        with self.connect() as conn, conn.begin():
+            yield conn
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connection_error(target: Target, url: str, exc: BaseException) -> ConnectionFailed:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    where = parsed.render_as_string(hide_password=True)
+    first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    reason = first[0] if first else type(exc).__name__
+    hint = "check that the server is running and the host, port, user and password are right"
+    if target.kind == "local":
+        hint += f" (target {target.name} reads {'PG*' if target.db_type == 'postgres' else 'MYSQL_*'} variables)"
+    return ConnectionFailed(f"cannot connect to {target.db_type} at {where}: {reason}", hint)
+
+
+# ---------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------
+_RUNTIMES: dict[int, TargetRuntime] = {}
+_REG_LOCK = threading.RLock()
+
+
+def existing_runtime(target: Target) -> TargetRuntime | None:
+    return _RUNTIMES.get(id(target))
+
+
+def runtime_for(target: Target) -> TargetRuntime:
+    """The runtime of ``target``, created on first use."""
+    if not isinstance(target, Target):
+        raise UsageError(f"expected a target config, got {type(target).__name__}",
+                         "use get_target_config(name) or create_custom_target(...)")
+    with _REG_LOCK:
+        rt = _RUNTIMES.get(id(target))
+        if rt is None:
+            rt = _create_runtime(target)
+            _RUNTIMES[id(target)] = rt
+        return rt
+
+
+def _create_runtime(target: Target) -> TargetRuntime:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.pool import StaticPool
+
+    engine_spec = target.engine
+    tempdir: Path | None = None
+    server = None
+    if target.kind == "container":
+        from dkenv.lifecycle import start_for_target
+
+        server = start_for_target(target)
+        url = server.url
+    elif target.url:
+        url = target.url
+    elif engine_spec.name == "sqlite":
+        if target.kind == "file" and not target.database:
+            tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-"))
+            url = f"sqlite:///{tempdir / 'main.db'}"
+        else:
+            url = engine_spec.url(database=target.database)
+    else:
+        url = engine_spec.url(host=target.host, port=target.port, user=target.user,
+                              password=target.password, database=target.database)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"malformed database URL {url!r}") from None
+
+    if parsed.get_backend_name() == "sqlite":
+        main = parsed.database
+        if not main or main == ":memory:":
+            engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+            rt = TargetRuntime(target, url, engine, tempdir=tempdir, sqlite_main=None, server=server)
+        else:
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+            rt = TargetRuntime(target, url, engine, tempdir=tempdir, sqlite_main=main, server=server)
+
+        @event.listens_for(engine, "connect")
+        def _attach(dbapi_conn, _record, rt=rt):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            for schema, where in rt.attached.items():
+                cur.execute(f"ATTACH DATABASE ? AS {_q(schema)}", (where,))
+            cur.close()
+
+        return rt
+
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
+    return TargetRuntime(target, url, engine, server=server)
+
+
+def release(target: Target) -> None:
+    """Dispose the runtime of ``target``: engine, temp dir and container. Idempotent."""
+    with _REG_LOCK:
+        rt = _RUNTIMES.pop(id(target), None)
+    if rt is None:
+        return
+    try:
+        rt.engine.dispose()
+    finally:
+        if rt.tempdir is not None:
+            shutil.rmtree(rt.tempdir, ignore_errors=True)
+        if rt.server is not None:
+            rt.server.stop()
+
+
+@atexit.register
+def _release_all() -> None:
+    for rt in list(_RUNTIMES.values()):
+        try:
+            release(rt.target)
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass

@@ -1,0 +1,57 @@
+"""Shared test helpers: fixture paths, an in-process CLI runner, native servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.native_servers"]
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "datakits"
+EXAMPLES = ROOT / "examples"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def dk(capsys, monkeypatch):
+    """Run ``dkenv ARGS`` in-process; returns exit code, stdout and stderr."""
+    from dkenv.cli import _common, cli
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        monkeypatch.setattr(_common, "DEBUG", "--debug" in args)
+        code = _common.run(cli, [str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def examples() -> Path:
+    return EXAMPLES
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch, tmp_path_factory):
+    """Tests never read the developer's own dkenv.toml or DKENV_* settings."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("DKENV_") and key not in ("DKENV_POSTGRES_IMAGE", "DKENV_MYSQL_IMAGE"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

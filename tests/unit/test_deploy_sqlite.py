@@ -1,0 +1,136 @@
+"""Deploy, validate and clean up on real SQLite (memory and file)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+import dkenv
+from dkenv.datakit import load_datakit
+from dkenv.errors import DeployError
+
+
+@pytest.fixture
+def memory():
+    target = dkenv.get_target_config("sqlite_memory")
+    yield target
+    dkenv.cleanup_test_target(target)
+
+
+def test_framework_example(examples):
+    modules = dkenv.discover_datakit_modules(examples / "bronze-pagila")
+    table_classes = dkenv.discover_sqlmodel_classes(modules)
+    target_config = dkenv.get_target_config("sqlite_memory")
+    result = dkenv.deploy_data_objects(table_classes, target_config)
+    validation = dkenv.validate_deployment(table_classes, target_config)
+    assert result["success"] and validation["success"]
+    assert result.success and validation.problems == []
+    assert len(result["tables"]) == 13
+    dkenv.cleanup_test_target(target_config)
+
+
+def test_memory_database_survives_between_calls(memory, examples):
+    kit = load_datakit(examples / "bronze-pagila")
+    dkenv.deploy_data_objects(kit.table_classes, memory)
+    engine = dkenv.create_engine_for_target(memory)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO br__pagila__public.country (country_id, country) VALUES (1, 'Peru')"))
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT country, br_load_time FROM br__pagila__public.country")).one()
+    assert row[0] == "Peru"
+    assert row[1] is not None  # now() was carried to SQLite as CURRENT_TIMESTAMP and works on insert
+
+
+def test_only_the_datakits_own_tables_are_deployed(memory, fixtures):
+    alpha = load_datakit(fixtures / "same_name_alpha")
+    beta = load_datakit(fixtures / "same_name_beta")
+    dkenv.deploy_data_objects(alpha, memory)
+    dkenv.deploy_data_objects(beta, memory)
+    insp = inspect(dkenv.create_engine_for_target(memory))
+    assert insp.get_table_names(schema="alpha") == ["thing"]
+    assert insp.get_table_names(schema="beta") == ["thing"]
+    assert insp.get_table_names() == []  # nothing in main: no global-metadata leak
+    assert dkenv.validate_deployment(alpha, memory).success
+    assert dkenv.validate_deployment(beta, memory).success
+
+
+def test_redeploy_reports_existing_tables(memory, fixtures):
+    kit = load_datakit(fixtures / "flat")
+    first = dkenv.deploy_data_objects(kit, memory)
+    second = dkenv.deploy_data_objects(kit, memory)
+    assert first.created == ["person", "pet"]
+    assert second.created == [] and second.existing == ["person", "pet"]
+    assert second.success
+
+
+def test_silver_needs_bronze_first(memory, examples):
+    silver = load_datakit(examples / "silver-pagila")
+    with pytest.raises(DeployError) as info:
+        dkenv.deploy_data_objects(silver, memory)
+    message = str(info.value)
+    assert "sv__pagila.customer_profile" in message and "br__pagila__public.customer" in message
+    # nothing half-deployed
+    insp = inspect(dkenv.create_engine_for_target(memory))
+    assert "sv__pagila" not in insp.get_schema_names() or insp.get_table_names(schema="sv__pagila") == []
+
+
+def test_layer3_bronze_then_silver(memory, examples):
+    bronze = load_datakit(examples / "bronze-pagila")
+    silver = load_datakit(examples / "silver-pagila")
+    dkenv.deploy_data_objects(dkenv.discover_sqlmodel_classes(bronze.modules), memory)
+    dkenv.deploy_data_objects(dkenv.discover_sqlmodel_classes(silver.modules), memory)
+    flow = dkenv.validate_pipeline_flow(memory)
+    assert flow.success, flow.problems
+    assert len(flow.tables) == 15
+
+
+def test_pg_only_default_fails_with_table_column_and_fix(memory, fixtures):
+    with pytest.raises(DeployError) as info:
+        dkenv.deploy_data_objects(load_datakit(fixtures / "pg_only_default"), memory)
+    text_ = str(info.value)
+    assert "event.id" in text_ and "gen_random_uuid" in text_ and "default_factory=uuid.uuid4" in text_
+
+
+def test_validation_catches_drift(memory, fixtures):
+    kit = load_datakit(fixtures / "flat")
+    dkenv.deploy_data_objects(kit, memory)
+    with dkenv.create_engine_for_target(memory).begin() as conn:
+        conn.execute(text("DROP INDEX ix_person_name"))
+        conn.execute(text("ALTER TABLE pet DROP COLUMN species"))
+    result = dkenv.validate_deployment(kit, memory)
+    assert not result.success
+    kinds = {(p.table, p.kind) for p in result.problems}
+    assert ("person", "index") in kinds and ("pet", "missing_column") in kinds
+
+
+def test_cleanup_leaves_file_target_as_found(fixtures):
+    target = dkenv.get_target_config("sqlite_file")
+    kit = load_datakit(fixtures / "project_src")
+    dkenv.deploy_data_objects(kit, target)
+    from dkenv.runtime import existing_runtime
+
+    rt = existing_runtime(target)
+    tempdir = rt.tempdir
+    assert (tempdir / "main.shop.db").exists()  # schema 'shop' is an attached file beside main.db
+    assert dkenv.validate_deployment(kit, target).success
+    dkenv.cleanup_test_target(target)
+    assert not tempdir.exists()
+
+
+def test_cleanup_on_a_custom_file_drops_what_was_deployed(tmp_path, fixtures):
+    target = dkenv.create_custom_target("sqlite", str(tmp_path / "x.db"))
+    with dkenv.create_engine_for_target(target).begin() as conn:
+        conn.execute(text("CREATE TABLE keep_me (id INTEGER)"))
+    dkenv.deploy_data_objects(load_datakit(fixtures / "project_src"), target)
+    assert (tmp_path / "x.shop.db").exists()
+    dkenv.cleanup_test_target(target)
+    assert not (tmp_path / "x.shop.db").exists()
+    target2 = dkenv.create_custom_target("sqlite", str(tmp_path / "x.db"))
+    assert inspect(dkenv.create_engine_for_target(target2)).get_table_names() == ["keep_me"]
+    dkenv.cleanup_test_target(target2)
+
+
+def test_enums_and_unique_on_sqlite(memory, fixtures):
+    kit = load_datakit(fixtures / "enums")
+    assert dkenv.deploy_data_objects(kit, memory).success
+    assert dkenv.validate_deployment(kit, memory).success
