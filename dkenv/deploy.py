@@ -226,7 +226,8 @@ def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_def
                     Table(name, metadata, schema=schema or None, autoload_with=conn, resolve_fks=False)
             ordered = [t for t in sort_tables(copies) if t.fullname in own]
             deployment.tables = ordered
-            enums_before = _pg_enum_names(conn) if engine_spec.name == "postgres" else set()
+            if engine_spec.name == "postgres":
+                deployment.enums_before = _pg_enum_names(conn)
             for table in ordered:
                 if (table.schema, table.name) in present:
                     continue
@@ -238,8 +239,10 @@ def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_def
                         "run `dkenv check` on the datakit for the portable spelling",
                     ) from None
                 deployment.created.append(table)
+                if len(deployment.created) % _BATCH == 0:
+                    conn.commit()  # bounded locks per transaction (PostgreSQL max_locks_per_transaction)
             if engine_spec.name == "postgres":
-                deployment.enums_created = sorted(_pg_enum_names(conn) - enums_before)
+                deployment.enums_created = sorted(_pg_enum_names(conn) - deployment.enums_before)
             conn.commit()
             if probe_defaults and deployment.created:
                 _probe_defaults(conn, deployment.created, engine_spec.name)
@@ -250,6 +253,10 @@ def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_def
                 raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(exc)}") from None
             raise
     return deployment
+
+
+#: Tables created per transaction; a failure still undoes every batch (see _undo).
+_BATCH = 100
 
 
 def _external_schemas(copies: Sequence[Any]) -> set[str]:
@@ -298,21 +305,36 @@ def _db_message(exc: BaseException) -> str:
 
 
 def _probe_defaults(conn: Any, created: Sequence[Any], engine_name: str) -> None:
-    """Insert one row per created table and roll back, so defaults that only fail on INSERT fail now."""
-    from dkenv.smoke import smoke_rows
+    """Evaluate every distinct server-default expression once, so defaults that only fail on INSERT fail now.
 
-    # Only a refused row means the table does not work; silent changes and untestable
-    # children (an empty parent in another datakit) are `dkenv check`'s business.
-    failures = [f for f in smoke_rows(conn, list(created)) if f.kind == "insert"]
-    if failures:
-        first = failures[0]
-        where = f"{first.table}.{first.column}" if first.column else first.table
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise DeployError(
-            f"table {where} deployed on {engine_name} but a row cannot be inserted: {first.error}{more}",
-            "a server default or type that the engine accepts in CREATE TABLE fails on INSERT; "
-            "run `dkenv check` for the portable spelling",
-        )
+    SQLite accepts ``DEFAULT (now())`` in CREATE TABLE and fails on the first INSERT; a
+    ``SELECT <expression>`` fails the same way, at one query per distinct expression rather
+    than one insert per table.  (``dkenv check`` inserts whole smoke rows per table.)
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    expressions: dict[str, tuple[str, str]] = {}
+    for table in created:
+        for column in table.columns:
+            sql = _sql_of_default(column.server_default, conn.dialect) if column.server_default else None
+            if sql and sql.upper() not in _CONSTANT_DEFAULTS:
+                expressions.setdefault(sql, (table.fullname, column.name))
+    for sql, (table, column) in expressions.items():
+        probe = conn.begin_nested() if conn.in_transaction() else conn.begin()
+        try:
+            conn.exec_driver_sql(f"SELECT {sql if sql.startswith('(') else f'({sql})'}")
+        except DBAPIError as exc:
+            probe.rollback()
+            raise DeployError(
+                f"table {table}.{column} deployed on {engine_name} but its server default {sql} fails "
+                f"on insert: {_db_message(exc)}",
+                "use a default this engine evaluates (CURRENT_TIMESTAMP), or a client-side default_factory",
+            ) from None
+        probe.rollback()
+
+
+#: Defaults that every engine evaluates; no need to probe them.
+_CONSTANT_DEFAULTS = {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "TRUE", "FALSE", "NULL"}
 
 
 def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
@@ -324,7 +346,10 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
         for table in reversed(deployment.created):
             table.drop(conn, checkfirst=True)
         if engine_spec.name == "postgres":
-            for enum in deployment.enums_created:
+            enums = deployment.enums_created
+            if deployment.enums_before is not None and not enums:  # failed part-way
+                enums = sorted(_pg_enum_names(conn) - deployment.enums_before)
+            for enum in enums:
                 schema, _, name = enum.partition(".")
                 prep = conn.dialect.identifier_preparer
                 conn.execute(text(f"DROP TYPE IF EXISTS {prep.quote_identifier(schema)}.{prep.quote_identifier(name)}"))

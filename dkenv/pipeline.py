@@ -104,7 +104,7 @@ def deploy_paths(
     """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep."""
     kits = load_all(paths)
     if keep:
-        target.options["persistent"] = True
+        target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
     try:
         for kit in kits:

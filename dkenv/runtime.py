@@ -39,6 +39,7 @@ class Deployment:
     created: list[Any] = field(default_factory=list)
     schemas_created: list[str] = field(default_factory=list)
     enums_created: list[str] = field(default_factory=list)
+    enums_before: set[str] | None = None  # PostgreSQL enum types that existed before the deploy
 
 
 @dataclass

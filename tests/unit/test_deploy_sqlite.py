@@ -134,3 +134,18 @@ def test_enums_and_unique_on_sqlite(memory, fixtures):
     kit = load_datakit(fixtures / "enums")
     assert dkenv.deploy_data_objects(kit, memory).success
     assert dkenv.validate_deployment(kit, memory).success
+
+
+def test_default_that_only_fails_on_insert_is_a_deploy_failure(memory, fixtures):
+    with pytest.raises(DeployError) as info:
+        dkenv.deploy_data_objects(load_datakit(fixtures / "insert_time_default"), memory)
+    assert "reading.ref" in str(info.value) and "no such function: uuid" in str(info.value)
+    assert inspect(dkenv.create_engine_for_target(memory)).get_table_names() == []  # rolled back
+
+
+def test_now_default_forms_are_carried_to_sqlite(memory, examples, fixtures):
+    kit = load_datakit(fixtures / "project_src")  # server_default=text("now()")
+    dkenv.deploy_data_objects(kit, memory)
+    with dkenv.create_engine_for_target(memory).begin() as conn:
+        conn.execute(text("INSERT INTO shop.orders (id) VALUES (1)"))
+        assert conn.execute(text("SELECT placed_at FROM shop.orders")).scalar()
