@@ -1,0 +1,122 @@
+"""What the static pass reports: one `Finding` per (table, column, engine, trap).
+
+A finding is plain data so that the terminal matrix, ``--json`` and ``--junit`` can all be
+rendered from the same list without knowing which trap produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+
+from sqlalchemy.engine import Dialect
+
+#: The engines dkenv checks, in the order the matrix shows them.
+ENGINES: tuple[str, ...] = ("sqlite", "postgres", "mysql")
+
+#: Spellings users type for an engine, mapped to dkenv's own name.
+ENGINE_ALIASES: dict[str, str] = {
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+ERROR = "error"  # will not deploy, or fails on the first insert
+WARNING = "warning"  # deploys, but behaves differently from the other engines
+SEVERITIES: tuple[str, ...] = (ERROR, WARNING)
+
+#: Human names used in messages ("... on MySQL").
+ENGINE_LABELS: dict[str, str] = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One portability trap in one table (and column) for one engine.
+
+    ``severity`` is ``"error"`` when the table will not deploy or its first insert fails on
+    that engine, and ``"warning"`` when it deploys but data behaves differently there.
+    ``fix`` is always the portable spelling in model code, so a user can paste it.
+    """
+
+    table: str
+    column: str | None
+    engine: str
+    severity: str
+    code: str
+    message: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The finding as JSON-ready data (the keys are the field names)."""
+        return asdict(self)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+
+def normalize_engines(engines: Iterable[str]) -> tuple[str, ...]:
+    """Map user spellings (``postgresql``, ``mariadb``) to engine names, dropping duplicates.
+
+    Raises ``ValueError`` naming the unknown engine and the accepted ones.
+    """
+    result: list[str] = []
+    for raw in engines:
+        name = ENGINE_ALIASES.get(raw.strip().lower())
+        if name is None:
+            raise ValueError(
+                f"unknown engine {raw!r}: choose from {', '.join(ENGINES)}"
+            )
+        if name not in result:
+            result.append(name)
+    return tuple(result)
+
+
+def sort_key(finding: Finding) -> tuple[str, str, int, str, str]:
+    """Order by table, column (table-level findings first), engine (matrix order), code."""
+    return (
+        finding.table,
+        finding.column or "",
+        ENGINES.index(finding.engine),
+        finding.code,
+        finding.message,
+    )
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in the deterministic order that every output uses; duplicates dropped."""
+    return sorted(set(findings), key=sort_key)
+
+
+@cache
+def dialect_for(engine: str) -> Dialect:
+    """A connection-less SQLAlchemy dialect to compile DDL for ``engine``.
+
+    Cached: building a dialect costs more than compiling a whole table.
+    """
+    if engine == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.dialect()
+    if engine == "postgres":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.dialect()
+    if engine == "mysql":
+        from sqlalchemy.dialects import mysql
+
+        return mysql.dialect()
+    raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
+
+
+def engines_label(engines: Sequence[str]) -> str:
+    """'SQLite and MySQL' — for messages that name several engines."""
+    labels = [ENGINE_LABELS[e] for e in engines]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
