@@ -213,7 +213,7 @@ def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_def
             own = {t.fullname for t in copies}
             for table in copies:
                 for fk in table.foreign_keys:
-                    ref = _fk_target(fk, table)
+                    ref = fk_target(fk, table)
                     if ref in own or ref in metadata.tables:
                         continue
                     schema, _, name = ref.rpartition(".")
@@ -263,13 +263,13 @@ def _external_schemas(copies: Sequence[Any]) -> set[str]:
     out = set()
     for table in copies:
         for fk in table.foreign_keys:
-            schema = _fk_target(fk, table).rpartition(".")[0]
+            schema = fk_target(fk, table).rpartition(".")[0]
             if schema:
                 out.add(schema)
     return out
 
 
-def _fk_target(fk: Any, table: Any) -> str:
+def fk_target(fk: Any, table: Any) -> str:
     """Schema-qualified name of the table a ForeignKey points to, without resolving it."""
     spec = fk.target_fullname  # "schema.table.column" or "table.column"
     parts = spec.split(".")

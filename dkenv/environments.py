@@ -1,0 +1,738 @@
+"""Layer 3 ephemeral environments: named sets of databases, each with datakits deployed in order.
+
+An environment is declared in ``dkenv.toml`` (or under ``[tool.dkenv]`` in ``pyproject.toml``)::
+
+    [environments.pagila]
+    description = "Pagila bronze + silver"         # optional
+
+    [environments.pagila.databases.warehouse]
+    engine = "postgres"                             # postgres | mysql | sqlite
+    datakits = ["examples/bronze-pagila", "examples/silver-pagila"]  # in order; relative to the file
+    # optional, container engines only:
+    image = "postgres:16"   # default: $DKENV_POSTGRES_IMAGE > [images] > the official image
+    user = "postgres"       # default: the engine's (postgres / root)
+    password = "..."        # default: a random one
+    database = "dkenv"      # the database the URL names
+    port = 55432            # host port; default: a free one chosen by Docker
+    timeout = 60            # seconds to wait until the server answers SELECT 1
+    ttl = "2h"              # `env up` only: removed after this long, at the next dkenv command
+    env = { TZ = "UTC" }    # extra container environment variables
+    # optional, any engine:
+    validate = true         # validate each datakit after deploying it
+
+Names: an environment is ``[A-Za-z0-9][A-Za-z0-9_-]*``; a database is an identifier
+(``[A-Za-z][A-Za-z0-9_]*``), because ``dkenv env up --env`` exports ``DKENV_<DATABASE>_URL``.
+
+What bringing one up does, and in which order (so that bad input costs nothing):
+
+1. parse and check the declaration (unknown keys, engines, types: ConfigError with file:line);
+2. discover every datakit of every database (a wrong path fails here: exit 2, nothing started);
+3. check the order of each database's datakits: a datakit whose foreign keys point into a table
+   that a *later* datakit defines (silver listed before bronze) is refused, naming the table
+   and the order to use (exit 2, nothing started);
+4. start all databases in parallel (one thread each); in each, deploy the datakits in order and
+   validate each;
+5. on any failure, remove everything this call started and raise the first error, prefixed by
+   the environment, database and datakit it happened in (exit code of the underlying error).
+
+Containers are named ``env-<ENV>-<DB>`` (``env up``; ``.<scope hash>`` appended under
+``$DKENV_SCOPE``) or ``env-<ENV>-<DB>.<random>`` (``with environment(...)``, owned by the
+process and removed when the block exits).  SQLite databases are files: in a fresh temp dir
+for ``with environment(...)``; for ``env up`` in ``$TMPDIR/dkenv-env-<ENV>/`` until ``env down``
+(schemas live beside ``<DB>.db`` as ``<DB>.<schema>.db``, attached by dkenv).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dkenv.config import Settings, Target, load_settings, parse_port
+from dkenv.errors import ConfigError, DeployError, DkenvError, DockerUnavailable, UsageError
+
+if TYPE_CHECKING:
+    from dkenv.datakit import Datakit
+    from dkenv.lifecycle import Server
+
+Progress = Callable[[str], None]
+
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+_ENV_KEYS = {"description", "databases"}
+_CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
+_DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
+
+
+# ---------------------------------------------------------------------------
+# Declarations
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """One ``[environments.ENV.databases.DB]`` table, checked."""
+
+    name: str
+    engine: str  # canonical: postgres | mysql | sqlite
+    datakits: tuple[str, ...]  # as written in the file
+    paths: tuple[Path, ...]  # resolved against the config file's directory
+    image: str | None = None
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    port: int | None = None
+    timeout: float = 60.0
+    ttl: str | float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    validate: bool = True
+    where: str = ""  # "file:line" of its table, for messages
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One ``[environments.ENV]`` table, checked."""
+
+    name: str
+    databases: dict[str, DatabaseSpec]
+    description: str = ""
+    source: Path | None = None
+
+
+def environment_specs(settings: Settings | None = None) -> dict[str, EnvironmentSpec]:
+    """Every environment the config file declares, checked (ConfigError with file:line)."""
+    settings = settings if settings is not None else load_settings()
+    return {name: _parse_env(name, raw, settings) for name, raw in settings.environments.items()}
+
+
+def environment_spec(name: str, settings: Settings | None = None) -> EnvironmentSpec:
+    """The environment called ``name``; unknown → ConfigError listing the declared ones."""
+    settings = settings if settings is not None else load_settings()
+    if name not in settings.environments:
+        raise _unknown(name, settings)
+    return _parse_env(name, settings.environments[name], settings)
+
+
+def _unknown(name: str, settings: Settings, running: list[str] | None = None) -> ConfigError:
+    known = sorted(set(settings.environments) | set(running or []))
+    if settings.path is None:
+        return ConfigError(f"unknown environment {name!r}: no config file here (dkenv.toml, or "
+                           "[tool.dkenv] in pyproject.toml)",
+                           "declare it as [environments.NAME] in dkenv.toml (see docs/environments.md)")
+    return ConfigError(f"unknown environment {name!r} in {settings.path}",
+                       f"known environments: {', '.join(known)}" if known else
+                       "the file declares none; add [environments.NAME] (see docs/environments.md)")
+
+
+def _parse_env(name: str, raw: Any, settings: Settings) -> EnvironmentSpec:
+    path = settings.path
+    where = _locate(path, name)
+    if not ENV_NAME.match(name):
+        raise ConfigError(f"{where}: environment name {name!r} is not allowed",
+                          "use letters, digits, '-' and '_' (starting with a letter or digit)")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [environments.{name}] must be a table")
+    unknown = sorted(set(raw) - _ENV_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} in [environments.{name}]",
+                          f"databases go in [environments.{name}.databases.NAME] tables; "
+                          f"allowed keys here: {', '.join(sorted(_ENV_KEYS))}")
+    databases = raw.get("databases")
+    if not isinstance(databases, dict) or not databases:
+        raise ConfigError(f"{where}: environment {name!r} declares no databases",
+                          f"add a [environments.{name}.databases.NAME] table with engine and datakits")
+    base = path.parent if path is not None else Path.cwd()
+    specs = {db: _parse_db(name, db, spec, base, path) for db, spec in databases.items()}
+    return EnvironmentSpec(name=name, databases=specs, description=str(raw.get("description", "")),
+                           source=path)
+
+
+def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> DatabaseSpec:
+    from dkenv.docker.labels import parse_ttl
+    from dkenv.engines import get_engine
+
+    table = f"[environments.{env}.databases.{db}]"
+    where = _locate(path, env, db)
+
+    def bad(message: str, hint: str | None = None, key: str | None = None) -> ConfigError:
+        return ConfigError(f"{_locate(path, env, db, key) if key else where}: {table}: {message}", hint)
+
+    if not DB_NAME.match(db):
+        raise bad(f"database name {db!r} is not allowed",
+                  "use an identifier (letters, digits, '_'; it becomes DKENV_<NAME>_URL)")
+    if not isinstance(raw, dict):
+        raise bad("must be a table")
+    unknown = sorted(set(raw) - _DB_KEYS)
+    if unknown:
+        raise bad(f"unknown key(s) {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(_DB_KEYS))}",
+                  key=unknown[0])
+    if "engine" not in raw:
+        raise bad("needs engine = \"postgres\", \"mysql\" or \"sqlite\"")
+    try:
+        engine = get_engine(raw["engine"]).name
+    except UsageError as exc:
+        raise bad(exc.message, exc.hint, key="engine") from None
+    if engine == "sqlite":
+        extra = sorted(set(raw) & _CONTAINER_KEYS)
+        if extra:
+            raise bad(f"{', '.join(extra)} only apply to container databases (engine = {engine!r})",
+                      "remove them, or use engine = \"postgres\" or \"mysql\"", key=extra[0])
+
+    kits = raw.get("datakits", [])
+    if not isinstance(kits, list) or not all(isinstance(k, str) and k for k in kits):
+        raise bad("datakits must be a list of paths, in deploy order (bronze before silver)",
+                  key="datakits")
+    for key in ("image", "user", "password", "database"):
+        if key in raw and not isinstance(raw[key], str):
+            raise bad(f"{key} must be a string", key=key)
+    port = None
+    if "port" in raw:
+        try:
+            port = parse_port(raw["port"], where="port")
+        except UsageError as exc:
+            raise bad(exc.message, exc.hint, key="port") from None
+    timeout = raw.get("timeout", 60.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise bad(f"timeout must be a positive number of seconds, not {timeout!r}", key="timeout")
+    ttl = raw.get("ttl")
+    if ttl is not None:
+        try:
+            parse_ttl(ttl)
+        except UsageError as exc:
+            raise bad(exc.message.replace("--ttl", "ttl"), exc.hint, key="ttl") from None
+    env = raw.get("env", {})
+    scalar = str | int | float | bool
+    if not isinstance(env, dict) or not all(isinstance(v, scalar) for v in env.values()):
+        raise bad("env must be a table of NAME = \"value\"", key="env")
+    validate = raw.get("validate", True)
+    if not isinstance(validate, bool):
+        raise bad("validate must be true or false", key="validate")
+    return DatabaseSpec(
+        name=db, engine=engine, datakits=tuple(kits),
+        paths=tuple((base / Path(k).expanduser()) for k in kits),
+        image=raw.get("image"), user=raw.get("user"), password=raw.get("password"),
+        database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
+        env={str(k): str(v) for k, v in env.items()}, validate=validate, where=where,
+    )
+
+
+def _locate(path: Path | None, env: str, db: str | None = None, key: str | None = None) -> str:
+    """``file:line`` of an environment's (or database's, or key's) declaration; best effort."""
+    if path is None:
+        return "config"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return str(path)
+    parts = [r"environments", re.escape(env)] + ([r"databases", re.escape(db)] if db else [])
+    quoted = [p if p == "environments" or p == "databases" else rf"(?:{p}|\"{p}\"|'{p}')"
+              for p in parts]
+    header = re.compile(r"^\s*\[\s*(?:tool\s*\.\s*dkenv\s*\.\s*)?" + r"\s*\.\s*".join(quoted) + r"\s*\]")
+    for number, line in enumerate(lines, 1):
+        if header.match(line):
+            if key:
+                assign = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+                for offset, later in enumerate(lines[number:], number + 1):
+                    if later.lstrip().startswith("["):
+                        break
+                    if assign.match(later):
+                        return f"{path}:{offset}"
+            return f"{path}:{number}"
+    return str(path)
+
+
+# ---------------------------------------------------------------------------
+# Live objects
+# ---------------------------------------------------------------------------
+@dataclass(eq=False)
+class Database:
+    """One database of a running environment: where it is and what was deployed into it."""
+
+    name: str
+    engine: str
+    url: str
+    target: Target  # for deploy_data_objects / validate_pipeline_flow; its ledger is this process's
+    server: Server | None = None  # the container; None for SQLite
+    path: Path | None = None  # the SQLite file; None for containers
+    datakits: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+
+    def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.name, "engine": self.engine, "url": self.url,
+                               "datakits": self.datakits, "tables": self.tables}
+        if self.server is not None:
+            server = self.server.to_dict(show_secrets=show_secrets)
+            doc.update(url=server["url"], host=server["host"], port=server["port"],
+                       container=server["container"], container_name=server["name"],
+                       image=server["image"])
+        if self.path is not None:
+            doc["path"] = str(self.path)
+        return doc
+
+
+@dataclass(eq=False)
+class Environment:
+    """A running environment.  ``env.databases["warehouse"].url``; ``close()`` removes it all."""
+
+    name: str
+    databases: dict[str, Database]
+    persistent: bool = False
+    _undo: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def __getitem__(self, database: str) -> Database:
+        return self.databases[database]
+
+    def close(self) -> None:
+        """Remove every container and SQLite file of this environment.  Idempotent."""
+        _run_undo(self._undo)
+
+    def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
+        databases = {n: d.to_dict(show_secrets=show_secrets) for n, d in self.databases.items()}
+        return {"name": self.name, "persistent": self.persistent, "databases": databases}
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _run_undo(undo: list[Callable[[], None]]) -> None:
+    errors: list[BaseException] = []
+    while undo:
+        step = undo.pop()
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - remove the rest, then report the first
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+# ---------------------------------------------------------------------------
+# Bringing an environment up
+# ---------------------------------------------------------------------------
+@contextmanager
+def environment(name: str, *, config: str | Path | None = None,
+                progress: Progress | bool | None = False) -> Iterator[Environment]:
+    """The environment ``name`` for the duration of a ``with`` block; removed when it exits.
+
+        with dkenv.environment("pagila") as env:
+            url = env.databases["warehouse"].url
+            dkenv.validate_pipeline_flow(env.databases["warehouse"].target)
+
+    ``config``: the config file (default: ``$DKENV_CONFIG``, ``dkenv.toml``, ``pyproject.toml``).
+    ``progress``: a line printer, True for stderr, False (default) for silence.
+    """
+    env = _bring_up(environment_spec(name, _settings(config)), persistent=False,
+                    progress=_printer(progress))
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+def up(name: str, *, config: str | Path | None = None,
+       progress: Progress | bool | None = None) -> Environment:
+    """Bring ``name`` up to outlive this process (``dkenv env up``); ``down(name)`` removes it.
+
+    Raises UsageError (exit 2) when it is already up.  ``progress`` defaults to stderr.
+    """
+    spec = environment_spec(name, _settings(config))
+    return _bring_up(spec, persistent=True, progress=_printer(progress))
+
+
+def _settings(config: str | Path | None) -> Settings:
+    return load_settings(Path(config) if config is not None else None)
+
+
+def _printer(progress: Progress | bool | None) -> Progress:
+    if progress is None or progress is True:
+        from dkenv.docker.containers import stderr_progress
+
+        return stderr_progress
+    return (lambda line: None) if progress is False else progress
+
+
+class _Cancelled(Exception):
+    """Another database failed: stop between steps."""
+
+
+def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress) -> Environment:
+    kits = {db.name: _discover(spec, db) for db in spec.databases.values()}
+    for db in spec.databases.values():
+        _check_order(spec, db, kits[db.name])
+    containers = [db for db in spec.databases.values() if db.engine != "sqlite"]
+    if containers:
+        from dkenv.docker.client import get_client
+        from dkenv.lifecycle import install_signal_handlers
+
+        get_client()  # no Docker engine → exit 3 before anything starts
+        install_signal_handlers()  # SIGTERM/SIGHUP → SystemExit in the main thread → cleanup
+    if persistent:
+        _refuse_if_up(spec)
+
+    env = Environment(spec.name, {}, persistent=persistent)
+    lock = threading.Lock()
+    cancel = threading.Event()
+    names = ", ".join(f"{d.name} ({d.engine})" for d in spec.databases.values())
+    progress(f"dkenv: environment {spec.name}: starting {names}")
+
+    def on_undo(step: Callable[[], None]) -> None:
+        with lock:
+            env._undo.append(step)
+
+    def job(db: DatabaseSpec) -> Database:
+        return _provision(spec, db, kits[db.name], persistent=persistent, progress=progress,
+                          on_undo=on_undo, cancel=cancel)
+
+    pool = ThreadPoolExecutor(max_workers=len(spec.databases), thread_name_prefix=f"env-{spec.name}")
+    try:
+        futures = {pool.submit(job, db): db.name for db in spec.databases.values()}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        if any(f.exception() is not None for f in done):
+            cancel.set()
+        wait(futures)
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        real = [e for e in failures if not isinstance(e, _Cancelled)]
+        if real:
+            raise real[0]
+        for future, db_name in futures.items():
+            env.databases[db_name] = future.result()
+    except BaseException:
+        cancel.set()
+        pool.shutdown(wait=True)  # a thread still starting a container hands it to on_undo first
+        removed = ", ".join(filter(None, (getattr(step, "what", "") for step in env._undo)))
+        try:
+            _run_undo(env._undo)
+        finally:
+            if removed:
+                progress(f"dkenv: environment {spec.name} not brought up; removed {removed}")
+        raise
+    pool.shutdown(wait=True)
+    env.databases = {db: env.databases[db] for db in spec.databases}  # declaration order
+    return env
+
+
+def _discover(spec: EnvironmentSpec, db: DatabaseSpec) -> list[Datakit]:
+    from dkenv.datakit import load_datakit
+
+    kits = []
+    for written, path in zip(db.datakits, db.paths):
+        try:
+            kits.append(load_datakit(path))
+        except DkenvError as exc:
+            where = _locate(spec.source, spec.name, db.name, "datakits")
+            raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}, "
+                                   f"datakit {written!r}") from None
+    return kits
+
+
+def _check_order(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit]) -> None:
+    """Refuse a datakit listed before one it references (silver before bronze), statically."""
+    from dkenv.deploy import fk_target
+
+    defined = {t.fullname: i for i, kit in enumerate(kits) for t in kit.tables}
+    for i, kit in enumerate(kits):
+        for table in kit.tables:
+            for fk in table.foreign_keys:
+                ref = fk_target(fk, table)
+                j = defined.get(ref)
+                if j is None or j <= i:
+                    continue
+                order = ", ".join(f'"{db.datakits[k]}"' for k in _dependency_order(kits))
+                where = _locate(spec.source, spec.name, db.name, "datakits")
+                raise ConfigError(
+                    f"{where}: environment {spec.name}, database {db.name}: datakit {kit.name} is "
+                    f"listed before {kits[j].name}, but its table {table.fullname} has a foreign key "
+                    f"({fk.parent.name}) into {ref}, which {kits[j].name} defines",
+                    f"deploy {kits[j].name} first: datakits = [{order}]",
+                )
+
+
+def _dependency_order(kits: list[Datakit]) -> list[int]:
+    """Indexes of ``kits`` with every datakit after the ones it references; stable otherwise."""
+    from dkenv.deploy import fk_target
+
+    defined = {t.fullname: i for i, kit in enumerate(kits) for t in kit.tables}
+    needs = [{defined[r] for t in kit.tables for fk in t.foreign_keys
+              if (r := fk_target(fk, t)) in defined and defined[r] != i} for i, kit in enumerate(kits)]
+    order: list[int] = []
+    while len(order) < len(kits):
+        ready = [i for i in range(len(kits)) if i not in order and needs[i] <= set(order)]
+        order.append(ready[0] if ready else next(i for i in range(len(kits)) if i not in order))
+    return order
+
+
+def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, persistent: bool,
+               progress: Progress, on_undo: Callable[[Callable[[], None]], None],
+               cancel: threading.Event) -> Database:
+    """Start one database, deploy its datakits in order and validate each (runs in a thread)."""
+    import time
+
+    from dkenv.deploy import deploy_data_objects
+    from dkenv.runtime import release
+
+    label = f"{spec.name}/{db.name}"
+    began = time.monotonic()
+    context = f"environment {spec.name}, database {db.name} ({db.engine})"
+    try:
+        database = _start(spec, db, persistent=persistent, progress=progress, on_undo=on_undo)
+    except DkenvError as exc:
+        raise _in_context(exc, context) from None
+    target = database.target
+    on_undo(_named(lambda: release(target), ""))
+    progress(f"dkenv: {label}: {db.engine} ready in {time.monotonic() - began:.1f} s")
+    for written, kit in zip(db.datakits, kits):
+        if cancel.is_set():
+            raise _Cancelled
+        try:
+            result = deploy_data_objects(kit, target)
+            if db.validate:
+                _validate(kit, target, db)
+        except DkenvError as exc:
+            raise _in_context(exc, f"{context}, datakit {kit.name} ({written})",
+                              hint=_order_hint(exc, spec, db, kit)) from None
+        database.datakits.append(kit.name)
+        database.tables.extend(result.tables)
+        checked = ", validated" if db.validate else ""
+        progress(f"dkenv: {label}: deployed {kit.name} ({len(result.tables)} tables{checked})")
+    return database
+
+
+def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progress: Progress,
+           on_undo: Callable[[Callable[[], None]], None]) -> Database:
+    if db.engine == "sqlite":
+        from dkenv.config import create_custom_target
+
+        if persistent:
+            folder = state_dir(spec.name)
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix=f"dkenv-env-{spec.name}-"))
+        file = folder / f"{db.name}.db"
+        on_undo(_named(lambda: _remove_sqlite(folder, db.name), str(file)))
+        file.touch()  # an empty file is an empty SQLite database: up even with no datakits
+        target = create_custom_target("sqlite", str(file), name=f"{spec.name}.{db.name}")
+        return Database(db.name, db.engine, f"sqlite:///{file}", target, path=file)
+
+    from dkenv.lifecycle import start
+
+    server = start(db.engine, name=container_name(spec.name, db.name, persistent=persistent),
+                   image=db.image, port=db.port, user=db.user, password=db.password,
+                   database=db.database, env=db.env or None, timeout=db.timeout,
+                   ttl=db.ttl if persistent else None, persistent=persistent, progress=progress)
+    on_undo(_named(server.remove, server.name))
+    return Database(db.name, db.engine, server.url, server.target, server=server)
+
+
+def _named(step: Callable[[], None], what: str) -> Callable[[], None]:
+    def run() -> None:
+        step()
+
+    run.what = what  # type: ignore[attr-defined]
+    return run
+
+
+def _remove_sqlite(folder: Path, db: str) -> None:
+    for path in folder.glob(f"{db}.*db"):
+        path.unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _validate(kit: Datakit, target: Target, db: DatabaseSpec) -> None:
+    from dkenv.deploy import validate_deployment
+
+    result = validate_deployment(kit, target)
+    if result.success:
+        return
+    shown = "; ".join(f"{p.table}: {p.kind}: {p.detail}" for p in result.problems[:3])
+    more = f" (and {len(result.problems) - 3} more)" if len(result.problems) > 3 else ""
+    raise DeployError(f"validation failed with {len(result.problems)} problem(s): {shown}{more}",
+                      f"see which table works where: dkenv check {kit.path} --engines {db.engine}")
+
+
+_MISSING = re.compile(r"into (\S+), which is neither in this datakit nor in the target")
+
+
+def _order_hint(exc: DkenvError, spec: EnvironmentSpec, db: DatabaseSpec, kit: Datakit) -> str | None:
+    """For a foreign key into a table no earlier datakit defines: where to add that datakit."""
+    match = _MISSING.search(exc.message)
+    if not match:
+        return None
+    where = _locate(spec.source, spec.name, db.name, "datakits")
+    return (f"add the datakit that defines {match.group(1)} to datakits, before {kit.name} "
+            f"({where}); Layer 3 order: bronze before silver")
+
+
+def _in_context(exc: DkenvError, where: str, *, hint: str | None = None) -> DkenvError:
+    """The same error (class, exit code), its message prefixed by where it happened."""
+    try:
+        new = copy.copy(exc)
+    except Exception:  # noqa: BLE001 - an error class with another constructor
+        new = DkenvError(exc.message, exc.hint)
+        new.exit_code = exc.exit_code
+    new.message = f"{where}: {exc.message}"
+    new.hint = hint or exc.hint
+    new.args = (new.message,)
+    return new
+
+
+# ---------------------------------------------------------------------------
+# Names, listing, removing
+# ---------------------------------------------------------------------------
+def container_name(env: str, db: str, *, persistent: bool) -> str:
+    """``env-ENV-DB`` for ``env up`` (``.<scope hash>`` under $DKENV_SCOPE); ``.<random>`` otherwise."""
+    from dkenv.docker.labels import current_scope
+
+    base = f"env-{env}-{db}"
+    if not persistent:
+        return f"{base}.{secrets.token_hex(3)}"
+    scope = current_scope()
+    return f"{base}.{hashlib.sha256(scope.encode()).hexdigest()[:6]}" if scope else base
+
+
+def parse_container_name(name: str) -> tuple[str, str] | None:
+    """(environment, database) of a container named by :func:`container_name`, else None."""
+    if not name.startswith("env-"):
+        return None
+    env, sep, db = name[4:].split(".", 1)[0].rpartition("-")
+    if not sep or not ENV_NAME.match(env) or not DB_NAME.match(db):
+        return None
+    return env, db
+
+
+def state_dir(env: str) -> Path:
+    """Where ``env up`` keeps an environment's SQLite files until ``env down``."""
+    from dkenv.docker.labels import current_scope
+
+    scope = current_scope()
+    suffix = f"-{hashlib.sha256(scope.encode()).hexdigest()[:6]}" if scope else ""
+    return Path(tempfile.gettempdir()) / f"dkenv-env-{env}{suffix}"
+
+
+def _servers_by_env() -> dict[str, list[Server]]:
+    from dkenv.lifecycle import list_servers
+
+    found: dict[str, list[Server]] = {}
+    for server in list_servers():
+        parsed = parse_container_name(server.name)
+        if parsed:
+            found.setdefault(parsed[0], []).append(server)
+    return found
+
+
+def _sqlite_files(folder: Path) -> list[str]:
+    """The main database files in ``folder`` (``DB.db``; schemas are ``DB.<schema>.db``)."""
+    return sorted(str(p) for p in folder.glob("*.db") if "." not in p.stem) if folder.is_dir() else []
+
+
+def _refuse_if_up(spec: EnvironmentSpec) -> None:
+    running = []
+    if any(db.engine != "sqlite" for db in spec.databases.values()):
+        running = [s.name for s in _servers_by_env().get(spec.name, []) if s.persistent]
+    files = _sqlite_files(state_dir(spec.name))
+    if running or files:
+        raise UsageError(f"environment {spec.name} is already up ({', '.join(running + files)})",
+                         f"see its URLs with `dkenv env ls --show-secrets`, or remove it first: "
+                         f"dkenv env down {spec.name}")
+
+
+def down(name: str, *, config: str | Path | None = None) -> list[str]:
+    """Remove every container and SQLite file of environment ``name``; returns what was removed.
+
+    Works from the running containers, so an environment since renamed or deleted in the config
+    file can still be removed.  Nothing running and not declared → ConfigError (exit 2).
+    """
+    settings = _settings(config)
+    if not ENV_NAME.match(name):
+        raise _unknown(name, settings)
+    try:
+        by_env = _servers_by_env()
+    except DockerUnavailable:
+        spec = settings.environments.get(name) or {}
+        if any(isinstance(d, dict) and d.get("engine", "") != "sqlite"
+               for d in (spec.get("databases") or {}).values()):
+            raise
+        by_env = {}
+    removed = []
+    for server in by_env.get(name, []):
+        server.remove()
+        removed.append(server.name)
+    folder = state_dir(name)
+    if folder.is_dir():
+        removed.extend(_sqlite_files(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+    if not removed and name not in settings.environments:
+        raise _unknown(name, settings, running=list(by_env))
+    return removed
+
+
+@dataclass
+class EnvironmentStatus:
+    """What ``dkenv env ls`` shows for one environment."""
+
+    name: str
+    status: str  # up | partial | down
+    declared: bool
+    description: str = ""
+    databases: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "declared": self.declared,
+                "description": self.description, "databases": self.databases}
+
+
+def list_environments(*, config: str | Path | None = None,
+                      show_secrets: bool = False) -> list[EnvironmentStatus]:
+    """Declared environments and any running ones, with each database's state and URL."""
+    settings = _settings(config)
+    specs = environment_specs(settings)
+    try:
+        by_env: dict[str, list[Server]] | None = _servers_by_env()
+    except DockerUnavailable:
+        if any(d.engine != "sqlite" for s in specs.values() for d in s.databases.values()):
+            raise
+        by_env = {}
+    out = []
+    for name in [*specs, *sorted(set(by_env or {}) - set(specs))]:
+        spec = specs.get(name)
+        servers = {parse_container_name(s.name)[1]: s for s in (by_env or {}).get(name, [])
+                   if s.persistent}
+        rows = []
+        for db in (spec.databases if spec else servers):
+            engine = spec.databases[db].engine if spec else servers[db].engine
+            row: dict[str, Any] = {"name": db, "engine": engine, "status": "down", "url": None}
+            if engine == "sqlite":
+                file = state_dir(name) / f"{db}.db"
+                if file.is_file():
+                    row.update(status="running", url=f"sqlite:///{file}", path=str(file))
+            elif db in servers:
+                s = servers[db].to_dict(show_secrets=show_secrets)
+                row.update(status=s["status"], url=s["url"], container=s["container"],
+                           container_name=s["name"], host=s["host"], port=s["port"],
+                           expires=s["expires"])
+            if spec:
+                row["datakits"] = list(spec.databases[db].datakits)
+            rows.append(row)
+        running = sum(r["status"] == "running" for r in rows)
+        status = "up" if running == len(rows) else "down" if running == 0 else "partial"
+        out.append(EnvironmentStatus(name, status, spec is not None,
+                                     spec.description if spec else "", rows))
+    return out
+
+
+__all__ = [
+    "Database", "DatabaseSpec", "Environment", "EnvironmentSpec", "EnvironmentStatus",
+    "container_name", "down", "environment", "environment_spec", "environment_specs",
+    "list_environments", "parse_container_name", "state_dir", "up",
+]
