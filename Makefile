@@ -19,7 +19,7 @@ lint:  ## ruff
 	$(PYTHON) -m ruff check dkenv tests benchmarks
 
 docker-engine:  ## install and start a Docker engine where none runs (root; Debian)
-	scripts/docker-engine.sh
+	sh scripts/docker-engine.sh
 
 images: install docker-engine  ## build dkenv's offline PostgreSQL and MySQL (MariaDB) images, if absent
 	dkenv image build postgres

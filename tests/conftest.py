@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["tests.native_servers"]
+
+# No registry is reachable on the machines this suite runs on: containers use dkenv's own
+# images (built by `make images`) unless the caller chose others.
+os.environ.setdefault("DKENV_POSTGRES_IMAGE", "dkenv/postgres:15")
+os.environ.setdefault("DKENV_MYSQL_IMAGE", "dkenv/mysql:mariadb-10.11")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "datakits"

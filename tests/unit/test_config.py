@@ -87,6 +87,7 @@ def test_malformed_url():
 def test_images_precedence(tmp_path, monkeypatch):
     from dkenv.config import image_for
 
+    monkeypatch.delenv("DKENV_POSTGRES_IMAGE", raising=False)
     assert image_for("postgres") == "postgres:16"
     (tmp_path / "dkenv.toml").write_text('[images]\npostgres = "file/pg:1"\n')
     monkeypatch.chdir(tmp_path)

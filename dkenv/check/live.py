@@ -1,0 +1,624 @@
+"""The live pass of ``dkenv check``: deploy to real throwaway databases, table by table.
+
+For each engine, in parallel (one thread per engine; SQLite runs in-process, in memory), it
+starts a throwaway database, creates the datakits' tables one at a time in foreign-key order
+(bronze before silver), validates what was created, and inserts one smoke row per table
+(rolled back). Each (table, engine) cell gets one `CheckResult`:
+
+* ``failed``   — CREATE TABLE (or its indexes) failed, or the smoke row was refused; ``detail``
+  is the database's own message, trimmed to the line that says what went wrong;
+* ``problems`` — it deployed, but validation found differences or the smoke row came back
+  changed (rounded decimals, enum labels);
+* ``skipped``  — not tried: it references a table that failed, or the engine's server could
+  not start (the error is in `LiveReport.errors`);
+* ``ok``       — deployed, validated, and the smoke row round-tripped.
+
+Why table by table rather than ``deploy_data_objects``: a deploy stops at the first failing
+table and undoes everything, which answers "does it deploy" but not "which tables break where".
+
+Cleanup: every container is removed when the pass ends, whatever happened. Containers are named
+``dkenv-check-<engine>-<run id>`` before they exist, so a Ctrl-C in the main thread while worker
+threads are still creating them can find and remove them by name (twice: once at once, once
+after the workers have stopped, for a container created in between).
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dkenv.check.findings import ENGINE_LABELS, Finding, normalize_engines
+from dkenv.check.report import FAILED, OK, PROBLEMS, SKIPPED, CheckResult
+from dkenv.errors import DkenvError, EnvironmentFailure, UsageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from dkenv.runtime import TargetRuntime
+
+Progress = Callable[[str], None]
+
+#: Phases timed per engine, in the order they run ("stop" removes the container).
+PHASES: tuple[str, ...] = ("start", "deploy", "validate", "smoke", "stop")
+
+#: What users can run when no Docker engine is available.
+NO_DOCKER_HINT = "`dkenv check --static` or `dkenv check --engines sqlite` work without Docker"
+
+
+@dataclass
+class LiveReport:
+    """What the live pass found: one result per (table, engine), timings, environment errors."""
+
+    results: list[CheckResult]
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)  # engine -> phase -> s
+    errors: dict[str, DkenvError] = field(default_factory=dict)  # engine -> why it did not run
+    servers: dict[str, str] = field(default_factory=dict)  # engine -> "MariaDB 10.11.6"
+    wall_s: float = 0.0
+
+    @property
+    def environment_error(self) -> EnvironmentFailure | None:
+        """The first environment failure (exit 3), if any engine could not be started."""
+        for error in self.errors.values():
+            if isinstance(error, EnvironmentFailure):
+                return error
+        return None
+
+
+def live_check(
+    datakits: Sequence[Any],
+    engines: Sequence[str],
+    *,
+    findings: Sequence[Finding] = (),
+    timeout: float = 60.0,
+    progress: Progress | None = None,
+) -> LiveReport:
+    """Deploy ``datakits`` (in order) to a throwaway database per engine and check each table.
+
+    ``datakits``: `Datakit` objects (or sequences of SQLAlchemy ``Table``s), bronze first.
+    ``findings``: the static pass's findings. A cell that deployed although the static pass
+    found an *error* there becomes ``problems``: the server at hand was lenient (MariaDB
+    standing in for MySQL 8 keys a TEXT prefix silently), the engine in general is not.
+    ``timeout``: seconds a container may take to accept queries.
+    ``progress``: a line printer for human progress (stderr in the CLI); None for silence.
+
+    Raises `DockerUnavailable` (exit 3, with a hint naming what works without Docker) before
+    anything starts when a server engine is requested and no Docker engine answers. Other
+    per-engine environment failures (image missing, not ready in time) leave that engine's
+    cells ``skipped`` and are returned in `LiveReport.errors`.
+    """
+    tables = _unique([t for kit in datakits for t in getattr(kit, "tables", kit)])
+    try:
+        engines = normalize_engines(engines)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    say = progress or (lambda line: None)
+    started = time.perf_counter()
+    run = _Run(run_id=secrets.token_hex(3), timeout=timeout, say=say)
+    if any(e != "sqlite" for e in engines):
+        run.client = _docker_client()
+        from dkenv.lifecycle import install_signal_handlers
+
+        install_signal_handlers()  # SIGTERM/SIGHUP -> SystemExit here, so cleanup below runs
+        servers = [e for e in engines if e != "sqlite"]
+        say(f"dkenv: starting {', '.join(ENGINE_LABELS[e] for e in servers)} "
+            f"(throwaway containers, in parallel)")
+    workers = {e: _Worker(e, tables, run) for e in engines}
+    threads = [threading.Thread(target=w.run, name=f"dkenv-check-{e}", daemon=True)
+               for e, w in workers.items()]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.05)  # short joins keep Ctrl-C responsive in the main thread
+    except BaseException:
+        run.abort(threads)
+        raise
+    for worker in workers.values():  # a bug in a worker is not a check result: surface it
+        if worker.crash is not None:
+            raise worker.crash
+    report = LiveReport(results=[], wall_s=time.perf_counter() - started)
+    for engine, worker in workers.items():
+        report.results.extend(worker.results)
+        report.timings[engine] = worker.timings
+        if worker.server_version:
+            report.servers[engine] = worker.server_version
+        if worker.error is not None:
+            report.errors[engine] = worker.error
+    report.results = merge_static(report.results, findings, report.servers)
+    return report
+
+
+def merge_static(
+    results: Sequence[CheckResult], findings: Sequence[Finding], servers: dict[str, str]
+) -> list[CheckResult]:
+    """Cells that deployed but where the static pass found an error become ``problems``."""
+    errors: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        if finding.is_error:
+            errors.setdefault((finding.table, finding.engine), []).append(finding)
+    merged = []
+    for result in results:
+        found = errors.get((result.table, result.engine))
+        if result.status == OK and found:
+            codes = ", ".join(dict.fromkeys(f.code for f in found))
+            server = servers.get(result.engine) or ENGINE_LABELS[result.engine]
+            label = ENGINE_LABELS[result.engine]
+            detail = (f"deployed on {server}, which is lenient here, but the static pass "
+                      f"reports {codes}: an error on {label} in general (see Findings)")
+            result = CheckResult(result.engine, result.table, PROBLEMS, detail)
+        merged.append(result)
+    return merged
+
+
+# ---------------------------------------------------------------------------
+# One run: shared state between the main thread and the workers
+# ---------------------------------------------------------------------------
+@dataclass
+class _Run:
+    run_id: str
+    timeout: float
+    say: Progress
+    client: Any = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def container_name(self, engine: str) -> str:
+        return f"dkenv-check-{engine}-{self.run_id}"
+
+    def abort(self, threads: Iterable[threading.Thread]) -> None:
+        """Ctrl-C (or SIGTERM) in the main thread: remove every container of this run.
+
+        A second Ctrl-C during these few seconds is ignored, so the cleanup is not cut short;
+        the reaper of the next dkenv command is the backstop for a SIGKILL.
+        """
+        self.cancelled.set()
+        if self.client is None:
+            return
+        previous = _ignore_sigint()
+        try:
+            self.say("dkenv: interrupted; removing the check's containers")
+            self.sweep()
+            deadline = time.monotonic() + 15
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            self.sweep()  # a container created while the first sweep ran
+        finally:
+            _restore_sigint(previous)
+
+    def sweep(self) -> None:
+        from dkenv.docker import containers as C
+        from dkenv.docker import labels as L
+
+        names = {self.container_name(e) for e in ("postgres", "mysql")}
+        try:
+            for row in C.list_dkenv(self.client, all=True, scoped=False):
+                if (row.get("Labels") or {}).get(L.NAME) in names:
+                    C.remove(self.client, row["Id"])
+        except Exception:  # noqa: BLE001 - best effort; the reaper removes what is left
+            pass
+
+
+def _ignore_sigint() -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _docker_client() -> Any:
+    """The Docker client, or the environment error with a hint that names what works without."""
+    from dkenv.docker.client import get_client
+
+    try:
+        return get_client()
+    except EnvironmentFailure as exc:
+        hint = f"{NO_DOCKER_HINT}; for PostgreSQL and MySQL, {exc.hint}" if exc.hint else NO_DOCKER_HINT
+        raise type(exc)(exc.message, hint) from None
+
+
+class _Cancelled(Exception):
+    """The main thread gave up on this run (Ctrl-C): stop quietly."""
+
+
+# ---------------------------------------------------------------------------
+# One engine
+# ---------------------------------------------------------------------------
+class _Worker:
+    """Start one engine's database, deploy, validate, smoke; always remove the database."""
+
+    def __init__(self, engine: str, tables: list[Any], run: _Run) -> None:
+        self.engine = engine
+        self.tables = tables  # every datakit's tables, in the order given (bronze first)
+        self.run_state = run
+        self.timings: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self.results: list[CheckResult] = []
+        self.error: DkenvError | None = None
+        self.server_version = ""
+        self.crash: BaseException | None = None
+
+    def run(self) -> None:
+        server = None
+        target = None
+        try:
+            phase = time.perf_counter()
+            if self.engine == "sqlite":
+                from dkenv.config import create_custom_target
+
+                target = create_custom_target("sqlite", None, name="check_sqlite")
+            else:
+                server = self._start()
+                target = server.target
+            self.timings["start"] = time.perf_counter() - phase
+            self._checkpoint()
+            self.results = self._check(target)
+        except _Cancelled:
+            self.results = self._all(SKIPPED, "interrupted")
+        except DkenvError as exc:
+            self.error = exc
+            status = SKIPPED if isinstance(exc, EnvironmentFailure) else FAILED
+            self.results = self._all(status, _first_line(exc.message))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.crash = exc
+        finally:
+            phase = time.perf_counter()
+            self._cleanup(target, server)
+            self.timings["stop"] = time.perf_counter() - phase
+
+    def _start(self) -> Any:
+        from dkenv import lifecycle
+
+        run = self.run_state
+        name = run.container_name(self.engine)
+        label = ENGINE_LABELS[self.engine]
+        server = lifecycle.start(self.engine, name=name, timeout=run.timeout,
+                                 progress=lambda line: run.say(f"dkenv: [{label}] "
+                                                               f"{_strip_prefix(line)}"),
+                                 client=run.client)
+        if run.cancelled.is_set():
+            server.stop()
+            raise _Cancelled
+        return server
+
+    def _checkpoint(self) -> None:
+        if self.run_state.cancelled.is_set():
+            raise _Cancelled
+
+    def _all(self, status: str, detail: str) -> list[CheckResult]:
+        return [CheckResult(self.engine, t.fullname, status, detail) for t in self.tables]
+
+    def _cleanup(self, target: Any, server: Any) -> None:
+        """Dispose the engine and remove the container; a failure here is reported, not lost."""
+        from dkenv.runtime import release
+
+        try:
+            try:
+                if target is not None:
+                    release(target)
+            finally:
+                if server is not None:
+                    server.stop()
+        except Exception as exc:  # noqa: BLE001 - a worker thread must not die with a traceback
+            if self.error is None and self.crash is None:
+                self.error = EnvironmentFailure(
+                    f"could not remove {server.name if server else 'the database'}: "
+                    f"{_first_line(str(exc))}",
+                    "`dkenv prune` removes it once this process has ended")
+
+    # -- the check itself ------------------------------------------------------
+    def _check(self, target: Any) -> list[CheckResult]:
+        from dkenv.runtime import runtime_for
+
+        rt = runtime_for(target)
+        self.server_version = _server_version(rt)
+        cells: dict[str, tuple[str, str]] = {}
+        phase = time.perf_counter()
+        deployed = _Deployer(rt, self.engine).deploy(self.tables, cells)
+        self.timings["deploy"] = time.perf_counter() - phase
+        self._checkpoint()
+
+        originals = {t.fullname: t for t in self.tables}
+        phase = time.perf_counter()
+        if deployed:
+            self._validate([originals[c.fullname] for c in deployed], target, cells)
+        self.timings["validate"] = time.perf_counter() - phase
+        self._checkpoint()
+
+        phase = time.perf_counter()
+        if deployed:
+            self._smoke(rt, deployed, cells)
+        self.timings["smoke"] = time.perf_counter() - phase
+        return [CheckResult(self.engine, t.fullname, *cells.get(t.fullname, (OK, "")))
+                for t in self.tables]
+
+    def _validate(self, tables: list[Any], target: Any, cells: dict[str, tuple[str, str]]) -> None:
+        from dkenv.deploy import validate_deployment
+
+        by_table: dict[str, list[str]] = {}
+        for problem in validate_deployment(tables, target).problems:
+            by_table.setdefault(problem.table, []).append(f"{problem.kind}: {problem.detail}")
+        for table, lines in by_table.items():
+            _worsen(cells, table, PROBLEMS, "validation: " + "; ".join(lines))
+
+    def _smoke(self, rt: TargetRuntime, deployed: list[Any], cells: dict[str, tuple[str, str]]) -> None:
+        from dkenv.smoke import smoke_rows
+
+        with rt.lock, rt.connect() as conn:
+            failures = smoke_rows(conn, deployed)
+        for failure in failures:
+            where = f" ({failure.column})" if failure.column else ""
+            if failure.kind == "insert":
+                _worsen(cells, failure.table, FAILED, f"smoke row refused{where}: {failure.error}")
+            elif failure.kind in ("changed", "enum-labels"):
+                _worsen(cells, failure.table, PROBLEMS, f"smoke row{where}: {failure.error}")
+            else:  # "parent": not tried because of another table; that table carries the failure
+                _worsen(cells, failure.table, OK, f"smoke row not tried{where}: {failure.error}")
+
+
+_RANK = {OK: 0, SKIPPED: 1, PROBLEMS: 2, FAILED: 3}
+
+
+def _worsen(cells: dict[str, tuple[str, str]], table: str, status: str, detail: str) -> None:
+    """Record ``status`` for ``table`` unless it already has a worse one; details accumulate."""
+    old_status, old_detail = cells.get(table, (OK, ""))
+    if _RANK[status] < _RANK[old_status]:
+        return
+    if _RANK[status] > _RANK[old_status]:
+        cells[table] = (status, detail)
+    else:
+        cells[table] = (status, f"{old_detail}; {detail}" if old_detail else detail)
+
+
+# ---------------------------------------------------------------------------
+# Deploying table by table
+# ---------------------------------------------------------------------------
+class _Deployer:
+    """Create tables one by one in a fresh database, recording each failure instead of stopping."""
+
+    def __init__(self, rt: TargetRuntime, engine: str) -> None:
+        self.rt = rt
+        self.engine = engine
+
+    def deploy(self, tables: list[Any], cells: dict[str, tuple[str, str]]) -> list[Any]:
+        """The copies that were created, in creation order; ``cells`` gets every failure."""
+        from dkenv.engines import engine_for_dialect
+
+        self.spec = engine_for_dialect(self.rt.engine.dialect.name)
+        broken = self._uncarried_defaults(tables)
+        for name, message in broken.items():
+            cells[name] = (FAILED, message)
+        metadata, copies = self._copy([t for t in tables if t.fullname not in broken])
+        by_name = {t.fullname: t for t in tables}
+        created: list[Any] = []
+        unusable = set(broken)
+        failed_schemas = self._create_schemas(copies, by_name)
+        with self.rt.lock, self.rt.connect() as conn:
+            present = self._present(conn, copies, by_name)
+            for table in _fk_order(copies):
+                reason = self._blocked(table, unusable, by_name, present, failed_schemas)
+                if reason is not None:
+                    status, detail = reason
+                    cells[table.fullname] = (status, detail)
+                    unusable.add(table.fullname)
+                    continue
+                self._reflect_external(conn, table, metadata, by_name)
+                error = self._create(conn, table)
+                if error is not None:
+                    cells[table.fullname] = (FAILED, error)
+                    unusable.add(table.fullname)
+                else:
+                    created.append(table)
+        return created
+
+    def _uncarried_defaults(self, tables: list[Any]) -> dict[str, str]:
+        """Tables whose server defaults dkenv cannot carry to this engine (PostgreSQL-only SQL)."""
+        from dkenv.deploy import copy_for_engine
+
+        try:
+            copy_for_engine(tables, self.rt)
+            return {}
+        except DkenvError:
+            pass
+        broken: dict[str, str] = {}
+        for table in tables:
+            try:
+                copy_for_engine([table], self.rt)
+            except DkenvError as exc:
+                broken[table.fullname] = _first_line(exc.message)
+        return broken
+
+    def _copy(self, tables: list[Any]) -> tuple[Any, list[Any]]:
+        from sqlalchemy import MetaData
+
+        from dkenv.deploy import copy_for_engine
+
+        if not tables:
+            return MetaData(), []
+        return copy_for_engine(tables, self.rt)
+
+    def _create_schemas(self, copies: list[Any], by_name: dict[str, Any]) -> dict[str, str]:
+        """Create each schema the tables live in (or reference); failures by schema name."""
+        schemas = sorted({t.schema for t in copies if t.schema}
+                         | {s for t in copies for s in _fk_schemas(t)})
+        if not schemas:
+            return {}
+        if self.spec.name == "sqlite":
+            self.rt.attach_schemas(schemas, create=True)
+            return {}
+        failed: dict[str, str] = {}
+        from sqlalchemy.exc import DBAPIError
+
+        with self.rt.lock, self.rt.connect() as conn:
+            for schema in schemas:
+                try:
+                    with conn.begin():
+                        if not self.spec.schema_exists(conn, schema):
+                            self.spec.create_schema(conn, schema)
+                except DBAPIError as exc:
+                    from dkenv.smoke import trim_error
+
+                    failed[schema] = f"schema {schema} cannot be created: {trim_error(exc)}"
+        return failed
+
+    def _present(self, conn: sa.Connection, copies: list[Any], by_name: dict[str, Any]) -> set[str]:
+        """Tables referenced from outside the checked datakits that the database already holds."""
+        from sqlalchemy import inspect
+
+        external = {ref for t in copies for ref in _fk_targets(t)} - set(by_name)
+        if not external:
+            return set()
+        inspector = inspect(conn)
+        present = set()
+        for ref in external:
+            schema, _, name = ref.rpartition(".")
+            try:
+                if inspector.has_table(name, schema=schema or None):
+                    present.add(ref)
+            except Exception:  # noqa: BLE001 - a schema that does not exist holds nothing
+                continue
+        return present
+
+    def _blocked(
+        self,
+        table: Any,
+        unusable: set[str],
+        by_name: dict[str, Any],
+        present: set[str],
+        failed_schemas: dict[str, str],
+    ) -> tuple[str, str] | None:
+        """Why ``table`` cannot be tried (its schema failed, a parent failed or is missing)."""
+        if table.schema in failed_schemas:
+            return FAILED, failed_schemas[table.schema]
+        refs = [r for r in _fk_targets(table) if r != table.fullname]
+        for ref in refs:  # its own fault first: a reference that cannot resolve anywhere
+            if ref not in by_name and ref not in present:
+                column = _fk_column(table, ref)
+                return FAILED, (f"foreign key {column} references {ref}, which neither the "
+                                f"checked datakits nor the database define (check it together "
+                                f"with the datakit that defines {ref}, listed first)")
+        for ref in refs:
+            if ref in unusable:
+                return SKIPPED, f"not tried: it references {ref}, which failed on this engine"
+        return None
+
+    def _reflect_external(self, conn: sa.Connection, table: Any, metadata: Any,
+                          by_name: dict[str, Any]) -> None:
+        """Make a referenced table that lives only in the database known to the MetaData."""
+        from sqlalchemy import Table
+
+        for ref in _fk_targets(table):
+            if ref in by_name or ref in metadata.tables:
+                continue
+            schema, _, name = ref.rpartition(".")
+            Table(name, metadata, schema=schema or None, autoload_with=conn, resolve_fks=False)
+
+    def _create(self, conn: sa.Connection, table: Any) -> str | None:
+        """CREATE TABLE and its indexes in one transaction; the database's message on failure."""
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        from dkenv.smoke import trim_error
+
+        try:
+            with conn.begin():
+                table.create(conn, checkfirst=self.spec.name == "postgres")
+        except DBAPIError as exc:
+            return trim_error(exc)
+        except SQLAlchemyError as exc:  # compile errors: e.g. "VARCHAR requires a length"
+            return f"SQLAlchemy cannot compile it for {ENGINE_LABELS[self.engine]}: " \
+                   f"{_first_line(str(exc))}"
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Helpers on tables (no resolution of foreign keys: their targets may not exist)
+# ---------------------------------------------------------------------------
+def _foreign_keys(table: Any) -> list[Any]:
+    """``table.foreign_keys`` (a set) in column order, so messages never depend on hashing."""
+    position = {column.key: i for i, column in enumerate(table.columns)}
+    return sorted(table.foreign_keys,
+                  key=lambda fk: (position.get(fk.parent.key, 0), fk.target_fullname))
+
+
+def _fk_targets(table: Any) -> list[str]:
+    """Schema-qualified names of the tables ``table`` references, in column order."""
+    seen: list[str] = []
+    for fk in _foreign_keys(table):
+        ref = fk.target_fullname.rsplit(".", 1)[0]
+        if ref not in seen:
+            seen.append(ref)
+    return seen
+
+
+def _fk_schemas(table: Any) -> set[str]:
+    return {ref.rpartition(".")[0] for ref in _fk_targets(table)} - {""}
+
+
+def _fk_column(table: Any, ref: str) -> str:
+    for fk in _foreign_keys(table):
+        if fk.target_fullname.rsplit(".", 1)[0] == ref:
+            return f"{table.fullname}.{fk.parent.name}"
+    return table.fullname
+
+
+def _fk_order(tables: list[Any]) -> list[Any]:
+    """Parents before children, otherwise in the given order (bronze before silver).
+
+    A stable topological sort on the foreign keys' *names*, so that references to tables that
+    are missing or failed never need resolving. Tables in a cycle keep their given order.
+    """
+    names = {t.fullname for t in tables}
+    pending = list(tables)
+    done: set[str] = set()
+    ordered: list[Any] = []
+    while pending:
+        ready = next((i for i, table in enumerate(pending)
+                      if {r for r in _fk_targets(table) if r in names and r != table.fullname}
+                      <= done), 0)  # 0 in a cycle: the database will say what it thinks of it
+        table = pending.pop(ready)
+        ordered.append(table)
+        done.add(table.fullname)
+    return ordered
+
+
+def _server_version(rt: TargetRuntime) -> str:
+    """"PostgreSQL 15.4", "MariaDB 10.11.6", "SQLite 3.40.1": which server answered."""
+    try:
+        with rt.lock, rt.connect() as conn:
+            dialect = conn.dialect
+            version = ".".join(str(p) for p in (dialect.server_version_info or ()) if
+                               isinstance(p, int))
+    except Exception:  # noqa: BLE001 - only a label
+        return ""
+    name = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(dialect.name)
+    if name is None:
+        name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+    return f"{name} {version}".strip()
+
+
+def _unique(tables: list[Any]) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for table in tables:
+        other = seen.get(table.fullname)
+        if other is not None and other is not table:
+            raise UsageError(f"two datakits define table {table.fullname!r}",
+                             "give one of them another __tablename__ or schema")
+        seen[table.fullname] = table
+    return list(seen.values())
+
+
+def _strip_prefix(line: str) -> str:
+    line = line.strip()
+    return line[len("dkenv: "):] if line.startswith("dkenv: ") else line
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""

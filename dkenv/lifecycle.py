@@ -1,0 +1,404 @@
+"""Throwaway database servers in containers: start, wait until ready, and always remove.
+
+    with dkenv.ephemeral("postgres") as db:          # gone when the block exits, whatever happens
+        deploy_data_objects(tables, db.target)
+
+What "always" covers: the block's exceptions and KeyboardInterrupt (also during the readiness
+wait), SIGTERM/SIGHUP (turned into SystemExit when their handler is the default, so ``finally``
+blocks run), and interpreter exit (atexit).  SIGKILL cannot be caught: the next dkenv command
+reaps such containers (:mod:`dkenv.docker.reaper`), as every container carries its owner's pid.
+
+Servers from ``dkenv up`` (``persistent=True``) and ``reuse=True`` have no owner: they outlive
+the process that started them, until ``dkenv down`` or their time-to-live.
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from dkenv.config import Target, image_for, parse_port
+from dkenv.docker import containers as C
+from dkenv.docker import labels as L
+from dkenv.docker.client import endpoint_of, get_client
+from dkenv.docker.labels import parse_ttl
+from dkenv.docker.readiness import wait_for_server
+from dkenv.docker.reaper import reap
+from dkenv.engines import SERVER_ENGINES, get_engine
+from dkenv.errors import UsageError
+
+if TYPE_CHECKING:
+    import docker
+
+_MASK = "***"
+
+
+@dataclass(eq=False)
+class Server:
+    """A running dkenv database container: where it is and how to log in."""
+
+    name: str
+    engine: str
+    host: str
+    port: int
+    container: str
+    image: str
+    user: str
+    database: str
+    created: float = 0.0
+    ttl: int = 0
+    owner_pid: int = 0
+    owner_host: str = ""
+    persistent: bool = False
+    status: str = "running"
+    remove_on_stop: bool = True
+    _password: str | None = field(default=None, repr=False)
+    _client: Any = field(default=None, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def password(self) -> str:
+        """From the container's environment when this process did not start it (``dkenv url``)."""
+        if self._password is None:
+            attrs = self._docker().api.inspect_container(self.container)
+            self._password = C.password_from_env(attrs, self.engine, self.user)
+        return self._password
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL with the password."""
+        return get_engine(self.engine).url(host=self.host, port=self.port, user=self.user,
+                                           password=self.password, database=self.database)
+
+    def masked_url(self) -> str:
+        token = "dkenvmaskedpassword"
+        url = get_engine(self.engine).url(host=self.host, port=self.port, user=self.user,
+                                          password=token, database=self.database)
+        return url.replace(token, _MASK)
+
+    @cached_property
+    def target(self) -> Target:
+        """A ``url`` target for deploy/validate; one object, so its runtime and ledger persist."""
+        return Target(name=self.name, db_type=self.engine, kind="url", url=self.url, host=self.host,
+                      port=self.port, user=self.user, password=self.password,
+                      database=self.database, description=f"container {self.name}")
+
+    def stop(self) -> None:
+        """Remove the container (killed, with its volumes).  Idempotent.
+
+        A server found by ``reuse=True`` is shared: stop() leaves it running.
+        """
+        with _LOCK:
+            if self._stopped:
+                return
+            self._stopped = True
+            _OWNED.pop(self.container, None)
+        if self.remove_on_stop:
+            self.remove()
+
+    def remove(self) -> None:
+        """Remove the container whatever its kind (what ``dkenv down`` does)."""
+        with _LOCK:
+            self._stopped = True
+            _OWNED.pop(self.container, None)
+        C.remove(self._docker(), self.container)
+
+    def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
+        expires = self.created + self.ttl if self.ttl and self.created else None
+        return {
+            "name": self.name,
+            "engine": self.engine,
+            "url": self.url if show_secrets else self.masked_url(),
+            "host": self.host,
+            "port": self.port,
+            "container": self.container,
+            "image": self.image,
+            "user": self.user,
+            "database": self.database,
+            "status": self.status,
+            "created": _iso(self.created),
+            "ttl": self.ttl or None,
+            "expires": _iso(expires),
+            "owner": f"{self.owner_pid}@{self.owner_host}" if self.owner_pid else None,
+            "persistent": self.persistent,
+        }
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _docker(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = get_client()
+        return self._client
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch else None
+
+
+# ---------------------------------------------------------------------------
+# Starting
+# ---------------------------------------------------------------------------
+def start(
+    engine: str,
+    *,
+    name: str | None = None,
+    image: str | None = None,
+    port: int | str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    timeout: float = 60.0,
+    ttl: float | str | None = None,
+    reuse: bool = False,
+    persistent: bool = False,
+    progress: Callable[[str], None] | bool | None = None,
+    client: docker.DockerClient | None = None,
+) -> Server:
+    """Start a database container and return once ``SELECT 1`` succeeds through the driver.
+
+    ``port``: host port (default: Docker picks a free one on 127.0.0.1); taken → UsageError
+    (exit 2, naming the holder).  ``ttl``: seconds or "30m"/"2h"; reaped afterwards.
+    ``reuse``: return a running unowned server with the same configuration, or start one that
+    outlives this process.  ``persistent``: not removed at this process's exit.
+    ``command``: the image's command (e.g. ``["postgres", "-c", "log_statement=all"]``).
+    ``progress``: a line printer (default stderr; False for silence).
+    """
+    spec = get_engine(engine)
+    if spec.name not in SERVER_ENGINES:
+        raise UsageError(f"{spec.name} does not run in a container", "use postgres or mysql")
+    show: Callable[[str], None] = (C.stderr_progress if progress is None or progress is True
+                                   else (lambda line: None) if progress is False else progress)
+    image = image_for(spec.name, explicit=image)
+    user = user or spec.default_user or "root"
+    database = database or spec.default_database or "dkenv"
+    host_port = parse_port(port) if port is not None else None
+    ttl_s = parse_ttl(ttl)
+    client = client or get_client()
+    endpoint = endpoint_of(client)
+    reap_abandoned(client, note=show, once=True)
+
+    digest = L.config_hash(engine=spec.name, image=image, user=user, database=database,
+                           env=env or {}, command=command, port=host_port,
+                           publish=endpoint.publish_host)
+    if reuse:
+        found = _find_reusable(client, digest, name)
+        if found is not None:
+            wait_for_server(client, found, timeout)
+            return found
+    persistent = persistent or reuse
+    password = password or secrets.token_urlsafe(18)
+    environment = {**spec.container_environment(user=user, password=password, database=database),
+                   **(env or {})}
+    if endpoint.exposes_beyond_loopback:
+        show(f"dkenv: warning: the Docker engine {endpoint.describe()} is remote; the database "
+             f"port is published on {endpoint.publish_host} of that host, reachable beyond loopback")
+    install_signal_handlers()  # even for `dkenv up`: SIGTERM while waiting must remove it too
+
+    for _ in range(5):  # auto-generated names collide only by bad luck
+        cname = name or f"dkenv-{spec.name}-{secrets.token_hex(3)}"
+        labels = L.build(name=cname, engine=spec.name, user=user, database=database,
+                         container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
+                         digest=digest)
+        container_spec = C.ContainerSpec(name=cname, image=image, env=environment, labels=labels,
+                                         container_port=spec.container_port,
+                                         publish_host=endpoint.publish_host, host_port=host_port,
+                                         command=command)
+        try:
+            attrs = C.run(client, container_spec, show)
+            break
+        except UsageError as exc:
+            if name is not None or "already exists" not in exc.message:
+                raise
+    else:  # pragma: no cover
+        raise UsageError("could not find a free container name", "pass --name")
+
+    server = _server_from(attrs, labels, client, endpoint, password=password, image=image)
+    server.remove_on_stop = not reuse
+    if not persistent:
+        with _LOCK:
+            _OWNED[server.container] = server
+    try:
+        wait_for_server(client, server, timeout, attrs.get("State"))
+    except BaseException:
+        server.remove()
+        raise
+    return server
+
+
+@contextmanager
+def ephemeral(engine: str, **options: Any) -> Iterator[Server]:
+    """A server for the duration of a ``with`` block; removed when it exits, whatever happened."""
+    server = start(engine, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def start_for_target(target: Target) -> Server:
+    """The container behind a ``*_container`` target (used by the runtime; removed at release).
+
+    ``target.options`` may hold ``timeout``, ``ttl``, ``env``, ``command``, ``name``, ``reuse``,
+    ``keep``.
+    """
+    opts = dict(target.options or {})
+    return start(target.db_type, name=opts.get("name"), image=target.image, port=target.port,
+                 user=target.user, password=target.password, database=target.database,
+                 env=opts.get("env"), command=opts.get("command"),
+                 timeout=float(opts.get("timeout", 60.0)), ttl=opts.get("ttl"),
+                 reuse=bool(opts.get("reuse")), persistent=bool(opts.get("keep")))
+
+
+def _server_from(attrs: dict, labels: dict[str, str], client: Any, endpoint: Any, *,
+                 password: str | None, image: str) -> Server:
+    engine = labels[L.ENGINE]
+    container_port = L.as_int(labels, L.PORT) or get_engine(engine).container_port
+    bound = C.published(attrs, container_port)
+    state = attrs.get("State") or {}
+    return _make_server(labels, client, endpoint, container=attrs["Id"], image=image,
+                        bound=bound, password=password, status=state.get("Status", "running"))
+
+
+def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, container: str, image: str,
+                 bound: tuple[str, int] | None, password: str | None, status: str) -> Server:
+    ip, port = bound or ("", 0)
+    if endpoint.remote:
+        host = endpoint.host
+    else:
+        host = "127.0.0.1" if ip in ("", "0.0.0.0", "::") else ip
+    pid = L.as_int(labels, L.OWNER_PID)
+    return Server(
+        name=labels.get(L.NAME, container[:12]), engine=labels[L.ENGINE], host=host, port=port,
+        container=container, image=image, user=labels.get(L.USER, ""),
+        database=labels.get(L.DATABASE, ""), created=L.as_float(labels, L.CREATED),
+        ttl=L.as_int(labels, L.TTL), owner_pid=pid, owner_host=labels.get(L.OWNER_HOST, ""),
+        persistent=labels.get(L.PERSISTENT) == "true", status=status, _password=password,
+        _client=client,
+    )
+
+
+def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
+    extra = [f"{L.CONFIG_HASH}={digest}", f"{L.PERSISTENT}=true"]
+    for row in C.list_dkenv(client, all=False, extra_labels=extra):
+        labels = row.get("Labels") or {}
+        if name is not None and labels.get(L.NAME) != name:
+            continue
+        server = _server_from_row(row, client)
+        server.remove_on_stop = False
+        return server
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Listing and removing (any process: everything comes from labels)
+# ---------------------------------------------------------------------------
+def _server_from_row(row: dict, client: Any) -> Server:
+    labels = row.get("Labels") or {}
+    port = L.as_int(labels, L.PORT) or get_engine(labels[L.ENGINE]).container_port
+    return _make_server(labels, client, endpoint_of(client), container=row["Id"],
+                        image=row.get("Image", ""), bound=C.published_from_list(row, port),
+                        password=None, status=row.get("State", ""))
+
+
+def list_servers(client: docker.DockerClient | None = None) -> list[Server]:
+    """dkenv's containers (running or not), oldest first; never anyone else's."""
+    client = client or get_client()
+    servers = [_server_from_row(row, client) for row in C.list_dkenv(client, all=True)]
+    return sorted(servers, key=lambda s: (s.created, s.name))
+
+
+def get_server(name: str, client: docker.DockerClient | None = None) -> Server:
+    """The dkenv server called ``name`` (or whose container id starts with it)."""
+    return _select([name], list_servers(client))[0]
+
+
+def remove_servers(names: list[str] | None = None, all: bool = False,  # noqa: A002
+                   client: docker.DockerClient | None = None) -> list[str]:
+    """Remove the named dkenv servers (or all of them); unknown names remove nothing (exit 2)."""
+    if not names and not all:
+        raise UsageError("name the servers to remove, or pass --all", "see `dkenv ls`")
+    servers = list_servers(client)
+    chosen = servers if all else _select(list(names or []), servers)
+    for server in chosen:
+        server.remove()
+    return [s.name for s in chosen]
+
+
+def _select(names: list[str], servers: list[Server]) -> list[Server]:
+    chosen, unknown = [], []
+    for wanted in names:
+        match = [s for s in servers if s.name == wanted] or (
+            [s for s in servers if s.container.startswith(wanted)] if len(wanted) >= 6 else [])
+        (chosen.extend(match) if match else unknown.append(wanted))
+    if unknown:
+        known = ", ".join(s.name for s in servers) or "none (nothing is running)"
+        raise UsageError(f"no dkenv server named {', '.join(map(repr, unknown))}",
+                         f"known servers: {known}")
+    return chosen
+
+
+_REAPED_IN: set[int] = set()
+
+
+def reap_abandoned(client: docker.DockerClient | None = None, *,
+                   note: Callable[[str], None] | None = C.stderr_progress,
+                   once: bool = False) -> list[str]:
+    """Reap containers whose owner is gone or whose TTL passed (see :mod:`dkenv.docker.reaper`)."""
+    import os
+
+    if once and os.getpid() in _REAPED_IN:
+        return []
+    _REAPED_IN.add(os.getpid())
+    return reap(client or get_client(), note=note)
+
+
+# ---------------------------------------------------------------------------
+# Removal at exit: atexit, SIGTERM, SIGHUP
+# ---------------------------------------------------------------------------
+_OWNED: dict[str, Server] = {}
+_LOCK = threading.RLock()
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit (so cleanup runs) where their handler is the default.
+
+    Only the main thread can install handlers; ``start()`` calls this, so call it yourself from
+    the main thread if your first server starts in another thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _on_signal)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second signal terminates at once
+    raise SystemExit(128 + signum)
+
+
+@atexit.register
+def _remove_owned() -> None:
+    import os
+
+    with _LOCK:
+        owned = [s for s in _OWNED.values() if s.owner_pid == os.getpid()]
+    for server in owned:
+        try:
+            server.stop()
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit; the reaper is the backstop
+            pass
