@@ -97,6 +97,10 @@ def _grid(
     return tables, list(engines), cells
 
 
+#: How many places a grouped finding names before "and N more".
+_PLACES_SHOWN = 4
+
+
 def render_matrix(
     results: Sequence[CheckResult],
     findings: Sequence[Finding] = (),
@@ -153,12 +157,22 @@ def render_matrix(
                          f"{ENGINE_LABELS.get(r.engine, r.engine)}: {r.detail}")
     if findings:
         lines += ["", "Findings:"]
+        # The same finding on many columns (a datetime-precision warning per datetime column)
+        # is listed once, with the places it applies to.
+        groups: dict[tuple[str, str, str, str, str], list[str]] = {}
         for f in sort_findings(findings):
-            status = FAILED if f.severity == ERROR else PROBLEMS
             where = f"{f.table}.{f.column}" if f.column else f.table
-            lines.append(f"  {paint(status, f.severity):<7} {where} "
-                         f"[{ENGINE_LABELS.get(f.engine, f.engine)}] {f.code}: {f.message}")
-            lines.append(f"          fix: {f.fix}")
+            groups.setdefault((f.severity, f.engine, f.code, f.message, f.fix), []).append(where)
+        for (severity, engine, code, message, fix), places in groups.items():
+            status = FAILED if severity == ERROR else PROBLEMS
+            label = places[0] if len(places) == 1 else f"{len(places)} places"
+            lines.append(f"  {paint(status, severity):<7} {label} "
+                         f"[{ENGINE_LABELS.get(engine, engine)}] {code}: {message}")
+            if len(places) > 1:
+                shown = ", ".join(places[:_PLACES_SHOWN])
+                more = f" and {len(places) - _PLACES_SHOWN} more" if len(places) > _PLACES_SHOWN else ""
+                lines.append(f"          at: {shown}{more}")
+            lines.append(f"          fix: {fix}")
     counts = summary(results, findings)
     lines += ["", ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
               + (f"; {counts['errors']} errors, {counts['warnings']} warnings in the static pass"
