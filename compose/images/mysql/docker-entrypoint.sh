@@ -73,9 +73,30 @@ if [ "${1#-}" != "$1" ]; then
 fi
 case "$1" in mysqld|mariadbd) is_server=1 ;; *) is_server=0 ;; esac
 
-if [ "$is_server" = 1 ] && [ "$(id -u)" = 0 ]; then
-    # As root: an empty volume may be mounted over the data directory; then run again as mysql.
+# The effective uid, without a fork.
+uid=""
+while read -r _k _real _eff _rest; do
+    if [ "$_k" = "Uid:" ]; then uid=$_eff; break; fi
+done < /proc/self/status
+
+has_init_scripts() {
+    for _f in /docker-entrypoint-initdb.d/*; do
+        [ -e "$_f" ] && return 0
+        break
+    done
+    return 1
+}
+
+# exec_as_mysql CMD...: exec CMD as mysql (we may be root or mysql).
+exec_as_mysql() {
+    if [ "$uid" = 0 ]; then exec setpriv --reuid=mysql --regid=mysql --init-groups "$@"; fi
+    exec "$@"
+}
+
+if [ "$is_server" = 1 ] && [ "$uid" = 0 ]; then
+    export HOME=/var/lib/mysql
     if [ ! -d "$datadir/mysql" ]; then
+        # An empty volume over the data directory: it must belong to mysql.
         mkdir -p "$datadir"
         chown mysql:mysql "$datadir"
     fi
@@ -83,7 +104,12 @@ if [ "$is_server" = 1 ] && [ "$(id -u)" = 0 ]; then
         mkdir -p /run/mysqld
         chown mysql:mysql /run/mysqld
     fi
-    HOME=/var/lib/mysql exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
+    if [ ! -e "$marker" ] && { [ ! -d "$datadir/mysql" ] || has_init_scripts; }; then
+        # The slow paths (initialisation, init scripts) run entirely as mysql: run this again.
+        exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
+    fi
+    # The usual path stays root (no second start of this script): root writes the init-file,
+    # runs the watcher, and execs the server as mysql.
 fi
 
 if [ "$is_server" = 1 ] && [ ! -e "$marker" ]; then
@@ -122,7 +148,9 @@ if [ "$is_server" = 1 ] && [ ! -e "$marker" ]; then
     # the file at the first failing statement (and still starts), hence the check below.
     # root@'%' exists in the image (with ALL and PROXY privileges), without a password until now.
     rootpw=$(sql_literal "$MARIADB_ROOT_PASSWORD")
-    umask 077
+    # The server (mysql) must read the init-file; when we are root it is root's file, so it is
+    # world-readable for the ~0.1 s until the watcher deletes it (inside this container only).
+    if [ "$uid" = 0 ]; then umask 022; else umask 077; fi
     {
         sql "SET @@SESSION.SQL_LOG_BIN=0;"
         sql "ALTER USER 'root'@'localhost' IDENTIFIED BY $rootpw;"
@@ -150,6 +178,7 @@ if [ "$is_server" = 1 ] && [ ! -e "$marker" ]; then
             fi
         fi
     } > "$initfile"
+    umask 077
     # The entrypoint's own client settings (root over the socket), to check the result.
     cnfpw=$MARIADB_ROOT_PASSWORD
     case $cnfpw in *\\*|*'"'*) cnfpw=$(printf '%s' "$cnfpw" | sed 's/\\/\\\\/g; s/"/\\"/g') ;; esac
@@ -161,9 +190,8 @@ if [ "$is_server" = 1 ] && [ ! -e "$marker" ]; then
     if [ -n "$MARIADB_DATABASE" ]; then check_db="--database=$MARIADB_DATABASE"; fi
 
     # Scripts in /docker-entrypoint-initdb.d: run them against a temporary socket-only server.
-    scripts=""
-    for f in /docker-entrypoint-initdb.d/*; do [ -e "$f" ] && scripts=1; break; done
-    if [ -n "$scripts" ]; then
+    # (A root caller re-ran this script as mysql above.)
+    if has_init_scripts; then
         log "starting a temporary server for /docker-entrypoint-initdb.d"
         "$@" --skip-networking --init-file="$initfile" &
         tmp_pid=$!
@@ -191,10 +219,15 @@ if [ "$is_server" = 1 ] && [ ! -e "$marker" ]; then
         exec "$@"
     fi
 
-    # The watcher: see the header. Bounded (60 s). Once the server answers, it checks that the
+    # The watcher: see the header. Bounded (about 90 s). Once the server answers, it checks that the
     # init-file did its work; if not, it says so and stops the server (never a "ready" line then).
     (
         i=0
+        # First the socket file (a builtin test), then a ping: few processes while the server starts.
+        while [ ! -S "$sock" ] && [ "$i" -lt 2000 ]; do
+            sleep 0.03
+            i=$((i + 1))
+        done
         while [ "$i" -lt 3000 ]; do
             if mariadb-admin --defaults-extra-file="$cnf" --connect-timeout=2 ping >/dev/null 2>&1; then
                 n=$(mariadb --defaults-extra-file="$cnf" $check_db -N -B -e "$check_sql" 2>&1) || n="0 ($n)"
@@ -216,7 +249,10 @@ if [ "$is_server" = 1 ] && [ ! -e "$marker" ]; then
             i=$((i + 1))
         done
     ) &
-    exec "$@" --init-file="$initfile"
+    exec_as_mysql "$@" --init-file="$initfile"
 fi
 
+if [ "$is_server" = 1 ]; then
+    exec_as_mysql "$@"
+fi
 exec "$@"
