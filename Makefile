@@ -13,7 +13,7 @@ install:  ## install dkenv and its dev tools (editable)
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
 demo: install  ## deploy the example datakits to in-memory SQLite and validate them
-	dkenv deploy examples/bronze-pagila examples/silver-pagila --validate
+	$(PYTHON) -m dkenv deploy examples/bronze-pagila examples/silver-pagila --validate
 
 lint:  ## ruff
 	$(PYTHON) -m ruff check dkenv tests benchmarks
@@ -22,8 +22,8 @@ docker-engine:  ## install and start a Docker engine where none runs (root; Debi
 	sh scripts/docker-engine.sh
 
 images: install docker-engine  ## build dkenv's offline PostgreSQL and MySQL (MariaDB) images, if absent
-	dkenv image build postgres
-	dkenv image build mysql
+	$(PYTHON) -m dkenv image build postgres
+	$(PYTHON) -m dkenv image build mysql
 
 test: install docker-engine images  ## the whole suite: SQLite, native servers, containers
 	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS)

@@ -1,1 +1,277 @@
-"""dkenv's pytest plugin (registered through the ``pytest11`` entry point)."""
+"""dkenv's pytest plugin: servers, isolated databases with datakits deployed, readable diffs.
+
+Installed with dkenv (``pytest11`` entry point); nothing to enable.
+
+    @pytest.mark.dkenv(datakits=["examples/bronze-pagila"])
+    def test_actor(dkenv_engine):                   # a fresh database per test, datakits deployed
+        with dkenv_engine.connect() as conn: ...
+
+    pytest --dkenv-engines=sqlite,postgres,mysql    # the same test on every engine: test_actor[postgres]
+
+Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; one per
+xdist worker, owned by the worker's pid, so a crashed worker's container is reaped — at the
+latest by the controller when the run ends); ``dkenv_database`` (function-scoped
+:class:`~dkenv.databases.IsolatedDatabase`; its name carries the xdist worker id);
+``dkenv_url``, ``dkenv_engine`` (a SQLAlchemy engine, disposed after the test), ``dkenv_target``
+(for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``.  Declare more with
+:mod:`dkenv.pytest_factories`.  Each option exists as ini key and command-line flag; the
+command line wins.
+
+This module imports neither SQLAlchemy nor the Docker SDK at load time: installing dkenv must
+not slow down every pytest run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from dkenv.pytest_factories import (
+    ENGINES,
+    SETTINGS_KEY,
+    Settings,
+    database_fixture,
+    server_fixture,
+    settings_of,
+)
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from dkenv.config import Target
+    from dkenv.databases import IsolatedDatabase
+    from dkenv.deploy import ValidationResult
+
+HELP = {
+    "engines": "engines that tests using dkenv_database run on, comma-separated "
+               "(sqlite, postgres, mysql; default: sqlite)",
+    "datakits": "datakit paths deployed into dkenv_database when a test's dkenv marker names none, "
+                "in order (bronze before silver)",
+    "keep": "leave dkenv's servers and test databases in place after the run and print their URLs",
+    "postgres_image": "image for dkenv_postgres (default: $DKENV_POSTGRES_IMAGE, dkenv.toml, postgres:16)",
+    "mysql_image": "image for dkenv_mysql (default: $DKENV_MYSQL_IMAGE, dkenv.toml, mysql:8.0)",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dkenv", "dkenv: isolated databases with datakits deployed")
+    group.addoption("--dkenv-engines", dest="dkenv_engines", default=None, metavar="LIST",
+                    help=HELP["engines"])
+    parser.addini("dkenv_engines", HELP["engines"], default="sqlite")
+    group.addoption("--dkenv-datakit", dest="dkenv_datakits", action="append", default=None,
+                    metavar="PATH", help=HELP["datakits"] + " (repeatable)")
+    parser.addini("dkenv_datakits", HELP["datakits"], type="paths", default=[])
+    group.addoption("--dkenv-keep", dest="dkenv_keep", action="store_true", default=None,
+                    help=HELP["keep"])
+    parser.addini("dkenv_keep", HELP["keep"], type="bool", default=False)
+    for engine in ("postgres", "mysql"):
+        key = f"dkenv_{engine}_image"
+        group.addoption(f"--dkenv-{engine}-image", dest=key, default=None, metavar="IMAGE",
+                        help=HELP[f"{engine}_image"])
+        parser.addini(key, HELP[f"{engine}_image"], default="")
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    """Command line if given, else the ini value."""
+    value = config.getoption(name, default=None)
+    return value if value is not None else config.getini(name)
+
+
+def parse_engines(raw: str) -> list[str]:
+    """``sqlite,postgres`` → canonical names, deduplicated; an unknown one is a usage error."""
+    from dkenv.engines import get_engine
+    from dkenv.errors import UsageError
+
+    engines: list[str] = []
+    for item in (part.strip() for part in str(raw).split(",")):
+        if not item:
+            continue
+        try:
+            name = get_engine(item).name
+        except UsageError:
+            raise pytest.UsageError(f"--dkenv-engines: unknown engine {item!r}; "
+                                    f"use a comma-separated list of {', '.join(ENGINES)}") from None
+        if name not in engines:
+            engines.append(name)
+    if not engines:
+        raise pytest.UsageError(f"--dkenv-engines is empty; use a comma-separated list of {', '.join(ENGINES)}")
+    return engines
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "dkenv(datakits=[...]): datakits deployed into this test's dkenv_database, in order")
+    config.stash[SETTINGS_KEY] = Settings(
+        engines=parse_engines(_option(config, "dkenv_engines")),
+        datakits_cli=list(config.getoption("dkenv_datakits", default=None) or []),
+        datakits_ini=list(config.getini("dkenv_datakits") or []),
+        keep=bool(_option(config, "dkenv_keep")),
+        images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run tests that use ``dkenv_database`` (directly or through a fixture) once per engine."""
+    if "dkenv_engine_name" not in metafunc.fixturenames:
+        return
+    if any("dkenv_engine_name" in (m.args[0] if m.args else "") for m in metafunc.definition.iter_markers("parametrize")):
+        return  # the test parametrizes it itself
+    engines = settings_of(metafunc.config).engines
+    metafunc.parametrize("dkenv_engine_name", engines, ids=engines, scope="function")
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------
+dkenv_sqlite = server_fixture("sqlite")
+dkenv_postgres = server_fixture("postgres")
+dkenv_mysql = server_fixture("mysql")
+dkenv_database = database_fixture()
+
+
+@pytest.fixture
+def dkenv_engine_name(request: pytest.FixtureRequest) -> str:
+    """The engine of ``dkenv_database`` (parametrized from ``--dkenv-engines``)."""
+    return settings_of(request.config).engines[0]
+
+
+@pytest.fixture
+def dkenv_url(dkenv_database: IsolatedDatabase) -> str:
+    """The isolated database's SQLAlchemy URL (MySQL schemas: prefer ``dkenv_engine``)."""
+    return dkenv_database.url
+
+
+@pytest.fixture
+def dkenv_engine(dkenv_database: IsolatedDatabase) -> Iterator[sa.Engine]:
+    """A SQLAlchemy engine on the isolated database that sees the datakits' schemas."""
+    engine = dkenv_database.create_engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def dkenv_target(dkenv_database: IsolatedDatabase) -> Target:
+    """A target config for ``deploy_data_objects`` / ``validate_deployment`` (framework style)."""
+    return dkenv_database.target
+
+
+# ---------------------------------------------------------------------------
+# Readable validation failures
+# ---------------------------------------------------------------------------
+def format_problems(result: ValidationResult) -> str:
+    """``target: N problem(s)`` then one ``table: kind: detail`` line per problem."""
+    problems = list(result.problems)
+    lines = [f"{result.target}: {len(problems)} validation problem(s)"]
+    lines += [f"  {p.table}: {p.kind}: {p.detail}" for p in problems]
+    return "\n".join(lines)
+
+
+def assert_valid(db_or_target: Any, datakits: Any = None) -> ValidationResult:
+    """Validate and fail with ``table: kind: detail`` lines instead of a dict dump.
+
+    Takes an IsolatedDatabase (its own datakits by default), a Target (``datakits`` needed),
+    or a ValidationResult.
+    """
+    __tracebackhide__ = True
+    from dkenv.config import Target
+    from dkenv.databases import IsolatedDatabase
+    from dkenv.deploy import ValidationResult, validate_deployment
+
+    if isinstance(db_or_target, ValidationResult):
+        result = db_or_target
+    elif isinstance(db_or_target, IsolatedDatabase):
+        result = db_or_target.validate(datakits)
+    elif isinstance(db_or_target, Target):
+        if datakits is None:
+            raise TypeError("assert_valid(target, datakits): which datakits should the target hold?")
+        from dkenv.databases_ddl import all_tables, load_kits
+
+        result = validate_deployment(all_tables(load_kits(datakits)), db_or_target)
+    else:
+        raise TypeError(f"assert_valid: expected an IsolatedDatabase, Target or ValidationResult, "
+                        f"got {type(db_or_target).__name__}")
+    if not result.success:
+        pytest.fail(format_problems(result), pytrace=False)
+    return result
+
+
+def _is_result(value: object) -> bool:
+    cls = type(value)
+    return cls.__name__ == "ValidationResult" and cls.__module__ == "dkenv.deploy"
+
+
+def _is_problem_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        type(p).__name__ == "Problem" and type(p).__module__ == "dkenv.validate" for p in value)
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
+    """``assert result == True``, ``assert result.problems == []``: problems as lines."""
+    if op != "==":
+        return None
+    for value, other in ((left, right), (right, left)):
+        if _is_result(value) and not value.success:  # type: ignore[attr-defined]
+            return format_problems(value).splitlines()  # type: ignore[arg-type]
+        if _is_problem_list(value) and other == []:
+            return [f"{len(value)} validation problem(s), expected none"] + [  # type: ignore[arg-type]
+                f"  {p.table}: {p.kind}: {p.detail}" for p in value]  # type: ignore[attr-defined]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# End of run: kept servers, and reaping after crashed xdist workers
+# ---------------------------------------------------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand kept servers to the controller
+        workeroutput["dkenv_kept"] = list(settings.kept)
+        return
+    if _xdist_active(config) and any(e != "sqlite" for e in settings.engines):
+        _reap_quietly()
+
+
+def _xdist_active(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) or getattr(config.option, "dist", "no") != "no"
+
+
+def _reap_quietly() -> None:
+    """Remove containers of workers that crashed (their owner pid is gone); never fail the run."""
+    try:
+        from dkenv.lifecycle import reap_abandoned
+
+        reap_abandoned(note=None)
+    except Exception:  # noqa: BLE001 - no Docker engine: nothing can have leaked there
+        pass
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: collect the servers a worker kept."""
+    kept = (getattr(node, "workeroutput", None) or {}).get("dkenv_kept") or []
+    settings = node.config.stash.get(SETTINGS_KEY, None)
+    if settings is not None:
+        settings.kept.extend(kept)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or not settings.kept:
+        return
+    terminalreporter.section("dkenv: kept servers (--dkenv-keep)")
+    for server in settings.kept:
+        terminalreporter.write_line(f"{server['engine']} {server['name']}: {server['url']}")
+        dbs = server.get("databases") or []
+        for url in dbs[:10]:
+            terminalreporter.write_line(f"  test database: {url}")
+        if len(dbs) > 10:
+            terminalreporter.write_line(f"  ... and {len(dbs) - 10} more")
+    terminalreporter.write_line("remove them with: dkenv down NAME (containers) or rm -r the SQLite directory")
