@@ -11,6 +11,7 @@ again, so a second datakit with the same names imports its own code.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
 import sys
@@ -134,6 +135,19 @@ def _fresh_sqlmodel_registry() -> Iterator[Any]:
 
 
 @contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Class construction allocates heavily; the cyclic GC would rescan the young heap many
+    times over while a large datakit imports (about a fifth of discovery time at 300 tables)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
 def _isolated_imports(root: Path, top_names: Iterable[str]) -> Iterator[None]:
     """Put ``root`` first on sys.path and hide same-named modules; undo both afterwards."""
     tops = set(top_names)
@@ -222,7 +236,7 @@ def load_datakit(path: str | Path) -> Datakit:
                            "a datakit is a package (with __init__.py) or a folder of .py modules")
     tops = {m.split(".", 1)[0] for m in layout.modules}
     modules: list[ModuleType] = []
-    with _LOCK, _fresh_sqlmodel_registry() as reg, _isolated_imports(layout.root, tops):
+    with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, _isolated_imports(layout.root, tops):
         for dotted in layout.modules:
             try:
                 modules.append(importlib.import_module(dotted))
