@@ -13,17 +13,15 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from dkenv.errors import DockerUnavailable
+from tests.integration.conftest import scoped_containers
 
-pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.mysql]
+pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.mysql, pytest.mark.usefixtures("local_images", "scope")]
 
-IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_KITS = ROOT / "tests" / "fixtures" / "check_datakits"
 PORTABLE = CHECK_KITS / "portable"
@@ -32,48 +30,6 @@ EXAMPLES = ROOT / "examples"
 LONG = "raw_salesforce_opportunity_line_item_schedule_history_snapshot_v2"
 TRAP_TABLES = ["reading", "note", "note_tag", "ledger", LONG, "schedule_note"]
 ENGINES = ("sqlite", "postgres", "mysql")
-
-
-@pytest.fixture(scope="module")
-def client():
-    from dkenv.docker.client import get_client
-
-    try:
-        return get_client()
-    except DockerUnavailable as exc:
-        if os.environ.get("DKENV_REQUIRE_DOCKER"):
-            raise
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_images(client):
-    from dkenv.docker.images import build_image, image_exists
-
-    for engine, tag in IMAGES.items():
-        if not image_exists(client, tag):
-            build_image(client, engine, tag=tag, progress=lambda line: None)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_POSTGRES_IMAGE", IMAGES["postgres"])
-        mp.setenv("DKENV_MYSQL_IMAGE", IMAGES["mysql"])
-        yield
-
-
-def scoped(client, scope: str) -> list[dict]:
-    return client.api.containers(all=True, filters={"label": [f"dkenv.scope={scope}"]})
-
-
-@pytest.fixture(autouse=True)
-def scope(client, monkeypatch, request):
-    name = f"check-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("DKENV_SCOPE", name)
-    yield name
-    leftovers = scoped(client, name)
-    for row in leftovers:
-        client.api.remove_container(row["Id"], force=True, v=True)
-    if leftovers:
-        names = [r["Labels"].get("dkenv.name") for r in leftovers]
-        pytest.fail(f"{request.node.name} left containers behind: {names}")
 
 
 def matrix_rows(out: str) -> dict[str, list[str]]:
@@ -182,7 +138,7 @@ def test_ctrl_c_while_containers_start_removes_them(client, scope):
     )
     try:
         deadline = time.monotonic() + 60
-        while len(scoped(client, scope)) < 2:  # both containers exist, not yet ready
+        while len(scoped_containers(client, scope)) < 2:  # both containers exist, not yet ready
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the containers never appeared"
             time.sleep(0.02)
@@ -194,4 +150,4 @@ def test_ctrl_c_while_containers_start_removes_them(client, scope):
     assert proc.returncode == 130, err
     assert "removing the check's containers" in err
     assert "Traceback" not in err
-    assert scoped(client, scope) == []
+    assert scoped_containers(client, scope) == []

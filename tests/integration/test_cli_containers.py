@@ -19,52 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytestmark = pytest.mark.docker
+from tests.integration.conftest import IMAGES, scoped_containers
 
-IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("local_images", "scope")]
+
 UP_KEYS = {"name", "engine", "url", "host", "port", "container", "image"}
 REMOTE = "tcp://127.0.0.2:2375"
-
-
-@pytest.fixture(scope="module")
-def client():
-    from dkenv.docker.client import get_client
-    from dkenv.errors import DockerUnavailable
-
-    try:
-        return get_client()
-    except DockerUnavailable as exc:
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_images(client):
-    from dkenv.docker.images import build_image, image_exists
-
-    for engine, tag in IMAGES.items():
-        if not image_exists(client, tag):
-            build_image(client, engine, tag=tag, progress=lambda line: None)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_POSTGRES_IMAGE", IMAGES["postgres"])
-        mp.setenv("DKENV_MYSQL_IMAGE", IMAGES["mysql"])
-        yield
-
-
-def scoped(client, scope: str) -> list[dict]:
-    return client.api.containers(all=True, filters={"label": [f"dkenv.scope={scope}"]})
-
-
-@pytest.fixture(autouse=True)
-def scope(client, monkeypatch, request):
-    name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("DKENV_SCOPE", name)
-    yield name
-    leftovers = scoped(client, name)
-    for row in leftovers:
-        client.api.remove_container(row["Id"], force=True, v=True)
-    if leftovers:
-        pytest.fail(f"{request.node.name} left containers behind: "
-                    f"{[r['Labels'].get('dkenv.name') for r in leftovers]}")
 
 
 def dkenv(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
@@ -208,7 +168,7 @@ def test_port_in_use_is_usage_error_naming_the_holder(client, scope) -> None:
         result = dkenv("up", "postgres", "--port", str(port))
     assert result.returncode == 2
     assert f"port {port}" in result.stderr and f"pid {os.getpid()}" in result.stderr
-    assert scoped(client, scope) == []
+    assert scoped_containers(client, scope) == []
 
 
 @pytest.mark.postgres
@@ -219,7 +179,7 @@ def test_unknown_image_exits_3_fast_naming_it(client, scope) -> None:
     assert result.returncode == 3
     assert "dkenv-test/no-such-image:1" in result.stderr
     assert "--image" in result.stderr and "dkenv image build" in result.stderr
-    assert scoped(client, scope) == []
+    assert scoped_containers(client, scope) == []
 
 
 @pytest.mark.postgres
@@ -227,7 +187,7 @@ def test_readiness_timeout_exits_3_and_removes_the_container(client, scope) -> N
     result = dkenv("up", "postgres", "--timeout", "0.01")
     assert result.returncode == 3, result.stderr
     assert "not ready after" in result.stderr
-    assert scoped(client, scope) == []
+    assert scoped_containers(client, scope) == []
 
 
 def test_no_engine_exits_3_within_five_seconds_with_a_hint() -> None:
@@ -245,7 +205,7 @@ def test_json_and_env_together_is_usage_error() -> None:
 
 def test_bad_ttl_is_usage_error_before_anything_starts(client, scope) -> None:
     assert dkenv("up", "postgres", "--ttl", "soon").returncode == 2
-    assert scoped(client, scope) == []
+    assert scoped_containers(client, scope) == []
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +257,7 @@ def test_eight_concurrent_ups_get_distinct_ports(client, scope) -> None:
     finally:
         result = dkenv("down", "--all")
     assert result.returncode == 0 and len(result.stdout.split()) == 8
-    assert scoped(client, scope) == []
+    assert scoped_containers(client, scope) == []
 
 
 def _remote_engine_available() -> bool:

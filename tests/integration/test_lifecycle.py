@@ -22,54 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dkenv.errors import DockerUnavailable, ImageUnavailable, NotReady, UsageError
+from tests.integration.conftest import IMAGES, scoped_containers
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("local_images", "scope")]
 
-IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
 ENGINE_MARKS = {"postgres": pytest.mark.postgres, "mysql": pytest.mark.mysql}
 BOTH = [pytest.param(e, marks=ENGINE_MARKS[e]) for e in IMAGES]
-
-
-@pytest.fixture(scope="module")
-def client():
-    from dkenv.docker.client import get_client
-
-    try:
-        return get_client()
-    except DockerUnavailable as exc:
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_images(client):
-    """dkenv's images, built once if absent, selected through the DKENV_*_IMAGE variables."""
-    from dkenv.docker.images import build_image, image_exists
-
-    for engine, tag in IMAGES.items():
-        if not image_exists(client, tag):
-            build_image(client, engine, tag=tag, progress=lambda line: None)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_POSTGRES_IMAGE", IMAGES["postgres"])
-        mp.setenv("DKENV_MYSQL_IMAGE", IMAGES["mysql"])
-        yield
-
-
-def scoped_containers(client, scope: str, *, all: bool = True) -> list[dict]:  # noqa: A002
-    return client.api.containers(all=all, filters={"label": [f"dkenv.scope={scope}"]})
-
-
-@pytest.fixture(autouse=True)
-def scope(client, monkeypatch, request):
-    """A scope of this test's own; anything left in it at the end is removed and fails the test."""
-    name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("DKENV_SCOPE", name)
-    yield name
-    leftovers = scoped_containers(client, name)
-    for row in leftovers:
-        client.api.remove_container(row["Id"], force=True, v=True)
-    if leftovers:
-        names = [r["Labels"].get("dkenv.name") for r in leftovers]
-        pytest.fail(f"{request.node.name} left containers behind: {names}")
 
 
 def exists(client, container_id: str) -> bool:

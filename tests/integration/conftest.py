@@ -1,0 +1,59 @@
+"""Fixtures shared by the tests that talk to a real Docker engine.
+
+``client`` is the engine, ``local_images`` builds dkenv's own images once if they are absent
+(no registry is reachable here), and ``scope`` gives each test a ``DKENV_SCOPE`` of its own:
+it sees only its own containers, and anything still in its scope at the end is removed and
+fails the test.  Modules opt in with ``pytest.mark.usefixtures("local_images", "scope")``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
+
+
+@pytest.fixture(scope="session")
+def client():
+    from dkenv.docker.client import get_client
+    from dkenv.errors import DockerUnavailable
+
+    try:
+        return get_client()
+    except DockerUnavailable as exc:
+        pytest.skip(f"no Docker engine: {exc.message}")
+
+
+@pytest.fixture(scope="session")
+def local_images(client):
+    """dkenv's images, built once if absent, selected through the DKENV_*_IMAGE variables."""
+    from dkenv.docker.images import build_image, image_exists
+
+    for engine, tag in IMAGES.items():
+        if not image_exists(client, tag):
+            build_image(client, engine, tag=tag, progress=lambda line: None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DKENV_POSTGRES_IMAGE", IMAGES["postgres"])
+        mp.setenv("DKENV_MYSQL_IMAGE", IMAGES["mysql"])
+        yield IMAGES
+
+
+def scoped_containers(client, scope: str, *, all: bool = True) -> list[dict]:  # noqa: A002
+    return client.api.containers(all=all, filters={"label": [f"dkenv.scope={scope}"]})
+
+
+@pytest.fixture
+def scope(client, monkeypatch, request):
+    """A scope of this test's own; anything left in it at the end is removed and fails the test."""
+    name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("DKENV_SCOPE", name)
+    yield name
+    leftovers = scoped_containers(client, name)
+    for row in leftovers:
+        client.api.remove_container(row["Id"], force=True, v=True)
+    if leftovers:
+        names = [r["Labels"].get("dkenv.name") for r in leftovers]
+        pytest.fail(f"{request.node.name} left containers behind: {names}")
