@@ -39,6 +39,10 @@ _EXPORTS = {
     "ephemeral": "dkenv.lifecycle",
     "Server": "dkenv.lifecycle",
     "environment": "dkenv.environments",
+    "Environment": "dkenv.environments",
+    "DatabaseFactory": "dkenv.databases",
+    "IsolatedDatabase": "dkenv.databases",
+    "SqliteServer": "dkenv.databases_sqlite",
     # errors
     "DkenvError": "dkenv.errors",
 }

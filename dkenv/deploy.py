@@ -65,6 +65,17 @@ class ValidationResult(_Result):
     problems: list[Any] = field(default_factory=list)  # dkenv.validate.Problem
     duration_s: float = 0.0
 
+    def __bool__(self) -> bool:
+        return self.success
+
+    def __repr__(self) -> str:
+        """Readable in assertion messages: one ``table: kind: detail`` line per problem."""
+        if self.success:
+            return f"<ValidationResult {self.target}: {len(self.tables)} table(s), no problems>"
+        lines = [f"<ValidationResult {self.target}: {len(self.problems)} problem(s)"]
+        lines += [f"  {p.table}: {p.kind}: {p.detail}" for p in self.problems]
+        return "\n".join(lines) + ">"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "success": self.success, "target": self.target, "tables": self.tables,
@@ -164,20 +175,23 @@ def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defa
     Tables that already exist are reported in ``existing`` and left alone.  A failure
     removes what this call created and raises :class:`DeployError`.
     """
+    from dkenv.databases_ddl import model_table_name, tables_for_target
+
     started = time.perf_counter()
     tables, names = _tables_of(table_classes)
+    tables = tables_for_target(tables, target_config)  # an isolated MySQL database renames schemas
     rt = runtime_for(target_config)
     deployment = _deploy(rt, tables, names, probe_defaults=probe_defaults)
     rt.deployments.append(deployment)
-    own = {t.fullname for t in deployment.tables}
-    created = [t.fullname for t in deployment.created]
+    deployed = [model_table_name(t.fullname, target_config) for t in deployment.tables]
+    created = [model_table_name(t.fullname, target_config) for t in deployment.created]
     return DeployResult(
         success=True,
         target=target_config.name,
         datakits=names,
-        tables=[t.fullname for t in deployment.tables],
+        tables=deployed,
         created=created,
-        existing=[n for n in (t.fullname for t in deployment.tables) if n in own and n not in created],
+        existing=[n for n in deployed if n not in created],
         schemas_created=list(deployment.schemas_created),
         duration_s=time.perf_counter() - started,
     )
@@ -364,20 +378,23 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
 # ---------------------------------------------------------------------------
 def validate_deployment(table_classes: Any, target_config: Target) -> ValidationResult:
     """Compare the live target with the models; ``success`` is True when there are no problems."""
-    from dkenv.validate import validate_tables
+    from dkenv.databases_ddl import model_table_name, tables_for_target
+    from dkenv.validate import Problem, validate_tables
 
     started = time.perf_counter()
     tables, _names = _tables_of(table_classes)
+    tables = tables_for_target(tables, target_config)  # an isolated MySQL database renames schemas
     rt = runtime_for(target_config)
     rt.attach_schemas([t.schema for t in tables if t.schema], create=False)
     with rt.lock, rt.connect():
         pass  # surface connection failures as ConnectionFailed before validating
-    problems = validate_tables(tables, rt.engine)
+    problems = [Problem(model_table_name(p.table, target_config), p.kind, p.detail)
+                for p in validate_tables(tables, rt.engine)]
     return ValidationResult(
         success=not problems,
         target=target_config.name,
-        tables=[t.fullname for t in tables],
-        problems=list(problems),
+        tables=[model_table_name(t.fullname, target_config) for t in tables],
+        problems=problems,
         duration_s=time.perf_counter() - started,
     )
 

@@ -52,7 +52,7 @@ class Server:
     container: str
     image: str
     user: str
-    database: str
+    database_name: str
     created: float = 0.0
     ttl: int = 0
     owner_pid: int = 0
@@ -63,6 +63,14 @@ class Server:
     _password: str | None = field(default=None, repr=False)
     _client: Any = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def database(self) -> Any:
+        """The server's database name — also callable: ``server.database(datakits=[...])``
+        hands out a fresh isolated database with those datakits deployed (dkenv.databases)."""
+        from dkenv.databases import DatabaseName
+
+        return DatabaseName(self.database_name, self)
 
     @property
     def password(self) -> str:
@@ -101,11 +109,13 @@ class Server:
                 return
             self._stopped = True
             _OWNED.pop(self.container, None)
+        _close_databases(self)
         if self.remove_on_stop:
             self.remove()
 
     def remove(self) -> None:
         """Remove the container whatever its kind (what ``dkenv down`` does)."""
+        _close_databases(self)
         with _LOCK:
             self._stopped = True
             _OWNED.pop(self.container, None)
@@ -122,7 +132,7 @@ class Server:
             "container": self.container,
             "image": self.image,
             "user": self.user,
-            "database": self.database,
+            "database": self.database_name,
             "status": self.status,
             "created": _iso(self.created),
             "ttl": self.ttl or None,
@@ -141,6 +151,14 @@ class Server:
         if self._client is None:
             self._client = get_client()
         return self._client
+
+
+def _close_databases(server: Server) -> None:
+    """Stop the background pool of isolated databases (if any) before the container goes."""
+    import sys
+
+    if "dkenv.databases" in sys.modules:  # nothing to close if no database was ever handed out
+        sys.modules["dkenv.databases"].close_server_databases(server)
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -178,6 +196,10 @@ def start(
     ``progress``: a line printer (default stderr; False for silence).
     """
     spec = get_engine(engine)
+    if spec.name == "sqlite":  # no container: a temp directory with the same surface
+        from dkenv.databases_sqlite import SqliteServer
+
+        return SqliteServer(**({"name": name} if name else {}))
     if spec.name not in SERVER_ENGINES:
         raise UsageError(f"{spec.name} does not run in a container", "use postgres or mysql")
     show: Callable[[str], None] = (C.stderr_progress if progress is None or progress is True
@@ -284,7 +306,7 @@ def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, containe
     return Server(
         name=labels.get(L.NAME, container[:12]), engine=labels[L.ENGINE], host=host, port=port,
         container=container, image=image, user=labels.get(L.USER, ""),
-        database=labels.get(L.DATABASE, ""), created=L.as_float(labels, L.CREATED),
+        database_name=labels.get(L.DATABASE, ""), created=L.as_float(labels, L.CREATED),
         ttl=L.as_int(labels, L.TTL), owner_pid=pid, owner_host=labels.get(L.OWNER_HOST, ""),
         persistent=labels.get(L.PERSISTENT) == "true", status=status, _password=password,
         _client=client,

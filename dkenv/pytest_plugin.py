@@ -232,10 +232,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if settings is None:
         return
     workeroutput = getattr(config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: hand kept servers to the controller
+    if workeroutput is not None:  # an xdist worker: report to the controller
         workeroutput["dkenv_kept"] = list(settings.kept)
+        workeroutput["dkenv_containers"] = settings.containers_started
         return
-    if _xdist_active(config) and any(e != "sqlite" for e in settings.engines):
+    if _xdist_active(config) and (settings.containers_started or any(e != "sqlite" for e in settings.engines)):
         _reap_quietly()
 
 
@@ -255,11 +256,13 @@ def _reap_quietly() -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: collect the servers a worker kept."""
-    kept = (getattr(node, "workeroutput", None) or {}).get("dkenv_kept") or []
+    """xdist controller: collect the servers a worker kept; note workers that may have left some."""
+    output = getattr(node, "workeroutput", None) or {}
     settings = node.config.stash.get(SETTINGS_KEY, None)
     if settings is not None:
-        settings.kept.extend(kept)
+        settings.kept.extend(output.get("dkenv_kept") or [])
+        # A crashed worker reports nothing: reap at the end in case it had started a container.
+        settings.containers_started |= bool(output.get("dkenv_containers")) or error is not None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

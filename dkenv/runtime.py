@@ -214,7 +214,9 @@ def _create_runtime(target: Target) -> TargetRuntime:
 
         return rt
 
-    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    from dkenv.engines.mysql import loopback_args
+
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, **loopback_args(url)}
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=False)
     return TargetRuntime(target, url, engine, server=server)
 

@@ -1,0 +1,378 @@
+"""Fresh isolated databases with datakits already deployed, handed out in milliseconds.
+
+    with dkenv.ephemeral("postgres") as server:
+        with server.database(datakits=["examples/bronze-pagila"]) as db:
+            db.url, db.target          # a database of its own, dropped when the block exits
+
+Deploying a datakit takes about a second; a test suite wants a clean database per test.  So
+each (server, datakit set) gets a :class:`~dkenv.databases_pool.Pool` that deploys once — a
+PostgreSQL template database, MySQL DDL captured for replay, SQLite template files — and
+keeps the next few databases built ahead of demand, so a request waits only for a name and
+a connection.  Returned databases are dealt with in the background: on PostgreSQL and MySQL
+one whose schema is unchanged is emptied and handed out again (``recycle="reset"``, see
+:mod:`dkenv.databases_recycle`; ~10× cheaper than dropping and rebuilding), anything else
+is dropped.  Everything a factory handed out or holds ready is dropped when it closes:
+explicitly, when its server stops, or at interpreter exit.
+
+Names carry the pytest-xdist worker id (``dk_gw1_3fa2c1_7``) so parallel workers sharing a
+server never collide.  On MySQL a schema is a database, so schema ``X`` of isolated database
+``d`` lives in database ``d__X``: use :meth:`IsolatedDatabase.create_engine` (it carries
+``schema_translate_map``) rather than the bare ``url`` when tables have a schema.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import itertools
+import os
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dkenv.config import Target, db_type_of_url
+from dkenv.databases_ddl import all_tables, kits_key, load_kits, model_table_name, tables_for_target
+from dkenv.databases_pool import Builder, Pool
+from dkenv.datakit import Datakit
+from dkenv.engines import get_engine
+from dkenv.errors import UsageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from dkenv.deploy import ValidationResult
+
+#: Databases kept built ahead of demand per (server, datakit set).
+DEFAULT_READY = 3
+
+
+def _sqlite_quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _worker_id() -> str:
+    """The pytest-xdist worker (``gw0``...), or empty outside xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+@dataclass(eq=False)
+class IsolatedDatabase:
+    """A database of its own with the datakits deployed; dropped on :meth:`drop` / block exit."""
+
+    name: str
+    engine: str  # "sqlite" | "postgres" | "mysql"
+    url: str
+    datakits: list[Datakit]
+    schema_map: dict[str, str] = field(default_factory=dict)  # MySQL: schema -> its database
+    attached: dict[str, str] = field(default_factory=dict)  # SQLite: schema -> file
+    handout_s: float = 0.0  # time from request to a ready database name
+    _factory: DatabaseFactory | None = field(default=None, repr=False)
+    _engines: list[Any] = field(default_factory=list, repr=False)
+    _dropped: bool = field(default=False, repr=False)
+
+    @cached_property
+    def target(self) -> Target:
+        """A ``url`` target for deploy/validate (MySQL: carries ``options["schema_map"]``)."""
+        options = {"schema_map": dict(self.schema_map)} if self.schema_map else {}
+        return Target(name=self.name, db_type=self.engine, kind="url", url=self.url,
+                      database=self.name, options=options,
+                      description=f"isolated {self.engine} database {self.name}")
+
+    def create_engine(self, **kwargs: Any) -> sa.Engine:
+        """A SQLAlchemy engine that sees the datakits' schemas where the model expects them.
+
+        SQLite: attaches each schema's file on every connection (and turns foreign keys on).
+        MySQL: maps schema ``X`` to database ``<name>__X`` with ``schema_translate_map``.
+        Disposed when the database is dropped.
+        """
+        from sqlalchemy import create_engine, event
+
+        if self.engine == "sqlite":
+            connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
+            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
+            attached = dict(self.attached)
+
+            @event.listens_for(engine, "connect")
+            def _attach(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                for schema, path in attached.items():
+                    cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
+                cursor.close()
+        else:
+            from dkenv.databases_servers import loopback_args
+
+            if self.schema_map:
+                options = dict(kwargs.pop("execution_options", {}))
+                options.setdefault("schema_translate_map", dict(self.schema_map))
+                kwargs["execution_options"] = options
+            connect_args = {**loopback_args(self.url), **kwargs.pop("connect_args", {})}
+            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
+        self._engines.append(engine)
+        return engine
+
+    def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:
+        """Compare the live database with the datakits (default: the ones deployed here)."""
+        from dkenv.deploy import ValidationResult
+        from dkenv.validate import validate_tables
+
+        started = time.perf_counter()
+        kits = load_kits(datakits) if datakits is not None else self.datakits
+        tables = all_tables(kits)
+        live = tables_for_target(tables, self.target)
+        if self.engine == "mysql":
+            from sqlalchemy import create_engine
+
+            from dkenv.databases_servers import loopback_args
+
+            # The tables are renamed already: no translate map.
+            engine = create_engine(self.url, connect_args=loopback_args(self.url))
+        else:
+            engine = self.create_engine()
+        try:
+            problems = validate_tables(live, engine)
+        finally:
+            engine.dispose()
+        problems = [dataclasses.replace(p, table=model_table_name(p.table, self.target)) for p in problems]
+        return ValidationResult(success=not problems, target=self.name,
+                                tables=[t.fullname for t in tables], problems=problems,
+                                duration_s=time.perf_counter() - started)
+
+    def drop(self) -> None:
+        """Close what this object opened and drop the database (in the background).  Idempotent."""
+        if self._dropped:
+            return
+        self._dropped = True
+        from dkenv.runtime import existing_runtime, release
+
+        for engine in self._engines:
+            engine.dispose()
+        self._engines.clear()
+        if "target" in self.__dict__ and existing_runtime(self.target) is not None:
+            release(self.target)
+        if self._factory is not None:
+            self._factory._give_back(self)
+
+    def __enter__(self) -> IsolatedDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop()
+
+
+class DatabaseFactory:
+    """Isolated databases on one server, with a pool per datakit set.
+
+    ``url`` is the server's own database (what ``Server.url`` gives; for SQLite, a file in the
+    directory that will hold the databases).  ``ready`` databases are kept built ahead per
+    datakit set (0: build each on request).  ``strategy`` picks PostgreSQL's
+    ``CREATE DATABASE ... STRATEGY`` (default FILE_COPY, measured faster).  ``recycle``
+    (PostgreSQL, MySQL): ``"reset"`` empties a returned database whose schema is unchanged
+    and hands it out again, ``"drop"`` always drops and rebuilds.  With ``keep``, handed-out databases are
+    left in place for debugging.
+    """
+
+    def __init__(self, url: str, *, engine: str | None = None, ready: int = DEFAULT_READY,
+                 strategy: str | None = None, recycle: str = "reset", keep: bool = False,
+                 label: str | None = None) -> None:
+        self.url = url
+        self.engine = get_engine(engine or db_type_of_url(url)).name
+        self.ready = ready
+        self.strategy = strategy
+        self.recycle = recycle
+        self.keep = keep
+        self.label = label or self.engine
+        self.kept: list[IsolatedDatabase] = []
+        self._pools: dict[tuple[str, ...], Pool] = {}
+        self._live: dict[str, IsolatedDatabase] = {}
+        self._lock = threading.Lock()
+        self._token = secrets.token_hex(3)
+        self._seq = itertools.count(1)
+        self._closed = False
+        _FACTORIES.add(self)
+
+    # -- naming and pools ---------------------------------------------------
+    def _new_name(self) -> str:
+        return "_".join(p for p in ("dk", _worker_id(), self._token, str(next(self._seq))) if p)
+
+    def _builder(self, kits: Sequence[Datakit]) -> Builder:
+        if self.engine == "postgres":
+            from dkenv.databases_servers import PostgresBuilder
+
+            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle)
+        if self.engine == "mysql":
+            from dkenv.databases_servers import MySQLBuilder
+
+            return MySQLBuilder(self.url, kits, recycle=self.recycle)
+        from sqlalchemy.engine import make_url
+
+        from dkenv.databases_sqlite import SqliteBuilder
+
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            raise UsageError("isolated SQLite databases need a directory, not an in-memory URL",
+                             "use dkenv.databases.SqliteServer() or a sqlite:///path/file.db URL")
+        return SqliteBuilder(Path(database).parent, kits)
+
+    def pool(self, datakits: Iterable[str | Path | Datakit]) -> Pool:
+        """The pool for this datakit set (created on first use; not yet prepared)."""
+        kits = load_kits(datakits)
+        key = kits_key(kits)
+        with self._lock:
+            if self._closed:
+                raise UsageError(f"the database factory for {self.label} is closed")
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = Pool(self._builder(kits), self._new_name, ready=self.ready)
+                pool.kits = kits  # type: ignore[attr-defined]
+            return pool
+
+    def warm(self, datakits: Iterable[str | Path | Datakit]) -> float:
+        """Deploy the template / capture the DDL now and start filling; returns the seconds it took."""
+        pool = self.pool(datakits)
+        pool.warm()
+        return pool.cold_start_s or 0.0
+
+    # -- hand-out -----------------------------------------------------------
+    def database(self, datakits: Iterable[str | Path | Datakit] | None = None, *,
+                 timeout: float = 300.0) -> IsolatedDatabase:
+        """A fresh database with ``datakits`` deployed, in the order given (bronze before silver)."""
+        if datakits is None:
+            raise UsageError("which datakits should the database hold?",
+                             "pass datakits=[path_or_Datakit, ...] (bronze before silver)")
+        started = time.perf_counter()
+        pool = self.pool(datakits)
+        name = pool.take(timeout=timeout)
+        builder = pool.builder
+        db = IsolatedDatabase(
+            name=name, engine=self.engine, url=builder.url(name), datakits=list(pool.kits),  # type: ignore[attr-defined]
+            schema_map=builder.schema_map(name),
+            attached=builder.attached(name) if hasattr(builder, "attached") else {},
+            handout_s=time.perf_counter() - started, _factory=self,
+        )
+        with self._lock:
+            self._live[name] = db
+            db._pool = pool  # type: ignore[attr-defined]
+        return db
+
+    def _give_back(self, db: IsolatedDatabase) -> None:
+        with self._lock:
+            self._live.pop(db.name, None)
+            if self.keep:
+                self.kept.append(db)
+                return
+        db._pool.give_back(db.name)  # type: ignore[attr-defined]
+
+    def wait_for_drops(self, timeout: float = 60.0) -> None:
+        """Block until every returned database has been dropped (tests, benchmarks)."""
+        for pool in list(self._pools.values()):
+            pool.wait_for_drops(timeout)
+
+    # -- shutdown -----------------------------------------------------------
+    def close(self, *, keep: bool | None = None) -> None:
+        """Drop every database handed out and every one held ready; stop the threads.  Idempotent."""
+        keep = self.keep if keep is None else keep
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            live = list(self._live.values())
+        if keep:
+            self.kept.extend(live)
+        for db in live:
+            if keep:
+                db._dropped = True
+                continue
+            db.drop()
+        for pool in self._pools.values():
+            pool.close()
+            pool.builder.close()
+        _FACTORIES.discard(self)
+
+    def __enter__(self) -> DatabaseFactory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------
+# Servers: one factory per server object
+# ---------------------------------------------------------------------------
+_FACTORIES: set[DatabaseFactory] = set()
+_BY_SERVER: weakref.WeakKeyDictionary[Any, DatabaseFactory] = weakref.WeakKeyDictionary()
+_REGISTRY_LOCK = threading.Lock()
+
+
+def factory_for(server: Any, **options: Any) -> DatabaseFactory:
+    """The factory of ``server`` (a ``lifecycle.Server`` or a ``SqliteServer``), created once."""
+    with _REGISTRY_LOCK:
+        factory = _BY_SERVER.get(server)
+        if factory is None or factory._closed:
+            factory = DatabaseFactory(server.url, engine=server.engine, label=server.name, **options)
+            _BY_SERVER[server] = factory
+        return factory
+
+
+def server_database(server: Any, datakits: Iterable[str | Path | Datakit] | None = None,
+                    **kw: Any) -> IsolatedDatabase:
+    """``server.database(datakits=[...])``: an isolated database on ``server``.
+
+    Options for the server's factory (``ready``, ``strategy``, ``keep``) apply when the first
+    call creates it; ``timeout`` applies per call.
+    """
+    timeout = kw.pop("timeout", 300.0)
+    return factory_for(server, **kw).database(datakits, timeout=timeout)
+
+
+def close_server_databases(server: Any, *, keep: bool = False) -> None:
+    """Drop everything ``server``'s factory holds; call before the server goes away."""
+    with _REGISTRY_LOCK:
+        factory = _BY_SERVER.pop(server, None)
+    if factory is not None:
+        factory.close(keep=keep or factory.keep)
+
+
+class DatabaseName(str):
+    """A server's database name that is also callable: ``server.database(datakits=[...])``.
+
+    ``lifecycle.Server`` has a ``database`` field (its own database's name); returning this
+    from a ``database`` property keeps that string and adds the hand-out method.
+    """
+
+    _server: Any
+
+    def __new__(cls, name: str, server: Any) -> DatabaseName:
+        obj = super().__new__(cls, name)
+        obj._server = server
+        return obj
+
+    def __call__(self, datakits: Iterable[str | Path | Datakit] | None = None, **kw: Any) -> IsolatedDatabase:
+        return server_database(self._server, datakits=datakits, **kw)
+
+
+@atexit.register
+def _close_all() -> None:
+    for factory in list(_FACTORIES):
+        try:
+            factory.close()
+        except Exception:  # noqa: BLE001 - best effort at exit; the server's removal is the backstop
+            pass
+
+
+__all__ = ["DEFAULT_READY", "DatabaseFactory", "DatabaseName", "IsolatedDatabase",
+           "close_server_databases", "factory_for", "server_database"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SqliteServer":  # lives beside the SQLite builder; importable from here too
+        from dkenv.databases_sqlite import SqliteServer
+
+        return SqliteServer
+    raise AttributeError(name)

@@ -1,0 +1,243 @@
+"""A bounded pool of ready databases, built ahead of demand and dropped (or recycled) behind it.
+
+Building a database (a template copy, a DDL replay, a file copy) is the slow part of a
+hand-out, so a builder thread keeps ``ready`` databases waiting and returner threads deal
+with returned ones; a request only pops a name.  A builder that can *recycle* (MySQL: reset
+a returned database whose schema is unchanged) gets its databases back into the pool
+instead of building new ones; anything it cannot recycle is dropped.  Both threads are
+daemons owned by the pool; :meth:`Pool.close` stops them and drops everything the pool holds.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Builder(Protocol):
+    """What differs per engine: how to build, drop and describe one isolated database.
+
+    A builder may also define ``recycle(name) -> bool``: make a returned database pristine
+    again and say so, or return False to have it dropped.
+    """
+
+    engine: str
+
+    def prepare(self) -> None:
+        """One-time work (template, captured DDL); reused across pools where possible."""
+
+    def create(self, name: str) -> None: ...
+
+    def drop(self, name: str) -> None: ...
+
+    def url(self, name: str) -> str: ...
+
+    def schema_map(self, name: str) -> dict[str, str]: ...
+
+    def close(self) -> None: ...
+
+
+_STOP = None
+
+
+class Pool:
+    """Ready databases for one datakit set on one server."""
+
+    def __init__(self, builder: Builder, new_name: Callable[[], str], *, ready: int = 3,
+                 returners: int = 2) -> None:
+        self.builder = builder
+        self.ready_target = max(0, ready)
+        self._new_name = new_name
+        self._recycles = callable(getattr(builder, "recycle", None)) and self.ready_target > 0
+        self._ready: deque[str] = deque()
+        self._cond = threading.Condition(threading.RLock())
+        self._building = 0
+        self._recycling = 0
+        self._error: BaseException | None = None
+        self._closed = False
+        self._prepared = False
+        self._prepare_lock = threading.Lock()
+        self._builder_thread: threading.Thread | None = None
+        self._returns: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._returner_count = max(1, returners)
+        self._returners: list[threading.Thread] = []
+        self._unfinished = 0
+        self.cold_start_s: float | None = None
+        self.recycled = 0
+
+    # -- lifecycle ------------------------------------------------------------
+    def warm(self) -> None:
+        """Prepare (template or DDL) now and start filling; raises what preparing raises."""
+        with self._prepare_lock:
+            if self._prepared:
+                return
+            started = time.perf_counter()
+            self.builder.prepare()
+            self.cold_start_s = time.perf_counter() - started
+            self._prepared = True
+        self._start_threads()
+
+    def _start_threads(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            if self.ready_target and (self._builder_thread is None or not self._builder_thread.is_alive()):
+                self._builder_thread = threading.Thread(target=self._fill, name="dkenv-pool-builder",
+                                                        daemon=True)
+                self._builder_thread.start()
+            if not self._returners:
+                # Recycling and dropping wait on the server; two at a time double the pace.
+                self._returners = [threading.Thread(target=self._return_loop, name=f"dkenv-pool-returner-{i}",
+                                                    daemon=True) for i in range(self._returner_count)]
+                for thread in self._returners:
+                    thread.start()
+
+    def take(self, timeout: float = 300.0) -> str:
+        """The name of a ready database, waiting for the builder if none is ready."""
+        self.warm()
+        if not self.ready_target:
+            name = self._new_name()
+            try:
+                self.builder.create(name)
+            except BaseException:
+                self._quiet_drop(name)
+                raise
+            return name
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._ready:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                if self._closed:
+                    raise RuntimeError("the database pool is closed")
+                if self._builder_thread is None or not self._builder_thread.is_alive():
+                    self._start_threads()  # after an error the builder stopped: try again
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no isolated {self.builder.engine} database ready after {timeout:.0f} s")
+                self._cond.wait(min(left, 1.0))
+            name = self._ready.popleft()
+            self._cond.notify_all()  # the builder refills
+            return name
+
+    def give_back(self, name: str) -> None:
+        """Recycle or drop ``name`` off the critical path (at once when the pool is closing)."""
+        with self._cond:
+            queued = not self._closed and bool(self._returners)
+            if queued:
+                self._queue(name, recycle=self._recycles)
+        if not queued:
+            self._quiet_drop(name)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop building, drop the ready databases, finish pending returns.  Idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        if self._builder_thread is not None:
+            self._builder_thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            leftovers = list(self._ready)
+            self._ready.clear()
+            if self._returners:
+                for name in leftovers:
+                    self._queue(name, recycle=False)
+                for _ in self._returners:
+                    self._returns.put(_STOP)  # after everything queued: finish those, then stop
+        if not self._returners:
+            for name in leftovers:
+                self._quiet_drop(name)
+            return
+        for thread in self._returners:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def wait_for_drops(self, timeout: float = 60.0) -> bool:
+        """Block until every returned database is dropped or recycled; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._unfinished:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+        return True
+
+    # -- threads ----------------------------------------------------------------
+    def _fill(self) -> None:
+        while True:
+            with self._cond:
+                # A database being recycled counts as on its way: no build for it.
+                while not self._closed and self._error is None and \
+                        len(self._ready) + self._building + self._recycling >= self.ready_target:
+                    self._cond.wait()
+                if self._closed or self._error is not None:
+                    return
+                self._building += 1
+            name = self._new_name()
+            try:
+                self.builder.create(name)
+            except BaseException as exc:  # noqa: BLE001 - handed to the next take()
+                self._quiet_drop(name)
+                with self._cond:
+                    self._building -= 1
+                    if not self._closed:
+                        self._error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._building -= 1
+                if self._closed:
+                    self._queue(name, recycle=False)
+                else:
+                    self._ready.append(name)
+                self._cond.notify_all()
+
+    def _queue(self, name: str, *, recycle: bool) -> None:
+        with self._cond:  # re-entrant with callers holding it: puts are ordered with close()
+            self._unfinished += 1
+            if recycle:
+                self._recycling += 1
+            self._returns.put((name, recycle))
+
+    def _return_loop(self) -> None:
+        while True:
+            item = self._returns.get()
+            if item is _STOP:
+                return
+            name, recycle = item
+            reused = recycle and not self._closed and self._try_recycle(name)
+            with self._cond:
+                if recycle:
+                    self._recycling -= 1
+                if reused and not self._closed and len(self._ready) < self.ready_target:
+                    self._ready.append(name)
+                    self.recycled += 1
+                    reused_now = True
+                else:
+                    reused_now = False
+                self._cond.notify_all()
+            if not reused_now:
+                self._quiet_drop(name)
+            with self._cond:
+                self._unfinished -= 1
+                self._cond.notify_all()
+
+    def _try_recycle(self, name: str) -> bool:
+        try:
+            return bool(self.builder.recycle(name))  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - anything odd: drop it and build a fresh one
+            return False
+
+    def _quiet_drop(self, name: str) -> None:
+        try:
+            self.builder.drop(name)
+        except Exception:  # noqa: BLE001 - a gone server has nothing left to drop
+            pass

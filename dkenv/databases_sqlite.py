@@ -1,0 +1,188 @@
+"""SQLite isolated databases (file copies of a deployed template) and :class:`SqliteServer`.
+
+A SQLite "database" here is a main file plus one attached file per schema,
+``<name>.<schema>.db`` beside it (the layout :mod:`dkenv.runtime` attaches).  The datakits
+are deployed once into a template under ``<directory>/.dkenv-templates/<ddl hash>/`` and
+each isolated database is a copy of those files: a few hundred microseconds for a 50-table
+datakit, with nothing to connect to.
+
+:class:`SqliteServer` gives SQLite the surface of a container server (``.url``, ``.target``,
+``.database(...)``, ``.stop()``) over a temporary directory, so code and fixtures that take
+"a server" work on every engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dkenv.config import Target
+from dkenv.databases_ddl import all_tables, check_references, compile_ddl, ddl_key, schemas_of
+from dkenv.datakit import Datakit
+from dkenv.engines.sqlite import schema_file
+
+TEMPLATES_DIR = ".dkenv-templates"
+_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+class SqliteBuilder:
+    """Template files per datakit set; a file copy per request."""
+
+    engine = "sqlite"
+
+    def __init__(self, directory: Path, kits: Sequence[Datakit]) -> None:
+        self.directory = Path(directory)
+        self.kits = list(kits)
+        self.template_main: Path | None = None
+        self.schema_files: dict[str, Path] = {}
+        self.template_reused = False
+
+    def prepare(self) -> None:
+        from sqlalchemy import create_engine
+
+        tables = all_tables(self.kits)
+        check_references(tables, self.kits)
+        probe = create_engine("sqlite://")
+        try:
+            ddl = compile_ddl(tables, probe)
+        finally:
+            probe.dispose()
+        key = ddl_key(ddl, engine="sqlite", server_version=sqlite3.sqlite_version)
+        root = self.directory / TEMPLATES_DIR
+        final = root / key
+        if not (final / "READY").is_file():
+            self._build(final, root)
+        else:
+            self.template_reused = True
+        main = final / "tpl.db"
+        self.template_main = main
+        self.schema_files = {s: schema_file(main, s) for s in schemas_of(tables)
+                             if schema_file(main, s).is_file()}
+
+    def _build(self, final: Path, root: Path) -> None:
+        """Deploy into a private directory and publish it by renaming (atomic; loser discards)."""
+        from dkenv.databases_servers import _deploy_into
+
+        root.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=root))
+        try:
+            _deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits)
+            (building / "READY").write_text("")
+            try:
+                building.rename(final)
+            except OSError:
+                if not (final / "READY").is_file():
+                    raise
+                shutil.rmtree(building, ignore_errors=True)  # another process published it first
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+
+    def main_file(self, name: str) -> Path:
+        return self.directory / f"{name}.db"
+
+    def create(self, name: str) -> None:
+        assert self.template_main is not None, "prepare() first"
+        main = self.main_file(name)
+        shutil.copyfile(self.template_main, main)
+        for schema, source in self.schema_files.items():
+            shutil.copyfile(source, schema_file(main, schema))
+
+    def drop(self, name: str) -> None:
+        main = self.main_file(name)
+        for path in (main, *(schema_file(main, s) for s in self.schema_files)):
+            for suffix in ("", *_SIDE_FILES):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+
+    def url(self, name: str) -> str:
+        return f"sqlite:///{self.main_file(name)}"
+
+    def schema_map(self, name: str) -> dict[str, str]:
+        return {}  # attached under their own names
+
+    def attached(self, name: str) -> dict[str, str]:
+        """Schema → file of isolated database ``name`` (what a connection must ATTACH)."""
+        main = self.main_file(name)
+        return {s: str(schema_file(main, s)) for s in self.schema_files}
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteServer:
+    """SQLite with a container server's surface, in a directory removed by :meth:`stop`.
+
+    ``dkenv.ephemeral("sqlite")`` returns one; ``server.database(datakits=[...])`` hands out
+    isolated databases like the PostgreSQL and MySQL servers do.
+    """
+
+    engine = "sqlite"
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = None
+    container: str | None = None
+
+    def __init__(self, directory: str | Path | None = None, *, name: str | None = None,
+                 keep: bool = False) -> None:
+        self._owns_dir = directory is None
+        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="dkenv-sqlite-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.name = name or f"dkenv-sqlite-{secrets.token_hex(3)}"
+        self.keep = keep
+        self._stopped = False
+
+    @property
+    def database_file(self) -> Path:
+        return self.directory / "main.db"
+
+    @property
+    def database(self) -> Any:  # noqa: D401 - both a name (Server.database) and a method
+        """``server.database(datakits=[...])`` hands out an isolated database."""
+        from dkenv.databases import DatabaseName
+
+        return DatabaseName(str(self.database_file), self)
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.database_file}"
+
+    @cached_property
+    def target(self) -> Target:
+        return Target(name=self.name, db_type="sqlite", kind="url", url=self.url,
+                      database=str(self.database_file), description=f"SQLite in {self.directory}")
+
+    def masked_url(self) -> str:
+        return self.url
+
+    def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
+        return {"name": self.name, "engine": "sqlite", "url": self.url, "host": None, "port": None,
+                "container": None, "directory": str(self.directory)}
+
+    def stop(self) -> None:
+        """Drop the isolated databases, release the target, remove the directory.  Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        from dkenv.databases import close_server_databases
+        from dkenv.runtime import release
+
+        close_server_databases(self, keep=self.keep)
+        release(self.target)
+        if self._owns_dir and not self.keep:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> SqliteServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SqliteServer(name={self.name!r}, directory={str(self.directory)!r})"

@@ -1,0 +1,192 @@
+"""Fixture factories: declare your own dkenv servers and databases in a conftest.
+
+    from dkenv.pytest_factories import database_fixture, server_fixture
+
+    pg16 = server_fixture("postgres", image="postgres:16")             # session-scoped server
+    warehouse = database_fixture("pg16", datakits=["datakits/bronze", "datakits/silver"])
+
+    def test_load(warehouse):                                          # a fresh database per test
+        engine = warehouse.create_engine()
+
+A fixture's name is the name it is assigned to.  Settings resolve as pytest users expect:
+factory argument > command line > ini file > dkenv's own defaults (``DKENV_*`` variables,
+``dkenv.toml``).  For the datakits of a database fixture, a test's ``dkenv`` marker wins
+over all of them, being the most specific.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Engines the plugin knows, in the order ids are shown.
+ENGINES = ("sqlite", "postgres", "mysql")
+
+
+@dataclass
+class Settings:
+    """The plugin's options after command line > ini resolution (kept in ``config.stash``)."""
+
+    engines: list[str]
+    datakits_cli: list[str]
+    datakits_ini: list[Path]
+    keep: bool
+    images: dict[str, str | None]
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    containers_started: bool = False  # this process (or a worker) started a dkenv container
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    return config.stash[SETTINGS_KEY]
+
+
+# ---------------------------------------------------------------------------
+# Datakits: marker > factory > command line > ini
+# ---------------------------------------------------------------------------
+def _candidates(raw: str | Path, bases: Sequence[Path]) -> list[Path]:
+    path = Path(raw).expanduser()
+    return [path] if path.is_absolute() else [base / path for base in bases]
+
+
+def _resolve(raw: Any, bases: Sequence[Path], where: str) -> Any:
+    """A path that exists (first base that has it), a Datakit as is, or a test failure."""
+    if not isinstance(raw, (str, Path)):
+        return raw  # a Datakit object
+    tried = _candidates(raw, bases)
+    for path in tried:
+        if path.exists():
+            return path
+    looked = ", ".join(str(p) for p in dict.fromkeys(tried))
+    pytest.fail(f"{where}: datakit path {str(raw)!r} does not exist (looked for {looked}); "
+                "give a path relative to the test file or the rootdir, or an absolute one", pytrace=False)
+
+
+def resolve_datakits(request: pytest.FixtureRequest, factory_datakits: Sequence[Any] | None = None) -> list[Any]:
+    """The datakits for the requesting test, from the most specific source that names any."""
+    config = request.config
+    settings = settings_of(config)
+    rootdir = Path(config.rootpath)
+    invoked = Path(config.invocation_params.dir)
+    marker = request.node.get_closest_marker("dkenv")
+    if marker is not None:
+        kits = marker.kwargs.get("datakits", list(marker.args))
+        if isinstance(kits, (str, Path)):
+            kits = [kits]
+        if kits:
+            test_dir = Path(str(request.node.path)).parent
+            where = f"@pytest.mark.dkenv on {request.node.nodeid}"
+            return [_resolve(k, [test_dir, rootdir, invoked], where) for k in kits]
+    if factory_datakits:
+        return [_resolve(k, [rootdir, invoked], f"fixture {request.fixturename}") for k in factory_datakits]
+    if settings.datakits_cli:
+        return [_resolve(k, [invoked], "--dkenv-datakit") for k in settings.datakits_cli]
+    if settings.datakits_ini:
+        return [_resolve(k, [rootdir], "ini option dkenv_datakits") for k in settings.datakits_ini]
+    pytest.fail(f"{request.node.nodeid}: no datakits for {request.fixturename}; add "
+                "@pytest.mark.dkenv(datakits=[...]), pass --dkenv-datakit PATH, or set dkenv_datakits "
+                "in the ini file", pytrace=False)
+
+
+# ---------------------------------------------------------------------------
+# Factories
+# ---------------------------------------------------------------------------
+def server_fixture(engine: str, *, image: str | None = None, scope: str = "session",
+                   keep: bool | None = None, ready: int | None = None,
+                   **start_options: Any) -> Callable[..., Any]:
+    """A fixture yielding a running dkenv server (``lifecycle.Server`` or ``SqliteServer``).
+
+    ``start_options`` go to :func:`dkenv.lifecycle.start` (``env``, ``command``, ``timeout``,
+    ``reuse``...).  The server is removed after its scope unless ``keep`` (or ``--dkenv-keep``)
+    is on; under pytest-xdist each worker starts its own, owned by the worker's pid, so a
+    crashed worker's container is reaped (at the latest when the run ends).
+    """
+    from dkenv.engines import get_engine
+
+    name = get_engine(engine).name
+
+    @pytest.fixture(scope=scope)  # type: ignore[misc]
+    def _server(request: pytest.FixtureRequest) -> Iterator[Any]:
+        from dkenv.databases import close_server_databases, factory_for
+        from dkenv.errors import DkenvError
+
+        settings = settings_of(request.config)
+        keep_ = settings.keep if keep is None else keep
+        try:
+            if name == "sqlite":
+                from dkenv.databases_sqlite import SqliteServer
+
+                server = SqliteServer(keep=keep_)
+            else:
+                from dkenv.lifecycle import start
+
+                settings.containers_started = True
+                server = start(name, image=image or settings.images.get(name), persistent=keep_,
+                               progress=False, **start_options)
+        except DkenvError as exc:
+            pytest.fail(f"dkenv could not start {name} for {request.fixturename}: {exc}", pytrace=False)
+        factory = factory_for(server, keep=keep_, **({"ready": ready} if ready is not None else {}))
+        try:
+            yield server
+        finally:
+            if keep_:
+                close_server_databases(server, keep=True)
+                settings.kept.append({"engine": name, "name": server.name, "url": server.url,
+                                      "databases": [db.url for db in factory.kept]})
+            else:
+                try:
+                    close_server_databases(server)
+                finally:
+                    server.stop()
+
+    return _server
+
+
+def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,
+                     scope: str = "function") -> Callable[..., Any]:
+    """A fixture yielding an :class:`~dkenv.databases.IsolatedDatabase`, dropped after its scope.
+
+    ``server`` names a server fixture; by default the engine comes from ``--dkenv-engines``
+    (``dkenv_<engine>``), and tests using the fixture run once per engine.  ``datakits``
+    (paths relative to the rootdir) apply unless a test's ``dkenv`` marker names others.
+    """
+
+    def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:
+        from dkenv.databases import server_database
+        from dkenv.errors import DkenvError
+
+        srv = request.getfixturevalue(server_name)
+        kits = resolve_datakits(request, datakits)
+        try:
+            db = server_database(srv, datakits=kits)
+        except DkenvError as exc:
+            pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
+        with db:
+            yield db
+
+    if server is not None:
+        @pytest.fixture(scope=scope)  # type: ignore[misc]
+        def _database(request: pytest.FixtureRequest) -> Iterator[Any]:
+            yield from _open(request, server)
+
+        return _database
+
+    # Requesting dkenv_engine_name by argument puts it in the test's fixture closure, which is
+    # what lets pytest_generate_tests parametrize the test over --dkenv-engines.
+    @pytest.fixture(scope=scope)  # type: ignore[misc]
+    def _database_per_engine(request: pytest.FixtureRequest, dkenv_engine_name: str) -> Iterator[Any]:
+        yield from _open(request, f"dkenv_{dkenv_engine_name}")
+
+    return _database_per_engine
+
+
+def worker_id() -> str:
+    """``gw0``... under pytest-xdist, ``master`` otherwise (as xdist's own ``worker_id``)."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "master")
