@@ -70,3 +70,23 @@ def test_environment_example(tmp_path):
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     out = _run([sys.executable, "-c", _block('dkenv.environment("pagila")')], cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.postgres
+def test_isolated_database_example():
+    out = _run([sys.executable, "-c", _block("server.database(datakits=")])
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.postgres
+@pytest.mark.mysql
+def test_pytest_plugin_example_on_every_engine(tmp_path):
+    (tmp_path / "test_readme_plugin.py").write_text(_block("def test_countries_load(dkenv_engine)"))
+    command = "pytest --dkenv-engines=sqlite,postgres,mysql"
+    assert command in README
+    out = _run([sys.executable, "-m", "pytest", str(tmp_path / "test_readme_plugin.py"), "-p", "no:cacheprovider",
+                "--dkenv-engines=sqlite,postgres,mysql", "-v"])
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("PASSED") == 3
