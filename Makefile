@@ -40,5 +40,11 @@ test-mysql: install docker-engine images  ## MySQL tests (MariaDB native server 
 test-docker: install docker-engine images  ## everything that needs a Docker engine
 	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -m docker $(PYTEST_ARGS)
 
-bench: install  ## run the benchmarks and print their figures
+bench: install images  ## run the benchmarks and print their figures (README has the latest)
 	$(PYTHON) benchmarks/datakit_core.py
+	$(PYTHON) benchmarks/validate_queries.py --native
+	$(PYTHON) benchmarks/check_static.py
+	$(PYTHON) benchmarks/image_startup.py
+	$(PYTHON) benchmarks/startup.py
+	$(PYTHON) benchmarks/handout.py
+	$(PYTHON) benchmarks/check_live.py

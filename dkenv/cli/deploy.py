@@ -25,12 +25,13 @@ def _list_targets(as_json: bool) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def targets(as_json: bool) -> None:
-    """List the targets datakits can be deployed to.
+    """List the targets datakits can be deployed to: built-in ones and those named in the config file.
 
     \b
-    Built-in targets plus those named in dkenv.toml / [tool.dkenv]:
+    Examples:
       dkenv targets
       dkenv targets --json
+      dkenv deploy --list-targets
     """
     _list_targets(as_json)
 
