@@ -40,6 +40,8 @@ test-mysql: install docker-engine images  ## MySQL tests (MariaDB native server 
 test-docker: install docker-engine images  ## everything that needs a Docker engine
 	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -m docker $(PYTEST_ARGS)
 
+bench: export DKENV_POSTGRES_IMAGE ?= dkenv/postgres:15
+bench: export DKENV_MYSQL_IMAGE ?= dkenv/mysql:mariadb-10.11
 bench: install images  ## run the benchmarks and print their figures (README has the latest)
 	$(PYTHON) benchmarks/datakit_core.py
 	$(PYTHON) benchmarks/validate_queries.py --native
