@@ -32,7 +32,8 @@ from sqlalchemy.pool import StaticPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dkenv.validate import _reflect_generic, validate_tables  # noqa: E402
+from dkenv.reflect import reflect_generic  # noqa: E402
+from dkenv.validate import validate_tables  # noqa: E402
 
 SIZES = (30, 300, 1000)
 
@@ -86,7 +87,7 @@ def baseline(engine: sa.Engine, tables: list[sa.Table]) -> Callable[[], object]:
         with engine.connect() as conn:
             default = conn.dialect.default_schema_name or "main"
             name = "mysql" if conn.dialect.name in ("mysql", "mariadb") else conn.dialect.name
-            return _reflect_generic(conn, wanted, default, name)
+            return reflect_generic(conn, wanted, default, name)
 
     return run
 
