@@ -58,7 +58,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dkenv.config import Settings, Target, load_settings, parse_port
+from dkenv.config import Settings, Target, load_settings
+from dkenv.environment_specs import (
+    DB_NAME,
+    ENV_NAME,
+    DatabaseSpec,
+    EnvironmentSpec,
+    environment_spec,
+    environment_specs,
+    locate_in_config,
+    unknown_environment,
+)
 from dkenv.errors import ConfigError, DeployError, DkenvError, DockerUnavailable, UsageError
 
 if TYPE_CHECKING:
@@ -66,187 +76,6 @@ if TYPE_CHECKING:
     from dkenv.lifecycle import Server
 
 Progress = Callable[[str], None]
-
-ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
-DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
-_ENV_KEYS = {"description", "databases"}
-_CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
-_DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
-
-
-# ---------------------------------------------------------------------------
-# Declarations
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DatabaseSpec:
-    """One ``[environments.ENV.databases.DB]`` table, checked."""
-
-    name: str
-    engine: str  # canonical: postgres | mysql | sqlite
-    datakits: tuple[str, ...]  # as written in the file
-    paths: tuple[Path, ...]  # resolved against the config file's directory
-    image: str | None = None
-    user: str | None = None
-    password: str | None = None
-    database: str | None = None
-    port: int | None = None
-    timeout: float = 60.0
-    ttl: str | float | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    validate: bool = True
-    where: str = ""  # "file:line" of its table, for messages
-
-
-@dataclass(frozen=True)
-class EnvironmentSpec:
-    """One ``[environments.ENV]`` table, checked."""
-
-    name: str
-    databases: dict[str, DatabaseSpec]
-    description: str = ""
-    source: Path | None = None
-
-
-def environment_specs(settings: Settings | None = None) -> dict[str, EnvironmentSpec]:
-    """Every environment the config file declares, checked (ConfigError with file:line)."""
-    settings = settings if settings is not None else load_settings()
-    return {name: _parse_env(name, raw, settings) for name, raw in settings.environments.items()}
-
-
-def environment_spec(name: str, settings: Settings | None = None) -> EnvironmentSpec:
-    """The environment called ``name``; unknown → ConfigError listing the declared ones."""
-    settings = settings if settings is not None else load_settings()
-    if name not in settings.environments:
-        raise _unknown(name, settings)
-    return _parse_env(name, settings.environments[name], settings)
-
-
-def _unknown(name: str, settings: Settings, running: list[str] | None = None) -> ConfigError:
-    known = sorted(set(settings.environments) | set(running or []))
-    if settings.path is None:
-        return ConfigError(f"unknown environment {name!r}: no config file here (dkenv.toml, or "
-                           "[tool.dkenv] in pyproject.toml)",
-                           "declare it as [environments.NAME] in dkenv.toml (see docs/environments.md)")
-    return ConfigError(f"unknown environment {name!r} in {settings.path}",
-                       f"known environments: {', '.join(known)}" if known else
-                       "the file declares none; add [environments.NAME] (see docs/environments.md)")
-
-
-def _parse_env(name: str, raw: Any, settings: Settings) -> EnvironmentSpec:
-    path = settings.path
-    where = _locate(path, name)
-    if not ENV_NAME.match(name):
-        raise ConfigError(f"{where}: environment name {name!r} is not allowed",
-                          "use letters, digits, '-' and '_' (starting with a letter or digit)")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: [environments.{name}] must be a table")
-    unknown = sorted(set(raw) - _ENV_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} in [environments.{name}]",
-                          f"databases go in [environments.{name}.databases.NAME] tables; "
-                          f"allowed keys here: {', '.join(sorted(_ENV_KEYS))}")
-    databases = raw.get("databases")
-    if not isinstance(databases, dict) or not databases:
-        raise ConfigError(f"{where}: environment {name!r} declares no databases",
-                          f"add a [environments.{name}.databases.NAME] table with engine and datakits")
-    base = path.parent if path is not None else Path.cwd()
-    specs = {db: _parse_db(name, db, spec, base, path) for db, spec in databases.items()}
-    return EnvironmentSpec(name=name, databases=specs, description=str(raw.get("description", "")),
-                           source=path)
-
-
-def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> DatabaseSpec:
-    from dkenv.docker.labels import parse_ttl
-    from dkenv.engines import get_engine
-
-    table = f"[environments.{env}.databases.{db}]"
-    where = _locate(path, env, db)
-
-    def bad(message: str, hint: str | None = None, key: str | None = None) -> ConfigError:
-        return ConfigError(f"{_locate(path, env, db, key) if key else where}: {table}: {message}", hint)
-
-    if not DB_NAME.match(db):
-        raise bad(f"database name {db!r} is not allowed",
-                  "use an identifier (letters, digits, '_'; it becomes DKENV_<NAME>_URL)")
-    if not isinstance(raw, dict):
-        raise bad("must be a table")
-    unknown = sorted(set(raw) - _DB_KEYS)
-    if unknown:
-        raise bad(f"unknown key(s) {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(_DB_KEYS))}",
-                  key=unknown[0])
-    if "engine" not in raw:
-        raise bad("needs engine = \"postgres\", \"mysql\" or \"sqlite\"")
-    try:
-        engine = get_engine(raw["engine"]).name
-    except UsageError as exc:
-        raise bad(exc.message, exc.hint, key="engine") from None
-    if engine == "sqlite":
-        extra = sorted(set(raw) & _CONTAINER_KEYS)
-        if extra:
-            raise bad(f"{', '.join(extra)} only apply to container databases (engine = {engine!r})",
-                      "remove them, or use engine = \"postgres\" or \"mysql\"", key=extra[0])
-
-    kits = raw.get("datakits", [])
-    if not isinstance(kits, list) or not all(isinstance(k, str) and k for k in kits):
-        raise bad("datakits must be a list of paths, in deploy order (bronze before silver)",
-                  key="datakits")
-    for key in ("image", "user", "password", "database"):
-        if key in raw and not isinstance(raw[key], str):
-            raise bad(f"{key} must be a string", key=key)
-    port = None
-    if "port" in raw:
-        try:
-            port = parse_port(raw["port"], where="port")
-        except UsageError as exc:
-            raise bad(exc.message, exc.hint, key="port") from None
-    timeout = raw.get("timeout", 60.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise bad(f"timeout must be a positive number of seconds, not {timeout!r}", key="timeout")
-    ttl = raw.get("ttl")
-    if ttl is not None:
-        try:
-            parse_ttl(ttl)
-        except UsageError as exc:
-            raise bad(exc.message.replace("--ttl", "ttl"), exc.hint, key="ttl") from None
-    env = raw.get("env", {})
-    scalar = str | int | float | bool
-    if not isinstance(env, dict) or not all(isinstance(v, scalar) for v in env.values()):
-        raise bad("env must be a table of NAME = \"value\"", key="env")
-    validate = raw.get("validate", True)
-    if not isinstance(validate, bool):
-        raise bad("validate must be true or false", key="validate")
-    return DatabaseSpec(
-        name=db, engine=engine, datakits=tuple(kits),
-        paths=tuple((base / Path(k).expanduser()) for k in kits),
-        image=raw.get("image"), user=raw.get("user"), password=raw.get("password"),
-        database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
-        env={str(k): str(v) for k, v in env.items()}, validate=validate, where=where,
-    )
-
-
-def _locate(path: Path | None, env: str, db: str | None = None, key: str | None = None) -> str:
-    """``file:line`` of an environment's (or database's, or key's) declaration; best effort."""
-    if path is None:
-        return "config"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return str(path)
-    parts = [r"environments", re.escape(env)] + ([r"databases", re.escape(db)] if db else [])
-    quoted = [p if p == "environments" or p == "databases" else rf"(?:{p}|\"{p}\"|'{p}')"
-              for p in parts]
-    header = re.compile(r"^\s*\[\s*(?:tool\s*\.\s*dkenv\s*\.\s*)?" + r"\s*\.\s*".join(quoted) + r"\s*\]")
-    for number, line in enumerate(lines, 1):
-        if header.match(line):
-            if key:
-                assign = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
-                for offset, later in enumerate(lines[number:], number + 1):
-                    if later.lstrip().startswith("["):
-                        break
-                    if assign.match(later):
-                        return f"{path}:{offset}"
-            return f"{path}:{number}"
-    return str(path)
 
 
 # ---------------------------------------------------------------------------
@@ -430,7 +259,7 @@ def _discover(spec: EnvironmentSpec, db: DatabaseSpec) -> list[Datakit]:
         try:
             kits.append(load_datakit(path))
         except DkenvError as exc:
-            where = _locate(spec.source, spec.name, db.name, "datakits")
+            where = locate_in_config(spec.source, spec.name, db.name, "datakits")
             raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}, "
                                    f"datakit {written!r}") from None
     return kits
@@ -449,7 +278,7 @@ def _check_order(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit]) -
                 if j is None or j <= i:
                     continue
                 order = ", ".join(f'"{db.datakits[k]}"' for k in _dependency_order(kits))
-                where = _locate(spec.source, spec.name, db.name, "datakits")
+                where = locate_in_config(spec.source, spec.name, db.name, "datakits")
                 raise ConfigError(
                     f"{where}: environment {spec.name}, database {db.name}: datakit {kit.name} is "
                     f"listed before {kits[j].name}, but its table {table.fullname} has a foreign key "
@@ -569,7 +398,7 @@ def _order_hint(exc: DkenvError, spec: EnvironmentSpec, db: DatabaseSpec, kit: D
     match = _MISSING.search(exc.message)
     if not match:
         return None
-    where = _locate(spec.source, spec.name, db.name, "datakits")
+    where = locate_in_config(spec.source, spec.name, db.name, "datakits")
     return (f"add the datakit that defines {match.group(1)} to datakits, before {kit.name} "
             f"({where}); Layer 3 order: bronze before silver")
 
@@ -655,7 +484,7 @@ def down(name: str, *, config: str | Path | None = None) -> list[str]:
     """
     settings = _settings(config)
     if not ENV_NAME.match(name):
-        raise _unknown(name, settings)
+        raise unknown_environment(name, settings)
     try:
         by_env = _servers_by_env()
     except DockerUnavailable:
@@ -673,7 +502,7 @@ def down(name: str, *, config: str | Path | None = None) -> list[str]:
         removed.extend(_sqlite_files(folder))
         shutil.rmtree(folder, ignore_errors=True)
     if not removed and name not in settings.environments:
-        raise _unknown(name, settings, running=list(by_env))
+        raise unknown_environment(name, settings, running=list(by_env))
     return removed
 
 

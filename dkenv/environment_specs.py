@@ -1,0 +1,196 @@
+"""Layer 3 environment declarations: ``[environments.NAME]`` tables parsed and checked.
+
+Reading the config is separate from running it (:mod:`dkenv.environments`), so that a bad
+declaration fails, with its file and line, before anything starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dkenv.config import Settings, load_settings, parse_port
+from dkenv.errors import ConfigError, UsageError
+
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+_ENV_KEYS = {"description", "databases"}
+_CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
+_DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
+
+
+# ---------------------------------------------------------------------------
+# Declarations
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """One ``[environments.ENV.databases.DB]`` table, checked."""
+
+    name: str
+    engine: str  # canonical: postgres | mysql | sqlite
+    datakits: tuple[str, ...]  # as written in the file
+    paths: tuple[Path, ...]  # resolved against the config file's directory
+    image: str | None = None
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    port: int | None = None
+    timeout: float = 60.0
+    ttl: str | float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    validate: bool = True
+    where: str = ""  # "file:line" of its table, for messages
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One ``[environments.ENV]`` table, checked."""
+
+    name: str
+    databases: dict[str, DatabaseSpec]
+    description: str = ""
+    source: Path | None = None
+
+
+def environment_specs(settings: Settings | None = None) -> dict[str, EnvironmentSpec]:
+    """Every environment the config file declares, checked (ConfigError with file:line)."""
+    settings = settings if settings is not None else load_settings()
+    return {name: _parse_env(name, raw, settings) for name, raw in settings.environments.items()}
+
+
+def environment_spec(name: str, settings: Settings | None = None) -> EnvironmentSpec:
+    """The environment called ``name``; unknown → ConfigError listing the declared ones."""
+    settings = settings if settings is not None else load_settings()
+    if name not in settings.environments:
+        raise unknown_environment(name, settings)
+    return _parse_env(name, settings.environments[name], settings)
+
+
+def unknown_environment(name: str, settings: Settings, running: list[str] | None = None) -> ConfigError:
+    known = sorted(set(settings.environments) | set(running or []))
+    if settings.path is None:
+        return ConfigError(f"unknown environment {name!r}: no config file here (dkenv.toml, or "
+                           "[tool.dkenv] in pyproject.toml)",
+                           "declare it as [environments.NAME] in dkenv.toml (see docs/environments.md)")
+    return ConfigError(f"unknown environment {name!r} in {settings.path}",
+                       f"known environments: {', '.join(known)}" if known else
+                       "the file declares none; add [environments.NAME] (see docs/environments.md)")
+
+
+def _parse_env(name: str, raw: Any, settings: Settings) -> EnvironmentSpec:
+    path = settings.path
+    where = locate_in_config(path, name)
+    if not ENV_NAME.match(name):
+        raise ConfigError(f"{where}: environment name {name!r} is not allowed",
+                          "use letters, digits, '-' and '_' (starting with a letter or digit)")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [environments.{name}] must be a table")
+    unknown = sorted(set(raw) - _ENV_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} in [environments.{name}]",
+                          f"databases go in [environments.{name}.databases.NAME] tables; "
+                          f"allowed keys here: {', '.join(sorted(_ENV_KEYS))}")
+    databases = raw.get("databases")
+    if not isinstance(databases, dict) or not databases:
+        raise ConfigError(f"{where}: environment {name!r} declares no databases",
+                          f"add a [environments.{name}.databases.NAME] table with engine and datakits")
+    base = path.parent if path is not None else Path.cwd()
+    specs = {db: _parse_db(name, db, spec, base, path) for db, spec in databases.items()}
+    return EnvironmentSpec(name=name, databases=specs, description=str(raw.get("description", "")),
+                           source=path)
+
+
+def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> DatabaseSpec:
+    from dkenv.docker.labels import parse_ttl
+    from dkenv.engines import get_engine
+
+    table = f"[environments.{env}.databases.{db}]"
+    where = locate_in_config(path, env, db)
+
+    def bad(message: str, hint: str | None = None, key: str | None = None) -> ConfigError:
+        return ConfigError(f"{locate_in_config(path, env, db, key) if key else where}: {table}: {message}", hint)
+
+    if not DB_NAME.match(db):
+        raise bad(f"database name {db!r} is not allowed",
+                  "use an identifier (letters, digits, '_'; it becomes DKENV_<NAME>_URL)")
+    if not isinstance(raw, dict):
+        raise bad("must be a table")
+    unknown = sorted(set(raw) - _DB_KEYS)
+    if unknown:
+        raise bad(f"unknown key(s) {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(_DB_KEYS))}",
+                  key=unknown[0])
+    if "engine" not in raw:
+        raise bad("needs engine = \"postgres\", \"mysql\" or \"sqlite\"")
+    try:
+        engine = get_engine(raw["engine"]).name
+    except UsageError as exc:
+        raise bad(exc.message, exc.hint, key="engine") from None
+    if engine == "sqlite":
+        extra = sorted(set(raw) & _CONTAINER_KEYS)
+        if extra:
+            raise bad(f"{', '.join(extra)} only apply to container databases (engine = {engine!r})",
+                      "remove them, or use engine = \"postgres\" or \"mysql\"", key=extra[0])
+
+    kits = raw.get("datakits", [])
+    if not isinstance(kits, list) or not all(isinstance(k, str) and k for k in kits):
+        raise bad("datakits must be a list of paths, in deploy order (bronze before silver)",
+                  key="datakits")
+    for key in ("image", "user", "password", "database"):
+        if key in raw and not isinstance(raw[key], str):
+            raise bad(f"{key} must be a string", key=key)
+    port = None
+    if "port" in raw:
+        try:
+            port = parse_port(raw["port"], where="port")
+        except UsageError as exc:
+            raise bad(exc.message, exc.hint, key="port") from None
+    timeout = raw.get("timeout", 60.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise bad(f"timeout must be a positive number of seconds, not {timeout!r}", key="timeout")
+    ttl = raw.get("ttl")
+    if ttl is not None:
+        try:
+            parse_ttl(ttl)
+        except UsageError as exc:
+            raise bad(exc.message.replace("--ttl", "ttl"), exc.hint, key="ttl") from None
+    env = raw.get("env", {})
+    scalar = str | int | float | bool
+    if not isinstance(env, dict) or not all(isinstance(v, scalar) for v in env.values()):
+        raise bad("env must be a table of NAME = \"value\"", key="env")
+    validate = raw.get("validate", True)
+    if not isinstance(validate, bool):
+        raise bad("validate must be true or false", key="validate")
+    return DatabaseSpec(
+        name=db, engine=engine, datakits=tuple(kits),
+        paths=tuple((base / Path(k).expanduser()) for k in kits),
+        image=raw.get("image"), user=raw.get("user"), password=raw.get("password"),
+        database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
+        env={str(k): str(v) for k, v in env.items()}, validate=validate, where=where,
+    )
+
+
+def locate_in_config(path: Path | None, env: str, db: str | None = None, key: str | None = None) -> str:
+    """``file:line`` of an environment's (or database's, or key's) declaration; best effort."""
+    if path is None:
+        return "config"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return str(path)
+    parts = [r"environments", re.escape(env)] + ([r"databases", re.escape(db)] if db else [])
+    quoted = [p if p == "environments" or p == "databases" else rf"(?:{p}|\"{p}\"|'{p}')"
+              for p in parts]
+    header = re.compile(r"^\s*\[\s*(?:tool\s*\.\s*dkenv\s*\.\s*)?" + r"\s*\.\s*".join(quoted) + r"\s*\]")
+    for number, line in enumerate(lines, 1):
+        if header.match(line):
+            if key:
+                assign = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+                for offset, later in enumerate(lines[number:], number + 1):
+                    if later.lstrip().startswith("["):
+                        break
+                    if assign.match(later):
+                        return f"{path}:{offset}"
+            return f"{path}:{number}"
+    return str(path)
