@@ -12,19 +12,11 @@ from functools import cache
 
 from sqlalchemy.engine import Dialect
 
+from dkenv.engines import ENGINE_ALIASES  # noqa: F401 - re-exported for the check modules
+
 #: The engines dkenv checks, in the order the matrix shows them.
 ENGINES: tuple[str, ...] = ("sqlite", "postgres", "mysql")
 
-#: Spellings users type for an engine, mapped to dkenv's own name.
-ENGINE_ALIASES: dict[str, str] = {
-    "sqlite": "sqlite",
-    "sqlite3": "sqlite",
-    "postgres": "postgres",
-    "postgresql": "postgres",
-    "pg": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-}
 
 ERROR = "error"  # will not deploy, or fails on the first insert
 WARNING = "warning"  # deploys, but behaves differently from the other engines

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dkenv.errors import ImageUnavailable
+
 #: The tags of the images that dkenv builds, by engine.
 LOCAL_TAGS: dict[str, str] = {
     "postgres": "dkenv/postgres:15",
@@ -65,16 +67,8 @@ _TAIL_LINES = 25
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(ImageUnavailable):
     """An image could not be built (or its base could not be made). ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from dkenv.errors import UsageError
 
 ENGINES: dict[str, Engine] = {e.name: e for e in (SQLITE, POSTGRES, MYSQL)}
 
-_ALIASES = {
+#: Spellings users type for an engine, mapped to dkenv's own name.
+ENGINE_ALIASES: dict[str, str] = {
     "sqlite": "sqlite",
     "sqlite3": "sqlite",
     "postgres": "postgres",
@@ -30,7 +31,7 @@ SERVER_ENGINES = ("postgres", "mysql")
 
 def get_engine(name: str) -> Engine:
     """Return the engine for a user-facing name (``postgresql`` and ``mariadb`` are aliases)."""
-    key = _ALIASES.get(name.strip().lower()) if isinstance(name, str) else None
+    key = ENGINE_ALIASES.get(name.strip().lower()) if isinstance(name, str) else None
     if key is None:
         known = ", ".join(sorted(ENGINES))
         raise UsageError(f"unknown engine {name!r}", f"use one of: {known}")
@@ -45,4 +46,4 @@ def engine_for_dialect(dialect_name: str) -> Engine:
     raise UsageError(f"unsupported database dialect {dialect_name!r}", "use sqlite, postgresql or mysql URLs")
 
 
-__all__ = ["ENGINES", "SERVER_ENGINES", "Engine", "engine_for_dialect", "get_engine"]
+__all__ = ["ENGINES", "ENGINE_ALIASES", "SERVER_ENGINES", "Engine", "engine_for_dialect", "get_engine"]
