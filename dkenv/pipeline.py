@@ -141,6 +141,11 @@ def _keep(target: Target) -> None:
 
 def validate_paths(paths: Sequence[str], target: Target) -> Outcome:
     """Validate the live target against the datakits at ``paths``, deploying nothing."""
+    from dkenv.errors import UsageError
+
+    if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
+        raise UsageError(f"target {target.name} starts out empty, so there is nothing to validate",
+                         "point dkenv validate at a live database: --url, a *_local target, or dkenv up + dkenv url")
     kits = load_all(paths)
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
     try:

@@ -135,3 +135,8 @@ def test_version_and_help_examples():
     for cmd in ("deploy", "validate", "targets"):
         help_ = subprocess.run([sys.executable, "-m", "dkenv", cmd, "--help"], capture_output=True, text=True)
         assert help_.returncode == 0 and "Example" in help_.stdout or cmd == "targets"
+
+
+def test_validate_refuses_a_target_that_starts_empty(dk, fixtures):
+    r = dk("validate", fixtures / "flat", "--target", "postgres_container")
+    assert r.code == 2 and "nothing to validate" in r.err
