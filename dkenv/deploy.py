@@ -211,7 +211,8 @@ def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_def
     metadata, copies = copy_for_engine(tables, rt)
     schemas = sorted({t.schema for t in copies if t.schema} | _external_schemas(copies))
     deployment = Deployment(datakits=names, metadata=metadata, tables=[])
-    rt.attach_schemas(schemas, create=True)
+    if engine_spec.name == "sqlite":  # an attached database per schema; detached again by _undo
+        deployment.schemas_created = rt.attach_schemas(schemas, create=True)
     with rt.lock, rt.connect() as conn:
         try:
             # Schemas (PostgreSQL schemas, MySQL databases); SQLite attached them above.
@@ -367,9 +368,12 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
                 schema, _, name = enum.partition(".")
                 prep = conn.dialect.identifier_preparer
                 conn.execute(text(f"DROP TYPE IF EXISTS {prep.quote_identifier(schema)}.{prep.quote_identifier(name)}"))
-        for schema in reversed(deployment.schemas_created):
-            engine_spec.drop_schema(conn, schema)
+        if engine_spec.name != "sqlite":
+            for schema in reversed(deployment.schemas_created):
+                engine_spec.drop_schema(conn, schema)
         conn.commit()
+    if engine_spec.name == "sqlite":
+        rt.detach(deployment.schemas_created)
     deployment.created.clear()
 
 

@@ -60,17 +60,17 @@ class TargetRuntime:
         return self.engine.dialect.name
 
     # -- SQLite schemas -----------------------------------------------------
-    def attach_schemas(self, schemas: Iterable[str], *, create: bool = True) -> None:
+    def attach_schemas(self, schemas: Iterable[str], *, create: bool = True) -> list[str]:
         """Make SQLite schemas available as attached databases (no-op on other engines).
 
-        With ``create=False`` (validation) a file schema is attached only if its file exists,
-        so looking never leaves empty files behind.
+        Returns the schemas attached by this call.  With ``create=False`` (validation) a file
+        schema is attached only if its file exists, so looking never leaves empty files behind.
         """
         if self.dialect != "sqlite":
-            return
+            return []
         new = [s for s in dict.fromkeys(schemas) if s and s not in self.attached and s != "main"]
         if not new:
-            return
+            return []
         with self.lock:
             for schema in new:
                 if self.sqlite_main is None:
@@ -93,6 +93,28 @@ class TargetRuntime:
                             conn.execute(text("ATTACH DATABASE ':memory:' AS " + _q(schema)))
             else:
                 self.engine.dispose()  # new connections attach everything
+        return [schema for schema in new if schema in self.attached]
+
+    def detach(self, schemas: Iterable[str]) -> None:
+        """Detach SQLite schemas; delete the files that this runtime created for them."""
+        if self.dialect != "sqlite":
+            return
+        with self.lock:
+            gone = [s for s in schemas if s in self.attached]
+            if not gone:
+                return
+            if self.sqlite_main is None:
+                with self.engine.connect() as conn:
+                    for schema in gone:
+                        conn.exec_driver_sql("DETACH DATABASE " + _q(schema))
+            for schema in gone:
+                where = self.attached.pop(schema)
+                path = Path(where)
+                if path in self.attached_created:
+                    self.attached_created.remove(path)
+                    self.engine.dispose()
+                    path.unlink(missing_ok=True)
+            self.engine.dispose()
 
     def detach_all(self) -> None:
         if self.dialect != "sqlite":

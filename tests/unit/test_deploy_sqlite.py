@@ -149,3 +149,11 @@ def test_now_default_forms_are_carried_to_sqlite(memory, examples, fixtures):
     with dkenv.create_engine_for_target(memory).begin() as conn:
         conn.execute(text("INSERT INTO shop.orders (id) VALUES (1)"))
         assert conn.execute(text("SELECT placed_at FROM shop.orders")).scalar()
+
+
+def test_failed_deploy_to_a_file_leaves_no_schema_files(tmp_path, examples):
+    target = dkenv.create_custom_target("sqlite", str(tmp_path / "wh.db"))
+    with pytest.raises(DeployError):
+        dkenv.deploy_data_objects(load_datakit(examples / "silver-pagila"), target)  # bronze missing
+    dkenv.cleanup_test_target(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wh.db"]
