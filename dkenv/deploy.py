@@ -95,11 +95,13 @@ def _tables_of(items: Any) -> tuple[list[Any], list[str]]:
         items = [items]
     tables: list[Any] = []
     names: list[str] = []
+    modules: set[str] = set()
     for item in items:
         if isinstance(item, Table):
             tables.append(item)
         elif isinstance(item, type) and getattr(item, "__table__", None) is not None:
             tables.append(item.__table__)
+            modules.add(item.__module__)
         elif isinstance(item, (Datakit, str)) or hasattr(item, "__fspath__"):
             kit = datakit_of(item)
             tables.extend(kit.tables)
@@ -108,17 +110,21 @@ def _tables_of(items: Any) -> tuple[list[Any], list[str]]:
             raise UsageError(f"cannot deploy {item!r}: expected table classes, a Datakit or a path")
     if not tables:
         raise UsageError("nothing to deploy: no table classes given")
+    if not names:  # bare classes: name them by their top-level packages
+        names = sorted({m.split(".")[0] for m in modules}) or ["(tables)"]
+    return unique_tables(tables), names
+
+
+def unique_tables(tables: Iterable[Any]) -> list[Any]:
+    """Each table once, in order; two different tables with one schema-qualified name is an error."""
     seen: dict[str, Any] = {}
-    for t in tables:
-        other = seen.get(t.fullname)
-        if other is not None and other is not t:
-            raise UsageError(f"two table classes claim table {t.fullname!r}",
+    for table in tables:
+        other = seen.get(table.fullname)
+        if other is not None and other is not table:
+            raise UsageError(f"two table classes claim table {table.fullname!r}",
                              "give one of them another __tablename__ or schema")
-        seen[t.fullname] = t
-    if not names:
-        modules = sorted({getattr(t, "_dkenv_module", None) or "" for t in tables} - {""})
-        names = modules or ["(tables)"]
-    return list(seen.values()), names
+        seen[table.fullname] = table
+    return list(seen.values())
 
 
 # ---------------------------------------------------------------------------
@@ -390,10 +396,9 @@ def validate_deployment(table_classes: Any, target_config: Target) -> Validation
     tables = tables_for_target(tables, target_config)  # an isolated MySQL database renames schemas
     rt = runtime_for(target_config)
     rt.attach_schemas([t.schema for t in tables if t.schema], create=False)
-    with rt.lock, rt.connect():
-        pass  # surface connection failures as ConnectionFailed before validating
-    problems = [Problem(model_table_name(p.table, target_config), p.kind, p.detail)
-                for p in validate_tables(tables, rt.engine)]
+    with rt.lock, rt.connect() as conn:  # a refused connection is ConnectionFailed (exit 3)
+        found = validate_tables(tables, conn)
+    problems = [Problem(model_table_name(p.table, target_config), p.kind, p.detail) for p in found]
     return ValidationResult(
         success=not problems,
         target=target_config.name,

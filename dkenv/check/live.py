@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from dkenv.check.deployer import TableDeployer, first_line
 from dkenv.check.findings import ENGINE_LABELS, Finding, normalize_engines
 from dkenv.check.report import FAILED, OK, PROBLEMS, SKIPPED, CheckResult
+from dkenv.deploy import unique_tables
 from dkenv.errors import DkenvError, EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def live_check(
     per-engine environment failures (image missing, not ready in time) leave that engine's
     cells ``skipped`` and are returned in `LiveReport.errors`.
     """
-    tables = _unique([t for kit in datakits for t in getattr(kit, "tables", kit)])
+    tables = unique_tables([t for kit in datakits for t in getattr(kit, "tables", kit)])
     try:
         engines = normalize_engines(engines)
     except ValueError as exc:
@@ -390,17 +391,6 @@ def _server_version(rt: TargetRuntime) -> str:
     if name is None:
         name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
     return f"{name} {version}".strip()
-
-
-def _unique(tables: list[Any]) -> list[Any]:
-    seen: dict[str, Any] = {}
-    for table in tables:
-        other = seen.get(table.fullname)
-        if other is not None and other is not table:
-            raise UsageError(f"two datakits define table {table.fullname!r}",
-                             "give one of them another __tablename__ or schema")
-        seen[table.fullname] = table
-    return list(seen.values())
 
 
 def _strip_prefix(line: str) -> str:

@@ -57,3 +57,15 @@ def scope(client, monkeypatch, request):
     if leftovers:
         names = [r["Labels"].get("dkenv.name") for r in leftovers]
         pytest.fail(f"{request.node.name} left containers behind: {names}")
+
+
+def select_one(url: str) -> int:
+    """Answer of ``SELECT 1`` on a fresh connection to ``url`` (the proof a server is usable)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar_one()
+    finally:
+        engine.dispose()

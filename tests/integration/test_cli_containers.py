@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.integration.conftest import IMAGES, scoped_containers
+from tests.integration.conftest import select_one as query
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("local_images", "scope")]
 
@@ -32,17 +33,6 @@ def dkenv(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     return subprocess.run([sys.executable, "-c", "from dkenv.cli import main; main()", *args],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
-
-
-def query(url: str) -> int:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT 1")).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def up_json(*args: str, env: dict[str, str] | None = None) -> dict:
@@ -310,3 +300,13 @@ def test_help_of_every_container_command_has_an_example() -> None:
                     ["image", "ls"]):
         result = dkenv(*command, "--help")
         assert result.returncode == 0 and "Example" in result.stdout, command
+
+
+@pytest.mark.postgres
+def test_up_reuse_returns_the_running_server_and_down_removes_it(client) -> None:
+    first = up_json("postgres", "--reuse")
+    second = up_json("postgres", "--reuse")
+    assert second["container"] == first["container"] and second["url"] == first["url"]
+    assert query(second["url"]) == 1
+    assert dkenv("down", first["name"]).returncode == 0
+    assert scoped_containers(client, os.environ["DKENV_SCOPE"]) == []

@@ -7,7 +7,6 @@ server's catalog afterwards: no ``dk_*`` database and no half-built template is 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -23,7 +22,7 @@ from dkenv.databases import (
     server_database,
 )
 from dkenv.databases_ddl import load_kits
-from dkenv.errors import DeployError, DockerUnavailable
+from dkenv.errors import DeployError
 
 pytestmark = pytest.mark.docker
 
@@ -31,35 +30,15 @@ ROOT = Path(__file__).resolve().parents[2]
 BRONZE = ROOT / "examples" / "bronze-pagila"
 SILVER = ROOT / "examples" / "silver-pagila"
 KITS = [BRONZE, SILVER]
-IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
 ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
            pytest.param("mysql", marks=pytest.mark.mysql)]
 
 
 @pytest.fixture(scope="module")
-def client():
-    from dkenv.docker.client import get_client
-
-    try:
-        return get_client()
-    except DockerUnavailable as exc:
-        if os.environ.get("DKENV_REQUIRE_DOCKER"):
-            raise
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="module")
-def scope(client):
-    """dkenv's local images and a container scope of this module's own, checked at the end."""
-    from dkenv.docker.images import build_image, image_exists
-
-    for engine, tag in IMAGES.items():
-        if not image_exists(client, tag):
-            build_image(client, engine, tag=tag, progress=lambda line: None)
+def scope(client, local_images):
+    """A container scope of this module's own (servers are shared by its tests), checked at the end."""
     name = f"dkenv-test-databases-{uuid.uuid4().hex[:8]}"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_POSTGRES_IMAGE", IMAGES["postgres"])
-        mp.setenv("DKENV_MYSQL_IMAGE", IMAGES["mysql"])
         mp.setenv("DKENV_SCOPE", name)
         yield name
     left = client.api.containers(all=True, filters={"label": [f"dkenv.scope={name}"]})

@@ -18,7 +18,6 @@ import pytest
 
 from tests.conftest import EXAMPLES
 
-IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
 BRONZE = EXAMPLES / "bronze-pagila"
 SILVER = EXAMPLES / "silver-pagila"
 
@@ -38,26 +37,9 @@ def scope(monkeypatch):
         assert not state_dir(env).exists(), f"SQLite state left behind: {state_dir(env)}"
 
 
-@pytest.fixture(scope="module")
-def client():
-    from dkenv.docker.client import get_client
-    from dkenv.errors import DockerUnavailable
-
-    try:
-        return get_client()
-    except DockerUnavailable as exc:
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
 @pytest.fixture
-def docker_scope(client, scope, monkeypatch, request):
+def docker_scope(client, local_images, scope, request):
     """dkenv's images selected by DKENV_*_IMAGE; anything left in the scope fails the test."""
-    from dkenv.docker.images import build_image, image_exists
-
-    for engine, tag in IMAGES.items():
-        if not image_exists(client, tag):
-            build_image(client, engine, tag=tag, progress=lambda line: None)
-        monkeypatch.setenv(f"DKENV_{engine.upper()}_IMAGE", tag)
     yield scope
     leftovers = containers(client, scope)
     for row in leftovers:

@@ -23,6 +23,7 @@ import pytest
 
 from dkenv.errors import DockerUnavailable, ImageUnavailable, NotReady, UsageError
 from tests.integration.conftest import IMAGES, scoped_containers
+from tests.integration.conftest import select_one as query
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("local_images", "scope")]
 
@@ -38,17 +39,6 @@ def exists(client, container_id: str) -> bool:
     except NotFound:
         return False
     return True
-
-
-def query(url: str) -> int:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT 1")).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def child(code: str, **popen) -> subprocess.Popen:
@@ -292,11 +282,14 @@ def test_no_engine_fails_within_five_seconds(monkeypatch) -> None:
 @pytest.mark.postgres
 def test_reuse_returns_the_same_unowned_server_and_stop_keeps_it(client, scope) -> None:
     import dkenv
+    from dkenv.docker.reaper import reap
     from dkenv.lifecycle import remove_servers
 
     with dkenv.ephemeral("postgres", reuse=True) as first:
         pass
     assert exists(client, first.container)  # not removed: shared
+    reap(client)
+    assert exists(client, first.container)  # and never reaped: it has no owner process
     with dkenv.ephemeral("postgres", reuse=True) as second:
         assert second.container == first.container
         assert query(second.url) == 1  # the password is read back from the container

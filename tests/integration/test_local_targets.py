@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -135,4 +134,3 @@ def test_cli_flags_custom_target_mysql(native_mariadb, examples, dk):
     r = dk("deploy", examples / "bronze-pagila", *args, "--validate", "--cleanup")
     assert r.code == 0, r.err
     assert "no problems" in r.out
-    assert os.environ.get("DKENV_HOST") is None

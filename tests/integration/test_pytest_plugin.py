@@ -7,7 +7,6 @@ container of that scope may be left — also when an xdist worker is SIGKILLed m
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import uuid
@@ -15,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from dkenv.errors import DockerUnavailable
-
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BRONZE = ROOT / "examples" / "bronze-pagila"
 SILVER = ROOT / "examples" / "silver-pagila"
-IMAGES = {"postgres": "dkenv/postgres:15", "mysql": "dkenv/mysql:mariadb-10.11"}
 TIMEOUT = 600
 
 TEST_BODY = f'''
@@ -61,29 +57,10 @@ def test_isolated_from_the_previous_test(dkenv_database, dkenv_engine):
 '''
 
 
-def _client():
-    from dkenv.docker.client import get_client
-
-    try:
-        return get_client()
-    except DockerUnavailable as exc:
-        if os.environ.get("DKENV_REQUIRE_DOCKER"):
-            raise
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
 @pytest.fixture
-def docker_scope(monkeypatch):
-    """Local images, a container scope for the inner run; fails if the run left containers."""
-    from dkenv.docker.images import build_image, image_exists
-
-    client = _client()
-    for engine, tag in IMAGES.items():
-        if not image_exists(client, tag):
-            build_image(client, engine, tag=tag, progress=lambda line: None)
+def docker_scope(client, local_images, monkeypatch):
+    """A container scope for the inner run (local images via DKENV_*_IMAGE); fails if it left containers."""
     scope = f"dkenv-test-plugin-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("DKENV_POSTGRES_IMAGE", IMAGES["postgres"])
-    monkeypatch.setenv("DKENV_MYSQL_IMAGE", IMAGES["mysql"])
     monkeypatch.setenv("DKENV_SCOPE", scope)
 
     def left() -> list[dict]:

@@ -26,6 +26,7 @@ def test_framework_example(examples):
     assert result["success"] and validation["success"]
     assert result.success and validation.problems == []
     assert len(result["tables"]) == 13
+    assert result.datakits == ["bronze_pagila"]  # bare classes are named by their package
     dkenv.cleanup_test_target(target_config)
 
 
