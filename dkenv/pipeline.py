@@ -121,22 +121,10 @@ def deploy_paths(
         if cleanup:
             cleanup_test_target(target)
         elif keep:
-            _keep(target)
+            release(target, keep=True)
         else:
             release(target)
     return outcome
-
-
-def _keep(target: Target) -> None:
-    """Forget the runtime without removing its container or temp directory."""
-    from dkenv.runtime import existing_runtime
-
-    rt = existing_runtime(target)
-    if rt is None:
-        return
-    rt.tempdir = None
-    rt.server = None
-    release(target)
 
 
 def validate_paths(paths: Sequence[str], target: Target) -> Outcome:

@@ -243,8 +243,12 @@ def _create_runtime(target: Target) -> TargetRuntime:
     return TargetRuntime(target, url, engine, server=server)
 
 
-def release(target: Target) -> None:
-    """Dispose the runtime of ``target``: engine, temp dir and container. Idempotent."""
+def release(target: Target, *, keep: bool = False) -> None:
+    """Dispose the runtime of ``target``: engine, temp dir and container. Idempotent.
+
+    ``keep=True`` (``deploy --keep``) forgets the runtime but leaves its container (started
+    persistent) and its SQLite temp directory in place for the user.
+    """
     with _REG_LOCK:
         rt = _RUNTIMES.pop(id(target), None)
     if rt is None:
@@ -252,9 +256,9 @@ def release(target: Target) -> None:
     try:
         rt.engine.dispose()
     finally:
-        if rt.tempdir is not None:
+        if rt.tempdir is not None and not keep:
             shutil.rmtree(rt.tempdir, ignore_errors=True)
-        if rt.server is not None:
+        if rt.server is not None and not keep:
             rt.server.stop()
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import EXAMPLES
 from tests.integration.conftest import IMAGES, scoped_containers
 from tests.integration.conftest import select_one as query
 
@@ -309,4 +310,29 @@ def test_up_reuse_returns_the_running_server_and_down_removes_it(client) -> None
     assert second["container"] == first["container"] and second["url"] == first["url"]
     assert query(second["url"]) == 1
     assert dkenv("down", first["name"]).returncode == 0
+    assert scoped_containers(client, os.environ["DKENV_SCOPE"]) == []
+
+
+@pytest.mark.postgres
+def test_deploy_keep_leaves_the_container_with_the_tables_and_prints_its_url(client) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    result = dkenv("deploy", str(EXAMPLES / "bronze-pagila"), "--target", "postgres_container", "--keep", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["kept"] is True and doc["url"].startswith("postgresql+psycopg2://")
+    engine = create_engine(doc["url"])
+    try:
+        assert len(inspect(engine).get_table_names(schema="br__pagila__public")) == 13
+    finally:
+        engine.dispose()
+    names = [s["name"] for s in json.loads(dkenv("ls", "--json").stdout)]
+    assert len(names) == 1  # not reaped by the next command: the container is persistent
+    assert dkenv("down", names[0]).returncode == 0
+
+
+@pytest.mark.mysql
+def test_deploy_without_keep_removes_its_container(client) -> None:
+    result = dkenv("deploy", str(EXAMPLES / "bronze-pagila"), "--target", "mysql_container", "--validate")
+    assert result.returncode == 0, result.stderr
     assert scoped_containers(client, os.environ["DKENV_SCOPE"]) == []
