@@ -4,7 +4,8 @@ A default is compiled for each engine exactly as CREATE TABLE would render it, t
 
 * natively accepted by the engine → no finding;
 * rewritten by ``dkenv deploy`` (the timestamp family → ``CURRENT_TIMESTAMP``, ``current_date``
-  → ``CURRENT_DATE``, ``'literal'::type`` → ``'literal'``; see `DEPLOY_REWRITES`) → warning,
+  and ``('now'::text)::date`` → ``CURRENT_DATE``, ``'literal'::type`` → ``'literal'``; the rule
+  is the engine layer's `Engine.rewrite_server_default`) → warning,
   because other tools (``metadata.create_all``, Alembic) deploy it as written and fail;
 * a function or syntax the engine lacks, that nothing rewrites → error.
 
@@ -24,21 +25,13 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from dkenv.check.context import CheckContext, is_text_like
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for, engines_label
+from dkenv.engines import get_engine
+from dkenv.engines.defaults import is_infinity
 
 TIMESTAMP_FIX = 'sa_column_kwargs={"server_default": sa.text("CURRENT_TIMESTAMP")}'
+DATE_FIX = 'sa_column_kwargs={"server_default": sa.text("(CURRENT_DATE)")}'
 CLIENT_UUID_FIX = "Field(default_factory=uuid.uuid4) (generated in Python, same on every engine)"
 
-#: The deployer's rewrite rule for SQLite and MySQL, as patterns over the normalised default
-#: (lower case, single spaces, one pair of outer parentheses removed). Kept in one place so the
-#: static pass and the deployer can agree; `rewrite_default` applies it.
-_TIMESTAMP_FAMILY = re.compile(
-    r"^(now\(\)|current_timestamp(\(\))?|localtimestamp|transaction_timestamp\(\)"
-    r"|statement_timestamp\(\)|timezone\('utc'(::text)?, ?now\(\)\)"
-    r"|now\(\) at time zone 'utc')$"
-)
-_CURRENT_DATE = re.compile(r"^current_date$")
-_LITERAL_CAST = re.compile(r"^('(?:[^']|'')*')::[a-z_][\w .\[\]()\"]*$", re.IGNORECASE)
-_BOOLEAN_WORD = re.compile(r"^(true|false)$")
 _FUNCTION_CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\s*\(")
 
 #: Defaults the deployer rewrites although the engine accepts them as written (normalised):
@@ -64,7 +57,7 @@ _FUNCTIONS: dict[str, tuple[frozenset[str], str]] = {
     "clock_timestamp": (frozenset({"postgres"}), TIMESTAMP_FIX),
     "timezone": (frozenset({"postgres"}), TIMESTAMP_FIX),
     "date_trunc": (frozenset({"postgres"}), TIMESTAMP_FIX),
-    "curdate": (frozenset({"mysql"}), 'sa_column_kwargs={"server_default": sa.text("(CURRENT_DATE)")}'),
+    "curdate": (frozenset({"mysql"}), DATE_FIX),
     "utc_timestamp": (frozenset({"mysql"}), TIMESTAMP_FIX),
     "sysdate": (frozenset({"mysql"}), TIMESTAMP_FIX),
     "getdate": (frozenset(), TIMESTAMP_FIX),
@@ -93,31 +86,6 @@ def normalize_default(sql: str) -> str:
     if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1].strip()
     return text
-
-
-def rewrite_default(sql: str, engine: str) -> str:
-    """The default as ``dkenv deploy`` writes it for ``engine`` (unchanged on PostgreSQL).
-
-    This is the deployer's documented rule; the static pass uses it to tell "dkenv fixes this
-    for you" (warning) from "nothing fixes this" (error).
-    """
-    if engine == "postgres":
-        return sql
-    norm = normalize_default(sql)
-    if _TIMESTAMP_FAMILY.match(norm):
-        return "CURRENT_TIMESTAMP"
-    if _CURRENT_DATE.match(norm):
-        return "CURRENT_DATE"
-    literal = _LITERAL_CAST.match(norm)
-    if literal:
-        # keep the original case of the literal itself
-        original = " ".join(sql.strip().split())
-        if original.startswith("(") and original.endswith(")"):
-            original = original[1:-1].strip()
-        return original[: len(literal.group(1))]
-    if _BOOLEAN_WORD.match(norm):
-        return "1" if norm == "true" else "0"
-    return sql
 
 
 def check_defaults(ctx: CheckContext, table: Table) -> None:
@@ -173,7 +141,17 @@ def _check_literal(ctx: CheckContext, table: Table, column: Column, value: str) 
     lowered = value.strip().lower()
     for engine in ctx.engines:
         real = ctx.effective(column.type, engine)
-        if engine == "mysql" and is_text_like(real):
+        carried = get_engine(engine).check_literal_default(column, value)
+        if carried.error:
+            ctx.add(table, column.name, engine, ERROR, "engine-default",
+                    f"DEFAULT {value!r}: {carried.error}", carried.fix or "")
+        elif is_infinity(value) and engine == "sqlite" and isinstance(
+            real, (sqltypes.DateTime, sqltypes.Date)
+        ):
+            ctx.add(table, column.name, engine, WARNING, "engine-default",
+                    f"SQLite stores DEFAULT {value!r} as text, which SQLAlchemy cannot read back "
+                    "as a date/time", get_engine("mysql").infinity_default(column, value).fix or "")
+        elif engine == "mysql" and is_text_like(real):
             ctx.add(
                 table, column.name, engine, ERROR, "engine-default",
                 f"MySQL 8 rejects a literal DEFAULT on a TEXT/BLOB/JSON column ({value!r}); "
@@ -204,7 +182,7 @@ def _check_literal(ctx: CheckContext, table: Table, column: Column, value: str) 
             ctx.add(
                 table, column.name, engine, severity, "engine-default",
                 f"server_default={value!r} is a quoted string, not a function call: {why}",
-                TIMESTAMP_FIX,
+                DATE_FIX if _is_date(real) else TIMESTAMP_FIX,
             )
 
 
@@ -248,8 +226,7 @@ def _check_expression(
                 table, column.name, engine, ERROR, "engine-default",
                 f"DEFAULT {sql} uses PostgreSQL's ::type cast, a syntax error on {label} that "
                 "dkenv does not rewrite",
-                "a plain literal default (server_default='0'), or compute it in Python with "
-                "Field(default=...)",
+                _cast_fix(real),
             )
         return
 
@@ -301,18 +278,29 @@ def _report_function(
 def deployer_rewrite(engine: str, column: Column, sql: str) -> tuple[str, str | None, str | None]:
     """What ``dkenv deploy`` does with this default on ``engine``: (sql, error, fix).
 
-    Asks the deployer's own engine object, so "dkenv rewrites it" is never a guess; falls back
-    to `rewrite_default` (the documented rule) when the engine layer is unavailable.
+    Asks the deployer's own engine object, so "dkenv rewrites it" is never a guess.
     """
-    try:
-        from dkenv.engines import get_engine
-
-        result = get_engine(engine).rewrite_server_default(column, sql)
-    except (ImportError, AttributeError):
-        return rewrite_default(sql, engine), None, None
+    result = get_engine(engine).rewrite_server_default(column, sql)
     if result.error:
         return sql, result.error, result.fix
     return result.sql if result.sql is not None else sql, None, None
+
+
+def _is_date(type_: sqltypes.TypeEngine) -> bool:
+    return isinstance(type_, sqltypes.Date) and not isinstance(type_, sqltypes.DateTime)
+
+
+def _cast_fix(real: sqltypes.TypeEngine) -> str:
+    """The portable spelling for a cast default nothing carries, by the column's type.
+
+    Never a made-up literal: a DATE or TIMESTAMP column gets the engine-neutral function.
+    """
+    if _is_date(real):
+        return DATE_FIX
+    if isinstance(real, sqltypes.DateTime):
+        return TIMESTAMP_FIX
+    return ("the same value without the ::cast (a plain literal server_default), or compute it "
+            "in Python with Field(default=...)")
 
 
 def _portable_fix(rewritten: str) -> str:
@@ -320,7 +308,7 @@ def _portable_fix(rewritten: str) -> str:
     if norm == "current_timestamp":
         return TIMESTAMP_FIX
     if norm == "current_date":
-        return 'sa_column_kwargs={"server_default": sa.text("(CURRENT_DATE)")}'
+        return DATE_FIX
     if norm.startswith("'"):
         return f"server_default={rewritten} (a plain string default, no cast)"
     return f'sa_column_kwargs={{"server_default": sa.text("{rewritten}")}}'

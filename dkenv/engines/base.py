@@ -6,24 +6,19 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dkenv.engines.defaults import classify
+
 if TYPE_CHECKING:
     from sqlalchemy import Column, Connection
 
-# Server defaults that mean "the current timestamp" in PostgreSQL spellings, with an
-# optional cast.  They are rewritten to CURRENT_TIMESTAMP on engines that do not speak them.
-_NOW = re.compile(
-    r"""^\(?\s*(
-        now\(\) | current_timestamp(\(\s*\d*\s*\))? | localtimestamp(\(\))? |
-        transaction_timestamp\(\) | statement_timestamp\(\) | clock_timestamp\(\) |
-        timezone\(\s*'utc'\s*,\s*now\(\)\s*\) | now\(\)\s+at\s+time\s+zone\s+'utc' |
-        \(now\(\)\s+at\s+time\s+zone\s+'utc'\) | utc_timestamp(\(\))? | sysdate\(\)
-    )\s*\)?\s*(::\s*[a-z ]+(\(\d+\))?(\s+with(out)?\s+time\s+zone)?)?$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_TODAY = re.compile(r"^\(?\s*(current_date|curdate\(\)|now\(\)\s*::\s*date)\s*\)?$", re.IGNORECASE)
-_CAST_LITERAL = re.compile(r"^\(?\s*('(?:[^']|'')*')\s*\)?\s*::\s*[\w .\[\]\"]+$")
 _PG_ONLY_FUNCS = re.compile(
     r"\b(gen_random_uuid|uuid_generate_v[1-5]|nextval|txid_current|pg_\w+)\s*\(", re.IGNORECASE
+)
+
+#: The fix for PostgreSQL's infinite timestamps on engines without them.
+INFINITY_FIX = (
+    "use NULL for 'no end' (server_default=None, nullable) or a far-future literal such as "
+    "server_default='9999-12-31 23:59:59'"
 )
 
 
@@ -80,15 +75,25 @@ class Engine:
 
     # -- defaults -----------------------------------------------------------
     def rewrite_server_default(self, column: Column, sql: str) -> DefaultRewrite:
-        """Carry a textual server default to this engine (identity on PostgreSQL)."""
+        """Carry a textual server default to this engine (identity on PostgreSQL).
+
+        The current time or date in any PostgreSQL spelling (``now()``, ``('now'::text)::date``,
+        ``now()::date``, ``'now'::timestamp``) becomes this engine's CURRENT_TIMESTAMP /
+        CURRENT_DATE / CURRENT_TIME; a constant under casts (``'G'::mpaa_rating``) loses the
+        casts; PostgreSQL-only functions and ``'infinity'`` are errors with the portable fix.
+        """
         text = sql.strip()
-        if _NOW.match(text):
+        kind, literal = classify(text, column)
+        if kind == "timestamp":
             return DefaultRewrite(self.current_timestamp_default(column))
-        if _TODAY.match(text):
+        if kind == "date":
             return DefaultRewrite(self.current_date_default(column))
-        cast = _CAST_LITERAL.match(text)
-        if cast:
-            return DefaultRewrite(cast.group(1))
+        if kind == "time":
+            return DefaultRewrite(self.current_time_default(column))
+        if kind == "infinity":
+            return self.infinity_default(column, literal or text)
+        if kind == "literal":
+            return DefaultRewrite(literal)
         func = _PG_ONLY_FUNCS.search(text)
         if func:
             name = func.group(1)
@@ -103,6 +108,26 @@ class Engine:
                 fix=f"use {fix}",
             )
         return DefaultRewrite(text)
+
+    def check_literal_default(self, column: Column, value: str) -> DefaultRewrite:
+        """A plain string ``server_default`` (SQLAlchemy quotes it): valid here, or why not.
+
+        Only ``'infinity'`` on a date/time column is refused today (MySQL/MariaDB reject it
+        with error 1067); every other string is carried as written.
+        """
+        from dkenv.engines.defaults import is_infinity
+
+        quoted = "'" + value.replace("'", "''") + "'"
+        if is_infinity(value) and classify(quoted, column)[0] == "infinity":
+            return self.infinity_default(column, quoted)
+        return DefaultRewrite(quoted)
+
+    def infinity_default(self, column: Column, literal: str) -> DefaultRewrite:
+        """PostgreSQL's infinite timestamp: carried as the string (SQLite keeps any text)."""
+        return DefaultRewrite(literal)
+
+    def current_time_default(self, column: Column) -> str:
+        return "CURRENT_TIME"
 
     def current_timestamp_default(self, column: Column) -> str:
         return "CURRENT_TIMESTAMP"

@@ -8,7 +8,7 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     from sqlalchemy import Column, Connection
 
-from dkenv.engines.base import Engine
+from dkenv.engines.base import INFINITY_FIX, DefaultRewrite, Engine
 
 
 class MySQLEngine(Engine):
@@ -56,6 +56,18 @@ class MySQLEngine(Engine):
 
     def current_date_default(self, column: Column) -> str:
         return "(CURRENT_DATE)"
+
+    def current_time_default(self, column: Column) -> str:
+        return "(CURRENT_TIME)"
+
+    def infinity_default(self, column: Column, literal: str) -> DefaultRewrite:
+        """MySQL and MariaDB have no infinite timestamps: DEFAULT 'infinity' is error 1067."""
+        return DefaultRewrite(
+            None,
+            error=(f"server default {literal} (PostgreSQL's infinite timestamp) is not a valid "
+                   "DATETIME on MySQL/MariaDB (error 1067: Invalid default value)"),
+            fix=INFINITY_FIX,
+        )
 
 
 MYSQL = MySQLEngine(

@@ -46,6 +46,9 @@ class PostgresEngine(Engine):
     def rewrite_server_default(self, column: Column, sql: str) -> DefaultRewrite:
         return DefaultRewrite(sql)
 
+    def check_literal_default(self, column: Column, value: str) -> DefaultRewrite:
+        return DefaultRewrite("'" + value.replace("'", "''") + "'")
+
 
 POSTGRES = PostgresEngine(
     name="postgres",

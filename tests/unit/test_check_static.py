@@ -194,12 +194,16 @@ def test_literal_cast_is_rewritten_and_other_casts_are_errors() -> None:
             max_length=20, sa_column_kwargs={"server_default": sa.text("'open'::character varying")}
         )
         priority: int = Field(sa_column_kwargs={"server_default": sa.text("(0)::integer")})
+        rank: int = Field(sa_column_kwargs={"server_default": sa.text("(1 + 1)::integer")})
 
     findings = static_check(tables(Ticket))
     state = one(findings, "engine-default", "mysql", "state")
     assert state.severity == "warning" and "'open'" in state.fix
     priority = one(findings, "engine-default", "sqlite", "priority")
-    assert priority.severity == "error" and "::type cast" in priority.message
+    assert priority.severity == "warning" and "rewrites it to 0" in priority.message
+    rank = one(findings, "engine-default", "sqlite", "rank")
+    assert rank.severity == "error" and "::type cast" in rank.message
+    assert "server_default='0'" not in rank.fix
     assert only(findings, "engine-default", "postgres") == []
 
 
