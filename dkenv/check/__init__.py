@@ -6,7 +6,7 @@ run after a deploy; the live pass and the output are driven by the CLI.
 
 from __future__ import annotations
 
-from dkenv.check.findings import ENGINES, ERROR, WARNING, Finding, normalize_engines
+from dkenv.check.findings import ENGINES, ERROR, INFO, WARNING, Finding, normalize_engines
 from dkenv.check.report import (
     CheckResult,
     is_success,
@@ -21,6 +21,7 @@ __all__ = [
     "CheckResult",
     "ENGINES",
     "ERROR",
+    "INFO",
     "WARNING",
     "Finding",
     "is_success",

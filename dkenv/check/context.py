@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Table
 from sqlalchemy import types as sqltypes
-from sqlalchemy.exc import CompileError, UnsupportedCompilationError
 
 from dkenv.check.findings import ENGINES, Finding, dialect_for
-
-#: ``Dialect.name`` per dkenv engine (what ``with_variant(..., "postgresql")`` keys on).
-DIALECT_NAMES: dict[str, str] = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql"}
+from dkenv.engines.compat import DIALECT_NAMES, compile_type
 
 
 @dataclass
@@ -62,39 +59,14 @@ class CheckContext:
     def compiled_type(self, column: Column, engine: str) -> str | Exception:
         """The column's type as CREATE TABLE would spell it on ``engine``, or the compile error.
 
-        Cached per column, because several traps ask the same question. SQLAlchemy's and
-        SQLModel's generic types compile on every engine except ``String()`` without a length
-        on MySQL, so only those are compiled for real; dialect-specific and user types are.
+        Cached per column, because several traps ask the same question; the answer is the
+        engine layer's (`dkenv.engines.compat.compile_type`), which the deployer also uses.
         """
         key = (id(column), engine)
         cached = self._compiled.get(key)
-        if cached is None and _always_compiles(column.type, engine):
-            cached = self._compiled[key] = ""
         if cached is None:
-            try:
-                cached = column.type.compile(dialect=dialect_for(engine))
-            except (CompileError, UnsupportedCompilationError, TypeError, AttributeError) as exc:
-                cached = exc
-            self._compiled[key] = cached
+            cached = self._compiled[key] = compile_type(column.type, engine)
         return cached
-
-
-_GENERIC_MODULES = ("sqlalchemy.sql.sqltypes", "sqlmodel.sql.sqltypes")
-
-
-def _always_compiles(type_: sqltypes.TypeEngine, engine: str) -> bool:
-    """True for generic types known to compile on every engine (no need to ask the dialect)."""
-    if getattr(type_, "_variant_mapping", None):
-        return False
-    if type(type_).__module__ not in _GENERIC_MODULES:
-        return False
-    if isinstance(type_, sqltypes.ARRAY):
-        return False
-    if engine == "mysql" and isinstance(type_, sqltypes.String) and not isinstance(
-        type_, (sqltypes.Text, sqltypes.Enum)
-    ):
-        return is_sqlmodel_autostring(type_) or type_.length is not None
-    return True
 
 
 def variant_for(type_: sqltypes.TypeEngine, engine: str) -> sqltypes.TypeEngine:

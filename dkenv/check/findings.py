@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache
 
 from sqlalchemy.engine import Dialect
 
-from dkenv.engines import ENGINE_ALIASES  # noqa: F401 - re-exported for the check modules
+from dkenv.engines import (
+    ENGINE_ALIASES,  # noqa: F401 - re-exported for the check modules
+    compat,
+)
 
 #: The engines dkenv checks, in the order the matrix shows them.
 ENGINES: tuple[str, ...] = ("sqlite", "postgres", "mysql")
@@ -20,7 +22,8 @@ ENGINES: tuple[str, ...] = ("sqlite", "postgres", "mysql")
 
 ERROR = "error"  # will not deploy, or fails on the first insert
 WARNING = "warning"  # deploys, but behaves differently from the other engines
-SEVERITIES: tuple[str, ...] = (ERROR, WARNING)
+INFO = "info"  # deploys with dkenv; worth knowing for other tools (a foreign-key cycle)
+SEVERITIES: tuple[str, ...] = (ERROR, WARNING, INFO)
 
 #: Human names used in messages ("... on MySQL").
 ENGINE_LABELS: dict[str, str] = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
@@ -85,25 +88,11 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(set(findings), key=sort_key)
 
 
-@cache
 def dialect_for(engine: str) -> Dialect:
-    """A connection-less SQLAlchemy dialect to compile DDL for ``engine``.
-
-    Cached: building a dialect costs more than compiling a whole table.
-    """
-    if engine == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.dialect()
-    if engine == "postgres":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.dialect()
-    if engine == "mysql":
-        from sqlalchemy.dialects import mysql
-
-        return mysql.dialect()
-    raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
+    """A connection-less SQLAlchemy dialect to compile DDL for ``engine`` (cached)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
+    return compat.dialect_for(engine)
 
 
 def engines_label(engines: Sequence[str]) -> str:

@@ -14,7 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dkenv.check.findings import ENGINE_LABELS, ENGINES, ERROR, Finding, sort_findings
+from dkenv.check.findings import (
+    ENGINE_LABELS,
+    ENGINES,
+    ERROR,
+    INFO,
+    WARNING,
+    Finding,
+    sort_findings,
+)
 
 OK, PROBLEMS, FAILED, SKIPPED = "ok", "problems", "failed", "skipped"
 STATUSES: tuple[str, ...] = (OK, PROBLEMS, FAILED, SKIPPED)
@@ -61,7 +69,8 @@ def results_from_findings(
     results = []
     for table in tables:
         for engine in engines:
-            mine = [f for f in findings if f.table == table and f.engine == engine]
+            mine = [f for f in findings if f.table == table and f.engine == engine
+                    and f.severity != INFO]
             errors = [f for f in mine if f.severity == ERROR]
             if errors:
                 results.append(CheckResult(engine, table, FAILED, errors[0].message))
@@ -116,7 +125,7 @@ def render_matrix(
     """
     tables, engines, cells = _grid(results, engines)
     marks = _ASCII_MARKS if ascii_only else _MARKS
-    warned = {(f.table, f.engine) for f in findings if f.severity != ERROR}
+    warned = {(f.table, f.engine) for f in findings if f.severity == WARNING}
     table_width = max([len("table"), *(len(t) for t in tables)])
     widths = [max(len(ENGINE_LABELS.get(e, e)), 3) for e in engines]
 
@@ -164,7 +173,7 @@ def render_matrix(
             where = f"{f.table}.{f.column}" if f.column else f.table
             groups.setdefault((f.severity, f.engine, f.code, f.message, f.fix), []).append(where)
         for (severity, engine, code, message, fix), places in groups.items():
-            status = FAILED if severity == ERROR else PROBLEMS
+            status = {ERROR: FAILED, WARNING: PROBLEMS}.get(severity, OK)
             label = places[0] if len(places) == 1 else f"{len(places)} places"
             lines.append(f"  {paint(status, severity):<7} {label} "
                          f"[{ENGINE_LABELS.get(engine, engine)}] {code}: {message}")
@@ -174,9 +183,10 @@ def render_matrix(
                 lines.append(f"          at: {shown}{more}")
             lines.append(f"          fix: {fix}")
     counts = summary(results, findings)
+    infos = f", {counts['infos']} notes" if counts["infos"] else ""
     lines += ["", ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-              + (f"; {counts['errors']} errors, {counts['warnings']} warnings in the static pass"
-                 if findings else "")]
+              + (f"; {counts['errors']} errors, {counts['warnings']} warnings{infos} in the "
+                 "static pass" if findings else "")]
     return "\n".join(lines) + "\n"
 
 
@@ -184,7 +194,8 @@ def summary(results: Sequence[CheckResult], findings: Sequence[Finding] = ()) ->
     """Counts per status and per finding severity."""
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     counts["errors"] = sum(f.severity == ERROR for f in findings)
-    counts["warnings"] = len(findings) - counts["errors"]
+    counts["warnings"] = sum(f.severity == WARNING for f in findings)
+    counts["infos"] = sum(f.severity == INFO for f in findings)
     return counts
 
 
@@ -253,7 +264,7 @@ def write_junit(
             warnings = [f for f in mine if f.severity != ERROR]
             if warnings:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"warning {f.code} ({f.column or f.table}): {f.message}\n"
+                out.text = "\n".join(f"{f.severity} {f.code} ({f.column or f.table}): {f.message}\n"
                                      f"fix: {f.fix}" for f in warnings)
         suite.set("tests", str(len(tables)))
         suite.set("failures", str(n_fail))

@@ -16,7 +16,8 @@ from sqlalchemy import Table
 from dkenv.check.context import CheckContext
 from dkenv.check.findings import ENGINES, Finding, normalize_engines, sort_findings
 from dkenv.check.traps_columns import check_columns
-from dkenv.check.traps_defaults import check_defaults
+from dkenv.check.traps_cycles import check_cycles
+from dkenv.check.traps_defaults import check_client_defaults, check_defaults
 from dkenv.check.traps_enums import check_enums
 from dkenv.check.traps_keys import check_keys
 from dkenv.check.traps_names import check_names, check_schemas
@@ -47,9 +48,11 @@ def static_check(
         check_names(ctx, table)
         check_columns(ctx, table)
         check_defaults(ctx, table)
+        check_client_defaults(ctx, table)
         check_keys(ctx, table, by_name)
     check_enums(ctx, ctx.tables)
     check_schemas(ctx, ctx.tables)
+    check_cycles(ctx, ctx.tables)
     return sort_findings(ctx.findings)
 
 

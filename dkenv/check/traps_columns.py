@@ -21,6 +21,7 @@ from dkenv.check.context import (
     variant_for,
 )
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING
+from dkenv.engines.compat import type_issue
 
 #: Significant digits a 64-bit float (SQLite's storage for NUMERIC) keeps exactly.
 FLOAT_DIGITS = 15
@@ -84,19 +85,14 @@ def _check_type_support(ctx: CheckContext, table: Table, column: Column, engine:
     """Types that do not compile for an engine (error) or compile into something else (warning)."""
     label = ENGINE_LABELS[engine]
     real = ctx.effective(column.type, engine)
-    if isinstance(ctx.compiled_type(column, engine), Exception):
+    compiled = ctx.compiled_type(column, engine)
+    if isinstance(compiled, Exception):
         if isinstance(real, sqltypes.String) and getattr(real, "length", 0) is None:
             return  # reported by the string trap, with a better fix
-        name = type_label(real)
-        ctx.add(
-            table,
-            column.name,
-            engine,
-            ERROR,
-            "type-support",
-            f"{label} has no {name} type: CREATE TABLE fails",
-            TYPE_FIXES.get(name, "use a generic SQLAlchemy type, or .with_variant() for one engine"),
-        )
+        issue = type_issue(table, column, engine, compiled)  # what the deployer says, too
+        ctx.add(table, column.name, engine, ERROR, "type-support",
+                f"{issue.message} ({table.fullname}.{column.name} is {issue.type})",
+                f"sa_type={issue.fix}")
         return
     if engine == "mysql" and isinstance(real, sqltypes.UUID):
         ctx.add(

@@ -26,6 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from dkenv.check.context import CheckContext, is_text_like
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for, engines_label
 from dkenv.engines import get_engine
+from dkenv.engines.compat import client_side_sql_defaults
 from dkenv.engines.defaults import is_infinity
 
 TIMESTAMP_FIX = 'sa_column_kwargs={"server_default": sa.text("CURRENT_TIMESTAMP")}'
@@ -134,6 +135,15 @@ def _compile(arg: object, engine: str) -> str | None:
         except Exception:  # noqa: BLE001 - an uncompilable default is reported by the deploy
             return None
     return None
+
+
+def check_client_defaults(ctx: CheckContext, table: Table) -> None:
+    """``Column(default=text("now()"))``: SQL pasted into every INSERT, invalid on an engine."""
+    if not any(getattr(c.default, "is_clause_element", False) for c in table.columns):
+        return
+    for engine in ctx.engines:
+        for issue in client_side_sql_defaults([table], engine):
+            ctx.add(table, issue.column, engine, ERROR, "client-default", issue.message, issue.fix)
 
 
 def _check_literal(ctx: CheckContext, table: Table, column: Column, value: str) -> None:

@@ -478,7 +478,10 @@ def test_postgres_only_types() -> None:
     assert "JSON list" in tags[0].fix
     assert one(findings, "type-support", "mysql", "attrs").severity == "error"
     assert one(findings, "type-support", "sqlite", "attrs").severity == "warning"
-    assert one(findings, "type-support", "mysql", "ip").fix.startswith("Field(max_length=45)")
+    ip = one(findings, "type-support", "mysql", "ip")
+    assert "profile.ip is INET" in ip.message
+    assert ip.fix.startswith('sa_type=sa.String(45).with_variant(postgresql.INET(), "postgresql")')
+    assert "postgresql.ARRAY(sa.String(length=30))" in tags[0].fix
     token = one(findings, "type-support", "mysql", "token")
     assert "MariaDB 10.7+" in token.message and "uuid.UUID" in token.fix
     assert only(findings, "type-support", column="doc") == []
@@ -494,7 +497,7 @@ def test_mysql_only_types_fail_elsewhere() -> None:
 
     findings = only(static_check(tables(Legacy)), "type-support")
     assert {f.engine for f in findings} == {"sqlite", "postgres"}
-    assert findings[0].fix == "sa.SmallInteger"
+    assert findings[0].fix == "sa_type=sa.SmallInteger"
 
 
 def test_interval_is_emulated_off_postgres() -> None:
