@@ -182,6 +182,19 @@ def model_table_name(fullname: str, target: Any) -> str:
     return f"{back.get(schema, schema)}.{name}"
 
 
+def user_names(text: str | None, schema_map: Mapping[str, str]) -> str | None:
+    """``text`` with internal schema names mapped back (``dk_ab12_7__public.staff`` → ``public.staff``).
+
+    For messages from a deploy into a renamed (MySQL isolated) database: the user knows their
+    tables by the model's names. Whole identifiers only, longest first, quoted or not.
+    """
+    if not text or not schema_map:
+        return text
+    for user, physical in sorted(schema_map.items(), key=lambda kv: -len(kv[1])):
+        text = re.sub(rf"(?<![\w$]){re.escape(physical)}(?![\w$])", lambda _m, u=user: u, text)
+    return text
+
+
 def _schema_map_of(target: Any) -> dict[str, str]:
     options = getattr(target, "options", None) or {}
     return dict(options.get("schema_map") or {})
@@ -278,5 +291,5 @@ def fill_tokens(statements: Sequence[str], names: Sequence[str], quote: Any) -> 
 __all__ = [
     "all_tables", "check_references", "compile_ddl", "ddl_key", "fill_tokens", "inline_indexes", "kits_key", "load_kits",
     "model_table_name", "physical_schema", "schemas_of", "tables_for_target", "tokenized",
-    "translate_tables",
+    "translate_tables", "user_names",
 ]

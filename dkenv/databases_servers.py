@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
@@ -33,6 +33,7 @@ from dkenv.databases_ddl import (
     schemas_of,
     tokenized,
     translate_tables,
+    user_names,
 )
 from dkenv.databases_recycle import (
     mysql_empty,
@@ -43,6 +44,7 @@ from dkenv.databases_recycle import (
     pg_fingerprint,
 )
 from dkenv.datakit import Datakit
+from dkenv.engines import describe_db_error
 from dkenv.engines.mysql import loopback_args
 from dkenv.errors import DeployError
 
@@ -76,8 +78,12 @@ def _my_quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any]) -> None:
-    """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes)."""
+def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
+                 schema_map: Mapping[str, str] | None = None) -> None:
+    """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes).
+
+    ``schema_map``: the renamed schemas (MySQL); an error names the user's tables, not them.
+    """
     from dkenv.deploy import deploy_data_objects
     from dkenv.runtime import release
 
@@ -85,6 +91,11 @@ def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any]) -> None
     try:
         for kit in kits:
             deploy_data_objects(kit, target)
+    except DeployError as exc:
+        if not schema_map:
+            raise
+        raise DeployError(user_names(exc.message, schema_map) or exc.message,
+                          user_names(exc.hint, schema_map)) from None
     finally:
         release(target)  # closes its connections: a template must have none when copied
 
@@ -323,7 +334,7 @@ class MySQLBuilder:
     def _deploy_first(self, name: str) -> None:
         schema_map = self.schema_map(name)
         kits = [translate_tables(kit.tables, schema_map) for kit in self.kits]
-        _deploy_into(self.url(name), "mysql", f"isolated database {name}", kits)
+        _deploy_into(self.url(name), "mysql", f"isolated database {name}", kits, schema_map)
 
     def _replay(self, name: str, names: list[str]) -> None:
         """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""
@@ -338,7 +349,9 @@ class MySQLBuilder:
                     cursor.execute(sql)  # no parameters: a '%' in a default stays a '%'
                 except Exception as exc:  # noqa: BLE001 - reported with the statement
                     first = sql.splitlines()[0][:120]
-                    raise DeployError(f"replaying the datakit DDL into {name} failed at {first!r}: {exc}") from None
+                    raise DeployError(user_names(
+                        f"replaying the datakit DDL into {name} failed at {first!r}: "
+                        f"{describe_db_error(exc)}", self.schema_map(name)) or "") from None
             cursor.execute(f"USE {_my_quote(self.admin_database)}")
             cursor.close()
             healthy = True

@@ -16,6 +16,7 @@ from typing import Any
 
 from dkenv.config import Target
 from dkenv.datakit import Datakit, datakit_of
+from dkenv.engines import describe_db_error
 from dkenv.errors import DeployError, UsageError
 from dkenv.runtime import Deployment, TargetRuntime, release, runtime_for
 
@@ -319,10 +320,7 @@ def _pg_enum_names(conn: Any) -> set[str]:
 
 
 def _db_message(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
-    first = lines[0] if lines else type(exc).__name__
-    return first[:300]
+    return describe_db_error(exc)
 
 
 def _probe_defaults(conn: Any, created: Sequence[Any], engine_name: str) -> None:

@@ -19,6 +19,7 @@ DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _ENV_KEYS = {"description", "databases"}
 _CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
 _DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
+_NO_ENTRY = object()  # locate_in_config without an array entry
 
 
 # ---------------------------------------------------------------------------
@@ -109,8 +110,10 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     table = f"[environments.{env}.databases.{db}]"
     where = locate_in_config(path, env, db)
 
-    def bad(message: str, hint: str | None = None, key: str | None = None) -> ConfigError:
-        return ConfigError(f"{locate_in_config(path, env, db, key) if key else where}: {table}: {message}", hint)
+    def bad(message: str, hint: str | None = None, key: str | None = None,
+            entry: Any = _NO_ENTRY) -> ConfigError:
+        here = locate_in_config(path, env, db, key, entry) if key else where
+        return ConfigError(f"{here}: {table}: {message}", hint)
 
     if not DB_NAME.match(db):
         raise bad(f"database name {db!r} is not allowed",
@@ -134,9 +137,14 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
                       "remove them, or use engine = \"postgres\" or \"mysql\"", key=extra[0])
 
     kits = raw.get("datakits", [])
-    if not isinstance(kits, list) or not all(isinstance(k, str) and k for k in kits):
+    if not isinstance(kits, list):
         raise bad("datakits must be a list of paths, in deploy order (bronze before silver)",
                   key="datakits")
+    wrong = next((k for k in kits if not (isinstance(k, str) and k)), _NO_ENTRY)
+    if wrong is not _NO_ENTRY:
+        raise bad(f"datakits entry {wrong!r} is not a path: datakits must be a list of paths, in "
+                  "deploy order (bronze before silver)", key="datakits",
+                  entry=wrong if isinstance(wrong, (str, int, float, bool)) else _NO_ENTRY)
     for key in ("image", "user", "password", "database"):
         if key in raw and not isinstance(raw[key], str):
             raise bad(f"{key} must be a string", key=key)
@@ -171,8 +179,15 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     )
 
 
-def locate_in_config(path: Path | None, env: str, db: str | None = None, key: str | None = None) -> str:
-    """``file:line`` of an environment's (or database's, or key's) declaration; best effort."""
+def locate_in_config(path: Path | None, env: str, db: str | None = None, key: str | None = None,
+                     entry: Any = _NO_ENTRY, occurrence: int = 0) -> str:
+    """``file:line`` of an environment's (or database's, key's, or array entry's) declaration.
+
+    ``entry``: a value inside the key's array (``datakits = ["a", "b"]``); the line is the
+    entry's own (its ``occurrence``-th appearance, for a path listed twice), not the line of
+    ``datakits = [``. tomllib reports no positions, so the source is scanned; best effort:
+    anything not found falls back to the key's line, then the table's, then the file.
+    """
     if path is None:
         return "config"
     try:
@@ -191,6 +206,79 @@ def locate_in_config(path: Path | None, env: str, db: str | None = None, key: st
                     if later.lstrip().startswith("["):
                         break
                     if assign.match(later):
+                        if entry is not _NO_ENTRY:
+                            found = _find_entry(lines, offset, entry, occurrence)
+                            if found is not None:
+                                return f"{path}:{found}"
                         return f"{path}:{offset}"
             return f"{path}:{number}"
     return str(path)
+
+
+def _find_entry(lines: list[str], start: int, entry: Any, occurrence: int) -> int | None:
+    """Line number (1-based) of ``entry`` in the array assigned on line ``start``.
+
+    Walks the value character by character — strings (basic and literal, with escapes),
+    comments and brackets — so a ``]`` or ``#`` inside a path never ends the array early, and
+    a path that merely contains the entry as a substring never matches.
+    """
+    text = "\n".join(lines[start - 1:])
+    i = text.index("=") + 1
+    depth = 0
+    line = start
+    seen = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\n":
+            line += 1
+        elif char == "#":
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif char in "\"'":
+            value, j = _toml_string(text, i)
+            if value == entry:
+                if seen == occurrence:
+                    return line
+                seen += 1
+            line += text.count("\n", i, j)
+            i = j
+            continue
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+            if depth <= 0:
+                return None
+        elif depth == 0 and not char.isspace():
+            return None  # not an array
+        elif depth > 0 and not isinstance(entry, str) and text.startswith(_toml_scalar(entry), i):
+            if seen == occurrence:
+                return line
+            seen += 1
+        i += 1
+    return None
+
+
+def _toml_string(text: str, i: int) -> tuple[str, int]:
+    """The TOML string starting at ``text[i]`` (a quote) and the index after it."""
+    quote = text[i]
+    triple = text.startswith(quote * 3, i)
+    delim = quote * 3 if triple else quote
+    j = i + len(delim)
+    out = []
+    while j < len(text) and not text.startswith(delim, j):
+        if quote == '"' and text[j] == "\\" and j + 1 < len(text):
+            nxt = text[j + 1]
+            out.append({"n": "\n", "t": "\t", "\\": "\\", '"': '"'}.get(nxt, nxt))
+            j += 2
+            continue
+        out.append(text[j])
+        j += 1
+    return "".join(out), j + len(delim)
+
+
+def _toml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -255,11 +255,12 @@ def _discover(spec: EnvironmentSpec, db: DatabaseSpec) -> list[Datakit]:
     from dkenv.datakit import load_datakit
 
     kits = []
-    for written, path in zip(db.datakits, db.paths):
+    for i, (written, path) in enumerate(zip(db.datakits, db.paths)):
         try:
             kits.append(load_datakit(path))
         except DkenvError as exc:
-            where = locate_in_config(spec.source, spec.name, db.name, "datakits")
+            where = locate_in_config(spec.source, spec.name, db.name, "datakits", written,
+                                     db.datakits[:i].count(written))
             raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}, "
                                    f"datakit {written!r}") from None
     return kits
@@ -278,7 +279,8 @@ def _check_order(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit]) -
                 if j is None or j <= i:
                     continue
                 order = ", ".join(f'"{db.datakits[k]}"' for k in _dependency_order(kits))
-                where = locate_in_config(spec.source, spec.name, db.name, "datakits")
+                where = locate_in_config(spec.source, spec.name, db.name, "datakits",
+                                         db.datakits[i], db.datakits[:i].count(db.datakits[i]))
                 raise ConfigError(
                     f"{where}: environment {spec.name}, database {db.name}: datakit {kit.name} is "
                     f"listed before {kits[j].name}, but its table {table.fullname} has a foreign key "

@@ -29,6 +29,7 @@ from sqlalchemy.schema import DefaultClause
 
 from dkenv.check.context import effective_type
 from dkenv.check.values import NoValue, differs, engine_of, value_for
+from dkenv.engines import describe_db_error
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,7 @@ def smoke_rows(connection: sa.Connection, tables: Sequence[Table]) -> list[Smoke
 
 def trim_error(exc: BaseException) -> str:
     """The database's own message, reduced to the line that says what went wrong."""
-    orig = getattr(exc, "orig", None) or exc
-    args = getattr(orig, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
-        return f"{args[1]} ({args[0]})"  # PyMySQL: (code, message)
-    text = str(orig).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else type(orig).__name__)[:300]
+    return describe_db_error(exc)
 
 
 def _ensure_sqlite_transaction(connection: sa.Connection) -> None:

@@ -49,8 +49,7 @@ class TableDeployer:
                     cells[table.fullname] = (status, detail)
                     unusable.add(table.fullname)
                     continue
-                self._reflect_external(conn, table, metadata, by_name)
-                error = self._create(conn, table)
+                error = self._create(conn, table, metadata, by_name)
                 if error is not None:
                     cells[table.fullname] = (FAILED, error)
                     unusable.add(table.fullname)
@@ -117,13 +116,19 @@ class TableDeployer:
             return set()
         inspector = inspect(conn)
         present = set()
-        for ref in external:
-            schema, _, name = ref.rpartition(".")
-            try:
-                if inspector.has_table(name, schema=schema or None):
-                    present.add(ref)
-            except Exception:  # noqa: BLE001 - a schema that does not exist holds nothing
-                continue
+        try:
+            for ref in sorted(external):
+                schema, _, name = ref.rpartition(".")
+                try:
+                    if inspector.has_table(name, schema=schema or None):
+                        present.add(ref)
+                except Exception:  # noqa: BLE001 - a schema that does not exist holds nothing
+                    continue
+        finally:
+            # The inspector autobegan a transaction; each table below opens its own, and one
+            # left open here would fail every one of them ("already initialized a
+            # Transaction()"), whatever the table.
+            conn.rollback()
         return present
 
     def _blocked(
@@ -160,17 +165,25 @@ class TableDeployer:
             schema, _, name = ref.rpartition(".")
             Table(name, metadata, schema=schema or None, autoload_with=conn, resolve_fks=False)
 
-    def _create(self, conn: sa.Connection, table: Any) -> str | None:
-        """CREATE TABLE and its indexes in one transaction; the database's message on failure."""
+    def _create(self, conn: sa.Connection, table: Any, metadata: Any,
+                by_name: dict[str, Any]) -> str | None:
+        """CREATE TABLE and its indexes in one transaction; the database's message on failure.
+
+        The table is isolated from its neighbours: whatever a failed table left behind is
+        rolled back first, and reflecting a referenced table happens inside this transaction.
+        """
         from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-        from dkenv.smoke import trim_error
+        from dkenv.engines import describe_db_error
 
+        if conn.in_transaction():
+            conn.rollback()
         try:
             with conn.begin():
+                self._reflect_external(conn, table, metadata, by_name)
                 table.create(conn, checkfirst=self.spec.name == "postgres")
         except DBAPIError as exc:
-            return trim_error(exc)
+            return describe_db_error(exc)
         except SQLAlchemyError as exc:  # compile errors: e.g. "VARCHAR requires a length"
             return f"SQLAlchemy cannot compile it for {ENGINE_LABELS[self.engine]}: " \
                    f"{first_line(str(exc))}"

@@ -7,6 +7,7 @@ deployer, the validator and the container lifecycle never branch on engine names
 from __future__ import annotations
 
 from dkenv.engines.base import Engine
+from dkenv.engines.messages import describe_db_error
 from dkenv.engines.mysql import MYSQL
 from dkenv.engines.postgres import POSTGRES
 from dkenv.engines.sqlite import SQLITE
@@ -46,4 +47,7 @@ def engine_for_dialect(dialect_name: str) -> Engine:
     raise UsageError(f"unsupported database dialect {dialect_name!r}", "use sqlite, postgresql or mysql URLs")
 
 
-__all__ = ["ENGINES", "ENGINE_ALIASES", "SERVER_ENGINES", "Engine", "engine_for_dialect", "get_engine"]
+__all__ = [
+    "ENGINES", "ENGINE_ALIASES", "SERVER_ENGINES", "Engine", "describe_db_error",
+    "engine_for_dialect", "get_engine",
+]

@@ -78,7 +78,7 @@ def test_traps_fail_on_the_right_engine_json_and_junit(dk, tmp_path):
     # The database's own words, trimmed to the line that matters.
     assert detail["reading", "sqlite"] == "smoke row refused (ref): unknown function: uuid()"
     assert detail["reading", "postgres"] == "function uuid() does not exist"
-    assert detail[LONG, "mysql"] == f"Incorrect table name '{LONG}' (1103)"
+    assert detail[LONG, "mysql"] == f"MySQL error 1103: Incorrect table name '{LONG}'"
     assert "exceeds maximum length of 63" in detail[LONG, "postgres"]
     assert detail["ledger", "mysql"].startswith("smoke row (amount): wrote 12.34, read back 12")
     assert detail["schedule_note", "mysql"] == (
@@ -151,3 +151,14 @@ def test_ctrl_c_while_containers_start_removes_them(client, scope):
     assert "removing the check's containers" in err
     assert "Traceback" not in err
     assert scoped_containers(client, scope) == []
+
+
+def test_a_dangling_key_fails_only_its_own_table(dk):
+    """Checked on the servers, too: the good table is ✓, the orphan ✗ with the reason."""
+    r = dk("check", CHECK_KITS / "dangling", "--engines", "postgres,mysql", "--json")
+    assert r.code == 1, r.out + r.err
+    doc = json.loads(r.out)
+    assert doc["matrix"] == {"good": {"postgres": "ok", "mysql": "ok"},
+                             "orphan": {"postgres": "failed", "mysql": "failed"}}
+    details = {x["detail"] for x in doc["results"] if x["table"] == "orphan"}
+    assert all("orphan.parent_id references nowhere" in d for d in details), details

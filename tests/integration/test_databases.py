@@ -325,3 +325,18 @@ def test_recycling_resets_rows_and_counters_but_refuses_a_changed_schema(server)
         left_open.invalidate()
         eng.dispose()
         db.drop()
+
+
+def test_a_failing_table_is_named_as_the_model_names_it(server):
+    """Internal names (``dk_…__shop``) never reach the user; MySQL errors read as a sentence."""
+    kit = ROOT / "tests" / "fixtures" / "datakits" / "fk_not_unique"
+    with DatabaseFactory(server.url, engine=server.engine, ready=0) as factory:
+        with pytest.raises(DeployError) as info:
+            factory.database([kit])
+    message = str(info.value)
+    assert "shop.purchase" in message and "dk_" not in message, message
+    if server.engine == "mysql":
+        assert "MySQL error 1005:" in message and "(1005," not in message, message
+    else:
+        assert "no unique constraint" in message, message
+    assert leftovers(server) == []

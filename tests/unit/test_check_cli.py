@@ -249,3 +249,14 @@ def test_unknown_engine_with_json_is_one_document(dk):
     r = dk("check", PORTABLE, "--engines", "oracle", "--json")
     assert r.code == 2
     assert "unknown engine 'oracle'" in json.loads(r.out)["error"]["message"]
+
+
+def test_a_table_is_checked_in_isolation_from_a_neighbours_dangling_key(dk):
+    """A dangling foreign key in one table never fails the others (issue 9)."""
+    r = dk("check", CHECK_KITS / "dangling", "--engines", "sqlite", "--json")
+    assert r.code == 1
+    doc = json.loads(r.out)
+    assert doc["matrix"] == {"good": {"sqlite": "ok"}, "orphan": {"sqlite": "failed"}}
+    orphan = next(x for x in doc["results"] if x["table"] == "orphan")
+    assert "orphan.parent_id references nowhere" in orphan["detail"]
+    assert "Transaction()" not in r.out
