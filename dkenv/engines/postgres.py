@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from sqlalchemy import Column, Connection
+    from collections.abc import Iterable
+
+    from sqlalchemy import Column, Connection, Table
 
 from dkenv.engines.base import DefaultRewrite, Engine
 
@@ -45,6 +47,45 @@ class PostgresEngine(Engine):
 
     def rewrite_server_default(self, column: Column, sql: str) -> DefaultRewrite:
         return DefaultRewrite(sql)
+
+    def enum_conflicts(self, conn: Connection, tables: Iterable[Table]) -> list[str]:
+        """One line per named enum that already exists in the database with other labels.
+
+        SQLAlchemy creates an enum type only when it is missing (``checkfirst``), so a type
+        left by someone else is silently reused and the first INSERT of a new label fails
+        later. Asked before deploying: ``table.column``, both label sets and the fix.
+        A schema-less enum is looked up where ``create_all`` creates it: the current schema.
+        """
+        from sqlalchemy import Enum
+        from sqlalchemy import text as sql_text
+
+        wanted: dict[tuple[str | None, str], tuple[str, tuple[str, ...]]] = {}
+        for table in tables:
+            for column in table.columns:
+                type_ = column.type
+                if isinstance(type_, Enum) and type_.native_enum and type_.name:
+                    key = (type_.schema, type_.name)
+                    wanted.setdefault(key, (f"{table.fullname}.{column.name}", tuple(type_.enums)))
+        if not wanted:
+            return []
+        default_schema = conn.execute(sql_text("SELECT current_schema()")).scalar()
+        rows = conn.execute(sql_text(
+            "SELECT n.nspname, t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) "
+            "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "JOIN pg_enum e ON e.enumtypid = t.oid WHERE t.typname = ANY(:names) GROUP BY 1, 2"
+        ), {"names": sorted({name for _, name in wanted})}).all()
+        existing = {(schema, name): tuple(labels) for schema, name, labels in rows}
+        lines = []
+        for (schema, name), (where, labels) in sorted(wanted.items(), key=lambda kv: str(kv[0])):
+            qualified = (schema or default_schema, name)
+            found = existing.get(qualified)
+            if found is not None and found != labels:
+                lines.append(
+                    f"enum type {'.'.join(qualified)} already exists with labels "
+                    f"({', '.join(found)}), but {where} declares ({', '.join(labels)}): give the "
+                    f"enum another name (sa.Enum(..., name=\"{name}_v2\")) or drop the old type"
+                )
+        return lines
 
     def check_literal_default(self, column: Column, value: str) -> DefaultRewrite:
         return DefaultRewrite("'" + value.replace("'", "''") + "'")

@@ -97,3 +97,56 @@ def test_infinity_default_is_refused_on_mariadb_with_the_fix(native_mariadb: Nat
         assert not sa.inspect(dkenv.create_engine_for_target(target)).has_table(table.name)
     finally:
         dkenv.cleanup_test_target(target)
+
+
+@pytest.mark.postgres
+def test_enum_colliding_with_an_existing_type_is_one_clear_line(native_pg: NativeServer) -> None:
+    """A type left in the database with other labels is named before deploying (issue 9)."""
+    from dkenv.engines import get_engine
+
+    name = f"mood_{uuid.uuid4().hex[:6]}"
+    engine = sa.create_engine(native_pg.url())
+    md = sa.MetaData()
+    table = sa.Table("person", md, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("m", sa.Enum("happy", "grumpy", name=name)))
+    same = sa.Table("other", sa.MetaData(), sa.Column("m", sa.Enum("sad", "ok", name=name)))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TYPE {name} AS ENUM ('sad', 'ok')")
+        with engine.connect() as conn:
+            lines = get_engine("postgres").enum_conflicts(conn, [table])
+            assert lines == [
+                f"enum type public.{name} already exists with labels (sad, ok), but person.m "
+                f"declares (happy, grumpy): give the enum another name "
+                f"(sa.Enum(..., name=\"{name}_v2\")) or drop the old type"]
+            assert get_engine("postgres").enum_conflicts(conn, [same]) == []
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TYPE IF EXISTS {name}")
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_errors_are_their_first_line(native_pg: NativeServer) -> None:
+    from dkenv.engines import describe_db_error
+
+    engine = sa.create_engine(native_pg.url())
+    try:
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
+            conn.exec_driver_sql("SELECT * FROM staff_that_is_not_there")
+        assert describe_db_error(info.value) == 'relation "staff_that_is_not_there" does not exist'
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.mysql
+def test_mariadb_errors_carry_their_number(native_mariadb: NativeServer) -> None:
+    from dkenv.engines import describe_db_error
+
+    engine = sa.create_engine(native_mariadb.url())
+    try:
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
+            conn.exec_driver_sql("CREATE TABLE t_inf (at DATETIME DEFAULT 'infinity')")
+        assert describe_db_error(info.value) == "MySQL error 1067: Invalid default value for 'at'"
+    finally:
+        engine.dispose()

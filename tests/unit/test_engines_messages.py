@@ -1,0 +1,40 @@
+"""describe_db_error: one sentence per database error, whatever the driver wrapped it in."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+import sqlalchemy as sa
+
+from dkenv.engines import describe_db_error
+
+
+def test_sqlite_error_through_sqlalchemy_is_its_first_line() -> None:
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn, pytest.raises(sa.exc.OperationalError) as info:
+        conn.exec_driver_sql("SELECT now()")
+    assert describe_db_error(info.value) == "no such function: now"
+    assert "[SQL:" in str(info.value)  # what SQLAlchemy prints, and dkenv does not
+    engine.dispose()
+
+
+def test_pymysql_tuples_become_a_sentence() -> None:
+    exc = pymysql.err.OperationalError(
+        1005, "Can't create table `shop`.`purchase` (errno: 150 \"Foreign key constraint is "
+              "incorrectly formed\")")
+    wrapped = sa.exc.OperationalError("CREATE TABLE purchase (...)", {}, exc)
+    expected = ("MySQL error 1005: Can't create table `shop`.`purchase` (errno: 150 \"Foreign "
+                "key constraint is incorrectly formed\")")
+    assert describe_db_error(exc) == expected
+    assert describe_db_error(wrapped) == expected
+    # the same tuple after something turned it into text
+    assert describe_db_error(RuntimeError("(1067, \"Invalid default value for 'valid_to'\")")) == (
+        "MySQL error 1067: Invalid default value for 'valid_to'")
+
+
+def test_other_errors_are_their_first_line_clipped() -> None:
+    assert describe_db_error(ValueError("ERROR:  relation \"staff\" does not exist\nLINE 1: x")) == (
+        'relation "staff" does not exist')
+    long = describe_db_error(ValueError("x" * 1000))
+    assert len(long) == 300 and long.endswith("…")
+    assert describe_db_error(KeyError()) == "KeyError"
