@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from dkenv.engines import describe_db_error
 from dkenv.errors import EXIT_FAILED, EXIT_USAGE, DkenvError
 
 DEBUG = bool(os.environ.get("DKENV_DEBUG"))
@@ -55,7 +56,7 @@ def run(group: click.Group, args: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if DEBUG:
             traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = describe_db_error(exc)  # a database's error as one sentence, others' first line
         err(f"dkenv: internal error: {type(exc).__name__}: {first}")
         err("  hint: run again with --debug for the traceback, and report it")
         return EXIT_FAILED

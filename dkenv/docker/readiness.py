@@ -103,10 +103,10 @@ class Readiness:
 
 
 def first_line(exc: BaseException | None) -> str:
-    if exc is None:
-        return ""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The driver's last error as one sentence (``MySQL error 2003: Can't connect…``)."""
+    from dkenv.engines import describe_db_error
+
+    return "" if exc is None else describe_db_error(exc)
 
 
 # ---------------------------------------------------------------------------
