@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import CompileError, UnsupportedCompilationError
+from sqlalchemy.sql.elements import ClauseElement, TextClause
+
 from dkenv.engines.defaults import classify
 
 if TYPE_CHECKING:
@@ -141,8 +145,6 @@ def compile_type(type_: TypeEngine, engine: str) -> str | Exception:
     Generic SQLAlchemy/SQLModel types compile everywhere (except ``String()`` without a length
     on MySQL) and return ``""`` without asking the dialect: compiling costs more than a check.
     """
-    from sqlalchemy.exc import CompileError, UnsupportedCompilationError
-
     if _always_compiles(type_, engine):
         return ""
     try:
@@ -206,8 +208,6 @@ def type_label(type_: TypeEngine) -> str:
 # ---------------------------------------------------------------------------
 def type_issue(table: Table, column: Column, engine: str, error: Exception) -> ColumnIssue:
     """The issue for a column whose type failed to compile with ``error`` (see `compile_type`)."""
-    from sqlalchemy.exc import CompileError, UnsupportedCompilationError
-
     real = _unwrap(column.type, engine)
     label = type_label(real)
     base = label.split("(")[0].upper()
@@ -233,8 +233,6 @@ def _repr_pg(type_: TypeEngine) -> str:
 
 def _unwrap(type_: TypeEngine, engine: str) -> TypeEngine:
     """The type the dialect really renders: variants and decorators peeled off."""
-    from sqlalchemy import types as sqltypes
-
     dialect = dialect_for(engine)
     current = type_
     for _ in range(8):
@@ -248,8 +246,6 @@ def _unwrap(type_: TypeEngine, engine: str) -> TypeEngine:
 
 
 def _always_compiles(type_: TypeEngine, engine: str) -> bool:
-    from sqlalchemy import types as sqltypes
-
     if getattr(type_, "_variant_mapping", None):
         return False
     if type(type_).__module__ not in _GENERIC_MODULES or isinstance(type_, sqltypes.ARRAY):
@@ -262,8 +258,6 @@ def _always_compiles(type_: TypeEngine, engine: str) -> bool:
 
 
 def _render(arg: Any, engine: str) -> str | None:
-    from sqlalchemy.sql.elements import ClauseElement, TextClause
-
     if isinstance(arg, TextClause):
         return arg.text
     if isinstance(arg, ClauseElement):
