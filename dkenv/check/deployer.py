@@ -32,7 +32,8 @@ class TableDeployer:
         from dkenv.engines import engine_for_dialect
 
         self.spec = engine_for_dialect(self.rt.engine.dialect.name)
-        broken = self._uncarried_defaults(tables)
+        broken = self._uncompilable(tables)
+        broken.update(self._uncarried_defaults([t for t in tables if t.fullname not in broken]))
         for name, message in broken.items():
             cells[name] = (FAILED, message)
         metadata, copies = self._copy([t for t in tables if t.fullname not in broken])
@@ -56,6 +57,19 @@ class TableDeployer:
                 else:
                     created.append(table)
         return created
+
+    def _uncompilable(self, tables: list[Any]) -> dict[str, str]:
+        """Tables with a column type this engine lacks: the column and the portable spelling.
+
+        SQLAlchemy's own compile error names neither ("Compiler <…> can't render element of
+        type ARRAY"); the engine layer's finding does, the same one the static pass shows.
+        """
+        from dkenv.engines.compat import uncompilable_columns
+
+        broken: dict[str, str] = {}
+        for issue in uncompilable_columns(tables, self.spec.name):
+            broken.setdefault(issue.table, f"{issue.column}: {issue.message}; use {issue.fix}")
+        return broken
 
     def _uncarried_defaults(self, tables: list[Any]) -> dict[str, str]:
         """Tables whose server defaults dkenv cannot carry to this engine (PostgreSQL-only SQL)."""
