@@ -168,6 +168,28 @@ def uncompilable_columns(tables: Iterable[Table], engine: Any) -> list[ColumnIss
     return issues
 
 
+def require_compilable(tables: Iterable[Table], engine: Any, *, shown: int = 5) -> None:
+    """Raise `DeployError` (exit 1) naming every column ``engine`` cannot create, with fixes.
+
+    For the deployer, before any container starts or connection opens: one line per column
+    (the first ``shown`` of them), the engine, and the portable spelling.
+    """
+    from dkenv.errors import DeployError
+
+    issues = uncompilable_columns(tables, engine)
+    if not issues:
+        return
+    label = LABELS[engine_name(engine)]
+    if len(issues) == 1:
+        raise DeployError(str(issues[0]), "`dkenv check` lists every column that keeps a "
+                          "datakit off an engine")
+    lines = [str(issue) for issue in issues[:shown]]
+    more = f"\n  … and {len(issues) - shown} more" if len(issues) > shown else ""
+    raise DeployError(f"{len(issues)} columns cannot be created on {label}:\n  "
+                      + "\n  ".join(lines) + more,
+                      "`dkenv check` lists every column that keeps a datakit off an engine")
+
+
 def client_side_sql_defaults(tables: Iterable[Table], engine: Any) -> list[ColumnIssue]:
     """``Column(default=<SQL>)`` defaults that ``engine`` cannot evaluate, with the portable fix.
 

@@ -110,3 +110,18 @@ def test_client_side_now_really_fails_on_sqlite_and_the_fix_works() -> None:
         assert conn.execute(sa.select(fixed.c.at)).scalar_one() is not None
     assert [i.column for i in client_side_sql_defaults([broken, fixed], "sqlite")] == ["at"]
     engine.dispose()
+
+
+def test_require_compilable_raises_one_error_naming_every_column() -> None:
+    from dkenv.engines.compat import require_compilable
+    from dkenv.errors import EXIT_FAILED, DeployError
+
+    require_compilable([pg_only_table()], "postgres")  # nothing to say
+    with pytest.raises(DeployError) as info:
+        require_compilable([pg_only_table()], "mysql", shown=2)
+    error = info.value
+    assert error.exit_code == EXIT_FAILED
+    lines = error.message.splitlines()
+    assert lines[0] == "5 columns cannot be created on MySQL:"
+    assert lines[1].startswith("  public.film.special_features: MySQL has no ARRAY(TEXT) type")
+    assert lines[3] == "  … and 3 more" and "dkenv check" in (error.hint or "")
