@@ -13,7 +13,7 @@ from sqlmodel import Field
 SCHEMA = "public"
 
 
-class MpaaRating(str, enum.Enum):
+class MpaaRating(enum.StrEnum):
     """``CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'PG-13', 'R', 'NC-17')``."""
 
     G = "G"
