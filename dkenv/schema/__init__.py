@@ -7,6 +7,8 @@ the DDL a server would run (hashed to find a template again).  Both :mod:`dkenv.
 """
 
 from dkenv.schema.ddl import (
+    LAYOUT_VERSION,
+    MYSQL_NAME_MAX,
     all_tables,
     check_references,
     compile_ddl,
@@ -24,6 +26,6 @@ from dkenv.schema.ddl import (
 )
 from dkenv.schema.translate import Connected, copy_for_engine, engine_spec_of, sql_of_default
 
-__all__ = ["Connected", "all_tables", "check_references", "compile_ddl", "copy_for_engine", "ddl_key",
+__all__ = ["LAYOUT_VERSION", "MYSQL_NAME_MAX", "Connected", "all_tables", "check_references", "compile_ddl", "copy_for_engine", "ddl_key",
            "engine_spec_of", "fill_tokens", "inline_indexes", "kits_key", "load_kits", "model_table_name",
            "physical_schema", "schemas_of", "sql_of_default", "tables_for_target", "tokenized", "translate_tables"]
