@@ -10,7 +10,7 @@ default WAL_LOG (see ``benchmarks/handout.py``).
 
 MySQL and MariaDB have no template databases: the DDL is compiled once (with placeholder
 schema names) and replayed per database.  A schema ``X`` is a *database* there, so isolated
-database ``d`` holds it as database ``d__X`` (see :func:`dkenv.databases_ddl.physical_schema`).
+database ``d`` holds it as database ``d__X`` (see :func:`dkenv.schema.ddl.physical_schema`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
-from dkenv.databases_ddl import (
+from dkenv.databases.recycle import (
+    mysql_empty,
+    mysql_end_sessions,
+    mysql_fingerprint,
+    pg_empty,
+    pg_end_sessions,
+    pg_fingerprint,
+)
+from dkenv.datakit import Datakit
+from dkenv.engines.mysql import loopback_args
+from dkenv.errors import DeployError
+from dkenv.schema import (
     all_tables,
     check_references,
     compile_ddl,
@@ -34,17 +45,6 @@ from dkenv.databases_ddl import (
     tokenized,
     translate_tables,
 )
-from dkenv.databases_recycle import (
-    mysql_empty,
-    mysql_end_sessions,
-    mysql_fingerprint,
-    pg_empty,
-    pg_end_sessions,
-    pg_fingerprint,
-)
-from dkenv.datakit import Datakit
-from dkenv.engines.mysql import loopback_args
-from dkenv.errors import DeployError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -76,7 +76,7 @@ def _my_quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any]) -> None:
+def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any]) -> None:
     """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes)."""
     from dkenv.deploy import deploy_data_objects
     from dkenv.runtime import release
@@ -96,7 +96,7 @@ class PostgresBuilder:
     """Template database per datakit set; ``CREATE DATABASE ... TEMPLATE`` per request.
 
     ``recycle="reset"`` (default): a returned database whose catalog is still the template's
-    is truncated and handed out again (see :mod:`dkenv.databases_recycle`); otherwise, and
+    is truncated and handed out again (see :mod:`dkenv.databases.recycle`); otherwise, and
     always with ``recycle="drop"``, it is dropped and a new copy made.
     """
 
@@ -147,7 +147,7 @@ class PostgresBuilder:
         building = f"dkenv_bld_{template[len('dkenv_tpl_'):]}_{secrets.token_hex(3)}"
         self._execute(f"CREATE DATABASE {_pg_quote(building)}")
         try:
-            _deploy_into(_url_for(self.admin_url, building), "postgres",
+            deploy_into(_url_for(self.admin_url, building), "postgres",
                          f"template {template}", self.kits)
             self._execute(f"ALTER DATABASE {_pg_quote(building)} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
             try:
@@ -323,7 +323,7 @@ class MySQLBuilder:
     def _deploy_first(self, name: str) -> None:
         schema_map = self.schema_map(name)
         kits = [translate_tables(kit.tables, schema_map) for kit in self.kits]
-        _deploy_into(self.url(name), "mysql", f"isolated database {name}", kits)
+        deploy_into(self.url(name), "mysql", f"isolated database {name}", kits)
 
     def _replay(self, name: str, names: list[str]) -> None:
         """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""
