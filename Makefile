@@ -15,8 +15,10 @@ install:  ## install dkenv and its dev tools (editable)
 demo: install  ## deploy the example datakits to in-memory SQLite and validate them
 	$(PYTHON) -m dkenv deploy examples/bronze-pagila examples/silver-pagila --validate
 
-lint:  ## ruff
-	$(PYTHON) -m ruff check dkenv tests benchmarks
+lint:  ## ruff, the import layers (import-linter) and no import cycles
+	$(PYTHON) -m ruff check dkenv tests benchmarks scripts
+	PYTHONPATH=$(CURDIR) lint-imports
+	PYTHONPATH=$(CURDIR) $(PYTHON) scripts/import_cycles.py
 
 docker-engine:  ## install and start a Docker engine where none runs (root; Debian)
 	sh scripts/docker-engine.sh

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from dkenv import hooks as _hooks
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -42,12 +44,31 @@ _EXPORTS = {
     "Environment": "dkenv.environments",
     "DatabaseFactory": "dkenv.databases",
     "IsolatedDatabase": "dkenv.databases",
-    "SqliteServer": "dkenv.databases_sqlite",
+    "SqliteServer": "dkenv.databases.sqlite_server",
     # errors
     "DkenvError": "dkenv.errors",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+# -- wiring: what a lower layer calls in a higher one (see dkenv/hooks.py, docs/architecture.md)
+def _hand_out_database(server: Any, datakits: Any = None, **kw: Any) -> Any:
+    """``server.database(datakits=[...])`` of a container server."""
+    from dkenv.databases.factory import server_database
+
+    return server_database(server, datakits=datakits, **kw)
+
+
+def _start_local_server(engine: str, **kw: Any) -> Any:
+    """``dkenv.ephemeral("sqlite")``: no container, a directory with a server's surface."""
+    from dkenv.databases.sqlite_server import SqliteServer
+
+    return SqliteServer(**kw)
+
+
+_hooks.provide("hand_out_database", _hand_out_database)
+_hooks.provide("start_local_server", _start_local_server)
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,13 @@ from dkenv.datakit import Datakit, datakit_of
 from dkenv.engines import describe_db_error
 from dkenv.errors import DeployError, UsageError
 from dkenv.runtime import Deployment, TargetRuntime, release, runtime_for
+from dkenv.schema import (
+    copy_for_engine,
+    engine_spec_of,
+    model_table_name,
+    sql_of_default,
+    tables_for_target,
+)
 
 
 class _Result:
@@ -129,51 +136,6 @@ def unique_tables(tables: Iterable[Any]) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------
-# Copy tables for an engine
-# ---------------------------------------------------------------------------
-def _sql_of_default(default: Any, dialect: Any) -> str | None:
-    from sqlalchemy.sql.elements import ClauseElement
-
-    arg = getattr(default, "arg", None)
-    if isinstance(arg, str):
-        return None  # a literal string value, quoted by SQLAlchemy: portable
-    if isinstance(arg, ClauseElement):
-        return str(arg.compile(dialect=dialect))
-    return None
-
-
-def copy_for_engine(tables: Sequence[Any], runtime: TargetRuntime) -> tuple[Any, list[Any]]:
-    """Copies of ``tables`` in a fresh MetaData, with server defaults carried to the engine."""
-    from sqlalchemy import DefaultClause, MetaData, text
-
-    engine_spec = runtime.target.engine if runtime.target.kind != "url" else _engine_of(runtime)
-    dialect = runtime.engine.dialect
-    metadata = MetaData()
-    copies = [t.to_metadata(metadata) for t in tables]
-    errors: list[str] = []
-    for table in copies:
-        for column in table.columns:
-            sql = _sql_of_default(column.server_default, dialect) if column.server_default else None
-            if sql is None:
-                continue
-            rewrite = engine_spec.rewrite_server_default(column, sql)
-            if rewrite.error:
-                errors.append(f"{table.fullname}.{column.name}: {rewrite.error}; {rewrite.fix}")
-            elif rewrite.sql != sql:
-                column.server_default = DefaultClause(text(rewrite.sql))
-    if errors:
-        raise DeployError(errors[0] if len(errors) == 1 else f"{len(errors)} server defaults cannot be carried to "
-                          f"{engine_spec.name}:\n  " + "\n  ".join(errors))
-    return metadata, copies
-
-
-def _engine_of(runtime: TargetRuntime):
-    from dkenv.engines import engine_for_dialect
-
-    return engine_for_dialect(runtime.engine.dialect.name)
-
-
-# ---------------------------------------------------------------------------
 # Deploy
 # ---------------------------------------------------------------------------
 def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defaults: bool = True) -> DeployResult:
@@ -182,7 +144,6 @@ def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defa
     Tables that already exist are reported in ``existing`` and left alone.  A failure
     removes what this call created and raises :class:`DeployError`.
     """
-    from dkenv.databases_ddl import model_table_name, tables_for_target
 
     started = time.perf_counter()
     tables, names = _tables_of(table_classes)
@@ -214,7 +175,7 @@ def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_def
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
     from sqlalchemy.schema import sort_tables
 
-    engine_spec = _engine_of(rt)
+    engine_spec = engine_spec_of(rt)
     metadata, copies = copy_for_engine(tables, rt)
     schemas = sorted({t.schema for t in copies if t.schema} | _external_schemas(copies))
     deployment = Deployment(datakits=names, metadata=metadata, tables=[])
@@ -335,7 +296,7 @@ def _probe_defaults(conn: Any, created: Sequence[Any], engine_name: str) -> None
     expressions: dict[str, tuple[str, str]] = {}
     for table in created:
         for column in table.columns:
-            sql = _sql_of_default(column.server_default, conn.dialect) if column.server_default else None
+            sql = sql_of_default(column.server_default, conn.dialect) if column.server_default else None
             if sql and sql.upper() not in _CONSTANT_DEFAULTS:
                 expressions.setdefault(sql, (table.fullname, column.name))
     for sql, (table, column) in expressions.items():
@@ -360,7 +321,7 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
     """Drop what ``deployment`` created (tables, enum types, schemas), newest first."""
     from sqlalchemy import text
 
-    engine_spec = _engine_of(rt)
+    engine_spec = engine_spec_of(rt)
     with rt.connect() as conn:
         for table in reversed(deployment.created):
             table.drop(conn, checkfirst=True)
@@ -386,7 +347,6 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
 # ---------------------------------------------------------------------------
 def validate_deployment(table_classes: Any, target_config: Target) -> ValidationResult:
     """Compare the live target with the models; ``success`` is True when there are no problems."""
-    from dkenv.databases_ddl import model_table_name, tables_for_target
     from dkenv.validate import Problem, validate_tables
 
     started = time.perf_counter()

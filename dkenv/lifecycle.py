@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from dkenv import hooks
 from dkenv.config import Target, image_for, parse_port
 from dkenv.docker import containers as C
 from dkenv.docker import labels as L
@@ -68,8 +69,6 @@ class Server:
     def database(self) -> Any:
         """The server's database name — also callable: ``server.database(datakits=[...])``
         hands out a fresh isolated database with those datakits deployed (dkenv.databases)."""
-        from dkenv.databases import DatabaseName
-
         return DatabaseName(self.database_name, self)
 
     @property
@@ -155,10 +154,26 @@ class Server:
 
 def _close_databases(server: Server) -> None:
     """Stop the background pool of isolated databases (if any) before the container goes."""
-    import sys
+    hooks.server_stopping(server)
 
-    if "dkenv.databases" in sys.modules:  # nothing to close if no database was ever handed out
-        sys.modules["dkenv.databases"].close_server_databases(server)
+
+class DatabaseName(str):
+    """A server's database name that is also callable: ``server.database(datakits=[...])``.
+
+    ``Server`` has a ``database`` field (its own database's name); returning this from a
+    ``database`` property keeps that string and adds the hand-out, which :mod:`dkenv.databases`
+    implements (reached through :mod:`dkenv.hooks`: it sits above this module).
+    """
+
+    _server: Any
+
+    def __new__(cls, name: str, server: Any) -> DatabaseName:
+        obj = super().__new__(cls, name)
+        obj._server = server
+        return obj
+
+    def __call__(self, datakits: Any = None, **kw: Any) -> Any:
+        return hooks.call("hand_out_database", self._server, datakits=datakits, **kw)
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -197,9 +212,7 @@ def start(
     """
     spec = get_engine(engine)
     if spec.name == "sqlite":  # no container: a temp directory with the same surface
-        from dkenv.databases_sqlite import SqliteServer
-
-        return SqliteServer(**({"name": name} if name else {}))
+        return hooks.call("start_local_server", spec.name, **({"name": name} if name else {}))
     if spec.name not in SERVER_ENGINES:
         raise UsageError(f"{spec.name} does not run in a container", "use postgres or mysql")
     show: Callable[[str], None] = (C.stderr_progress if progress is None or progress is True

@@ -121,7 +121,7 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
         keep_ = settings.keep if keep is None else keep
         try:
             if name == "sqlite":
-                from dkenv.databases_sqlite import SqliteServer
+                from dkenv.databases.sqlite_server import SqliteServer
 
                 server = SqliteServer(keep=keep_)
             else:

@@ -188,7 +188,7 @@ def assert_valid(db_or_target: Any, datakits: Any = None) -> ValidationResult:
     elif isinstance(db_or_target, Target):
         if datakits is None:
             raise TypeError("assert_valid(target, datakits): which datakits should the target hold?")
-        from dkenv.databases_ddl import all_tables, load_kits
+        from dkenv.schema import all_tables, load_kits
 
         result = validate_deployment(all_tables(load_kits(datakits)), db_or_target)
     else:

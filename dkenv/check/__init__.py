@@ -1,6 +1,6 @@
 """``dkenv check``: which table works on which engine, why not, and the fix.
 
-The static pass (`static_check`) needs no database; the smoke rows (`dkenv.smoke.smoke_rows`)
+The static pass (`static_check`) needs no database; the smoke rows (`dkenv.check.smoke.smoke_rows`)
 run after a deploy; the live pass and the output are driven by the CLI.
 """
 

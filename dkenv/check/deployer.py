@@ -73,7 +73,7 @@ class TableDeployer:
 
     def _uncarried_defaults(self, tables: list[Any]) -> dict[str, str]:
         """Tables whose server defaults dkenv cannot carry to this engine (PostgreSQL-only SQL)."""
-        from dkenv.deploy import copy_for_engine
+        from dkenv.schema import copy_for_engine
 
         try:
             copy_for_engine(tables, self.rt)
@@ -91,7 +91,7 @@ class TableDeployer:
     def _copy(self, tables: list[Any]) -> tuple[Any, list[Any]]:
         from sqlalchemy import MetaData
 
-        from dkenv.deploy import copy_for_engine
+        from dkenv.schema import copy_for_engine
 
         if not tables:
             return MetaData(), []
@@ -116,7 +116,7 @@ class TableDeployer:
                         if not self.spec.schema_exists(conn, schema):
                             self.spec.create_schema(conn, schema)
                 except DBAPIError as exc:
-                    from dkenv.smoke import trim_error
+                    from dkenv.check.smoke import trim_error
 
                     failed[schema] = f"schema {schema} cannot be created: {trim_error(exc)}"
         return failed

@@ -350,7 +350,7 @@ class _Worker:
             _worsen(cells, table, PROBLEMS, "validation: " + "; ".join(lines))
 
     def _smoke(self, rt: TargetRuntime, deployed: list[Any], cells: dict[str, tuple[str, str]]) -> None:
-        from dkenv.smoke import smoke_rows
+        from dkenv.check.smoke import smoke_rows
 
         with rt.lock, rt.connect() as conn:
             failures = smoke_rows(conn, deployed)

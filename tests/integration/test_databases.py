@@ -21,8 +21,8 @@ from dkenv.databases import (
     close_server_databases,
     server_database,
 )
-from dkenv.databases_ddl import load_kits
 from dkenv.errors import DeployError
+from dkenv.schema import load_kits
 
 pytestmark = pytest.mark.docker
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from dkenv.smoke import smoke_rows
+from dkenv.check.smoke import smoke_rows
 
 # The session fixtures `native_pg` / `native_mariadb` come from tests/native_servers.py,
 # registered as a plugin by tests/conftest.py.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dkenv.environment_specs import environment_spec, locate_in_config
+from dkenv.environments.specs import environment_spec, locate_in_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

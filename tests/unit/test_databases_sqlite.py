@@ -13,8 +13,12 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from dkenv.config import Target
-from dkenv.databases import DatabaseFactory, IsolatedDatabase, server_database
-from dkenv.databases_ddl import (
+from dkenv.databases import DatabaseFactory, IsolatedDatabase, SqliteServer, server_database
+from dkenv.databases.pool import Pool
+from dkenv.databases.sqlite import TEMPLATES_DIR
+from dkenv.deploy import deploy_data_objects, validate_deployment
+from dkenv.errors import DatakitError, DeployError
+from dkenv.schema import (
     MYSQL_NAME_MAX,
     fill_tokens,
     inline_indexes,
@@ -24,10 +28,6 @@ from dkenv.databases_ddl import (
     tables_for_target,
     translate_tables,
 )
-from dkenv.databases_pool import Pool
-from dkenv.databases_sqlite import TEMPLATES_DIR, SqliteServer
-from dkenv.deploy import deploy_data_objects, validate_deployment
-from dkenv.errors import DatakitError, DeployError
 
 ROOT = Path(__file__).resolve().parents[2]
 BRONZE = ROOT / "examples" / "bronze-pagila"

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from dkenv.check.smoke import SmokeFailure, smoke_rows
 from dkenv.check.values import differs
-from dkenv.smoke import SmokeFailure, smoke_rows
 
 
 def fresh_base() -> type[SQLModel]:

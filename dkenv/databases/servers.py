@@ -10,7 +10,7 @@ default WAL_LOG (see ``benchmarks/handout.py``).
 
 MySQL and MariaDB have no template databases: the DDL is compiled once (with placeholder
 schema names) and replayed per database.  A schema ``X`` is a *database* there, so isolated
-database ``d`` holds it as database ``d__X`` (see :func:`dkenv.databases_ddl.physical_schema`).
+database ``d`` holds it as database ``d__X`` (see :func:`dkenv.schema.ddl.physical_schema`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,19 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
-from dkenv.databases_ddl import (
+from dkenv.databases.recycle import (
+    mysql_empty,
+    mysql_end_sessions,
+    mysql_fingerprint,
+    pg_empty,
+    pg_end_sessions,
+    pg_fingerprint,
+)
+from dkenv.datakit import Datakit
+from dkenv.engines import describe_db_error
+from dkenv.engines.mysql import loopback_args
+from dkenv.errors import DeployError
+from dkenv.schema import (
     all_tables,
     check_references,
     compile_ddl,
@@ -35,18 +47,6 @@ from dkenv.databases_ddl import (
     translate_tables,
     user_names,
 )
-from dkenv.databases_recycle import (
-    mysql_empty,
-    mysql_end_sessions,
-    mysql_fingerprint,
-    pg_empty,
-    pg_end_sessions,
-    pg_fingerprint,
-)
-from dkenv.datakit import Datakit
-from dkenv.engines import describe_db_error
-from dkenv.engines.mysql import loopback_args
-from dkenv.errors import DeployError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -78,7 +78,7 @@ def _my_quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
+def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
                  schema_map: Mapping[str, str] | None = None) -> None:
     """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes).
 
@@ -107,7 +107,7 @@ class PostgresBuilder:
     """Template database per datakit set; ``CREATE DATABASE ... TEMPLATE`` per request.
 
     ``recycle="reset"`` (default): a returned database whose catalog is still the template's
-    is truncated and handed out again (see :mod:`dkenv.databases_recycle`); otherwise, and
+    is truncated and handed out again (see :mod:`dkenv.databases.recycle`); otherwise, and
     always with ``recycle="drop"``, it is dropped and a new copy made.
     """
 
@@ -158,7 +158,7 @@ class PostgresBuilder:
         building = f"dkenv_bld_{template[len('dkenv_tpl_'):]}_{secrets.token_hex(3)}"
         self._execute(f"CREATE DATABASE {_pg_quote(building)}")
         try:
-            _deploy_into(_url_for(self.admin_url, building), "postgres",
+            deploy_into(_url_for(self.admin_url, building), "postgres",
                          f"template {template}", self.kits)
             self._execute(f"ALTER DATABASE {_pg_quote(building)} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
             try:
@@ -334,7 +334,7 @@ class MySQLBuilder:
     def _deploy_first(self, name: str) -> None:
         schema_map = self.schema_map(name)
         kits = [translate_tables(kit.tables, schema_map) for kit in self.kits]
-        _deploy_into(self.url(name), "mysql", f"isolated database {name}", kits, schema_map)
+        deploy_into(self.url(name), "mysql", f"isolated database {name}", kits, schema_map)
 
     def _replay(self, name: str, names: list[str]) -> None:
         """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""

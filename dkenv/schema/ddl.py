@@ -212,7 +212,7 @@ def compile_ddl(tables: Sequence[sa.Table], engine: sa.Engine) -> list[str]:
     from sqlalchemy.engine.mock import MockConnection
     from sqlalchemy.exc import NoReferencedTableError
 
-    from dkenv.deploy import copy_for_engine
+    from dkenv.schema.translate import copy_for_engine
 
     with engine.connect():
         pass  # initialise the dialect (server version, MariaDB or MySQL)

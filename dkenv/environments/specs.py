@@ -55,6 +55,11 @@ class EnvironmentSpec:
     source: Path | None = None
 
 
+def settings_from(config: str | Path | None) -> Settings:
+    """The settings an environment command reads: ``config`` if given, else the usual search."""
+    return load_settings(Path(config) if config is not None else None)
+
+
 def environment_specs(settings: Settings | None = None) -> dict[str, EnvironmentSpec]:
     """Every environment the config file declares, checked (ConfigError with file:line)."""
     settings = settings if settings is not None else load_settings()

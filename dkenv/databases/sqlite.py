@@ -1,4 +1,4 @@
-"""SQLite isolated databases (file copies of a deployed template) and :class:`SqliteServer`.
+"""SQLite isolated databases: file copies of a deployed template.
 
 A SQLite "database" here is a main file plus one attached file per schema,
 ``<name>.<schema>.db`` beside it (the layout :mod:`dkenv.runtime` attaches).  The datakits
@@ -6,26 +6,22 @@ are deployed once into a template under ``<directory>/.dkenv-templates/<ddl hash
 each isolated database is a copy of those files: a few hundred microseconds for a 50-table
 datakit, with nothing to connect to.
 
-:class:`SqliteServer` gives SQLite the surface of a container server (``.url``, ``.target``,
-``.database(...)``, ``.stop()``) over a temporary directory, so code and fixtures that take
-"a server" work on every engine.
+:class:`~dkenv.databases.sqlite_server.SqliteServer` (beside this module) gives SQLite the
+surface of a container server over a temporary directory.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from dkenv.config import Target
-from dkenv.databases_ddl import all_tables, check_references, compile_ddl, ddl_key, schemas_of
+from dkenv.databases.servers import deploy_into
 from dkenv.datakit import Datakit
 from dkenv.engines.sqlite import schema_file
+from dkenv.schema import all_tables, check_references, compile_ddl, ddl_key, schemas_of
 
 TEMPLATES_DIR = ".dkenv-templates"
 _SIDE_FILES = ("-journal", "-wal", "-shm")
@@ -67,12 +63,10 @@ class SqliteBuilder:
 
     def _build(self, final: Path, root: Path) -> None:
         """Deploy into a private directory and publish it by renaming (atomic; loser discards)."""
-        from dkenv.databases_servers import _deploy_into
-
         root.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=root))
         try:
-            _deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits)
+            deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits)
             (building / "READY").write_text("")
             try:
                 building.rename(final)
@@ -113,76 +107,3 @@ class SqliteBuilder:
 
     def close(self) -> None:
         pass
-
-
-class SqliteServer:
-    """SQLite with a container server's surface, in a directory removed by :meth:`stop`.
-
-    ``dkenv.ephemeral("sqlite")`` returns one; ``server.database(datakits=[...])`` hands out
-    isolated databases like the PostgreSQL and MySQL servers do.
-    """
-
-    engine = "sqlite"
-    host: str | None = None
-    port: int | None = None
-    user: str | None = None
-    password: str | None = None
-    container: str | None = None
-
-    def __init__(self, directory: str | Path | None = None, *, name: str | None = None,
-                 keep: bool = False) -> None:
-        self._owns_dir = directory is None
-        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="dkenv-sqlite-"))
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.name = name or f"dkenv-sqlite-{secrets.token_hex(3)}"
-        self.keep = keep
-        self._stopped = False
-
-    @property
-    def database_file(self) -> Path:
-        return self.directory / "main.db"
-
-    @property
-    def database(self) -> Any:  # noqa: D401 - both a name (Server.database) and a method
-        """``server.database(datakits=[...])`` hands out an isolated database."""
-        from dkenv.databases import DatabaseName
-
-        return DatabaseName(str(self.database_file), self)
-
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.database_file}"
-
-    @cached_property
-    def target(self) -> Target:
-        return Target(name=self.name, db_type="sqlite", kind="url", url=self.url,
-                      database=str(self.database_file), description=f"SQLite in {self.directory}")
-
-    def masked_url(self) -> str:
-        return self.url
-
-    def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
-        return {"name": self.name, "engine": "sqlite", "url": self.url, "host": None, "port": None,
-                "container": None, "directory": str(self.directory)}
-
-    def stop(self) -> None:
-        """Drop the isolated databases, release the target, remove the directory.  Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        from dkenv.databases import close_server_databases
-        from dkenv.runtime import release
-
-        close_server_databases(self, keep=self.keep)
-        release(self.target)
-        if self._owns_dir and not self.keep:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> SqliteServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"SqliteServer(name={self.name!r}, directory={str(self.directory)!r})"

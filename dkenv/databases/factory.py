@@ -5,12 +5,12 @@
             db.url, db.target          # a database of its own, dropped when the block exits
 
 Deploying a datakit takes about a second; a test suite wants a clean database per test.  So
-each (server, datakit set) gets a :class:`~dkenv.databases_pool.Pool` that deploys once — a
+each (server, datakit set) gets a :class:`~dkenv.databases.pool.Pool` that deploys once — a
 PostgreSQL template database, MySQL DDL captured for replay, SQLite template files — and
 keeps the next few databases built ahead of demand, so a request waits only for a name and
 a connection.  Returned databases are dealt with in the background: on PostgreSQL and MySQL
 one whose schema is unchanged is emptied and handed out again (``recycle="reset"``, see
-:mod:`dkenv.databases_recycle`; ~10× cheaper than dropping and rebuilding), anything else
+:mod:`dkenv.databases.recycle`; ~10× cheaper than dropping and rebuilding), anything else
 is dropped.  Everything a factory handed out or holds ready is dropped when it closes:
 explicitly, when its server stops, or at interpreter exit.
 
@@ -36,12 +36,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dkenv import hooks
 from dkenv.config import Target, db_type_of_url
-from dkenv.databases_ddl import all_tables, kits_key, load_kits, model_table_name, tables_for_target
-from dkenv.databases_pool import Builder, Pool
+from dkenv.databases.pool import Builder, Pool
 from dkenv.datakit import Datakit
 from dkenv.engines import get_engine
 from dkenv.errors import UsageError
+from dkenv.schema import all_tables, kits_key, load_kits, model_table_name, tables_for_target
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -106,7 +107,7 @@ class IsolatedDatabase:
                     cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
                 cursor.close()
         else:
-            from dkenv.databases_servers import loopback_args
+            from dkenv.engines.mysql import loopback_args
 
             if self.schema_map:
                 options = dict(kwargs.pop("execution_options", {}))
@@ -129,7 +130,7 @@ class IsolatedDatabase:
         if self.engine == "mysql":
             from sqlalchemy import create_engine
 
-            from dkenv.databases_servers import loopback_args
+            from dkenv.engines.mysql import loopback_args
 
             # The tables are renamed already: no translate map.
             engine = create_engine(self.url, connect_args=loopback_args(self.url))
@@ -203,16 +204,16 @@ class DatabaseFactory:
 
     def _builder(self, kits: Sequence[Datakit]) -> Builder:
         if self.engine == "postgres":
-            from dkenv.databases_servers import PostgresBuilder
+            from dkenv.databases.servers import PostgresBuilder
 
             return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle)
         if self.engine == "mysql":
-            from dkenv.databases_servers import MySQLBuilder
+            from dkenv.databases.servers import MySQLBuilder
 
             return MySQLBuilder(self.url, kits, recycle=self.recycle)
         from sqlalchemy.engine import make_url
 
-        from dkenv.databases_sqlite import SqliteBuilder
+        from dkenv.databases.sqlite import SqliteBuilder
 
         database = make_url(self.url).database
         if not database or database == ":memory:":
@@ -339,22 +340,8 @@ def close_server_databases(server: Any, *, keep: bool = False) -> None:
         factory.close(keep=keep or factory.keep)
 
 
-class DatabaseName(str):
-    """A server's database name that is also callable: ``server.database(datakits=[...])``.
-
-    ``lifecycle.Server`` has a ``database`` field (its own database's name); returning this
-    from a ``database`` property keeps that string and adds the hand-out method.
-    """
-
-    _server: Any
-
-    def __new__(cls, name: str, server: Any) -> DatabaseName:
-        obj = super().__new__(cls, name)
-        obj._server = server
-        return obj
-
-    def __call__(self, datakits: Iterable[str | Path | Datakit] | None = None, **kw: Any) -> IsolatedDatabase:
-        return server_database(self._server, datakits=datakits, **kw)
+# A server (dkenv.lifecycle, a lower layer) drops its databases through this before it goes.
+hooks.on_server_stop(close_server_databases)
 
 
 @atexit.register
@@ -366,13 +353,6 @@ def _close_all() -> None:
             pass
 
 
-__all__ = ["DEFAULT_READY", "DatabaseFactory", "DatabaseName", "IsolatedDatabase",
+__all__ = ["DEFAULT_READY", "DatabaseFactory", "IsolatedDatabase",
            "close_server_databases", "factory_for", "server_database"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "SqliteServer":  # lives beside the SQLite builder; importable from here too
-        from dkenv.databases_sqlite import SqliteServer
-
-        return SqliteServer
-    raise AttributeError(name)

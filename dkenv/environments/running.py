@@ -45,10 +45,7 @@ for ``with environment(...)``; for ``env up`` in ``$TMPDIR/dkenv-env-<ENV>/`` un
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
-import secrets
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -58,18 +55,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dkenv.config import Settings, Target, load_settings
-from dkenv.environment_specs import (
-    DB_NAME,
-    ENV_NAME,
+from dkenv.config import Target
+from dkenv.environments.specs import (
     DatabaseSpec,
     EnvironmentSpec,
     environment_spec,
-    environment_specs,
     locate_in_config,
-    unknown_environment,
+    settings_from,
 )
-from dkenv.errors import ConfigError, DeployError, DkenvError, DockerUnavailable, UsageError
+from dkenv.environments.state import container_name, refuse_if_up, state_dir
+from dkenv.errors import ConfigError, DeployError, DkenvError
 
 if TYPE_CHECKING:
     from dkenv.datakit import Datakit
@@ -161,7 +156,7 @@ def environment(name: str, *, config: str | Path | None = None,
     ``config``: the config file (default: ``$DKENV_CONFIG``, ``dkenv.toml``, ``pyproject.toml``).
     ``progress``: a line printer, True for stderr, False (default) for silence.
     """
-    env = _bring_up(environment_spec(name, _settings(config)), persistent=False,
+    env = _bring_up(environment_spec(name, settings_from(config)), persistent=False,
                     progress=_printer(progress))
     try:
         yield env
@@ -175,12 +170,8 @@ def up(name: str, *, config: str | Path | None = None,
 
     Raises UsageError (exit 2) when it is already up.  ``progress`` defaults to stderr.
     """
-    spec = environment_spec(name, _settings(config))
+    spec = environment_spec(name, settings_from(config))
     return _bring_up(spec, persistent=True, progress=_printer(progress))
-
-
-def _settings(config: str | Path | None) -> Settings:
-    return load_settings(Path(config) if config is not None else None)
 
 
 def _printer(progress: Progress | bool | None) -> Progress:
@@ -207,7 +198,7 @@ def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress) ->
         get_client()  # no Docker engine → exit 3 before anything starts
         install_signal_handlers()  # SIGTERM/SIGHUP → SystemExit in the main thread → cleanup
     if persistent:
-        _refuse_if_up(spec)
+        refuse_if_up(spec)
 
     env = Environment(spec.name, {}, persistent=persistent)
     lock = threading.Lock()
@@ -418,152 +409,4 @@ def _in_context(exc: DkenvError, where: str, *, hint: str | None = None) -> Dken
     return new
 
 
-# ---------------------------------------------------------------------------
-# Names, listing, removing
-# ---------------------------------------------------------------------------
-def container_name(env: str, db: str, *, persistent: bool) -> str:
-    """``env-ENV-DB`` for ``env up`` (``.<scope hash>`` under $DKENV_SCOPE); ``.<random>`` otherwise."""
-    from dkenv.docker.labels import current_scope
-
-    base = f"env-{env}-{db}"
-    if not persistent:
-        return f"{base}.{secrets.token_hex(3)}"
-    scope = current_scope()
-    return f"{base}.{hashlib.sha256(scope.encode()).hexdigest()[:6]}" if scope else base
-
-
-def parse_container_name(name: str) -> tuple[str, str] | None:
-    """(environment, database) of a container named by :func:`container_name`, else None."""
-    if not name.startswith("env-"):
-        return None
-    env, sep, db = name[4:].split(".", 1)[0].rpartition("-")
-    if not sep or not ENV_NAME.match(env) or not DB_NAME.match(db):
-        return None
-    return env, db
-
-
-def state_dir(env: str) -> Path:
-    """Where ``env up`` keeps an environment's SQLite files until ``env down``."""
-    from dkenv.docker.labels import current_scope
-
-    scope = current_scope()
-    suffix = f"-{hashlib.sha256(scope.encode()).hexdigest()[:6]}" if scope else ""
-    return Path(tempfile.gettempdir()) / f"dkenv-env-{env}{suffix}"
-
-
-def _servers_by_env() -> dict[str, list[Server]]:
-    from dkenv.lifecycle import list_servers
-
-    found: dict[str, list[Server]] = {}
-    for server in list_servers():
-        parsed = parse_container_name(server.name)
-        if parsed:
-            found.setdefault(parsed[0], []).append(server)
-    return found
-
-
-def _sqlite_files(folder: Path) -> list[str]:
-    """The main database files in ``folder`` (``DB.db``; schemas are ``DB.<schema>.db``)."""
-    return sorted(str(p) for p in folder.glob("*.db") if "." not in p.stem) if folder.is_dir() else []
-
-
-def _refuse_if_up(spec: EnvironmentSpec) -> None:
-    running = []
-    if any(db.engine != "sqlite" for db in spec.databases.values()):
-        running = [s.name for s in _servers_by_env().get(spec.name, []) if s.persistent]
-    files = _sqlite_files(state_dir(spec.name))
-    if running or files:
-        raise UsageError(f"environment {spec.name} is already up ({', '.join(running + files)})",
-                         f"see its URLs with `dkenv env ls --show-secrets`, or remove it first: "
-                         f"dkenv env down {spec.name}")
-
-
-def down(name: str, *, config: str | Path | None = None) -> list[str]:
-    """Remove every container and SQLite file of environment ``name``; returns what was removed.
-
-    Works from the running containers, so an environment since renamed or deleted in the config
-    file can still be removed.  Nothing running and not declared → ConfigError (exit 2).
-    """
-    settings = _settings(config)
-    if not ENV_NAME.match(name):
-        raise unknown_environment(name, settings)
-    try:
-        by_env = _servers_by_env()
-    except DockerUnavailable:
-        spec = settings.environments.get(name) or {}
-        if any(isinstance(d, dict) and d.get("engine", "") != "sqlite"
-               for d in (spec.get("databases") or {}).values()):
-            raise
-        by_env = {}
-    removed = []
-    for server in by_env.get(name, []):
-        server.remove()
-        removed.append(server.name)
-    folder = state_dir(name)
-    if folder.is_dir():
-        removed.extend(_sqlite_files(folder))
-        shutil.rmtree(folder, ignore_errors=True)
-    if not removed and name not in settings.environments:
-        raise unknown_environment(name, settings, running=list(by_env))
-    return removed
-
-
-@dataclass
-class EnvironmentStatus:
-    """What ``dkenv env ls`` shows for one environment."""
-
-    name: str
-    status: str  # up | partial | down
-    declared: bool
-    description: str = ""
-    databases: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "declared": self.declared,
-                "description": self.description, "databases": self.databases}
-
-
-def list_environments(*, config: str | Path | None = None,
-                      show_secrets: bool = False) -> list[EnvironmentStatus]:
-    """Declared environments and any running ones, with each database's state and URL."""
-    settings = _settings(config)
-    specs = environment_specs(settings)
-    try:
-        by_env: dict[str, list[Server]] | None = _servers_by_env()
-    except DockerUnavailable:
-        if any(d.engine != "sqlite" for s in specs.values() for d in s.databases.values()):
-            raise
-        by_env = {}
-    out = []
-    for name in [*specs, *sorted(set(by_env or {}) - set(specs))]:
-        spec = specs.get(name)
-        servers = {parse_container_name(s.name)[1]: s for s in (by_env or {}).get(name, [])
-                   if s.persistent}
-        rows = []
-        for db in (spec.databases if spec else servers):
-            engine = spec.databases[db].engine if spec else servers[db].engine
-            row: dict[str, Any] = {"name": db, "engine": engine, "status": "down", "url": None}
-            if engine == "sqlite":
-                file = state_dir(name) / f"{db}.db"
-                if file.is_file():
-                    row.update(status="running", url=f"sqlite:///{file}", path=str(file))
-            elif db in servers:
-                s = servers[db].to_dict(show_secrets=show_secrets)
-                row.update(status=s["status"], url=s["url"], container=s["container"],
-                           container_name=s["name"], host=s["host"], port=s["port"],
-                           expires=s["expires"])
-            if spec:
-                row["datakits"] = list(spec.databases[db].datakits)
-            rows.append(row)
-        running = sum(r["status"] == "running" for r in rows)
-        status = "up" if running == len(rows) else "down" if running == 0 else "partial"
-        out.append(EnvironmentStatus(name, status, spec is not None,
-                                     spec.description if spec else "", rows))
-    return out
-
-
-__all__ = [
-    "Database", "DatabaseSpec", "Environment", "EnvironmentSpec", "EnvironmentStatus",
-    "container_name", "down", "environment", "environment_spec", "environment_specs",
-    "list_environments", "parse_container_name", "state_dir", "up",
-]
+__all__ = ["Database", "Environment", "environment", "up"]

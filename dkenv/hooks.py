@@ -1,0 +1,47 @@
+"""Calls from a lower layer into a higher one, bound late so that imports only point down.
+
+A container :class:`~dkenv.lifecycle.Server` offers ``server.database(datakits=[...])`` and
+``dkenv.ephemeral("sqlite")``, yet isolated databases and the SQLite stand-in live in
+:mod:`dkenv.databases`, above the lifecycle.  Rather than importing upwards, the lifecycle
+calls the functions registered here:
+
+- :func:`provide` is called by ``dkenv/__init__.py`` (the composition root, loaded before any
+  ``dkenv.*`` module) with small functions that import the higher layer on first use;
+- :func:`on_server_stop` is called by :mod:`dkenv.databases.factory` when it is imported, so
+  that stopping a server drops its databases — and costs nothing when none was handed out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: name -> implementation; see :func:`call` for the names in use.
+PROVIDED: dict[str, Callable[..., Any]] = {}
+#: run with the server before a server goes away (in registration order)
+SERVER_STOP: list[Callable[[Any], None]] = []
+
+
+def provide(name: str, implementation: Callable[..., Any]) -> None:
+    """Bind ``name`` ("hand_out_database", "start_local_server") to its implementation."""
+    PROVIDED[name] = implementation
+
+
+def call(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call what was provided under ``name``; a missing binding is a packaging bug."""
+    implementation = PROVIDED.get(name)
+    if implementation is None:
+        raise RuntimeError(f"dkenv: nothing provides {name!r} (dkenv/__init__.py wires it)")
+    return implementation(*args, **kwargs)
+
+
+def on_server_stop(callback: Callable[[Any], None]) -> None:
+    """Run ``callback(server)`` before any server is stopped or removed (once per callback)."""
+    if callback not in SERVER_STOP:
+        SERVER_STOP.append(callback)
+
+
+def server_stopping(server: Any) -> None:
+    """Tell every registered callback that ``server`` is about to go away."""
+    for callback in list(SERVER_STOP):
+        callback(server)
