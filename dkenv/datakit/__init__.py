@@ -1,22 +1,26 @@
-"""Discovery: a datakit is a set of modules and the SQLModel tables they define.
+"""Discovery: a datakit is a set of modules and the tables they declare.
 
-A datakit path may be a package directory, a project directory holding packages
-(``pyproject.toml`` and/or ``src/`` layouts), or a flat folder of modules.  Modules are
-imported as packages so that relative imports work, each exactly once, and every table
-class is registered in a fresh SQLAlchemy registry of its own: two datakits that define
-the same table name (or even the same package name) never see each other.  After
-discovery, the datakit's path and modules are taken out of ``sys.path``/``sys.modules``
-again, so a second datakit with the same names imports its own code.
+A datakit path may be a package directory, a project directory holding packages (regular or
+PEP 420 namespace packages, ``pyproject.toml`` and/or ``src/`` layouts), or a flat folder of
+modules.  Discovery is table-first (:mod:`dkenv.datakit.scan`): every module's source is read
+and only modules that declare tables are imported (with their packages), each exactly once.
+The datakit's own settings (:mod:`dkenv.datakit.settings`) narrow that set and add folders to
+``sys.path``.
+
+Tables may be SQLModel classes (registered in a fresh registry per datakit, so two datakits with
+the same table or package names never see each other), SQLAlchemy declarative classes, or bare
+``Table`` objects; :attr:`Datakit.metadatas` holds every ``MetaData`` they live in.  After
+discovery the datakit's folders and modules leave ``sys.path``/``sys.modules`` again
+(:mod:`dkenv.datakit.importer`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gc
-import importlib
-import re
+import os
 import sys
 import threading
-import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,32 +28,62 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dkenv.errors import DatakitError
+from dkenv.datakit.importer import (
+    ImportFailure,
+    describe,
+    import_all,
+    isolated_imports,
+    missing_fix,
+)
+from dkenv.datakit.layout import SKIP_DIRS, SKIP_FILES, Layout, ModuleFile, find_layout
+from dkenv.datakit.scan import ModuleScan, resolve_bases, scan_source
+from dkenv.datakit.settings import DatakitSettings, load_settings, project_file
+from dkenv.datakit.tables import classes_in, collect
+from dkenv.errors import DatakitError, UsageError
 
-#: Directory names that are never part of a datakit's importable code.
-SKIP_DIRS = {"tests", "test", "docs", "doc", "build", "dist", "venv", ".venv", "node_modules", "__pycache__"}
-#: File names that are never imported as datakit modules.
-SKIP_FILES = {"setup.py", "conftest.py", "__main__.py", "noxfile.py", "fabfile.py"}
-_TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
+__all__ = [
+    "SKIP_DIRS", "SKIP_FILES", "Datakit", "Skipped", "datakit_of", "discover_datakit_modules",
+    "discover_sqlmodel_classes", "load_datakit", "pythonpath_from_env",
+]
 
 # Discovery swaps SQLModel's registry and touches sys.path/sys.modules: one at a time.
 _LOCK = threading.RLock()
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A module (or folder) of the datakit that was not imported, and why."""
+
+    module: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"module": self.module, "reason": self.reason}
+
+
 @dataclass
 class Datakit:
-    """A discovered datakit: its modules and its own table classes, in a stable order."""
+    """A discovered datakit: its modules, its mapped classes and every table, in a stable order."""
 
     path: Path
     name: str
     modules: list[ModuleType]
     table_classes: list[type]
-    metadata: Any = field(repr=False, default=None)
+    metadata: Any = field(repr=False, default=None)  # the fresh SQLModel metadata
+    metadatas: list[Any] = field(repr=False, default_factory=list)
+    extra_tables: list[Any] = field(repr=False, default_factory=list)  # Tables not behind a class
+    skipped: list[Skipped] = field(default_factory=list)
+    settings: DatakitSettings = field(repr=False, default_factory=DatakitSettings)
 
     @property
     def tables(self) -> list[Any]:
-        """The SQLAlchemy ``Table`` objects, in discovery order."""
-        return [cls.__table__ for cls in self.table_classes]
+        """The SQLAlchemy ``Table`` objects: the classes' tables first, then the other tables."""
+        seen: dict[int, Any] = {}
+        for cls in self.table_classes:
+            seen.setdefault(id(cls.__table__), cls.__table__)
+        for table in self.extra_tables:
+            seen.setdefault(id(table), table)
+        return list(seen.values())
 
     @property
     def table_names(self) -> list[str]:
@@ -60,67 +94,27 @@ class Datakit:
     def schemas(self) -> list[str]:
         return sorted({t.schema for t in self.tables if t.schema})
 
+    @property
+    def requires(self) -> list[Path]:
+        """Datakits this one builds on (``requires`` in its settings), deployed before it."""
+        return list(self.settings.requires)
+
+    @property
+    def data_dirs(self) -> list[Path]:
+        """Data directories loaded whenever it is deployed (``data`` in its settings)."""
+        return list(self.settings.data)
+
     @classmethod
-    def load(cls, path: str | Path) -> Datakit:
-        return load_datakit(path)
+    def load(cls, path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> Datakit:
+        return load_datakit(path, pythonpath=pythonpath)
 
 
 # ---------------------------------------------------------------------------
-# Layout: which directory goes on sys.path, and which modules to import
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Layout:
-    root: Path  # the directory put on sys.path
-    modules: list[str]  # dotted names to import, in order
-    name: str
-
-
-def _is_package(path: Path) -> bool:
-    return (path / "__init__.py").is_file()
-
-
-def _walk_package(root: Path, package: Path) -> Iterator[str]:
-    """Dotted names of a package and all its modules/subpackages, sorted, parents first."""
-    dotted = ".".join(package.relative_to(root).parts)
-    yield dotted
-    for child in sorted(package.iterdir(), key=lambda p: p.name):
-        if child.is_dir():
-            if child.name in SKIP_DIRS or child.name.startswith(".") or not _is_package(child):
-                continue
-            yield from _walk_package(root, child)
-        elif child.suffix == ".py" and child.name != "__init__.py" and _wanted_file(child):
-            yield f"{dotted}.{child.stem}"
-
-
-def _wanted_file(path: Path) -> bool:
-    return (
-        path.name not in SKIP_FILES
-        and not _TEST_FILE.match(path.name)
-        and path.stem.isidentifier()
-    )
-
-
-def _layout(path: Path) -> _Layout:
-    if _is_package(path):
-        return _Layout(root=path.parent, modules=list(_walk_package(path.parent, path)), name=path.name)
-    root = path / "src" if (path / "src").is_dir() else path
-    modules: list[str] = []
-    for child in sorted(root.iterdir(), key=lambda p: p.name):
-        if child.is_dir():
-            if child.name in SKIP_DIRS or child.name.startswith(".") or not _is_package(child):
-                continue
-            modules.extend(_walk_package(root, child))
-        elif child.suffix == ".py" and _wanted_file(child):
-            modules.append(child.stem)
-    return _Layout(root=root, modules=modules, name=path.name)
-
-
-# ---------------------------------------------------------------------------
-# Isolation: a fresh SQLModel registry and a clean import namespace
+# Helpers
 # ---------------------------------------------------------------------------
 @contextmanager
 def _fresh_sqlmodel_registry() -> Iterator[Any]:
-    """Register every table class defined inside the block in a registry of its own."""
+    """Register every SQLModel table class defined inside the block in a registry of its own."""
     from sqlalchemy.orm import registry
     from sqlmodel import SQLModel
 
@@ -147,76 +141,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@contextmanager
-def _isolated_imports(root: Path, top_names: Iterable[str]) -> Iterator[None]:
-    """Put ``root`` first on sys.path and hide same-named modules; undo both afterwards."""
-    tops = set(top_names)
-
-    def owned(key: str) -> bool:
-        return key.split(".", 1)[0] in tops
-
-    stashed = {k: sys.modules.pop(k) for k in list(sys.modules) if owned(k)}
-    before = set(sys.modules)
-    root_str = str(root)
-    sys.path.insert(0, root_str)
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        try:
-            sys.path.remove(root_str)
-        except ValueError:
-            pass
-        for key in set(sys.modules) - before:
-            module = sys.modules.get(key)
-            file = getattr(module, "__file__", None)
-            if owned(key) or (file and _within(Path(file), root)):
-                del sys.modules[key]
-        sys.modules.update(stashed)
-        importlib.invalidate_caches()
-
-
-def _within(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
-
-
-# ---------------------------------------------------------------------------
-# Import errors → one line with file and line
-# ---------------------------------------------------------------------------
-def _where(exc: BaseException, root: Path) -> str:
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{exc.filename}:{exc.lineno}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _within(Path(f.filename), root)]
-    if frames:
-        return f"{frames[-1].filename}:{frames[-1].lineno}"
-    return str(root)
-
-
-def _import_error(exc: BaseException, module: str, root: Path, datakit: Path) -> DatakitError:
-    where = _where(exc, root)
-    if isinstance(exc, SyntaxError):
-        detail = f"syntax error: {exc.msg}"
-        hint = "fix the syntax; a datakit with a module that does not import is rejected as a whole"
-    elif isinstance(exc, ModuleNotFoundError):
-        detail = f"imports {exc.name!r}, which is not installed"
-        hint = f"install it (pip install {exc.name.split('.')[0] if exc.name else '...'}) or remove the import"
-    elif "is already defined for this MetaData" in str(exc):
-        table = re.search(r"Table '([^']+)'", str(exc))
-        detail = f"two classes claim table {table.group(1) if table else '?'!r}"
-        hint = "give one of them another __tablename__ or schema"
-    else:
-        detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        hint = "fix the module; a datakit with a module that does not import is rejected as a whole"
-    return DatakitError(f"{where}: datakit {datakit} module {module!r} failed to import: {detail}", hint)
-
-
-# ---------------------------------------------------------------------------
-# Public API
-# ---------------------------------------------------------------------------
 def _check_path(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
@@ -227,36 +151,164 @@ def _check_path(path: str | Path) -> Path:
     return p.resolve()
 
 
-def load_datakit(path: str | Path) -> Datakit:
-    """Discover the datakit at ``path``: import all its modules and collect its own tables."""
+def pythonpath_from_env() -> list[str]:
+    """``DKENV_PYTHONPATH`` split on ``os.pathsep`` (empty entries ignored)."""
+    return [p for p in os.environ.get("DKENV_PYTHONPATH", "").split(os.pathsep) if p.strip()]
+
+
+def _extra_folders(pythonpath: Sequence[str | Path]) -> list[Path]:
+    folders = []
+    for raw in [*pythonpath, *pythonpath_from_env()]:
+        folder = Path(raw).expanduser()
+        if not folder.is_dir():
+            source = "--pythonpath" if str(raw) in map(str, pythonpath) else "DKENV_PYTHONPATH"
+            raise UsageError(f"{source}: folder {str(raw)!r} does not exist",
+                             "give an existing folder (relative to the current directory) that holds the modules")
+        folders.append(folder.resolve())
+    return folders
+
+
+def _matches(module: ModuleFile, root: Path, patterns: Sequence[str]) -> str | None:
+    rel = module.path.relative_to(root).as_posix() if module.path.is_relative_to(root) else module.path.as_posix()
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(module.name, pattern) or fnmatch.fnmatchcase(rel, pattern):
+            return pattern
+    return None
+
+
+def _select(layout: Layout, scans: dict[str, ModuleScan], settings: DatakitSettings,
+            skipped: list[Skipped]) -> list[ModuleFile]:
+    """The modules to import: included, not excluded, declaring tables (or unreadable)."""
+    for key, patterns in (("include", settings.include), ("exclude", settings.exclude)):
+        for pattern in patterns:
+            if not any(_matches(m, layout.root, [pattern]) for m in layout.modules):
+                raise DatakitError(f"{settings.where(key)}: {key} glob {pattern!r} matches no module of the datakit",
+                                   f"globs match dotted module names (e.g. {layout.name}.models.*) or file paths "
+                                   f"relative to {layout.root}")
+    chosen = []
+    for module in layout.modules:
+        scan = scans[module.name]
+        if settings.include and not _matches(module, layout.root, settings.include):
+            if scan.declares_tables:
+                skipped.append(Skipped(module.name, f"not matched by include in {settings.where('include')} "
+                                       "(it declares tables)"))
+            continue
+        pattern = _matches(module, layout.root, settings.exclude)
+        if pattern:
+            note = " (it declares tables)" if scan.declares_tables else ""
+            skipped.append(Skipped(module.name, f"excluded by {pattern!r} in {settings.where('exclude')}{note}"))
+            continue
+        if scan.declares_tables or scan.syntax_error is not None:
+            chosen.append(module)
+        elif not module.package:
+            if scan.guarded:
+                line, what = scan.guarded[0]
+                reason = f"no table at import time ({what}, line {line})"
+            elif module.loose:
+                reason = "loose script that declares no table"
+            else:
+                reason = "declares no table"
+            skipped.append(Skipped(module.name, reason))
+    return chosen
+
+
+def _failures_to_error(failures: list[ImportFailure], kit: Path, root: Path) -> DatakitError:
+    """One error for every failing table module: the first real error, or every missing module with its fix."""
+    missing: dict[str, ImportFailure] = {}
+    others: list[ImportFailure] = []
+    for failure in failures:
+        if failure.missing:
+            missing.setdefault(failure.missing, failure)
+        else:
+            others.append(failure)
+    if others:
+        first = others[0]
+        rest = len(others) - 1 + len(missing)
+        more = f" (and {rest} more failing module(s))" if rest else ""
+        return DatakitError(f"{first.where}: datakit {kit} table module {first.module!r} failed to import: "
+                            f"{first.detail}{more}", first.hint)
+    pyproject = project_file(kit)
+    installs: list[str] = []
+    hints: list[str] = []
+    for name in missing:
+        fix = missing_fix(name, kit, root, pyproject)
+        if fix.startswith("pip install -e"):
+            hints.append(f"{fix} (its pyproject.toml lists {name})")
+        elif fix.startswith("--pythonpath"):
+            hints.append(f"{name} is a local folder: pass {fix} (or list it under pythonpath in [tool.dkenv])")
+        else:
+            installs.append(fix.removeprefix("pip install "))
+    if installs:
+        hints.append("pip install " + " ".join(installs))
+    named = ", ".join(f"{name} ({f.where})" for name, f in missing.items())
+    noun = "a module that is" if len(missing) == 1 else f"{len(missing)} modules that are"
+    return DatakitError(f"datakit {kit}: table modules import {noun} not available: {named}", "; ".join(hints))
+
+
+def _no_tables(path: str | Path, layout: Layout, scans: dict[str, ModuleScan]) -> DatakitError:
+    guarded = [(m, s.guarded[0]) for m, s in scans.items() if s.guarded]
+    if guarded:
+        module, (line, what) = guarded[0]
+        return DatakitError(f"datakit {str(path)!r} defines no table at import time: {module} line {line}: {what}",
+                            "declare tables at module level; declarations under `if TYPE_CHECKING:` or in "
+                            "functions that are never called do not count")
+    return DatakitError(f"datakit {str(path)!r} defines no table classes",
+                        "a datakit needs SQLModel classes declared with table=True, SQLAlchemy declarative "
+                        "classes (__tablename__) or Table(...) objects")
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> Datakit:
+    """Discover the datakit at ``path``: scan its sources, import its table modules, collect its tables.
+
+    ``pythonpath`` (and ``DKENV_PYTHONPATH``, and ``pythonpath`` in the datakit's own settings)
+    name folders put on ``sys.path`` while it is imported, for helpers that live outside it.
+    """
     p = _check_path(path)
-    layout = _layout(p)
+    extra = _extra_folders(pythonpath)
+    settings = load_settings(p)
+    layout = find_layout(p)
     if not layout.modules:
         raise DatakitError(f"datakit path {str(path)!r} holds no Python modules",
-                           "a datakit is a package (with __init__.py) or a folder of .py modules")
-    tops = {m.split(".", 1)[0] for m in layout.modules}
-    modules: list[ModuleType] = []
-    with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, _isolated_imports(layout.root, tops):
-        for dotted in layout.modules:
-            try:
-                modules.append(importlib.import_module(dotted))
-            except BaseException as exc:  # noqa: BLE001 - any import failure rejects the datakit
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                raise _import_error(exc, dotted, layout.root, p) from exc
-    classes = discover_sqlmodel_classes(modules)
-    if not classes:
-        raise DatakitError(f"datakit {str(path)!r} defines no table classes",
-                           "a datakit needs SQLModel classes declared with table=True")
-    return Datakit(path=p, name=layout.name, modules=modules, table_classes=classes, metadata=reg.metadata)
+                           "a datakit is a package (with __init__.py), a project folder or a folder of .py modules")
+    scans = {m.name: scan_source(m.path) for m in layout.modules}
+    resolve_bases(list(scans.values()))
+    skipped = [Skipped(name, why) for name, why in layout.skipped]
+    chosen = _select(layout, scans, settings, skipped)
+    if not chosen:
+        raise _no_tables(path, layout, scans)
+    folders = [*settings.pythonpath, *extra]
+    failures: list[ImportFailure] = []
+    for module in chosen:  # a syntax error needs no import to be reported
+        error = scans[module.name].syntax_error
+        if error is not None:
+            failures.append(describe(error, module.name, [layout.root], module.path))
+    names = [m.name for m in chosen if scans[m.name].syntax_error is None]
+    with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, \
+            isolated_imports(layout.root, layout.tops, layout.namespaces, folders):
+        _imported, failed = import_all(names)
+        failures += [describe(exc, name, [layout.root, *folders], p) for name, exc in failed]
+        if failures:
+            raise _failures_to_error(failures, p, layout.root)
+        modules = [sys.modules[m.name] for m in layout.modules if m.name in sys.modules]
+        modules += [sys.modules[n] for n in layout.namespaces if n in sys.modules and sys.modules[n] not in modules]
+        classes, extra_tables, metadatas = collect(modules, scans, reg)
+    for module in layout.modules:
+        if module.package and module.name not in {m.__name__ for m in modules}:
+            skipped.append(Skipped(module.name, "package holds no table module"))
+    if not classes and not extra_tables:
+        raise _no_tables(path, layout, scans)
+    return Datakit(path=p, name=layout.name, modules=modules, table_classes=classes, metadata=reg.metadata,
+                   metadatas=metadatas, extra_tables=extra_tables, skipped=skipped, settings=settings)
 
 
 def discover_datakit_modules(path: str | Path) -> list[ModuleType]:
-    """Import every module of the datakit at ``path`` (framework-compatible name)."""
+    """Import the table modules of the datakit at ``path`` (framework-compatible name)."""
     datakit = load_datakit(path)
-    modules = list(datakit.modules)
     # Keep the Datakit reachable from the list so callers that pass it on lose nothing.
-    return _ModuleList(modules, datakit)
+    return _ModuleList(datakit.modules, datakit)
 
 
 class _ModuleList(list):
@@ -268,31 +320,18 @@ class _ModuleList(list):
 
 
 def discover_sqlmodel_classes(modules: Iterable[ModuleType]) -> list[type]:
-    """The table classes defined in ``modules`` (not merely imported there), each once, in order."""
-    from sqlmodel import SQLModel
+    """The mapped table classes defined in ``modules`` (not merely imported there), each once, in order.
 
-    modules = list(modules)
-    names = {m.__name__ for m in modules}
-    seen: set[int] = set()
-    found: list[type] = []
-    for module in modules:
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, SQLModel)
-                and getattr(value, "__table__", None) is not None
-                and value.__module__ in names
-                and id(value) not in seen
-            ):
-                seen.add(id(value))
-                found.append(value)
-    return found
+    SQLModel ``table=True`` classes and SQLAlchemy declarative classes alike; classes kept in a
+    module-level dict or list (built by a factory) count too.
+    """
+    return classes_in(list(modules))
 
 
-def datakit_of(obj: Any) -> Datakit:
-    """Accept a Datakit, a path, or a list of table classes; return a Datakit."""
+def datakit_of(obj: Any, *, pythonpath: Sequence[str | Path] = ()) -> Datakit:
+    """Accept a Datakit or a path; return a Datakit."""
     if isinstance(obj, Datakit):
         return obj
     if isinstance(obj, (str, Path)):
-        return load_datakit(obj)
+        return load_datakit(obj, pythonpath=pythonpath)
     raise TypeError(f"expected a Datakit or a path, got {type(obj).__name__}")
