@@ -18,7 +18,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _ENV_KEYS = {"description", "databases"}
 _CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
-_DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
+_DB_KEYS = {"engine", "datakits", "validate", "pythonpath", *_CONTAINER_KEYS}
 
 
 # ---------------------------------------------------------------------------
@@ -41,6 +41,7 @@ class DatabaseSpec:
     ttl: str | float | None = None
     env: dict[str, str] = field(default_factory=dict)
     validate: bool = True
+    pythonpath: tuple[Path, ...] = ()  # folders on sys.path while its datakits are imported
     where: str = ""  # "file:line" of its table, for messages
 
 
@@ -162,12 +163,16 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     validate = raw.get("validate", True)
     if not isinstance(validate, bool):
         raise bad("validate must be true or false", key="validate")
+    pythonpath = raw.get("pythonpath", [])
+    if not isinstance(pythonpath, list) or not all(isinstance(p, str) and p for p in pythonpath):
+        raise bad("pythonpath must be a list of folders (relative to this file)", key="pythonpath")
     return DatabaseSpec(
         name=db, engine=engine, datakits=tuple(kits),
         paths=tuple((base / Path(k).expanduser()) for k in kits),
         image=raw.get("image"), user=raw.get("user"), password=raw.get("password"),
         database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
         env={str(k): str(v) for k, v in env.items()}, validate=validate, where=where,
+        pythonpath=tuple(base / Path(p).expanduser() for p in pythonpath),
     )
 
 

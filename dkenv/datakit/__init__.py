@@ -43,22 +43,29 @@ from dkenv.errors import DatakitError, UsageError
 
 __all__ = [
     "SKIP_DIRS", "SKIP_FILES", "Datakit", "Skipped", "datakit_of", "discover_datakit_modules",
-    "discover_sqlmodel_classes", "load_datakit", "pythonpath_from_env",
+    "discover_sqlmodel_classes", "load_datakit", "load_datakits", "pythonpath_from_env", "set_default_pythonpath",
 ]
 
 # Discovery swaps SQLModel's registry and touches sys.path/sys.modules: one at a time.
 _LOCK = threading.RLock()
+# Folders every discovery in this process adds (the pytest plugin's dkenv_pythonpath).
+_DEFAULT_PYTHONPATH: list[Path] = []
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """A module (or folder) of the datakit that was not imported, and why."""
+    """A module (or folder) of the datakit that was not imported, and why.
+
+    ``declares_tables`` is set when its source does declare a table (excluded, guarded by
+    ``if TYPE_CHECKING:``, inside a function, unimportable name): such a skip is always shown.
+    """
 
     module: str
     reason: str
+    declares_tables: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        return {"module": self.module, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        return {"module": self.module, "reason": self.reason, "declares_tables": self.declares_tables}
 
 
 @dataclass
@@ -156,12 +163,17 @@ def pythonpath_from_env() -> list[str]:
     return [p for p in os.environ.get("DKENV_PYTHONPATH", "").split(os.pathsep) if p.strip()]
 
 
+def set_default_pythonpath(folders: Sequence[str | Path]) -> None:
+    """Folders added to every later discovery in this process (the pytest plugin's setting)."""
+    _DEFAULT_PYTHONPATH[:] = [Path(f) for f in folders]
+
+
 def _extra_folders(pythonpath: Sequence[str | Path]) -> list[Path]:
     folders = []
-    for raw in [*pythonpath, *pythonpath_from_env()]:
+    for raw in [*pythonpath, *pythonpath_from_env(), *_DEFAULT_PYTHONPATH]:
         folder = Path(raw).expanduser()
         if not folder.is_dir():
-            source = "--pythonpath" if str(raw) in map(str, pythonpath) else "DKENV_PYTHONPATH"
+            source = "DKENV_PYTHONPATH" if str(raw) in pythonpath_from_env() else "pythonpath"
             raise UsageError(f"{source}: folder {str(raw)!r} does not exist",
                              "give an existing folder (relative to the current directory) that holds the modules")
         folders.append(folder.resolve())
@@ -183,27 +195,28 @@ def _select(layout: Layout, scans: dict[str, ModuleScan], settings: DatakitSetti
         for pattern in patterns:
             if not any(_matches(m, layout.root, [pattern]) for m in layout.modules):
                 raise DatakitError(f"{settings.where(key)}: {key} glob {pattern!r} matches no module of the datakit",
-                                   f"globs match dotted module names (e.g. {layout.name}.models.*) or file paths "
+                                   f"globs match dotted module names (e.g. {layout.modules[0].name.split('.')[0]}.*) "
+                                   "or file paths "
                                    f"relative to {layout.root}")
     chosen = []
     for module in layout.modules:
         scan = scans[module.name]
         if settings.include and not _matches(module, layout.root, settings.include):
             if scan.declares_tables:
-                skipped.append(Skipped(module.name, f"not matched by include in {settings.where('include')} "
-                                       "(it declares tables)"))
+                skipped.append(Skipped(module.name, f"not matched by include in {settings.where('include')}", True))
             continue
         pattern = _matches(module, layout.root, settings.exclude)
         if pattern:
-            note = " (it declares tables)" if scan.declares_tables else ""
-            skipped.append(Skipped(module.name, f"excluded by {pattern!r} in {settings.where('exclude')}{note}"))
+            skipped.append(Skipped(module.name, f"excluded by {pattern!r} in {settings.where('exclude')}",
+                                   scan.declares_tables))
             continue
         if scan.declares_tables or scan.syntax_error is not None:
             chosen.append(module)
         elif not module.package:
             if scan.guarded:
                 line, what = scan.guarded[0]
-                reason = f"no table at import time ({what}, line {line})"
+                skipped.append(Skipped(module.name, f"no table at import time ({what}, line {line})", True))
+                continue
             elif module.loose:
                 reason = "loose script that declares no table"
             else:
@@ -275,7 +288,8 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
                            "a datakit is a package (with __init__.py), a project folder or a folder of .py modules")
     scans = {m.name: scan_source(m.path) for m in layout.modules}
     resolve_bases(list(scans.values()))
-    skipped = [Skipped(name, why) for name, why in layout.skipped]
+    skipped = [Skipped(name, why, name.endswith(".py") and scan_source(layout.root / name).declares_tables)
+               for name, why in layout.skipped]
     chosen = _select(layout, scans, settings, skipped)
     if not chosen:
         raise _no_tables(path, layout, scans)
@@ -295,13 +309,47 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
         modules = [sys.modules[m.name] for m in layout.modules if m.name in sys.modules]
         modules += [sys.modules[n] for n in layout.namespaces if n in sys.modules and sys.modules[n] not in modules]
         classes, extra_tables, metadatas = collect(modules, scans, reg)
+    imported = {m.__name__ for m in modules}
+    # A module the table modules import themselves (helpers, factories) was not skipped after all.
+    skipped = [s for s in skipped if s.module not in imported]
     for module in layout.modules:
-        if module.package and module.name not in {m.__name__ for m in modules}:
+        if module.package and module.name not in imported:
             skipped.append(Skipped(module.name, "package holds no table module"))
     if not classes and not extra_tables:
         raise _no_tables(path, layout, scans)
     return Datakit(path=p, name=layout.name, modules=modules, table_classes=classes, metadata=reg.metadata,
                    metadatas=metadatas, extra_tables=extra_tables, skipped=skipped, settings=settings)
+
+
+def load_datakits(paths: Iterable[str | Path], *, pythonpath: Sequence[str | Path] = (),
+                  progress: Any = None) -> list[Datakit]:
+    """The datakits at ``paths`` in deploy order, each once, with the datakits they ``require`` first.
+
+    ``dkenv deploy silver`` deploys the bronze datakit silver requires before it, unless bronze is
+    given as well (then it is loaded once, still before silver).
+    """
+    loaded: dict[Path, Datakit] = {}
+    order: list[Datakit] = []
+
+    def visit(path: str | Path, chain: tuple[Path, ...], needed_by: Datakit | None) -> None:
+        key = _check_path(path)
+        if key in loaded:
+            return
+        if key in chain:
+            cycle = " -> ".join(p.name for p in (*chain, key))
+            raise DatakitError(f"datakits require each other in a cycle: {cycle}",
+                               "remove one of the requires entries; requires lists datakits this one builds on")
+        kit = load_datakit(key, pythonpath=pythonpath)
+        for required in kit.requires:
+            if progress is not None and required not in loaded:
+                progress(f"dkenv: {kit.name} requires {required.name} ({kit.settings.where('requires')})")
+            visit(required, (*chain, key), kit)
+        loaded[key] = kit
+        order.append(kit)
+
+    for path in paths:
+        visit(path, (), None)
+    return order
 
 
 def discover_datakit_modules(path: str | Path) -> list[ModuleType]:
