@@ -286,6 +286,13 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
     if not layout.modules:
         raise DatakitError(f"datakit path {str(path)!r} holds no Python modules",
                            "a datakit is a package (with __init__.py), a project folder or a folder of .py modules")
+    folders = [*settings.pythonpath, *extra]
+    # A helper folder inside the datakit (pythonpath = ["shared"]) is imported under its own
+    # names by the table modules that need it; it is not part of the datakit's modules.
+    helpers = [f for f in folders if f != layout.root and f.is_relative_to(layout.root)]
+    layout.modules = [m for m in layout.modules if not any(m.path.is_relative_to(f) for f in helpers)]
+    layout.namespaces = {n: d for n, d in layout.namespaces.items()
+                         if not any(d.is_relative_to(f) for f in helpers)}
     scans = {m.name: scan_source(m.path) for m in layout.modules}
     resolve_bases(list(scans.values()))
     skipped = [Skipped(name, why, name.endswith(".py") and scan_source(layout.root / name).declares_tables)
@@ -293,7 +300,6 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
     chosen = _select(layout, scans, settings, skipped)
     if not chosen:
         raise _no_tables(path, layout, scans)
-    folders = [*settings.pythonpath, *extra]
     failures: list[ImportFailure] = []
     for module in chosen:  # a syntax error needs no import to be reported
         error = scans[module.name].syntax_error

@@ -96,3 +96,15 @@ def test_deploy_of_a_datakit_that_requires_another_deploys_it_first(dk, tmp_path
     assert "fact" in doc["tables"] and "br__pagila__public.film" in doc["tables"]
     human = dk("deploy", silver)
     assert "dkenv: silver requires bronze-pagila (" in human.err
+
+
+def test_retail_warehouse_example_deploys_as_teams_lay_it_out(dk, examples):
+    r = dk("deploy", examples / "retail-warehouse", "--validate", "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["tables"] == ["retail_bronze.product", "retail_bronze.store", "retail_bronze.pos_transaction",
+                             "retail_silver.daily_store_sales"]
+    skipped = {s["module"]: s for s in doc["skipped"]}
+    assert {"retail.cli", "retail.ingest.pos", "scripts.load_sample_data"} <= set(skipped)
+    assert skipped["warehouse.tables.sandbox.try_wide_table"]["declares_tables"] is True
+    assert not any(m.startswith("shared") for m in skipped)  # the pythonpath helper folder is not the datakit
