@@ -138,6 +138,9 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     if not isinstance(kits, list) or not all(isinstance(k, str) and k for k in kits):
         raise bad("datakits must be a list of paths, in deploy order (bronze before silver)",
                   key="datakits")
+    pythonpath = raw.get("pythonpath", [])
+    if not isinstance(pythonpath, list) or not all(isinstance(p, str) and p for p in pythonpath):
+        raise bad("pythonpath must be a list of folders (relative to this file)", key="pythonpath")
     for key in ("image", "user", "password", "database"):
         if key in raw and not isinstance(raw[key], str):
             raise bad(f"{key} must be a string", key=key)
@@ -163,9 +166,6 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     validate = raw.get("validate", True)
     if not isinstance(validate, bool):
         raise bad("validate must be true or false", key="validate")
-    pythonpath = raw.get("pythonpath", [])
-    if not isinstance(pythonpath, list) or not all(isinstance(p, str) and p for p in pythonpath):
-        raise bad("pythonpath must be a list of folders (relative to this file)", key="pythonpath")
     return DatabaseSpec(
         name=db, engine=engine, datakits=tuple(kits),
         paths=tuple((base / Path(k).expanduser()) for k in kits),

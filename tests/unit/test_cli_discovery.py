@@ -108,3 +108,18 @@ def test_retail_warehouse_example_deploys_as_teams_lay_it_out(dk, examples):
     assert {"retail.cli", "retail.ingest.pos", "scripts.load_sample_data"} <= set(skipped)
     assert skipped["warehouse.tables.sandbox.try_wide_table"]["declares_tables"] is True
     assert not any(m.startswith("shared") for m in skipped)  # the pythonpath helper folder is not the datakit
+
+
+def test_environment_database_takes_a_pythonpath(tmp_path, trees):
+    import dkenv
+
+    config = tmp_path / "dkenv.toml"
+    repo = trees / "medallion_repo"
+    config.write_text(f'[environments.med.databases.lake]\nengine = "sqlite"\n'
+                      f'datakits = ["{repo / "datakits" / "sales_kit"}"]\npythonpath = ["{repo}"]\n')
+    with dkenv.environment("med", config=config) as env:
+        assert env.databases["lake"].tables == ["bronze_sales.raw_order", "silver_sales.order_total"]
+    config.write_text(config.read_text().replace(f'pythonpath = ["{repo}"]', 'pythonpath = "utils"'))
+    with pytest.raises(dkenv.errors.UsageError, match="pythonpath must be a list"):
+        with dkenv.environment("med", config=config):
+            pass
