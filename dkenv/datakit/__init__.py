@@ -16,7 +16,6 @@ discovery the datakit's folders and modules leave ``sys.path``/``sys.modules`` a
 
 from __future__ import annotations
 
-import fnmatch
 import gc
 import os
 import sys
@@ -31,13 +30,14 @@ from typing import Any
 from dkenv.datakit.importer import (
     ImportFailure,
     describe,
+    failures_to_error,
     import_all,
     isolated_imports,
-    missing_fix,
 )
-from dkenv.datakit.layout import SKIP_DIRS, SKIP_FILES, Layout, ModuleFile, find_layout
-from dkenv.datakit.scan import ModuleScan, resolve_bases, scan_source
-from dkenv.datakit.settings import DatakitSettings, load_settings, project_file
+from dkenv.datakit.layout import SKIP_DIRS, SKIP_FILES, find_layout
+from dkenv.datakit.scan import resolve_bases, scan_source
+from dkenv.datakit.selection import Skipped, no_tables_error, select
+from dkenv.datakit.settings import DatakitSettings, load_settings
 from dkenv.datakit.tables import classes_in, collect
 from dkenv.errors import DatakitError, UsageError
 
@@ -50,22 +50,6 @@ __all__ = [
 _LOCK = threading.RLock()
 # Folders every discovery in this process adds (the pytest plugin's dkenv_pythonpath).
 _DEFAULT_PYTHONPATH: list[Path] = []
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A module (or folder) of the datakit that was not imported, and why.
-
-    ``declares_tables`` is set when its source does declare a table (excluded, guarded by
-    ``if TYPE_CHECKING:``, inside a function, unimportable name): such a skip is always shown.
-    """
-
-    module: str
-    reason: str
-    declares_tables: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"module": self.module, "reason": self.reason, "declares_tables": self.declares_tables}
 
 
 @dataclass
@@ -180,96 +164,6 @@ def _extra_folders(pythonpath: Sequence[str | Path]) -> list[Path]:
     return folders
 
 
-def _matches(module: ModuleFile, root: Path, patterns: Sequence[str]) -> str | None:
-    rel = module.path.relative_to(root).as_posix() if module.path.is_relative_to(root) else module.path.as_posix()
-    for pattern in patterns:
-        if fnmatch.fnmatchcase(module.name, pattern) or fnmatch.fnmatchcase(rel, pattern):
-            return pattern
-    return None
-
-
-def _select(layout: Layout, scans: dict[str, ModuleScan], settings: DatakitSettings,
-            skipped: list[Skipped]) -> list[ModuleFile]:
-    """The modules to import: included, not excluded, declaring tables (or unreadable)."""
-    for key, patterns in (("include", settings.include), ("exclude", settings.exclude)):
-        for pattern in patterns:
-            if not any(_matches(m, layout.root, [pattern]) for m in layout.modules):
-                raise DatakitError(f"{settings.where(key)}: {key} glob {pattern!r} matches no module of the datakit",
-                                   f"globs match dotted module names (e.g. {layout.modules[0].name.split('.')[0]}.*) "
-                                   "or file paths "
-                                   f"relative to {layout.root}")
-    chosen = []
-    for module in layout.modules:
-        scan = scans[module.name]
-        if settings.include and not _matches(module, layout.root, settings.include):
-            if scan.declares_tables:
-                skipped.append(Skipped(module.name, f"not matched by include in {settings.where('include')}", True))
-            continue
-        pattern = _matches(module, layout.root, settings.exclude)
-        if pattern:
-            skipped.append(Skipped(module.name, f"excluded by {pattern!r} in {settings.where('exclude')}",
-                                   scan.declares_tables))
-            continue
-        if scan.declares_tables or scan.syntax_error is not None:
-            chosen.append(module)
-        elif not module.package:
-            if scan.guarded:
-                line, what = scan.guarded[0]
-                skipped.append(Skipped(module.name, f"no table at import time ({what}, line {line})", True))
-                continue
-            elif module.loose:
-                reason = "loose script that declares no table"
-            else:
-                reason = "declares no table"
-            skipped.append(Skipped(module.name, reason))
-    return chosen
-
-
-def _failures_to_error(failures: list[ImportFailure], kit: Path, root: Path) -> DatakitError:
-    """One error for every failing table module: the first real error, or every missing module with its fix."""
-    missing: dict[str, ImportFailure] = {}
-    others: list[ImportFailure] = []
-    for failure in failures:
-        if failure.missing:
-            missing.setdefault(failure.missing, failure)
-        else:
-            others.append(failure)
-    if others:
-        first = others[0]
-        rest = len(others) - 1 + len(missing)
-        more = f" (and {rest} more failing module(s))" if rest else ""
-        return DatakitError(f"{first.where}: datakit {kit} table module {first.module!r} failed to import: "
-                            f"{first.detail}{more}", first.hint)
-    pyproject = project_file(kit)
-    installs: list[str] = []
-    hints: list[str] = []
-    for name in missing:
-        fix = missing_fix(name, kit, root, pyproject)
-        if fix.startswith("pip install -e"):
-            hints.append(f"{fix} (its pyproject.toml lists {name})")
-        elif fix.startswith("--pythonpath"):
-            hints.append(f"{name} is a local folder: pass {fix} (or list it under pythonpath in [tool.dkenv])")
-        else:
-            installs.append(fix.removeprefix("pip install "))
-    if installs:
-        hints.append("pip install " + " ".join(installs))
-    named = ", ".join(f"{name} ({f.where})" for name, f in missing.items())
-    noun = "a module that is" if len(missing) == 1 else f"{len(missing)} modules that are"
-    return DatakitError(f"datakit {kit}: table modules import {noun} not available: {named}", "; ".join(hints))
-
-
-def _no_tables(path: str | Path, layout: Layout, scans: dict[str, ModuleScan]) -> DatakitError:
-    guarded = [(m, s.guarded[0]) for m, s in scans.items() if s.guarded]
-    if guarded:
-        module, (line, what) = guarded[0]
-        return DatakitError(f"datakit {str(path)!r} defines no table at import time: {module} line {line}: {what}",
-                            "declare tables at module level; declarations under `if TYPE_CHECKING:` or in "
-                            "functions that are never called do not count")
-    return DatakitError(f"datakit {str(path)!r} defines no table classes",
-                        "a datakit needs SQLModel classes declared with table=True, SQLAlchemy declarative "
-                        "classes (__tablename__) or Table(...) objects")
-
-
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
@@ -297,9 +191,9 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
     resolve_bases(list(scans.values()))
     skipped = [Skipped(name, why, name.endswith(".py") and scan_source(layout.root / name).declares_tables)
                for name, why in layout.skipped]
-    chosen = _select(layout, scans, settings, skipped)
+    chosen = select(layout, scans, settings, skipped)
     if not chosen:
-        raise _no_tables(path, layout, scans)
+        raise no_tables_error(path, layout, scans)
     failures: list[ImportFailure] = []
     for module in chosen:  # a syntax error needs no import to be reported
         error = scans[module.name].syntax_error
@@ -311,7 +205,7 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
         _imported, failed = import_all(names)
         failures += [describe(exc, name, [layout.root, *folders], p) for name, exc in failed]
         if failures:
-            raise _failures_to_error(failures, p, layout.root)
+            raise failures_to_error(failures, p, layout.root)
         modules = [sys.modules[m.name] for m in layout.modules if m.name in sys.modules]
         modules += [sys.modules[n] for n in layout.namespaces if n in sys.modules and sys.modules[n] not in modules]
         classes, extra_tables, metadatas = collect(modules, scans, reg)
@@ -322,7 +216,7 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
         if module.package and module.name not in imported:
             skipped.append(Skipped(module.name, "package holds no table module"))
     if not classes and not extra_tables:
-        raise _no_tables(path, layout, scans)
+        raise no_tables_error(path, layout, scans)
     return Datakit(path=p, name=layout.name, modules=modules, table_classes=classes, metadata=reg.metadata,
                    metadatas=metadatas, extra_tables=extra_tables, skipped=skipped, settings=settings)
 

@@ -27,6 +27,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from dkenv.datakit.settings import project_file
+from dkenv.errors import DatakitError
+
 #: Modules dkenv itself relies on while a datakit imports: never hidden, even if a folder shadows them.
 _PROTECTED = {"sqlmodel", "sqlalchemy", "pydantic", "pydantic_core", "typing_extensions", "dkenv"}
 #: Import names whose distribution is called differently.
@@ -250,3 +253,36 @@ def import_all(names: Sequence[str]) -> tuple[list[ModuleType], list[tuple[str, 
                 raise
             failed.append((dotted, exc))
     return imported, failed
+
+
+def failures_to_error(failures: list[ImportFailure], kit: Path, root: Path) -> DatakitError:
+    """One error for every failing table module: the first real error, or every missing module with its fix."""
+    missing: dict[str, ImportFailure] = {}
+    others: list[ImportFailure] = []
+    for failure in failures:
+        if failure.missing:
+            missing.setdefault(failure.missing, failure)
+        else:
+            others.append(failure)
+    if others:
+        first = others[0]
+        rest = len(others) - 1 + len(missing)
+        more = f" (and {rest} more failing module(s))" if rest else ""
+        return DatakitError(f"{first.where}: datakit {kit} table module {first.module!r} failed to import: "
+                            f"{first.detail}{more}", first.hint)
+    pyproject = project_file(kit)
+    installs: list[str] = []
+    hints: list[str] = []
+    for name in missing:
+        fix = missing_fix(name, kit, root, pyproject)
+        if fix.startswith("pip install -e"):
+            hints.append(f"{fix} (its pyproject.toml lists {name})")
+        elif fix.startswith("--pythonpath"):
+            hints.append(f"{name} is a local folder: pass {fix} (or list it under pythonpath in [tool.dkenv])")
+        else:
+            installs.append(fix.removeprefix("pip install "))
+    if installs:
+        hints.append("pip install " + " ".join(installs))
+    named = ", ".join(f"{name} ({f.where})" for name, f in missing.items())
+    noun = "a module that is" if len(missing) == 1 else f"{len(missing)} modules that are"
+    return DatakitError(f"datakit {kit}: table modules import {noun} not available: {named}", "; ".join(hints))

@@ -33,8 +33,6 @@ from pathlib import Path
 _BASE_FACTORIES = {"declarative_base", "generate_base"}
 #: Base classes that make a class a declarative base.
 _BASE_CLASSES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
-#: Cheap pre-filter: a file without any of these words cannot declare a table.
-_WORDS = ("table", "Table", "class ")
 
 
 @dataclass
@@ -198,7 +196,7 @@ def scan_source(path: Path, text: str | None = None) -> ModuleScan:
         scan.syntax_error = SyntaxError(f"cannot read the file: {exc}")
         scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
         return scan
-    if not any(word in source for word in _WORDS):
+    if not source.strip():
         return scan
     try:
         with warnings.catch_warnings():  # invalid escapes etc.: the author's business, not ours
