@@ -75,3 +75,28 @@ def test_pytest_plugin_with_declarative_and_namespace_kits(pytester):
     ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", timeout=300)
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("local_images", "scope")
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=pytest.mark.postgres),
+                                    pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_isolated_databases_from_a_container_server(engine):
+    from dkenv.databases import close_server_databases
+    from dkenv.lifecycle import start
+
+    server = start(engine, progress=False)
+    try:
+        with server_database(server, datakits=[DECLARATIVE, TABLES]) as db:
+            assert db.validate().success
+            tables = [t for k in db.datakits for t in k.tables]
+            assert {"blog.post_tag", "audit_log", "post_tag", "currency"} <= {t.fullname for t in tables}
+            eng = db.create_engine()
+            with eng.begin() as conn:
+                for table in tables:
+                    assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+                author = next(t for t in tables if t.fullname == "blog.author")
+                conn.execute(author.insert().values(id=1, name="A"))
+    finally:
+        close_server_databases(server)
+        server.stop()

@@ -264,3 +264,32 @@ def test_requires_cycle(tmp_path):
         (tmp_path / name / "dkenv.toml").write_text(f'requires = ["../{other}"]\n')
     with pytest.raises(DatakitError, match="cycle: a -> b -> a"):
         load_datakits([tmp_path / "a"])
+
+
+def test_two_namespace_datakits_with_the_same_names_never_mix(tmp_path):
+    for kit, column in (("one", "alpha"), ("two", "beta")):
+        folder = tmp_path / kit / "tables" / "core"
+        folder.mkdir(parents=True)
+        (folder / "thing.py").write_text(
+            "from sqlmodel import Field, SQLModel\n\n\nclass Thing(SQLModel, table=True):\n"
+            f"    id: int = Field(primary_key=True)\n    {column}: int = 0\n")
+        # imported by thing's sibling: must run once, not once per importer
+        (folder / "other.py").write_text(
+            "import builtins\nbuiltins.__dict__.setdefault('_dkenv_runs', []).append(__name__)\n"
+            "from sqlmodel import Field, SQLModel\n\nfrom tables.core.thing import Thing\n\n\n"
+            "class Other(SQLModel, table=True):\n    id: int = Field(primary_key=True, foreign_key='thing.id')\n")
+    import builtins
+
+    one, two = load_datakit(tmp_path / "one"), load_datakit(tmp_path / "two")
+    assert "alpha" in one.tables[0].c and "beta" in two.tables[0].c
+    assert builtins.__dict__.pop("_dkenv_runs") == ["tables.core.other", "tables.core.other"]
+    assert not _leftovers("tables")
+
+
+def test_check_static_on_a_declarative_kit(dk, fixtures):
+    r = dk("check", fixtures / "sa_declarative", "--static", "--json")
+    assert r.code == 0, r.err
+    import json
+
+    doc = json.loads(r.out)
+    assert doc["datakits"] == ["sa_declarative"] and doc["skipped"] == []
