@@ -203,7 +203,7 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
     with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, \
             isolated_imports(layout.root, layout.tops, layout.namespaces, folders):
         _imported, failed = import_all(names)
-        failures += [describe(exc, name, [layout.root, *folders], p) for name, exc in failed]
+        failures += [describe(exc, name, [layout.root, *folders], p, own=layout.tops) for name, exc in failed]
         if failures:
             raise failures_to_error(failures, p, layout.root)
         modules = [sys.modules[m.name] for m in layout.modules if m.name in sys.modules]
@@ -231,7 +231,7 @@ def load_datakits(paths: Iterable[str | Path], *, pythonpath: Sequence[str | Pat
     loaded: dict[Path, Datakit] = {}
     order: list[Datakit] = []
 
-    def visit(path: str | Path, chain: tuple[Path, ...], needed_by: Datakit | None) -> None:
+    def visit(path: str | Path, chain: tuple[Path, ...]) -> None:
         key = _check_path(path)
         if key in loaded:
             return
@@ -243,12 +243,12 @@ def load_datakits(paths: Iterable[str | Path], *, pythonpath: Sequence[str | Pat
         for required in kit.requires:
             if progress is not None and required not in loaded:
                 progress(f"dkenv: {kit.name} requires {required.name} ({kit.settings.where('requires')})")
-            visit(required, (*chain, key), kit)
+            visit(required, (*chain, key))
         loaded[key] = kit
         order.append(kit)
 
     for path in paths:
-        visit(path, (), None)
+        visit(path, ())
     return order
 
 

@@ -172,13 +172,18 @@ def _sqlmodel_hint(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
-def describe(exc: BaseException, module: str, folders: Sequence[Path], fallback: Path) -> ImportFailure:
+def describe(exc: BaseException, module: str, folders: Sequence[Path], fallback: Path,
+             own: Iterable[str] = ()) -> ImportFailure:
+    """What went wrong importing ``module``, where (file:line inside ``folders``), and the fix."""
     where = _where(exc, folders, fallback)
     if isinstance(exc, SyntaxError):
         return ImportFailure(module, where, f"syntax error: {exc.msg}",
                              "fix the syntax; a datakit with a table module that does not import is rejected as a whole")
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.split(".", 1)[0]
+        if top in set(own):  # the datakit's own package: a wrong import path, not a missing install
+            return ImportFailure(module, where, f"imports {exc.name!r}, which does not exist in the datakit",
+                                 "fix the import: check the module path and the file name")
         return ImportFailure(module, where, f"imports {exc.name!r}, which is not installed or not found", "", top)
     known = _sqlmodel_hint(exc)
     if known:

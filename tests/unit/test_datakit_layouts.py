@@ -293,3 +293,15 @@ def test_check_static_on_a_declarative_kit(dk, fixtures):
 
     doc = json.loads(r.out)
     assert doc["datakits"] == ["sa_declarative"] and doc["skipped"] == []
+
+
+def test_a_wrong_import_of_the_datakits_own_module_is_not_a_pip_install(tmp_path):
+    folder = tmp_path / "kit" / "tables" / "core"
+    folder.mkdir(parents=True)
+    (folder / "thing.py").write_text(
+        "from sqlmodel import Field, SQLModel\n\nfrom tables.core.nope import X  # noqa\n\n\n"
+        "class Thing(SQLModel, table=True):\n    id: int = Field(primary_key=True)\n")
+    with pytest.raises(DatakitError) as info:
+        load_datakit(tmp_path / "kit")
+    assert "thing.py:3" in info.value.message and "'tables.core.nope', which does not exist" in info.value.message
+    assert "pip" not in info.value.hint
