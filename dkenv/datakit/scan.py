@@ -187,13 +187,17 @@ class _Scanner:
                 self.klass(item, counted=counted, why=why, func=func)
 
 
-def scan_source(path: Path, text: str | None = None) -> ModuleScan:
-    """Parse one module (never import it) and record what it declares."""
+def scan_source(path: Path, text: str | bytes | None = None) -> ModuleScan:
+    """Parse one module (never import it) and record what it declares.
+
+    The source is read as bytes so that a ``# -*- coding: latin-1 -*-`` cookie is honoured the
+    way the import system honours it.
+    """
     scan = ModuleScan(path=path)
     try:
-        source = text if text is not None else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        scan.syntax_error = SyntaxError(f"cannot read the file: {exc}")
+        source = text if text is not None else path.read_bytes()
+    except OSError as exc:
+        scan.syntax_error = SyntaxError(f"cannot read the file: {exc.strerror}")
         scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
         return scan
     if not source.strip():
@@ -204,6 +208,10 @@ def scan_source(path: Path, text: str | None = None) -> ModuleScan:
             tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         scan.syntax_error = exc
+        return scan
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
+        scan.syntax_error = SyntaxError(f"cannot parse the file: {exc}")
+        scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
         return scan
     _Scanner(scan).body(tree.body, counted=True)
     return scan

@@ -68,3 +68,12 @@ def test_syntax_error_and_plain_modules(tmp_path):
     scans = _scan(tmp_path, broken="class T(SQLModel, table=True)\n    pass\n", plain="X = 1\n")
     assert scans["broken"].syntax_error is not None and scans["broken"].syntax_error.lineno == 1
     assert not scans["plain"].declares_tables and scans["plain"].syntax_error is None
+
+
+def test_encoding_cookie_and_null_bytes(tmp_path):
+    latin = tmp_path / "latin.py"
+    latin.write_bytes(b"# -*- coding: latin-1 -*-\nclass T(SQLModel, table=True):\n    name = '\xe9'\n")
+    assert scan_source(latin).declarations == [(2, "class T")]
+    nul = tmp_path / "nul.py"
+    nul.write_bytes(b"x = 1\x00\n")
+    assert scan_source(nul).syntax_error is not None
