@@ -25,12 +25,15 @@ and inside functions that are never called at import time.  They are recorded, s
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Calls whose result is a declarative base class.
 _BASE_FACTORIES = {"declarative_base", "generate_base"}
+#: In a file that cannot be parsed: text that looks like a table declaration.
+_LOOKS_LIKE_TABLE = re.compile(rb"table\s*=\s*True|__tablename__|__table__|\bTable\s*\(|DeclarativeBase|declarative_base")
 #: Base classes that make a class a declarative base.
 _BASE_CLASSES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
 
@@ -55,6 +58,7 @@ class ModuleScan:
     metadata_names: list[str] = field(default_factory=list)  # X = MetaData(...) at module level
     base_names: list[str] = field(default_factory=list)  # declarative bases defined here
     syntax_error: SyntaxError | None = None
+    unparsable_table: bool = False  # a syntax error in a file whose text looks like it declares a table
     classes: list[_ClassInfo] = field(default_factory=list)
     factories: set[str] = field(default_factory=set)  # functions whose body declares tables
     called: set[str] = field(default_factory=set)  # names called at import time
@@ -199,6 +203,7 @@ def scan_source(path: Path, text: str | bytes | None = None) -> ModuleScan:
     except OSError as exc:
         scan.syntax_error = SyntaxError(f"cannot read the file: {exc.strerror}")
         scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
+        scan.unparsable_table = True  # cannot tell: never skip it silently
         return scan
     if not source.strip():
         return scan
@@ -208,10 +213,12 @@ def scan_source(path: Path, text: str | bytes | None = None) -> ModuleScan:
             tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         scan.syntax_error = exc
-        return scan
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         scan.syntax_error = SyntaxError(f"cannot parse the file: {exc}")
         scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
+    if scan.syntax_error is not None:
+        raw = source.encode() if isinstance(source, str) else source
+        scan.unparsable_table = bool(_LOOKS_LIKE_TABLE.search(raw))
         return scan
     _Scanner(scan).body(tree.body, counted=True)
     return scan

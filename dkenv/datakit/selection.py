@@ -67,8 +67,11 @@ def select(layout: Layout, scans: dict[str, ModuleScan], settings: DatakitSettin
             skipped.append(Skipped(module.name, f"excluded by {pattern!r} in {settings.where('exclude')}",
                                    scan.declares_tables))
             continue
-        if scan.declares_tables or scan.syntax_error is not None:
-            chosen.append(module)
+        if scan.declares_tables or scan.unparsable_table:
+            chosen.append(module)  # a table module with a syntax error rejects the datakit (file:line)
+        elif scan.syntax_error is not None:
+            skipped.append(Skipped(module.name, f"syntax error at line {scan.syntax_error.lineno} in a file "
+                                   "that shows no table declaration"))
         elif not module.package:
             if scan.guarded:
                 line, what = scan.guarded[0]

@@ -305,3 +305,14 @@ def test_a_wrong_import_of_the_datakits_own_module_is_not_a_pip_install(tmp_path
         load_datakit(tmp_path / "kit")
     assert "thing.py:3" in info.value.message and "'tables.core.nope', which does not exist" in info.value.message
     assert "pip" not in info.value.hint
+
+
+def test_an_unparsable_script_without_tables_does_not_reject_the_datakit(tmp_path):
+    (tmp_path / "kit" / "scripts").mkdir(parents=True)
+    (tmp_path / "kit" / "scripts" / "old_report.py").write_text('print "python 2 was here"\n')
+    (tmp_path / "kit" / "tables.py").write_text(
+        "from sqlmodel import Field, SQLModel\n\n\nclass T(SQLModel, table=True):\n    id: int = Field(primary_key=True)\n")
+    kit = load_datakit(tmp_path / "kit")
+    assert kit.table_names == ["t"]
+    reasons = {s.module: s.reason for s in kit.skipped}
+    assert reasons["scripts.old_report"] == "syntax error at line 1 in a file that shows no table declaration"
