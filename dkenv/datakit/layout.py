@@ -25,6 +25,7 @@ SKIP_DIRS = {"tests", "test", "docs", "doc", "build", "dist", "venv", ".venv", "
 #: File names that are never imported as datakit modules.
 SKIP_FILES = {"setup.py", "conftest.py", "__main__.py", "noxfile.py", "fabfile.py"}
 _TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
+_UNWANTED = "test, conftest, setup and __main__ files are never part of a datakit"
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ def _walk(layout: Layout, folder: Path, dotted: str) -> Iterator[ModuleFile]:
         if child.is_dir():
             if not _skip_dir(child, layout):
                 yield from _walk(layout, child, f"{dotted}.{child.name}")
-        elif child.suffix == ".py" and child.name != "__init__.py" and _wanted_file(child):
+        elif child.suffix == ".py" and child.name != "__init__.py" and not _wanted_file(child):
+            layout.skipped.append((str(child.relative_to(layout.root)), _UNWANTED))
+        elif child.suffix == ".py" and child.name != "__init__.py":
             if child.stem.isidentifier():
                 yield ModuleFile(f"{dotted}.{child.stem}", child)
             else:
@@ -106,7 +109,9 @@ def find_layout(path: Path) -> Layout:
                     # A folder with no Python module anywhere below (data, SQL, configs).
                     for key in [k for k in layout.namespaces if k == child.name or k.startswith(child.name + ".")]:
                         del layout.namespaces[key]
-        elif child.suffix == ".py" and _wanted_file(child):
+        elif child.suffix == ".py" and not _wanted_file(child):
+            layout.skipped.append((child.name, _UNWANTED))
+        elif child.suffix == ".py":
             if child.stem.isidentifier():
                 layout.modules.append(ModuleFile(child.stem, child, loose=True))
             else:

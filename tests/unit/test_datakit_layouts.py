@@ -316,3 +316,17 @@ def test_an_unparsable_script_without_tables_does_not_reject_the_datakit(tmp_pat
     assert kit.table_names == ["t"]
     reasons = {s.module: s.reason for s in kit.skipped}
     assert reasons["scripts.old_report"] == "syntax error at line 1 in a file that shows no table declaration"
+
+
+def test_a_test_file_declaring_a_table_is_listed_not_silently_dropped(tmp_path):
+    pkg = tmp_path / "kit"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    table = "from sqlmodel import Field, SQLModel\n\n\nclass {0}(SQLModel, table=True):\n    id: int = Field(primary_key=True)\n"
+    (pkg / "real.py").write_text(table.format("Real"))
+    (pkg / "test_real.py").write_text(table.format("Scratch"))
+    kit = load_datakit(pkg)
+    assert kit.table_names == ["real"]
+    (skip,) = kit.skipped
+    assert skip.module == "kit/test_real.py" and skip.declares_tables
+    assert skip.reason.startswith("test, conftest, setup")
