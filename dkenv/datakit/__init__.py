@@ -202,13 +202,15 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
     names = [m.name for m in chosen if scans[m.name].syntax_error is None]
     with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, \
             isolated_imports(layout.root, layout.tops, layout.namespaces, folders):
+        before = set(sys.modules)
         _imported, failed = import_all(names)
         failures += [describe(exc, name, [layout.root, *folders], p, own=layout.tops) for name, exc in failed]
         if failures:
             raise failures_to_error(failures, p, layout.root)
         modules = [sys.modules[m.name] for m in layout.modules if m.name in sys.modules]
         modules += [sys.modules[n] for n in layout.namespaces if n in sys.modules and sys.modules[n] not in modules]
-        classes, extra_tables, metadatas = collect(modules, scans, reg)
+        outside = set(sys.modules) - before - {m.__name__ for m in modules}
+        classes, extra_tables, metadatas = collect(modules, scans, reg, outside)
     imported = {m.__name__ for m in modules}
     # A module the table modules import themselves (helpers, factories) was not skipped after all.
     skipped = [s for s in skipped if s.module not in imported]

@@ -11,7 +11,7 @@ on a base imported from outside (a shared library) contributes only its own tabl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -62,10 +62,16 @@ def _owned_metadatas(modules: Iterable[ModuleType], scans: Mapping[str, ModuleSc
     return owned
 
 
-def collect(modules: list[ModuleType], scans: Mapping[str, ModuleScan], reg: Any) -> tuple[list[type], list[Any], list[Any]]:
-    """(mapped classes, tables not behind a listed class, metadatas) of the imported datakit."""
+def collect(modules: list[ModuleType], scans: Mapping[str, ModuleScan], reg: Any,
+            outside: Collection[str] = ()) -> tuple[list[type], list[Any], list[Any]]:
+    """(mapped classes, tables not behind a listed class, metadatas) of the imported datakit.
+
+    ``outside``: modules the import pulled in that are not the datakit's (helpers on pythonpath,
+    another datakit's models); classes defined there are not the datakit's tables.
+    """
     from sqlalchemy import Table
 
+    outside = set(outside)
     classes = classes_in(modules)
     owned = _owned_metadatas(modules, scans, reg)
     # Classes built somewhere no module-level name reaches: they are still in the registries.
@@ -73,13 +79,17 @@ def collect(modules: list[ModuleType], scans: Mapping[str, ModuleScan], reg: Any
                           for b in (getattr(m, n, None) for n in getattr(scans.get(m.__name__), "base_names", []))]
     listed = {id(c) for c in classes}
     order = {id(t): i for i, t in enumerate(t for md in owned for t in md.tables.values())}
-    hidden = [mp.class_ for r in registries if r is not None and hasattr(r, "mappers") for mp in r.mappers
-              if id(mp.class_) not in listed and getattr(mp.class_, "__table__", None) is not None]
+    mapped = [mp.class_ for r in registries if r is not None and hasattr(r, "mappers") for mp in r.mappers
+              if getattr(mp.class_, "__table__", None) is not None]
+    hidden = [c for c in mapped if id(c) not in listed and c.__module__ not in outside]
     hidden.sort(key=lambda c: order.get(id(c.__table__), len(order)))
     classes += list(dict.fromkeys(hidden))
+    # Classes of modules outside the datakit (another datakit's models imported through
+    # pythonpath, a helper library) land in the same fresh registry: their tables are not ours.
+    foreign = {id(c.__table__) for c in mapped if c.__module__ in outside}
 
     class_tables = {id(c.__table__) for c in classes}
-    extra = [t for md in owned for t in md.tables.values() if id(t) not in class_tables]
+    extra = [t for md in owned for t in md.tables.values() if id(t) not in class_tables and id(t) not in foreign]
     metadatas = [md for md in owned if md.tables]
     for module in modules:
         for value in _values(module):

@@ -330,3 +330,16 @@ def test_a_test_file_declaring_a_table_is_listed_not_silently_dropped(tmp_path):
     (skip,) = kit.skipped
     assert skip.module == "kit/test_real.py" and skip.declares_tables
     assert skip.reason.startswith("test, conftest, setup")
+
+
+def test_models_imported_from_another_datakit_are_not_this_datakits_tables(tmp_path, examples):
+    silver = tmp_path / "silver"
+    (silver / "silver_z").mkdir(parents=True)
+    (silver / "silver_z" / "__init__.py").write_text("")
+    (silver / "silver_z" / "facts.py").write_text(
+        "from bronze_pagila.models.films import Film\nfrom sqlmodel import Field, SQLModel\n\n\n"
+        "class FilmFact(SQLModel, table=True):\n    id: int = Field(primary_key=True)\n"
+        "    film_id: int = Field(foreign_key=f\"{Film.__table__.fullname}.film_id\")\n")
+    kit = load_datakit(silver, pythonpath=[examples / "bronze-pagila"])
+    assert kit.table_names == ["filmfact"]
+    assert not _leftovers("bronze_pagila")
