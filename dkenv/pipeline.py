@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.datakit import Datakit, load_datakit
+from dkenv.datakit import Datakit, load_datakits
 from dkenv.deploy import (
     DeployResult,
     ValidationResult,
@@ -38,6 +38,7 @@ class Outcome:
     validation: ValidationResult | None = None
     url: str | None = None
     kept: bool = False
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # modules discovery did not import
 
     @property
     def success(self) -> bool:
@@ -53,6 +54,7 @@ class Outcome:
             "target": self.target,
             "datakits": self.datakits,
             "tables": self.tables,
+            "skipped": self.skipped,
         }
         if self.deploys:
             doc["created"] = [t for d in self.deploys for t in d.created]
@@ -87,9 +89,23 @@ class Outcome:
         return "\n".join(lines)
 
 
-def load_all(paths: Sequence[str]) -> list[Datakit]:
-    """Discover every datakit before anything is started."""
-    return [load_datakit(p) for p in paths]
+def load_all(paths: Sequence[str], pythonpath: Sequence[str] = (),
+             progress: Callable[[str], None] | None = None) -> list[Datakit]:
+    """Discover every datakit (and the ones they require) before anything is started."""
+    return load_datakits(paths, pythonpath=pythonpath, progress=progress)
+
+
+def skipped_of(kits: Sequence[Datakit]) -> list[dict[str, Any]]:
+    """Every module discovery did not import, with the datakit it belongs to (for --json/--verbose)."""
+    return [{"datakit": kit.name, **s.to_dict()} for kit in kits for s in kit.skipped]
+
+
+def report_skipped(kits: Sequence[Datakit], show: Callable[[str], None], *, verbose: bool) -> None:
+    """Skips are listed with --verbose; a skipped file that declares a table is always shown."""
+    for kit in kits:
+        for s in kit.skipped:
+            if verbose or s.declares_tables:
+                show(f"dkenv: {kit.name}: skipped {s.module}: {s.reason}")
 
 
 def deploy_paths(
@@ -100,12 +116,16 @@ def deploy_paths(
     cleanup: bool = False,
     keep: bool = False,
     progress: Callable[[str], None] | None = None,
+    pythonpath: Sequence[str] = (),
+    verbose: bool = False,
 ) -> Outcome:
     """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep."""
-    kits = load_all(paths)
+    kits = load_all(paths, pythonpath, progress)
+    if progress:
+        report_skipped(kits, progress, verbose=verbose)
     if keep:
         target.options["keep"] = True
-    outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
+    outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     try:
         for kit in kits:
             if progress:
@@ -127,15 +147,18 @@ def deploy_paths(
     return outcome
 
 
-def validate_paths(paths: Sequence[str], target: Target) -> Outcome:
+def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence[str] = (),
+                   progress: Callable[[str], None] | None = None, verbose: bool = False) -> Outcome:
     """Validate the live target against the datakits at ``paths``, deploying nothing."""
     from dkenv.errors import UsageError
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
         raise UsageError(f"target {target.name} starts out empty, so there is nothing to validate",
                          "point dkenv validate at a live database: --url, a *_local target, or dkenv up + dkenv url")
-    kits = load_all(paths)
-    outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
+    kits = load_all(paths, pythonpath, progress)
+    if progress:
+        report_skipped(kits, progress, verbose=verbose)
+    outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     try:
         outcome.validation = validate_deployment([t for kit in kits for t in kit.tables], target)
     finally:

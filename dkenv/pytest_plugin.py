@@ -49,6 +49,8 @@ HELP = {
                "(sqlite, postgres, mysql; default: sqlite)",
     "datakits": "datakit paths deployed into dkenv_database when a test's dkenv marker names none, "
                 "in order (bronze before silver)",
+    "pythonpath": "folders put on sys.path while datakits are imported, for helpers that live outside "
+                  "them (like dkenv's --pythonpath)",
     "keep": "leave dkenv's servers and test databases in place after the run and print their URLs",
     "postgres_image": "image for dkenv_postgres (default: $DKENV_POSTGRES_IMAGE, dkenv.toml, postgres:16)",
     "mysql_image": "image for dkenv_mysql (default: $DKENV_MYSQL_IMAGE, dkenv.toml, mysql:8.0)",
@@ -63,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dkenv-datakit", dest="dkenv_datakits", action="append", default=None,
                     metavar="PATH", help=HELP["datakits"] + " (repeatable)")
     parser.addini("dkenv_datakits", HELP["datakits"], type="paths", default=[])
+    group.addoption("--dkenv-pythonpath", dest="dkenv_pythonpath", action="append", default=None,
+                    metavar="DIR", help=HELP["pythonpath"] + " (repeatable)")
+    parser.addini("dkenv_pythonpath", HELP["pythonpath"], type="paths", default=[])
     group.addoption("--dkenv-keep", dest="dkenv_keep", action="store_true", default=None,
                     help=HELP["keep"])
     parser.addini("dkenv_keep", HELP["keep"], type="bool", default=False)
@@ -110,6 +115,18 @@ def pytest_configure(config: pytest.Config) -> None:
         keep=bool(_option(config, "dkenv_keep")),
         images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
     )
+    pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")
+    if pythonpath:
+        from dkenv.datakit import set_default_pythonpath
+
+        set_default_pythonpath(list(pythonpath))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath"):
+        from dkenv.datakit import set_default_pythonpath
+
+        set_default_pythonpath([])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -83,6 +83,15 @@ def target_options(func: Callable) -> Callable:
     return func
 
 
+def datakit_options(func: Callable) -> Callable:
+    """--pythonpath and --verbose, for every command that reads datakits."""
+    func = click.option("--verbose", "-v", is_flag=True,
+                        help="List the modules discovery skipped, and why (on stderr).")(func)
+    return click.option("--pythonpath", "pythonpath", multiple=True, metavar="DIR",
+                        help="Folder put on sys.path while datakits are imported, for helpers outside "
+                             "them (repeatable; also DKENV_PYTHONPATH, separated by os.pathsep).")(func)
+
+
 def resolve(kw: dict[str, Any]):
     """Pop the target options out of ``kw`` and resolve them (flag > env > file > default)."""
     from dkenv.config import resolve_target

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import emit_json, err
+from dkenv.cli._common import datakit_options, emit_json, err
 from dkenv.errors import DkenvError, UsageError
 
 DEFAULT_ENGINES = "sqlite,postgres,mysql"
@@ -27,8 +27,9 @@ DEFAULT_ENGINES = "sqlite,postgres,mysql"
               help="Also write a JUnit XML file: one test case per table and engine.")
 @click.option("--timeout", default=60.0, show_default=True, metavar="SECONDS", type=float,
               help="How long a throwaway database may take to accept queries.")
+@datakit_options
 def check(paths: tuple[str, ...], engines: str, static_only: bool, as_json: bool,
-          junit: str | None, timeout: float) -> None:
+          junit: str | None, timeout: float, pythonpath: tuple[str, ...], verbose: bool) -> None:
     """Tell which table of the datakits works on which engine, why not, and the fix.
 
     The static pass always runs first: it compiles every table for each engine and looks for
@@ -60,7 +61,8 @@ def check(paths: tuple[str, ...], engines: str, static_only: bool, as_json: bool
     try:
         wanted = _parse_engines(engines)
         junit_path = _junit_path(junit)
-        _run(paths, wanted, static_only, as_json, junit_path, timeout, timings, document)
+        _run(paths, wanted, static_only, as_json, junit_path, timeout, timings, document,
+             pythonpath=pythonpath, verbose=verbose)
     except DkenvError as exc:
         if as_json:
             document["error"] = {"message": exc.message, "hint": exc.hint,
@@ -71,7 +73,7 @@ def check(paths: tuple[str, ...], engines: str, static_only: bool, as_json: bool
 
 def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as_json: bool,
          junit_path: Path | None, timeout: float, timings: dict[str, Any],
-         document: dict[str, Any]) -> None:
+         document: dict[str, Any], *, pythonpath: tuple[str, ...] = (), verbose: bool = False) -> None:
     from dkenv.check import (
         is_success,
         render_matrix,
@@ -80,10 +82,14 @@ def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as
         write_junit,
     )
     from dkenv.check import to_json as check_json
-    from dkenv.datakit import load_datakit
+    from dkenv.pipeline import load_all, report_skipped, skipped_of
 
     clock = time.perf_counter()
-    kits = [load_datakit(p) for p in paths]  # every path first: a typo costs no container
+    # every path first (and the datakits they require): a typo costs no container
+    kits = load_all(paths, pythonpath, None if as_json else err)
+    document["skipped"] = skipped_of(kits)
+    if not as_json:
+        report_skipped(kits, err, verbose=verbose)
     tables = [t for kit in kits for t in kit.tables]
     names = [t.fullname for t in tables]
     timings["load"] = time.perf_counter() - clock

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import emit_json, err, resolve, target_options
+from dkenv.cli._common import datakit_options, emit_json, err, resolve, target_options
 from dkenv.errors import DkenvError
 
 
@@ -51,8 +51,9 @@ def _list_targets_callback(ctx: click.Context, _param: click.Parameter, value: b
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list-targets", is_flag=True, expose_value=False, is_eager=True,
               callback=_list_targets_callback, help="List the targets and exit.")
+@datakit_options
 def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, as_json: bool,
-           **kw: Any) -> None:
+           pythonpath: tuple[str, ...], verbose: bool, **kw: Any) -> None:
     """Deploy one or more datakits, in the order given (bronze before silver).
 
     \b
@@ -74,7 +75,8 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
         target = resolve(kw)
         document["target"] = target.name
         outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
-                                        progress=None if as_json else err)
+                                        progress=None if as_json else err, pythonpath=pythonpath,
+                                        verbose=verbose)
         document = outcome.to_dict()
     except DkenvError as exc:
         if as_json:
@@ -93,7 +95,9 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @target_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def validate(paths: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+@datakit_options
+def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...], verbose: bool,
+             **kw: Any) -> None:
     """Check a live database against the datakits, without deploying anything.
 
     \b
@@ -110,7 +114,8 @@ def validate(paths: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     try:
         target = resolve(kw)
         document["target"] = target.name
-        outcome = pipeline.validate_paths(paths, target)
+        outcome = pipeline.validate_paths(paths, target, pythonpath=pythonpath,
+                                          progress=None if as_json else err, verbose=verbose)
     except DkenvError as exc:
         if as_json:
             document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}

@@ -48,7 +48,7 @@ import copy
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -146,7 +146,8 @@ def _run_undo(undo: list[Callable[[], None]]) -> None:
 # ---------------------------------------------------------------------------
 @contextmanager
 def environment(name: str, *, config: str | Path | None = None,
-                progress: Progress | bool | None = False) -> Iterator[Environment]:
+                progress: Progress | bool | None = False,
+                pythonpath: Sequence[str | Path] = ()) -> Iterator[Environment]:
     """The environment ``name`` for the duration of a ``with`` block; removed when it exits.
 
         with dkenv.environment("pagila") as env:
@@ -157,7 +158,7 @@ def environment(name: str, *, config: str | Path | None = None,
     ``progress``: a line printer, True for stderr, False (default) for silence.
     """
     env = _bring_up(environment_spec(name, settings_from(config)), persistent=False,
-                    progress=_printer(progress))
+                    progress=_printer(progress), pythonpath=pythonpath)
     try:
         yield env
     finally:
@@ -165,13 +166,13 @@ def environment(name: str, *, config: str | Path | None = None,
 
 
 def up(name: str, *, config: str | Path | None = None,
-       progress: Progress | bool | None = None) -> Environment:
+       progress: Progress | bool | None = None, pythonpath: Sequence[str | Path] = ()) -> Environment:
     """Bring ``name`` up to outlive this process (``dkenv env up``); ``down(name)`` removes it.
 
     Raises UsageError (exit 2) when it is already up.  ``progress`` defaults to stderr.
     """
     spec = environment_spec(name, settings_from(config))
-    return _bring_up(spec, persistent=True, progress=_printer(progress))
+    return _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
 
 
 def _printer(progress: Progress | bool | None) -> Progress:
@@ -186,8 +187,9 @@ class _Cancelled(Exception):
     """Another database failed: stop between steps."""
 
 
-def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress) -> Environment:
-    kits = {db.name: _discover(spec, db) for db in spec.databases.values()}
+def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress,
+              pythonpath: Sequence[str | Path] = ()) -> Environment:
+    kits = {db.name: _discover(spec, db, pythonpath) for db in spec.databases.values()}
     for db in spec.databases.values():
         _check_order(spec, db, kits[db.name])
     containers = [db for db in spec.databases.values() if db.engine != "sqlite"]
@@ -242,13 +244,13 @@ def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress) ->
     return env
 
 
-def _discover(spec: EnvironmentSpec, db: DatabaseSpec) -> list[Datakit]:
+def _discover(spec: EnvironmentSpec, db: DatabaseSpec, pythonpath: Sequence[str | Path] = ()) -> list[Datakit]:
     from dkenv.datakit import load_datakit
 
     kits = []
     for i, (written, path) in enumerate(zip(db.datakits, db.paths)):
         try:
-            kits.append(load_datakit(path))
+            kits.append(load_datakit(path, pythonpath=[*db.pythonpath, *pythonpath]))
         except DkenvError as exc:
             where = locate_in_config(spec.source, spec.name, db.name, "datakits", written,
                                      db.datakits[:i].count(written))

@@ -18,7 +18,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _ENV_KEYS = {"description", "databases"}
 _CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
-_DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
+_DB_KEYS = {"engine", "datakits", "validate", "pythonpath", *_CONTAINER_KEYS}
 _NO_ENTRY = object()  # locate_in_config without an array entry
 
 
@@ -42,6 +42,7 @@ class DatabaseSpec:
     ttl: str | float | None = None
     env: dict[str, str] = field(default_factory=dict)
     validate: bool = True
+    pythonpath: tuple[Path, ...] = ()  # folders on sys.path while its datakits are imported
     where: str = ""  # "file:line" of its table, for messages
 
 
@@ -150,6 +151,9 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
         raise bad(f"datakits entry {wrong!r} is not a path: datakits must be a list of paths, in "
                   "deploy order (bronze before silver)", key="datakits",
                   entry=wrong if isinstance(wrong, (str, int, float, bool)) else _NO_ENTRY)
+    pythonpath = raw.get("pythonpath", [])
+    if not isinstance(pythonpath, list) or not all(isinstance(p, str) and p for p in pythonpath):
+        raise bad("pythonpath must be a list of folders (relative to this file)", key="pythonpath")
     for key in ("image", "user", "password", "database"):
         if key in raw and not isinstance(raw[key], str):
             raise bad(f"{key} must be a string", key=key)
@@ -168,9 +172,9 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
             parse_ttl(ttl)
         except UsageError as exc:
             raise bad(exc.message.replace("--ttl", "ttl"), exc.hint, key="ttl") from None
-    env = raw.get("env", {})
+    variables = raw.get("env", {})
     scalar = str | int | float | bool
-    if not isinstance(env, dict) or not all(isinstance(v, scalar) for v in env.values()):
+    if not isinstance(variables, dict) or not all(isinstance(v, scalar) for v in variables.values()):
         raise bad("env must be a table of NAME = \"value\"", key="env")
     validate = raw.get("validate", True)
     if not isinstance(validate, bool):
@@ -180,7 +184,8 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
         paths=tuple((base / Path(k).expanduser()) for k in kits),
         image=raw.get("image"), user=raw.get("user"), password=raw.get("password"),
         database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
-        env={str(k): str(v) for k, v in env.items()}, validate=validate, where=where,
+        env={str(k): str(v) for k, v in variables.items()}, validate=validate, where=where,
+        pythonpath=tuple(base / Path(p).expanduser() for p in pythonpath),
     )
 
 

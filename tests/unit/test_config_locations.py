@@ -72,3 +72,15 @@ def test_an_entry_that_is_not_a_path_is_reported_at_its_line(tmp_path: Path) -> 
         environment_spec("shop", load_settings(path))
     assert info.value.message.startswith(f"{path}:10: ")
     assert "entry 42 is not a path" in info.value.message
+
+
+def test_a_malformed_env_table_is_a_config_error_at_its_line(dk, tmp_path: Path, monkeypatch) -> None:
+    """``env = "..."`` (not a table) is reported at its line; it once crashed the error path."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "dkenv.toml"
+    path.write_text('[environments.e.databases.db]\nengine = "postgres"\ndatakits = []\n'
+                    'env = "oops"\n', encoding="utf-8")
+    r = dk("env", "up", "e")
+    assert r.returncode == 2
+    assert f"{path}:4: [environments.e.databases.db]: env must be a table" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,0 +1,248 @@
+"""Table-first discovery: find the modules that declare tables by reading their source.
+
+A datakit is usually a whole package — tables next to a CLI, ingestion scripts, notebooks —
+and only the tables matter to dkenv.  Importing everything runs code with side effects and
+drags in dependencies (typer, pandas) that have nothing to do with the schema.  So before
+anything is imported, every module's source is parsed (``ast``, no execution) and only the
+modules that *declare* tables are imported afterwards.
+
+What counts as a declaration, at module level (also inside ``try``/``with``/``if``/class bodies):
+
+* a class with ``table=True`` among its keywords (SQLModel);
+* a class that assigns ``__tablename__`` or ``__table__`` in its body (SQLAlchemy declarative);
+* a class deriving from a declarative base of the datakit (``class Base(DeclarativeBase)``,
+  ``Base = declarative_base()``, ``registry().generate_base()``), unless ``__abstract__``;
+* a ``Table(...)`` call (``sa.Table``, ``sqlalchemy.Table``), and any call with ``table=True``
+  (``type(name, bases, ns, table=True)``);
+* a call to a function of the datakit whose body declares tables (a factory building classes
+  into a dict).
+
+What does not count: declarations inside ``if TYPE_CHECKING:`` or ``if __name__ == "__main__":``
+and inside functions that are never called at import time.  They are recorded, so that the
+"no tables" error and ``--verbose`` can say where they were seen.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Calls whose result is a declarative base class.
+_BASE_FACTORIES = {"declarative_base", "generate_base"}
+#: In a file that cannot be parsed: text that looks like a table declaration.
+_LOOKS_LIKE_TABLE = re.compile(rb"table\s*=\s*True|__tablename__|__table__|\bTable\s*\(|DeclarativeBase|declarative_base")
+#: Base classes that make a class a declarative base.
+_BASE_CLASSES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
+
+
+@dataclass
+class _ClassInfo:
+    name: str
+    bases: list[str]
+    line: int
+    abstract: bool
+    direct: bool  # table=True / __tablename__ / __table__
+    is_base: bool  # a declarative base itself
+
+
+@dataclass
+class ModuleScan:
+    """What the source of one module declares (before any import)."""
+
+    path: Path
+    declarations: list[tuple[int, str]] = field(default_factory=list)  # (line, what)
+    guarded: list[tuple[int, str]] = field(default_factory=list)  # declarations that do not count
+    metadata_names: list[str] = field(default_factory=list)  # X = MetaData(...) at module level
+    base_names: list[str] = field(default_factory=list)  # declarative bases defined here
+    syntax_error: SyntaxError | None = None
+    unparsable_table: bool = False  # a syntax error in a file whose text looks like it declares a table
+    classes: list[_ClassInfo] = field(default_factory=list)
+    factories: set[str] = field(default_factory=set)  # functions whose body declares tables
+    called: set[str] = field(default_factory=set)  # names called at import time
+
+    @property
+    def declares_tables(self) -> bool:
+        return bool(self.declarations)
+
+
+def _name(node: ast.expr) -> str:
+    """The last component of a dotted name (``sa.Table`` -> ``Table``), or ''."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Call):
+        return _name(node.func)
+    return ""
+
+
+def _is_true(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _calls_in(node: ast.AST) -> list[ast.Call]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+
+
+def _declaring_call(call: ast.Call) -> str | None:
+    if _name(call.func) == "Table":
+        return "Table(...)"
+    if any(k.arg == "table" and _is_true(k.value) for k in call.keywords):
+        return "call with table=True"
+    return None
+
+
+def _guard(test: ast.expr) -> str | None:
+    """'TYPE_CHECKING' or '__main__' when an ``if`` only runs for type checkers or scripts."""
+    if _name(test) == "TYPE_CHECKING":
+        return "inside `if TYPE_CHECKING:`"
+    if (isinstance(test, ast.Compare) and _name(test.left) == "__name__"
+            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)):
+        return 'inside `if __name__ == "__main__":`'
+    return None
+
+
+class _Scanner:
+    def __init__(self, scan: ModuleScan) -> None:
+        self.scan = scan
+
+    def body(self, stmts: list[ast.stmt], *, counted: bool, why: str = "", func: str | None = None) -> None:
+        for stmt in stmts:
+            self.stmt(stmt, counted=counted, why=why, func=func)
+
+    def record(self, line: int, what: str, *, counted: bool, why: str, func: str | None) -> None:
+        if counted:
+            self.scan.declarations.append((line, what))
+        else:
+            self.scan.guarded.append((line, f"{what} {why}"))
+            if func is not None:
+                self.scan.factories.add(func)
+
+    def stmt(self, stmt: ast.stmt, *, counted: bool, why: str, func: str | None) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.body(stmt.body, counted=False, why=f"inside function {stmt.name}()", func=func or stmt.name)
+            return
+        if isinstance(stmt, ast.ClassDef):
+            self.klass(stmt, counted=counted, why=why, func=func)
+            return
+        if isinstance(stmt, ast.If):
+            guard = _guard(stmt.test)
+            if guard and counted:
+                self.body(stmt.body, counted=False, why=guard, func=func)
+            else:
+                self.body(stmt.body, counted=counted, why=why, func=func)
+            self.body(stmt.orelse, counted=counted, why=why, func=func)
+            return
+        if isinstance(stmt, (ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
+            for part in ("body", "orelse", "finalbody"):
+                self.body(getattr(stmt, part, []) or [], counted=counted, why=why, func=func)
+            for handler in getattr(stmt, "handlers", []):
+                self.body(handler.body, counted=counted, why=why, func=func)
+            return
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr, ast.AugAssign, ast.Return)) and stmt.value:
+            for call in _calls_in(stmt.value):
+                what = _declaring_call(call)
+                if what:
+                    self.record(call.lineno, what, counted=counted, why=why, func=func)
+                elif counted and func is None:
+                    self.scan.called.add(_name(call.func))
+                if counted and func is None and isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    name = _name(call.func)
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    names = [t.id for t in targets if isinstance(t, ast.Name)]
+                    if call is stmt.value and name == "MetaData":
+                        self.scan.metadata_names.extend(names)
+                    elif call is stmt.value and name in _BASE_FACTORIES:
+                        self.scan.base_names.extend(names)
+
+    def klass(self, node: ast.ClassDef, *, counted: bool, why: str, func: str | None) -> None:
+        bases = [_name(b) for b in node.bases]
+        direct = any(k.arg == "table" and _is_true(k.value) for k in node.keywords)
+        abstract = False
+        for item in node.body:
+            targets: list[ast.expr] = []
+            if isinstance(item, ast.Assign):
+                targets = item.targets
+            elif isinstance(item, ast.AnnAssign):
+                targets = [item.target]
+            for t in targets:
+                if isinstance(t, ast.Name) and t.id in ("__tablename__", "__table__"):
+                    direct = True
+                if isinstance(t, ast.Name) and t.id == "__abstract__" and _is_true(item.value):  # type: ignore[union-attr]
+                    abstract = True
+        is_base = any(b in _BASE_CLASSES for b in bases) or any(
+            _name(d) == "as_declarative" for d in node.decorator_list)
+        if counted and func is None:
+            self.scan.classes.append(_ClassInfo(node.name, bases, node.lineno, abstract, direct and not abstract,
+                                                is_base))
+            if is_base:
+                self.scan.base_names.append(node.name)
+            if direct and not abstract:
+                self.record(node.lineno, f"class {node.name}", counted=True, why="", func=None)
+        elif direct and not abstract:
+            self.record(node.lineno, f"class {node.name}", counted=False, why=why, func=func)
+        # Table(...) in a class body (``__table__ = Table(...)``) was counted via direct already;
+        # nested classes are rare but cheap to follow.
+        for item in node.body:
+            if isinstance(item, ast.ClassDef):
+                self.klass(item, counted=counted, why=why, func=func)
+
+
+def scan_source(path: Path, text: str | bytes | None = None) -> ModuleScan:
+    """Parse one module (never import it) and record what it declares.
+
+    The source is read as bytes so that a ``# -*- coding: latin-1 -*-`` cookie is honoured the
+    way the import system honours it.
+    """
+    scan = ModuleScan(path=path)
+    try:
+        source = text if text is not None else path.read_bytes()
+    except OSError as exc:
+        scan.syntax_error = SyntaxError(f"cannot read the file: {exc.strerror}")
+        scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
+        scan.unparsable_table = True  # cannot tell: never skip it silently
+        return scan
+    if not source.strip():
+        return scan
+    try:
+        with warnings.catch_warnings():  # invalid escapes etc.: the author's business, not ours
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        scan.syntax_error = exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
+        scan.syntax_error = SyntaxError(f"cannot parse the file: {exc}")
+        scan.syntax_error.filename, scan.syntax_error.lineno = str(path), 1
+    if scan.syntax_error is not None:
+        raw = source.encode() if isinstance(source, str) else source
+        scan.unparsable_table = bool(_LOOKS_LIKE_TABLE.search(raw))
+        return scan
+    _Scanner(scan).body(tree.body, counted=True)
+    return scan
+
+
+def resolve_bases(scans: list[ModuleScan]) -> None:
+    """Second pass over a whole datakit: subclasses of its declarative bases, and factory calls.
+
+    A declarative base is known only after every module has been read (``Base`` usually lives in
+    ``_base.py`` and the tables elsewhere), so this runs once all sources are scanned.
+    """
+    bases = {name for s in scans for name in s.base_names}
+    changed = True
+    while changed:  # abstract subclasses of a base are bases too
+        changed = False
+        for s in scans:
+            for c in s.classes:
+                if c.abstract and c.name not in bases and any(b in bases for b in c.bases):
+                    bases.add(c.name)
+                    changed = True
+    factories = {name for s in scans for name in s.factories}
+    for s in scans:
+        for c in s.classes:
+            if not c.direct and not c.is_base and not c.abstract and any(b in bases for b in c.bases):
+                s.declarations.append((c.line, f"class {c.name} (declarative)"))
+        for name in sorted(s.called & factories):
+            s.declarations.append((0, f"call of table factory {name}()"))

@@ -1,0 +1,1 @@
+"""The retail platform package: command line and ingestion jobs."""
