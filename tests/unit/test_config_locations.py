@@ -81,6 +81,6 @@ def test_a_malformed_env_table_is_a_config_error_at_its_line(dk, tmp_path: Path,
     path.write_text('[environments.e.databases.db]\nengine = "postgres"\ndatakits = []\n'
                     'env = "oops"\n', encoding="utf-8")
     r = dk("env", "up", "e")
-    assert r.returncode == 2
-    assert f"{path}:4: [environments.e.databases.db]: env must be a table" in r.stderr
-    assert "Traceback" not in r.stderr
+    assert r.code == 2
+    assert f"{path}:4: [environments.e.databases.db]: env must be a table" in r.err
+    assert "Traceback" not in r.err
