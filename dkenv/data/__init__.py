@@ -1,0 +1,244 @@
+"""Data in the loop: load data files into a deployment of datakits, all or nothing.
+
+    from dkenv.data import load_data
+    result = load_data(target, ["data/sample"], ["examples/bronze-pagila"])
+    result.tables          # {"br__pagila__public.actor": 200, ...}
+
+Three phases, and nothing touches the database before the second: every file is read
+(streamed) and every row validated through its table's model, keys are checked across all
+files, and the rows are parked in temp files; then foreign keys that point outside the run
+are looked up in the database; then one transaction writes everything, parents first
+(:mod:`dkenv.data.load`).  Any bad row stops the load before a row is written: the report
+lists them all, ``file:line: table.column: what is wrong (value)``.
+
+Layer: above runtime/deploy/datakit, below databases/environments/cli.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dkenv.config import Target
+from dkenv.data.files import DataFile, DataFileError, find_files
+from dkenv.data.load import FilePlan, LoadFailed, defer_checks, ordered, write
+from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
+from dkenv.datakit import Datakit, datakit_of
+from dkenv.errors import UsageError
+from dkenv.runtime import runtime_for
+
+
+@dataclass
+class LoadResult:
+    """What a load did: rows per table, per file, and a note when there was nothing to load."""
+
+    success: bool
+    target: str
+    tables: dict[str, int] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"success": self.success, "target": self.target, "rows": self.rows, "tables": self.tables,
+                "files": self.files, "note": self.note, "duration_s": round(self.duration_s, 4)}
+
+    def summary(self) -> str:
+        if self.note:
+            return self.note
+        return (f"loaded {self.rows:,} row(s) into {len(self.tables)} table(s) on {self.target} "
+                f"in {self.duration_s:.2f} s")
+
+
+def data_dirs_of(kits: Iterable[Any]) -> list[Path]:
+    """The data directories datakits declare themselves (``[tool.dkenv] data = [...]``)."""
+    return [Path(d) for kit in kits for d in (getattr(kit, "data_dirs", None) or [])]
+
+
+def load_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
+              progress: Callable[[str], None] | None = None) -> LoadResult:
+    """Load the data files of ``dirs`` into ``target``, where ``datakits`` are deployed.
+
+    Raises :class:`UsageError` (exit 2) for a file or column no datakit defines or a
+    malformed file, :class:`BadRows` (exit 1) for rows that do not fit their tables, and
+    :class:`LoadFailed` (exit 1) when the database refuses them; in every case nothing of
+    this load is in the database afterwards.
+    """
+    started = time.perf_counter()
+    kits = [datakit_of(k) for k in datakits]
+    files = find_files(dirs)
+    if not files:
+        where = ", ".join(str(d) for d in dirs) or "(no directory)"
+        return LoadResult(success=True, target=target.name, note=f"no data files in {where}: nothing to load")
+    plans = _plans(files, kits)
+    problems = Problems()
+    keys = _keys_for(plans)
+    try:
+        for plan in plans:
+            _read(plan, keys, problems)
+        problems.raise_if_any()
+        loaded = {p.rules.name for p in plans}
+        rt = runtime_for(target)
+        rt.attach_schemas({p.rules.table.schema for p in plans if p.rules.table.schema}, create=False)
+        schema_map = dict((target.options or {}).get("schema_map") or {})
+        with rt.lock, rt.begin() as conn:
+            if schema_map:
+                conn.execution_options(schema_translate_map=schema_map)
+            _check_references(conn, keys, loaded, problems)
+            problems.raise_if_any()
+            plans_in_order, postpone = ordered(plans)
+            undo = defer_checks(conn, plans_in_order) if postpone else (lambda: None)
+            try:
+                counts = write(conn, plans_in_order, progress)
+            finally:
+                undo()
+    finally:
+        for plan in plans:
+            plan.spool.close()
+    return LoadResult(
+        success=True, target=target.name, tables=counts,
+        files=[{"file": str(p.file), "table": p.rules.name, "rows": p.spool.rows} for p in plans],
+        duration_s=time.perf_counter() - started,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Files -> tables
+# ---------------------------------------------------------------------------
+def _plans(files: Sequence[DataFile], kits: Sequence[Datakit]) -> list[FilePlan]:
+    tables: dict[str, Any] = {}
+    classes: dict[int, type] = {}
+    for kit in kits:
+        for cls in getattr(kit, "table_classes", []) or []:
+            if getattr(cls, "__table__", None) is not None:
+                classes[id(cls.__table__)] = cls
+        for table in kit.tables:
+            tables.setdefault(table.fullname, table)
+    by_name: dict[str, list[Any]] = {}
+    for table in tables.values():
+        by_name.setdefault(table.name, []).append(table)
+    rules: dict[int, TableRules] = {}
+    plans: list[FilePlan] = []
+    for file in files:
+        table = tables.get(file.fullname)
+        if table is None and file.schema is None and len(by_name.get(file.table, [])) == 1:
+            table = by_name[file.table][0]
+        if table is None:
+            if file.schema is None and len(by_name.get(file.table, [])) > 1:
+                choices = ", ".join(t.fullname for t in by_name[file.table])
+                raise UsageError(f"{file}: table {file.table!r} is ambiguous ({choices})",
+                                 f"name the file <schema>.{file.table}.{file.ext}")
+            names = ", ".join(sorted(tables)[:8]) + (", ..." if len(tables) > 8 else "")
+            raise UsageError(f"{file}: no datakit defines table {file.fullname!r}",
+                             f"name the file after one of the datakits' tables ({names}), or deploy the "
+                             f"datakit that defines it")
+        if id(table) not in rules:
+            rules[id(table)] = rules_for(table, classes.get(id(table)))
+        plans.append(FilePlan(file=file, rules=rules[id(table)]))
+    return plans
+
+
+def _keys_for(plans: Sequence[FilePlan]) -> Keys:
+    keys = Keys()
+    for plan in plans:
+        for columns in plan.rules.keys:
+            keys.want(plan.rules.name, columns, unique=True)
+    loaded = {p.rules.name for p in plans}
+    for plan in plans:
+        for fk in plan.rules.table.foreign_key_constraints:
+            parent, _, _ = fk.elements[0].target_fullname.rpartition(".")
+            if parent in loaded:
+                cols = tuple(e.target_fullname.rsplit(".", 1)[-1] for e in fk.elements)
+                keys.want(parent, cols, unique=False)
+    return keys
+
+
+def _unknown_columns(plan: FilePlan, names: Iterable[str], where: str) -> UsageError | None:
+    unknown = [n for n in names if n not in plan.rules.field_of]
+    if not unknown:
+        return None
+    known = ", ".join(plan.rules.columns)
+    return UsageError(f"{where}: table {plan.rules.name} has no column {unknown[0]!r}"
+                      + (f" (nor {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else ""),
+                      f"its columns are: {known}")
+
+
+def _read(plan: FilePlan, keys: Keys, problems: Problems) -> None:
+    """Validate every row of one file and spool the good ones."""
+    header = plan.file.columns()
+    if header is not None:
+        error = _unknown_columns(plan, header, f"{plan.file}:1")
+        if error:
+            raise error
+        plan.present.update(header)
+    path = str(plan.file)
+    rules = plan.rules
+    for line, row in plan.file.rows():
+        where = f"{path}:{line}"
+        if header is None:
+            if not plan.present.issuperset(row):
+                error = _unknown_columns(plan, row, where)
+                if error:
+                    raise error
+                plan.present.update(row)
+        values = rules.validate(row, where, problems)
+        if values is None:
+            continue
+        keys.add(rules, values, row.keys(), where, problems)
+        plan.spool.add(values)
+
+
+# ---------------------------------------------------------------------------
+# Foreign keys that point outside the run: look the parents up in the database
+# ---------------------------------------------------------------------------
+def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problems) -> None:
+    from sqlalchemy import column, select, table, tuple_
+
+    for (child, child_cols, parent, parent_cols), values in keys.refs.items():
+        have = keys.seen.get((parent, parent_cols), {}) if parent in loaded else {}
+        missing = {k: w for k, w in values.items() if k not in have}
+        if not missing:
+            continue
+        schema, _, name = parent.rpartition(".")
+        parent_table = table(name, *(column(c) for c in parent_cols), schema=schema or None)
+        found: set[tuple] = set()
+        wanted = list(missing)
+        try:
+            for i in range(0, len(wanted), 500):
+                batch = wanted[i:i + 500]
+                if len(parent_cols) == 1:
+                    where = parent_table.c[parent_cols[0]].in_([k[0] for k in batch])
+                else:
+                    where = tuple_(*(parent_table.c[c] for c in parent_cols)).in_(batch)
+                found.update(tuple(r) for r in _select(conn, select(*parent_table.c).where(where)))
+        except Exception:  # noqa: BLE001 - the parent table is not there: every value is missing
+            found = set()
+        as_text = {tuple(str(v) for v in f) for f in found}
+        for key, where in missing.items():
+            if key in found or tuple(str(v) for v in key) in as_text:
+                continue
+            shown = key[0] if len(key) == 1 else key
+            problems.add(where, child, ",".join(child_cols),
+                         f"foreign key points to no row of {parent} ({', '.join(parent_cols)})", shown)
+
+
+def _select(conn: Any, query: Any) -> list[Any]:
+    """Run a lookup; on PostgreSQL inside a savepoint, so a missing table does not end the transaction."""
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(query))
+    with conn.begin_nested():
+        return list(conn.execute(query))
+
+
+__all__ = ["BadRows", "DataFile", "DataFileError", "LoadFailed", "LoadResult", "data_dirs_of", "find_files",
+           "load_data"]

@@ -1,0 +1,249 @@
+"""Write validated rows: parents first, one transaction, the fastest path each engine has.
+
+PostgreSQL (psycopg2): ``COPY ... FROM STDIN`` fed from an in-memory buffer, 10 000 rows at a
+time.  MySQL/MariaDB and SQLite: SQLAlchemy ``insert()`` with a list of rows (executemany;
+PyMySQL turns it into multi-row INSERTs).  Everything happens in one transaction, so a failure
+leaves no row of the load behind (InnoDB DML is transactional too).
+
+Foreign-key cycles (and self-references on MySQL, which InnoDB checks row by row): the values
+were already checked in Python (rows.Keys + a lookup of the parents in the database), so the
+database's own check is postponed for the load — SQLite ``PRAGMA defer_foreign_keys``,
+MySQL ``SET FOREIGN_KEY_CHECKS=0`` on the load's connection only, PostgreSQL
+``SET CONSTRAINTS ALL DEFERRED`` where the keys are deferrable, else
+``SET LOCAL session_replication_role = replica`` (needs a superuser: the hint says so).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as dtime
+from typing import Any
+
+from dkenv.data.files import DataFile
+from dkenv.data.rows import TableRules
+from dkenv.errors import DkenvError
+
+#: Rows per COPY buffer / executemany batch, and per spooled chunk.
+CHUNK = 10_000
+
+
+class LoadFailed(DkenvError):
+    """The database refused the rows; the transaction was rolled back."""
+
+
+class Spool:
+    """Validated rows parked in a temp file between validation and writing (constant memory)."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="dkenv-data-")
+        self._chunk: list[tuple] = []
+        self.rows = 0
+
+    def add(self, values: tuple) -> None:
+        self._chunk.append(values)
+        self.rows += 1
+        if len(self._chunk) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._chunk:
+            pickle.dump(self._chunk, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self._chunk = []
+
+    def chunks(self) -> Iterator[list[tuple]]:
+        self._flush()
+        self._fh.seek(0)
+        while True:
+            try:
+                yield pickle.load(self._fh)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass
+class FilePlan:
+    """One data file, validated: which table, which columns it gives, its spooled rows."""
+
+    file: DataFile
+    rules: TableRules
+    present: set[str] = field(default_factory=set)
+    spool: Spool = field(default_factory=Spool)
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in self.rules.columns if c in self.present]
+
+
+def ordered(plans: Sequence[FilePlan]) -> tuple[list[FilePlan], bool]:
+    """Plans parents first (file order kept within a table), and whether FK checks must wait."""
+    from sqlalchemy.schema import sort_tables_and_constraints
+
+    tables = list({id(p.rules.table): p.rules.table for p in plans}.values())
+    order: list[Any] = []
+    cyclic = False
+    for table, remaining in sort_tables_and_constraints(tables):
+        if table is not None:
+            order.append(table)
+        elif remaining:
+            cyclic = True
+    position = {id(t): i for i, t in enumerate(order)}
+    self_ref = any(fk.referred_table is t for t in tables for fk in t.foreign_key_constraints if _resolves(fk))
+    return sorted(plans, key=lambda p: position[id(p.rules.table)]), cyclic or self_ref
+
+
+def _resolves(fk: Any) -> bool:
+    try:
+        fk.referred_table  # noqa: B018 - raises when the parent is outside the metadata
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def defer_checks(conn: Any, plans: Sequence[FilePlan]) -> Callable[[], None]:
+    """Postpone the database's FK checks for this load; returns what undoes it (MySQL)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+    elif dialect == "mysql":
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        return lambda: conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+    elif dialect == "postgresql":
+        fks = [fk for p in plans for fk in p.rules.table.foreign_key_constraints]
+        if all(fk.deferrable for fk in fks):
+            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+        else:
+            from sqlalchemy.exc import DBAPIError
+
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            except DBAPIError:
+                raise LoadFailed(
+                    "the tables' foreign keys form a cycle, and this PostgreSQL user may not postpone "
+                    "non-deferrable foreign keys (session_replication_role needs a superuser)",
+                    "declare the cycle's foreign keys DEFERRABLE INITIALLY DEFERRED, or load as a superuser",
+                ) from None
+    return lambda: None
+
+
+def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Insert every plan's rows on ``conn`` (inside the caller's transaction); rows per table."""
+    total = sum(p.spool.rows for p in plans)
+    started = time.perf_counter()
+    last = [started]
+    done = 0
+    counts: dict[str, int] = {}
+    copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2"
+    for plan in plans:
+        name = plan.rules.name
+        counts.setdefault(name, 0)
+        columns = plan.columns
+        if not columns or not plan.spool.rows:
+            continue
+        index = [plan.rules.columns.index(c) for c in columns]
+        table = plan.rules.table
+        for chunk in plan.spool.chunks():
+            rows = [tuple(r[i] for i in index) for r in chunk] if len(index) != len(plan.rules.columns) else chunk
+            try:
+                if copy:
+                    _copy(conn, table, columns, rows)
+                else:
+                    conn.execute(table.insert(), [dict(zip(columns, r)) for r in rows])
+            except Exception as exc:
+                from sqlalchemy.exc import DBAPIError, StatementError
+
+                if isinstance(exc, (DBAPIError, StatementError)) or type(exc).__module__.startswith("psycopg2"):
+                    raise LoadFailed(f"loading {plan.file} into {name} failed: {_db_message(exc)}; "
+                                     f"nothing was loaded (the load was rolled back)",
+                                     "fix the rows the database refused, or the table they clash with") from None
+                raise
+            done += len(rows)
+            counts[name] += len(rows)
+            now = time.perf_counter()
+            if progress and now - last[0] >= 1.0:
+                last[0] = now
+                rate = done / (now - started)
+                progress(f"dkenv: loading {name}: {done:,}/{total:,} rows ({rate:,.0f} rows/s)")
+    return counts
+
+
+def _db_message(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300] + (f" ({lines[1][:200]})" if len(lines) > 1 and
+                                                                 lines[1].startswith("DETAIL") else "")
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL COPY
+# ---------------------------------------------------------------------------
+def _copy(conn: Any, table: Any, columns: list[str], rows: list[tuple]) -> None:
+    preparer = conn.dialect.identifier_preparer
+    schema = table.schema
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    schema = translate.get(schema, schema)
+    name = (preparer.quote_schema(schema) + "." if schema else "") + preparer.quote(table.name)
+    cols = ", ".join(preparer.quote(c) for c in columns)
+    encoders = [_encoder(table.c[c], conn.dialect) for c in columns]
+    buf = io.StringIO()
+    write_line = buf.write
+    for row in rows:
+        write_line("\t".join(enc(v) for enc, v in zip(encoders, row)))
+        write_line("\n")
+    buf.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {name} ({cols}) FROM STDIN", buf)
+    finally:
+        cursor.close()
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: Any) -> str:
+    """A value in COPY's text format (``\\N`` is NULL)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, (datetime, date, dtime)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\\\x" + bytes(value).hex()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value).translate(_ESCAPES)
+    return str(value).translate(_ESCAPES)
+
+
+def _encoder(column: Any, dialect: Any) -> Callable[[Any], str]:
+    """COPY text of a column's values, through the type's own bind processing (enums, JSON)."""
+    from sqlalchemy import ARRAY, Enum
+
+    if isinstance(column.type, ARRAY):
+        return lambda v: "\\N" if v is None else _pg_array(v)
+    processor = column.type.bind_processor(dialect) if isinstance(column.type, Enum) else None
+    if processor is None:
+        return _text
+    return lambda v: _text(processor(v) if v is not None else None)
+
+
+def _pg_array(values: list[Any]) -> str:
+    def item(v: Any) -> str:
+        if v is None:
+            return "NULL"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return ("{" + ",".join(item(v) for v in values) + "}").translate(_ESCAPES)
