@@ -242,3 +242,56 @@ def _select(conn: Any, query: Any) -> list[Any]:
 
 __all__ = ["BadRows", "DataFile", "DataFileError", "LoadFailed", "LoadResult", "data_dirs_of", "find_files",
            "load_data"]
+
+
+# ---------------------------------------------------------------------------
+# `dkenv load`: paths in, one load, the target released
+# ---------------------------------------------------------------------------
+def is_datakit_dir(path: str | Path) -> bool:
+    """Whether a directory argument is a datakit (Python code) rather than a data directory."""
+    p = Path(path)
+    if not p.is_dir():
+        return True  # let discovery say what is wrong with it
+    if (p / "__init__.py").is_file() or (p / "pyproject.toml").is_file() or (p / "src").is_dir():
+        return True
+    return any(child.suffix == ".py" or (child / "__init__.py").is_file() for child in p.iterdir())
+
+
+def discover(paths: Sequence[str | Path], pythonpath: Sequence[str] | None = None) -> list[Datakit]:
+    """Datakits at ``paths``; ``pythonpath`` is passed on where discovery accepts it."""
+    import inspect
+
+    from dkenv.datakit import load_datakit
+
+    kw: dict[str, Any] = {}
+    if pythonpath and "pythonpath" in inspect.signature(load_datakit).parameters:
+        kw["pythonpath"] = list(pythonpath)
+    return [load_datakit(p, **kw) for p in paths]
+
+
+def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str | Path] = (),
+               pythonpath: Sequence[str] | None = None,
+               progress: Callable[[str], None] | None = None) -> LoadResult:
+    """``dkenv load DIR... PATH...``: data directories and datakit paths in one list, told apart by
+    their content (a datakit holds Python code); no directory at all loads the datakits' own data."""
+    from dkenv.runtime import release
+
+    if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
+        raise UsageError(f"target {target.name} starts out empty, so there is nothing to load into",
+                         "load into a live deployment (--url, a *_local target), or use "
+                         "`dkenv deploy PATH --data DIR`")
+    dirs = [*[a for a in args if not is_datakit_dir(a)], *data]
+    paths = [a for a in args if is_datakit_dir(a)]
+    if not paths:
+        raise UsageError("which datakits are deployed there? give their paths after the data directories",
+                         "dkenv load data/ --url URL ./bronze-pagila")
+    kits = discover(paths, pythonpath)
+    if not dirs:
+        dirs = data_dirs_of(kits)
+        if not dirs:
+            raise UsageError("no data directory given, and the datakits declare none",
+                             "dkenv load DIR... --url URL PATH..., or [tool.dkenv] data = [...] in the datakit")
+    try:
+        return load_data(target, dirs, kits, progress=progress)
+    finally:
+        release(target)

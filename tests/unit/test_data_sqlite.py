@@ -1,0 +1,196 @@
+"""Data files loaded into a deployed datakit on SQLite: formats, validation, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+
+SHOP = FIXTURES / "shop"
+SHOP_DATA = ROOT / "tests" / "fixtures" / "data" / "shop"
+TABLES = ("country", "customer", "orders", "employee")
+
+
+@pytest.fixture
+def shop_db(tmp_path, dk):
+    """A SQLite file with the shop datakit deployed (schema ``shop`` in an attached file)."""
+    db = tmp_path / "shop.db"
+    result = dk("deploy", SHOP, "--target-type", "sqlite", "--database", db)
+    assert result.code == 0, result.err
+    return db
+
+
+def rows(db: Path, table: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("ATTACH DATABASE ? AS shop", (str(db.with_name(f"{db.stem}.shop.db")),))
+        return conn.execute(f"SELECT * FROM shop.{table} ORDER BY 1").fetchall()
+    finally:
+        conn.close()
+
+
+def assert_empty(db: Path) -> None:
+    assert {t: rows(db, t) for t in TABLES} == {t: [] for t in TABLES}
+
+
+def data_dir(tmp_path: Path, name: str = "data", **files: str) -> Path:
+    """A data directory holding the shop sample files, with ``files`` added or replaced."""
+    d = tmp_path / name
+    shutil.copytree(SHOP_DATA, d)
+    for filename, text in files.items():
+        (d / filename.replace("__", ".")).write_text(text)
+    return d
+
+
+def load(dk, db: Path, *dirs: Path, extra: tuple[str, ...] = ()):
+    return dk("load", *dirs, "--url", f"sqlite:///{db}", SHOP, *extra)
+
+
+# ---------------------------------------------------------------------------
+# The happy path
+# ---------------------------------------------------------------------------
+def test_load_writes_every_format_with_nulls_booleans_dates(dk, shop_db):
+    result = load(dk, shop_db, SHOP_DATA)
+    assert result.code == 0, result.err
+    assert "loaded 11 row(s) into 4 table(s)" in result.out
+    assert rows(shop_db, "country") == [("DE", "Germany"), ("FR", "France"), ("US", "United States")]
+    customers = rows(shop_db, "customer")
+    # empty unquoted field -> NULL; quoted "" -> empty string; yes/0/true -> booleans; ISO dates
+    assert [(c[0], c[1], c[2], c[4], c[5]) for c in customers] == [
+        (1, "Ada", "ada@example.com", 1, "1990-05-01"),
+        (2, "Bob, Jr.", None, 0, None),
+        (3, "Cleo", "", 1, "2001-12-31"),
+    ]
+    # JSON Lines with a blank line; the id column left out gets the database's autoincrement
+    assert rows(shop_db, "orders") == [(1, 1, 12.5, "first"), (2, 1, 3, None), (3, 3, 99.99, None)]
+    # a self-reference whose parent comes after the child in the file
+    assert rows(shop_db, "employee") == [(1, "Boss", None), (2, "Worker", 1)]
+
+
+def test_load_json_document(dk, shop_db):
+    result = load(dk, shop_db, SHOP_DATA, extra=("--json",))
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["success"] is True and doc["rows"] == 11
+    assert doc["tables"] == {"shop.country": 3, "shop.employee": 2, "shop.customer": 3, "shop.orders": 3}
+
+
+def test_empty_data_directory_is_fine_and_said_once(dk, shop_db, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = load(dk, shop_db, empty)
+    assert result.code == 0, result.err
+    assert (result.out + result.err).count("nothing to load") == 1
+    assert_empty(shop_db)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: one or two lines (or a per-row list), exit 1 or 2, nothing loaded
+# ---------------------------------------------------------------------------
+def test_csv_header_with_unknown_column(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, country__csv="code,name,capital\nDE,Germany,Berlin\n")
+    result = load(dk, shop_db, d)
+    assert result.code == 2
+    assert f"{d / 'country.csv'}:1: table shop.country has no column 'capital'" in result.err
+    assert "Traceback" not in result.err
+    assert_empty(shop_db)
+
+
+def test_file_for_a_table_no_datakit_defines(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, **{"shop__invoice__csv": "id\n1\n"})
+    result = load(dk, shop_db, d)
+    assert result.code == 2
+    assert f"{d / 'shop.invoice.csv'}: no datakit defines table 'shop.invoice'" in result.err
+    assert_empty(shop_db)
+
+
+def test_wrong_type_on_line_two_of_jsonl(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, orders__jsonl='{"customer_id": 1, "amount": 1}\n{"customer_id": "two", "amount": 2}\n')
+    result = load(dk, shop_db, d)
+    assert result.code == 1
+    assert f"{d / 'orders.jsonl'}:2: shop.orders.customer_id: Input should be a valid integer" in result.err
+    assert "('two')" in result.err
+    assert_empty(shop_db)
+
+
+def test_not_null_column_left_empty(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, country__csv="code,name\nDE,\nFR,France\n")
+    result = load(dk, shop_db, d)
+    assert result.code == 1
+    assert f"{d / 'country.csv'}:2: shop.country.name:" in result.err
+    assert_empty(shop_db)
+
+
+def test_duplicate_primary_key_across_two_directories(dk, shop_db, tmp_path):
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "shop.country.json").write_text('[\n  {"code": "IT", "name": "Italy"},\n  {"code": "FR", "name": "France"}\n]\n')
+    result = load(dk, shop_db, SHOP_DATA, more)
+    assert result.code == 1
+    assert (f"{more / 'shop.country.json'}:3: shop.country.code: duplicate primary key, "
+            f"first at {SHOP_DATA / 'country.csv'}:3 ('FR')") in result.err
+    assert_empty(shop_db)
+
+
+def test_foreign_key_to_a_missing_parent(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, orders__jsonl='{"customer_id": 1, "amount": 1}\n{"customer_id": 42, "amount": 2}\n')
+    result = load(dk, shop_db, d)
+    assert result.code == 1
+    assert f"{d / 'orders.jsonl'}:2: shop.orders.customer_id: foreign key points to no row of shop.customer" in result.err
+    assert_empty(shop_db)
+
+
+def test_foreign_key_to_a_parent_already_in_the_database(dk, shop_db, tmp_path):
+    assert load(dk, shop_db, SHOP_DATA).code == 0
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "orders.csv").write_text("customer_id,amount\n2,5.00\n")
+    result = load(dk, shop_db, later)
+    assert result.code == 0, result.err
+    assert rows(shop_db, "orders")[-1] == (4, 2, 5, None)
+
+
+def test_malformed_csv_names_file_and_line(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, country__csv='code,name\nDE,Germany\nFR,"France\nUS,United States\n')
+    result = load(dk, shop_db, d)
+    assert result.code == 2
+    assert f"{d / 'country.csv'}:3: malformed CSV" in result.err
+    assert_empty(shop_db)
+
+
+def test_all_bad_rows_at_once_up_to_a_limit(dk, shop_db, tmp_path):
+    lines = "".join(f'{{"customer_id": 1, "amount": "x{i}"}}\n' for i in range(25))
+    d = data_dir(tmp_path, orders__jsonl=lines)
+    result = load(dk, shop_db, d)
+    assert result.code == 1
+    assert "25 bad rows; nothing was loaded" in result.err
+    assert result.err.count("shop.orders.amount:") == 20
+    assert "and 5 more" in result.err
+    assert_empty(shop_db)
+
+
+def test_database_refusal_rolls_back_everything(dk, shop_db):
+    assert load(dk, shop_db, SHOP_DATA).code == 0
+    before = {t: rows(shop_db, t) for t in TABLES}
+    # employee.json is new rows for nothing... all the same keys again: the database refuses them
+    result = load(dk, shop_db, SHOP_DATA)
+    assert result.code == 1
+    assert "UNIQUE constraint failed" in result.err and "nothing was loaded" in result.err
+    assert {t: rows(shop_db, t) for t in TABLES} == before
+
+
+def test_loading_into_an_empty_target_is_bad_usage(dk):
+    result = dk("load", SHOP_DATA, SHOP)
+    assert result.code == 2
+    assert "starts out empty" in result.err
+
+
+def test_data_directory_that_does_not_exist(dk, shop_db, tmp_path):
+    result = load(dk, shop_db, tmp_path / "nope")
+    assert result.code == 2
+    assert "nope" in result.err and "does not exist" in result.err
