@@ -209,8 +209,10 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
         missing = {k: w for k, w in values.items() if k not in have}
         if not missing:
             continue
-        schema, _, name = parent.rpartition(".")
-        parent_table = table(name, *(column(c) for c in parent_cols), schema=schema or None)
+        parent_table = keys.parents.get((child, child_cols, parent, parent_cols))
+        if parent_table is None:
+            schema, _, name = parent.rpartition(".")
+            parent_table = table(name, *(column(c) for c in parent_cols), schema=schema or None)
         found: set[tuple] = set()
         wanted = list(missing)
         try:
@@ -220,7 +222,8 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
                     where = parent_table.c[parent_cols[0]].in_([k[0] for k in batch])
                 else:
                     where = tuple_(*(parent_table.c[c] for c in parent_cols)).in_(batch)
-                found.update(tuple(r) for r in _select(conn, select(*parent_table.c).where(where)))
+                query = select(*(parent_table.c[c] for c in parent_cols)).where(where)
+                found.update(tuple(r) for r in _select(conn, query))
         except Exception:  # noqa: BLE001 - the parent table is not there: every value is missing
             found = set()
         as_text = {tuple(str(v) for v in f) for f in found}

@@ -249,6 +249,7 @@ class Keys:
         self.seen: dict[tuple[str, tuple[str, ...]], dict[tuple, str]] = {}
         self.unique: set[tuple[str, tuple[str, ...]]] = set()
         self.refs: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], dict[tuple, str]] = {}
+        self.parents: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], Any] = {}  # ref -> sa.Table
 
     def want(self, table: str, columns: tuple[str, ...], *, unique: bool) -> None:
         self.seen.setdefault((table, columns), {})
@@ -280,7 +281,18 @@ class Keys:
                 continue
             parent = _referred_name(fk)
             parent_cols = tuple(e.target_fullname.rsplit(".", 1)[-1] for e in fk.elements)
-            self.refs.setdefault((rules.name, child, parent, parent_cols), {}).setdefault(key, where)
+            ref = (rules.name, child, parent, parent_cols)
+            if ref not in self.refs:
+                self.parents[ref] = _referred_table(fk)
+            self.refs.setdefault(ref, {}).setdefault(key, where)
+
+
+def _referred_table(fk: Any) -> Any:
+    """The parent ``Table`` when the datakits define it (so schema translation applies), else None."""
+    try:
+        return fk.referred_table
+    except Exception:  # noqa: BLE001 - a parent outside the datakits' metadata
+        return None
 
 
 def _referred_name(fk: Any) -> str:
