@@ -24,7 +24,15 @@ from typing import Any
 
 from dkenv.config import Target
 from dkenv.data.files import DataFile, DataFileError, find_files
-from dkenv.data.load import FilePlan, LoadFailed, defer_checks, ordered, write
+from dkenv.data.load import (
+    FilePlan,
+    LoadFailed,
+    copy_mode,
+    defer_checks,
+    line_encoder,
+    ordered,
+    write,
+)
 from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
 from dkenv.datakit import Datakit, datakit_of
 from dkenv.errors import UsageError
@@ -81,11 +89,12 @@ def load_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any
         where = ", ".join(str(d) for d in dirs) or "(no directory)"
         return LoadResult(success=True, target=target.name, note=f"no data files in {where}: nothing to load")
     plans = _plans(files, kits)
+    copy = copy_mode(target)
     problems = Problems()
     keys = _keys_for(plans)
     try:
         for plan in plans:
-            _read(plan, keys, problems)
+            _read(plan, keys, problems, copy=copy)
         problems.raise_if_any()
         loaded = {p.rules.name for p in plans}
         rt = runtime_for(target)
@@ -173,16 +182,19 @@ def _unknown_columns(plan: FilePlan, names: Iterable[str], where: str) -> UsageE
                       f"its columns are: {known}")
 
 
-def _read(plan: FilePlan, keys: Keys, problems: Problems) -> None:
-    """Validate every row of one file and spool the good ones."""
+def _read(plan: FilePlan, keys: Keys, problems: Problems, *, copy: bool = False) -> None:
+    """Validate every row of one file and spool the good ones (as COPY text where it can)."""
     header = plan.file.columns()
     if header is not None:
         error = _unknown_columns(plan, header, f"{plan.file}:1")
         if error:
             raise error
         plan.present.update(header)
+        if copy:
+            plan.copy_lines = line_encoder(plan.rules.table, plan.columns, plan.rules.columns)
     path = str(plan.file)
     rules = plan.rules
+    header_keys = frozenset(header) if header is not None else None
     for line, row in plan.file.rows():
         where = f"{path}:{line}"
         if header is None:
@@ -194,8 +206,8 @@ def _read(plan: FilePlan, keys: Keys, problems: Problems) -> None:
         values = rules.validate(row, where, problems)
         if values is None:
             continue
-        keys.add(rules, values, row.keys(), where, problems)
-        plan.spool.add(values)
+        keys.add(rules, values, header_keys or frozenset(row), where, problems)
+        plan.spool.add(plan.encode(values))
 
 
 # ---------------------------------------------------------------------------
@@ -204,8 +216,11 @@ def _read(plan: FilePlan, keys: Keys, problems: Problems) -> None:
 def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problems) -> None:
     from sqlalchemy import column, select, table, tuple_
 
-    for (child, child_cols, parent, parent_cols), values in keys.refs.items():
-        have = keys.seen.get((parent, parent_cols), {}) if parent in loaded else {}
+    for ref, values in keys.refs.items():
+        child, child_cols, parent, parent_cols = ref
+        have = keys.parent_keys(parent, parent_cols) if parent in loaded else {}
+        if ref in keys.overflow or have is None:
+            continue  # too many to remember: the database's foreign key checks them
         missing = {k: w for k, w in values.items() if k not in have}
         if not missing:
             continue
@@ -219,18 +234,20 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
             for i in range(0, len(wanted), 500):
                 batch = wanted[i:i + 500]
                 if len(parent_cols) == 1:
-                    where = parent_table.c[parent_cols[0]].in_([k[0] for k in batch])
+                    where = parent_table.c[parent_cols[0]].in_(batch)
                 else:
                     where = tuple_(*(parent_table.c[c] for c in parent_cols)).in_(batch)
                 query = select(*(parent_table.c[c] for c in parent_cols)).where(where)
                 found.update(tuple(r) for r in _select(conn, query))
         except Exception:  # noqa: BLE001 - the parent table is not there: every value is missing
             found = set()
-        as_text = {tuple(str(v) for v in f) for f in found}
+        if len(parent_cols) == 1:
+            found = {f[0] for f in found}
+        as_text = {str(f) for f in found}
         for key, where in missing.items():
-            if key in found or tuple(str(v) for v in key) in as_text:
+            if key in found or str(key) in as_text:
                 continue
-            shown = key[0] if len(key) == 1 else key
+            shown = key
             problems.add(where, child, ",".join(child_cols),
                          f"foreign key points to no row of {parent} ({', '.join(parent_cols)})", shown)
 

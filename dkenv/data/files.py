@@ -160,7 +160,8 @@ def read_csv(path: Path) -> Iterator[tuple[int, Row]]:
                 raise DataFileError(f"{path}:{start}: {len(fields)} fields, but the header names {width} columns",
                                     "every line needs one field per header column (quote fields holding commas)")
             if "" in fields:
-                flags = _quoted_flags("".join(lines.record).rstrip("\r\n"))
+                raw = "".join(lines.record)
+                flags = _quoted_flags(raw.rstrip("\r\n")) if '"' in raw else ()
                 fields = [None if (v == "" and not (i < len(flags) and flags[i])) else v
                           for i, v in enumerate(fields)]
             yield start, dict(zip(header, fields))

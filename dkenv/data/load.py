@@ -32,6 +32,8 @@ from dkenv.errors import DkenvError
 
 #: Rows per COPY buffer / executemany batch, and per spooled chunk.
 CHUNK = 10_000
+#: Validated rows a file keeps in memory before the rest goes to a temp file.
+MEMORY_ROWS = 50_000
 
 
 class LoadFailed(DkenvError):
@@ -39,35 +41,50 @@ class LoadFailed(DkenvError):
 
 
 class Spool:
-    """Validated rows parked in a temp file between validation and writing (constant memory)."""
+    """Validated rows parked between validation and writing: in memory up to ``MEMORY_ROWS``,
+    then in a temp file, so a file of any size costs bounded memory."""
 
     def __init__(self) -> None:
-        self._fh = tempfile.TemporaryFile(prefix="dkenv-data-")
-        self._chunk: list[tuple] = []
+        self._fh: Any = None
+        self._chunks: list[list[Any]] = [[]]
+        self._in_memory = 0
         self.rows = 0
 
-    def add(self, values: tuple) -> None:
-        self._chunk.append(values)
+    def add(self, item: Any) -> None:
+        chunk = self._chunks[-1]
+        chunk.append(item)
         self.rows += 1
-        if len(self._chunk) >= CHUNK:
-            self._flush()
+        self._in_memory += 1
+        if len(chunk) >= CHUNK:
+            if self._in_memory >= MEMORY_ROWS:
+                self._spill()
+            self._chunks.append([])
 
-    def _flush(self) -> None:
-        if self._chunk:
-            pickle.dump(self._chunk, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
-            self._chunk = []
+    def _spill(self) -> None:
+        if self._fh is None:
+            self._fh = tempfile.TemporaryFile(prefix="dkenv-data-")
+        for chunk in self._chunks:
+            if chunk:
+                pickle.dump(chunk, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._chunks = [[]]
+        self._in_memory = 0
 
-    def chunks(self) -> Iterator[list[tuple]]:
-        self._flush()
-        self._fh.seek(0)
-        while True:
-            try:
-                yield pickle.load(self._fh)
-            except EOFError:
-                return
+    def chunks(self) -> Iterator[list[Any]]:
+        if self._fh is not None:
+            self._fh.seek(0)
+            while True:
+                try:
+                    yield pickle.load(self._fh)
+                except EOFError:
+                    break
+        for chunk in self._chunks:
+            if chunk:
+                yield chunk
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
+        self._chunks = [[]]
 
 
 @dataclass
@@ -78,6 +95,10 @@ class FilePlan:
     rules: TableRules
     present: set[str] = field(default_factory=set)
     spool: Spool = field(default_factory=Spool)
+    copy_lines: Callable[[tuple], str] | None = None  # PostgreSQL, CSV: rows spooled as COPY text
+
+    def encode(self, values: tuple) -> Any:
+        return values if self.copy_lines is None else self.copy_lines(values)
 
     @property
     def columns(self) -> list[str]:
@@ -153,9 +174,16 @@ def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] 
         index = [plan.rules.columns.index(c) for c in columns]
         table = plan.rules.table
         for chunk in plan.spool.chunks():
-            rows = [tuple(r[i] for i in index) for r in chunk] if len(index) != len(plan.rules.columns) else chunk
+            if plan.copy_lines is not None:
+                rows = chunk
+            elif len(index) != len(plan.rules.columns):
+                rows = [tuple(r[i] for i in index) for r in chunk]
+            else:
+                rows = chunk
             try:
-                if copy:
+                if plan.copy_lines is not None:
+                    _copy_text(conn, table, columns, "".join(rows))
+                elif copy:
                     _copy(conn, table, columns, rows)
                 else:
                     conn.execute(table.insert(), [dict(zip(columns, r)) for r in rows])
@@ -187,20 +215,44 @@ def _db_message(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------
 # PostgreSQL COPY
 # ---------------------------------------------------------------------------
+def copy_mode(target: Any) -> bool:
+    """Whether a target is PostgreSQL through psycopg2 (COPY), known before connecting."""
+    if target.db_type != "postgres":
+        return False
+    if not target.url:
+        return True  # dkenv's own PostgreSQL URLs use psycopg2
+    from sqlalchemy.engine import make_url
+
+    return make_url(target.url).get_driver_name() == "psycopg2"
+
+
+def line_encoder(table: Any, columns: list[str], all_columns: list[str]) -> Callable[[tuple], str]:
+    """Values in ``all_columns`` order -> one COPY text line of ``columns``."""
+    from sqlalchemy.dialects.postgresql.psycopg2 import dialect
+
+    pg = dialect()
+    encoders = [(all_columns.index(c), _encoder(table.c[c], pg)) for c in columns]
+
+    def encode(values: tuple) -> str:
+        return "\t".join([enc(values[i]) for i, enc in encoders]) + "\n"
+
+    return encode
+
+
 def _copy(conn: Any, table: Any, columns: list[str], rows: list[tuple]) -> None:
+    encoders = [_encoder(table.c[c], conn.dialect) for c in columns]
+    text = "".join("\t".join([enc(v) for enc, v in zip(encoders, row)]) + "\n" for row in rows)
+    _copy_text(conn, table, columns, text)
+
+
+def _copy_text(conn: Any, table: Any, columns: list[str], text: str) -> None:
     preparer = conn.dialect.identifier_preparer
     schema = table.schema
     translate = conn.get_execution_options().get("schema_translate_map") or {}
     schema = translate.get(schema, schema)
     name = (preparer.quote_schema(schema) + "." if schema else "") + preparer.quote(table.name)
     cols = ", ".join(preparer.quote(c) for c in columns)
-    encoders = [_encoder(table.c[c], conn.dialect) for c in columns]
-    buf = io.StringIO()
-    write_line = buf.write
-    for row in rows:
-        write_line("\t".join(enc(v) for enc, v in zip(encoders, row)))
-        write_line("\n")
-    buf.seek(0)
+    buf = io.StringIO(text)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.copy_expert(f"COPY {name} ({cols}) FROM STDIN", buf)

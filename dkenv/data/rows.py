@@ -242,49 +242,78 @@ def _annotation(column: Any) -> Any:
 # ---------------------------------------------------------------------------
 # Keys across the files of a run
 # ---------------------------------------------------------------------------
+#: Keys remembered per constraint.  Beyond it the database's own constraints catch duplicates
+#: and orphans (the load still rolls back whole), so memory stays bounded on huge files.
+KEY_LIMIT = 200_000
+
+Ref = tuple[str, tuple[str, ...], str, tuple[str, ...]]  # child, its columns, parent, its columns
+
+
 class Keys:
     """Primary/unique keys seen per table, and foreign-key values to check afterwards."""
 
-    def __init__(self) -> None:
-        self.seen: dict[tuple[str, tuple[str, ...]], dict[tuple, str]] = {}
+    def __init__(self, limit: int = KEY_LIMIT) -> None:
+        self.limit = limit
+        self.seen: dict[tuple[str, tuple[str, ...]], dict[Any, str]] = {}
         self.unique: set[tuple[str, tuple[str, ...]]] = set()
-        self.refs: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], dict[tuple, str]] = {}
-        self.parents: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], Any] = {}  # ref -> sa.Table
+        self.refs: dict[Ref, dict[Any, str]] = {}
+        self.parents: dict[Ref, Any] = {}  # ref -> the parent sa.Table (None outside the datakits)
+        self.overflow: set[Any] = set()  # constraints (seen keys or refs) left to the database
+        self._plans: dict[tuple[str, frozenset[str]], list[tuple]] = {}
 
     def want(self, table: str, columns: tuple[str, ...], *, unique: bool) -> None:
         self.seen.setdefault((table, columns), {})
         if unique:
             self.unique.add((table, columns))
 
-    def add(self, rules: TableRules, values: tuple, present: Iterable[str], where: str, problems: Problems) -> None:
+    def _plan(self, rules: TableRules, present: frozenset[str]) -> list[tuple]:
+        """(kind, store, column positions, label...) for every key of the table the row gives."""
         index = {c: i for i, c in enumerate(rules.columns)}
-        present = set(present)
+        plan: list[tuple] = []
         for (table, columns), seen in self.seen.items():
-            if table != rules.name or not present.issuperset(columns):
-                continue
-            key = tuple(values[index[c]] for c in columns)
-            if any(v is None for v in key):
-                continue
-            first = seen.get(key)
-            if first is None:
-                seen[key] = where
-            elif (table, columns) in self.unique:
-                what = "primary key" if columns == rules.keys[0] and rules.table.primary_key.columns else "unique key"
-                problems.add(where, table, ",".join(columns), f"duplicate {what}, first at {first}",
-                             key[0] if len(key) == 1 else key)
+            if table == rules.name and present.issuperset(columns):
+                unique = (table, columns) in self.unique
+                what = ("primary key" if rules.table.primary_key.columns and
+                        columns == tuple(c.name for c in rules.table.primary_key.columns) else "unique key")
+                plan.append(("key", (table, columns), seen, [index[c] for c in columns], unique, what))
         for fk in rules.table.foreign_key_constraints:
             child = tuple(c.name for c in fk.columns)
             if not present.issuperset(child):
                 continue
-            key = tuple(values[index[c]] for c in child)
-            if any(v is None for v in key):
-                continue
-            parent = _referred_name(fk)
             parent_cols = tuple(e.target_fullname.rsplit(".", 1)[-1] for e in fk.elements)
-            ref = (rules.name, child, parent, parent_cols)
-            if ref not in self.refs:
-                self.parents[ref] = _referred_table(fk)
-            self.refs.setdefault(ref, {}).setdefault(key, where)
+            ref = (rules.name, child, _referred_name(fk), parent_cols)
+            self.parents.setdefault(ref, _referred_table(fk))
+            plan.append(("ref", ref, self.refs.setdefault(ref, {}), [index[c] for c in child]))
+        return plan
+
+    def add(self, rules: TableRules, values: tuple, present: Iterable[str], where: str, problems: Problems) -> None:
+        present = present if isinstance(present, frozenset) else frozenset(present)
+        plan = self._plans.get((rules.name, present))
+        if plan is None:
+            plan = self._plans[(rules.name, present)] = self._plan(rules, present)
+        for step in plan:
+            name, store, positions = step[1], step[2], step[3]
+            if name in self.overflow:
+                continue
+            key = values[positions[0]] if len(positions) == 1 else tuple(values[i] for i in positions)
+            if key is None or (isinstance(key, tuple) and None in key):
+                continue
+            first = store.get(key)
+            if first is None:
+                if len(store) >= self.limit:
+                    self.overflow.add(name)
+                    store.clear()
+                    continue
+                store[key] = where
+            elif step[0] == "key" and step[4]:
+                table, columns = name
+                problems.add(where, table, ",".join(columns), f"duplicate {step[5]}, first at {first}", key)
+
+    def parent_keys(self, parent: str, columns: tuple[str, ...]) -> dict[Any, str] | None:
+        """Keys of ``parent`` loaded in this run; None when there were too many to remember."""
+        if (parent, columns) in self.overflow:
+            return None
+        return self.seen.get((parent, columns), {})
 
 
 def _referred_table(fk: Any) -> Any:
