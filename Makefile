@@ -12,8 +12,8 @@ help:  ## list the targets
 install:  ## install dkenv and its dev tools (editable)
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
-demo: install  ## deploy the example datakits to in-memory SQLite and validate them
-	$(PYTHON) -m dkenv deploy examples/bronze-pagila examples/silver-pagila --validate
+demo: install  ## deploy the example datakits with their sample rows to in-memory SQLite and validate them
+	$(PYTHON) -m dkenv deploy examples/bronze-pagila examples/silver-pagila --data examples/bronze-pagila/data/sample --validate
 
 lint:  ## ruff
 	$(PYTHON) -m ruff check dkenv tests benchmarks

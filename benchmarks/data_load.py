@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ class Item(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=255)
 '''
 COLUMNS = ["id", "name", "code", "amount", "active", "born", "created_at", "note"]
-EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def write_kit(root: Path) -> Path:

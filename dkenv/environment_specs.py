@@ -18,7 +18,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _ENV_KEYS = {"description", "databases"}
 _CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
-_DB_KEYS = {"engine", "datakits", "validate", *_CONTAINER_KEYS}
+_DB_KEYS = {"engine", "datakits", "data", "validate", *_CONTAINER_KEYS}
 
 
 # ---------------------------------------------------------------------------
@@ -42,6 +42,7 @@ class DatabaseSpec:
     env: dict[str, str] = field(default_factory=dict)
     validate: bool = True
     where: str = ""  # "file:line" of its table, for messages
+    data: tuple[Path, ...] = ()  # data directories loaded after the datakits, resolved like paths
 
 
 @dataclass(frozen=True)
@@ -162,12 +163,16 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     validate = raw.get("validate", True)
     if not isinstance(validate, bool):
         raise bad("validate must be true or false", key="validate")
+    data = raw.get("data", [])
+    if not isinstance(data, list) or not all(isinstance(d, str) and d for d in data):
+        raise bad("data must be a list of data directories", key="data")
     return DatabaseSpec(
         name=db, engine=engine, datakits=tuple(kits),
         paths=tuple((base / Path(k).expanduser()) for k in kits),
         image=raw.get("image"), user=raw.get("user"), password=raw.get("password"),
         database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
         env={str(k): str(v) for k, v in env.items()}, validate=validate, where=where,
+        data=tuple(base / Path(d).expanduser() for d in data),
     )
 
 

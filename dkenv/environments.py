@@ -262,6 +262,14 @@ def _discover(spec: EnvironmentSpec, db: DatabaseSpec) -> list[Datakit]:
             where = locate_in_config(spec.source, spec.name, db.name, "datakits")
             raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}, "
                                    f"datakit {written!r}") from None
+    if db.data:  # a wrong data directory fails before anything starts
+        from dkenv.data import find_files
+
+        try:
+            find_files(db.data)
+        except DkenvError as exc:
+            where = locate_in_config(spec.source, spec.name, db.name, "data")
+            raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}") from None
     return kits
 
 
@@ -334,7 +342,23 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
         database.tables.extend(result.tables)
         checked = ", validated" if db.validate else ""
         progress(f"dkenv: {label}: deployed {kit.name} ({len(result.tables)} tables{checked})")
+    _load(db, kits, target, label, context, progress)
     return database
+
+
+def _load(db: DatabaseSpec, kits: list[Datakit], target: Target, label: str, context: str,
+          progress: Progress) -> None:
+    """The datakits' own data directories, then the database's ``data = [...]``: one load."""
+    from dkenv.data import data_dirs_of, load_data
+
+    dirs = [*data_dirs_of(kits), *db.data]
+    if not dirs:
+        return
+    try:
+        result = load_data(target, dirs, kits)
+    except DkenvError as exc:
+        raise _in_context(exc, f"{context}, data") from None
+    progress(f"dkenv: {label}: {result.summary()}")
 
 
 def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progress: Progress,

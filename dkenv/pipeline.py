@@ -38,6 +38,7 @@ class Outcome:
     validation: ValidationResult | None = None
     url: str | None = None
     kept: bool = False
+    load: Any = None  # dkenv.data.LoadResult when data was loaded
 
     @property
     def success(self) -> bool:
@@ -62,6 +63,8 @@ class Outcome:
                 "success": self.validation.success,
                 "problems": [p.to_dict() for p in self.validation.problems],
             }
+        if self.load is not None:
+            doc["data"] = self.load.to_dict()
         if self.url:
             doc["url"] = self.url
             doc["kept"] = self.kept
@@ -75,6 +78,8 @@ class Outcome:
                 line += f", {len(d.existing)} already existed (left as they were: {', '.join(d.existing[:5])}"
                 line += ", ...)" if len(d.existing) > 5 else ")"
             lines.append(line)
+        if self.load is not None:
+            lines.append(self.load.summary())
         if self.validation is not None:
             v = self.validation
             if v.success:
@@ -99,10 +104,21 @@ def deploy_paths(
     validate: bool = False,
     cleanup: bool = False,
     keep: bool = False,
+    data: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep."""
+    """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
+    clean up or keep.
+
+    Data: each datakit's own ``data`` directories, then ``data`` (``--data``), in one load after
+    every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
+    empty of its rows (a container target is removed anyway unless ``keep``).
+    """
+    from dkenv.data import data_dirs_of, find_files, load_data
+
     kits = load_all(paths)
+    dirs = [*data_dirs_of(kits), *data]
+    find_files(dirs)  # a wrong directory fails before anything starts
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
@@ -111,6 +127,10 @@ def deploy_paths(
             if progress:
                 progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
             outcome.deploys.append(deploy_data_objects(kit, target))
+        if dirs:
+            outcome.load = load_data(target, dirs, kits, progress=progress)
+            if progress and outcome.load.note:
+                progress(f"dkenv: {outcome.load.note}")
         if validate:
             tables = [t for kit in kits for t in kit.tables]
             outcome.validation = validate_deployment(tables, target)

@@ -64,8 +64,12 @@ class LoadResult:
     def summary(self) -> str:
         if self.note:
             return self.note
-        return (f"loaded {self.rows:,} row(s) into {len(self.tables)} table(s) on {self.target} "
-                f"in {self.duration_s:.2f} s")
+        lines = [f"loaded {self.rows:,} row(s) into {len(self.tables)} table(s) on {self.target} "
+                 f"in {self.duration_s:.2f} s"]
+        if len(self.tables) <= 20:
+            width = max(len(t) for t in self.tables)
+            lines += [f"  {table:<{width}}  {rows:>9,} rows" for table, rows in self.tables.items()]
+        return "\n".join(lines)
 
 
 def data_dirs_of(kits: Iterable[Any]) -> list[Path]:

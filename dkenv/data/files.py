@@ -66,14 +66,19 @@ class DataFile:
 
 
 def find_files(dirs: Iterable[str | Path]) -> list[DataFile]:
-    """The data files of ``dirs``, directory by directory, sorted by name within each."""
+    """The data files of ``dirs``, directory by directory, sorted by name within each; a directory
+    given twice counts once."""
     found: list[DataFile] = []
+    seen: set[Path] = set()
     for d in dirs:
         directory = Path(d).expanduser()
         if not directory.is_dir():
             what = "does not exist" if not directory.exists() else "is not a directory"
             raise UsageError(f"data directory {str(d)!r} {what}",
                              "give a directory of <table>.csv / .json / .jsonl files")
+        if directory.resolve() in seen:
+            continue  # named twice (a datakit's own data and --data): loaded once
+        seen.add(directory.resolve())
         for path in sorted(directory.iterdir(), key=lambda p: p.name):
             if path.name.startswith(".") or not path.is_file():
                 continue

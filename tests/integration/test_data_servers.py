@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -83,7 +83,7 @@ def test_load_every_format(db):
     assert [(r[4], r[5] is None) for r in rows(db, "customer")] == [(True, False), (False, True), (True, False)]
     ada = rows(db, "customer")[0]
     if db.engine == "postgres":  # timezone-aware timestamps keep their instant
-        assert ada[6] == datetime(2024, 1, 2, 2, 4, 5, tzinfo=timezone.utc)
+        assert ada[6] == datetime(2024, 1, 2, 2, 4, 5, tzinfo=UTC)
     assert [(r[1], str(r[2]), r[3]) for r in rows(db, "orders")] == [
         (1, "12.50", "first"), (1, "3.00", None), (3, "99.99", None)]
     assert rows(db, "employee") == [(1, "Boss", None), (2, "Worker", 1)]

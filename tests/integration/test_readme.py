@@ -33,6 +33,7 @@ def _block(needle: str) -> str:
         "dkenv deploy examples/bronze-pagila examples/silver-pagila --target sqlite_file --validate --json",
         "dkenv targets",
         "dkenv check examples/bronze-pagila examples/silver-pagila --static",
+        "dkenv deploy examples/bronze-pagila examples/silver-pagila --data examples/bronze-pagila/data/sample --validate",
     ],
 )
 def test_sqlite_commands(command):

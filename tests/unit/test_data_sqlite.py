@@ -194,3 +194,71 @@ def test_data_directory_that_does_not_exist(dk, shop_db, tmp_path):
     result = load(dk, shop_db, tmp_path / "nope")
     assert result.code == 2
     assert "nope" in result.err and "does not exist" in result.err
+
+
+# ---------------------------------------------------------------------------
+# Where data comes from: deploy --data, a datakit's own data, env up
+# ---------------------------------------------------------------------------
+def test_deploy_with_data_loads_after_the_deploy(dk):
+    result = dk("deploy", SHOP, "--data", SHOP_DATA, "--validate", "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["data"]["rows"] == 11 and doc["validation"]["success"] is True
+
+
+def test_deploy_with_bad_data_fails_with_the_rows_and_json(dk, tmp_path):
+    d = data_dir(tmp_path, country__csv="code,name\nDEU,Germany\n")
+    result = dk("deploy", SHOP, "--data", d, "--json")
+    assert result.code == 1
+    doc = json.loads(result.out)
+    assert doc["success"] is False
+    assert f"{d / 'country.csv'}:2: shop.country.code: String should have at most 2 characters ('DEU')" \
+        in doc["error"]["message"]
+
+
+def test_deploy_with_a_missing_data_directory_fails_before_deploying(dk, tmp_path):
+    db = tmp_path / "x.db"
+    result = dk("deploy", SHOP, "--target-type", "sqlite", "--database", db, "--data", tmp_path / "nope")
+    assert result.code == 2
+    assert "does not exist" in result.err
+    assert not db.exists()
+
+
+def test_a_datakits_own_data_directories_are_loaded_on_deploy(dk, shop_db, monkeypatch):
+    """``Datakit.data_dirs`` comes from ``[tool.dkenv] data``; whatever sets it, deploy loads it."""
+    from dkenv.datakit import Datakit
+
+    monkeypatch.setattr(Datakit, "data_dirs", [SHOP_DATA], raising=False)
+    db = shop_db.with_name("own.db")
+    result = dk("deploy", SHOP, "--target-type", "sqlite", "--database", db)
+    assert result.code == 0, result.err
+    assert "loaded 11 row(s)" in result.out
+    assert len(rows(db, "customer")) == 3
+    # `dkenv load` without a DIR loads them too (into a second, emptied database)
+    again = dk("load", "--url", f"sqlite:///{db}", SHOP)
+    assert again.code == 1 and "UNIQUE constraint failed" in again.err
+
+
+def test_env_up_loads_each_databases_data(dk, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dkenv.toml").write_text(
+        f'[environments.shop.databases.main]\nengine = "sqlite"\ndatakits = ["{SHOP}"]\n'
+        f'data = ["{SHOP_DATA}"]\n', encoding="utf-8")
+    result = dk("env", "up", "shop", "--json")
+    try:
+        assert result.code == 0, result.err
+        assert "loaded 11 row(s)" in result.err
+        url = json.loads(result.out)["databases"]["main"]["url"]
+        assert len(rows(Path(url.removeprefix("sqlite:///")), "orders")) == 3
+    finally:
+        dk("env", "down", "shop")
+
+
+def test_env_up_with_a_missing_data_directory_names_the_config_line(dk, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dkenv.toml").write_text(
+        f'[environments.shop.databases.main]\nengine = "sqlite"\ndatakits = ["{SHOP}"]\ndata = ["nope"]\n',
+        encoding="utf-8")
+    result = dk("env", "up", "shop")
+    assert result.code == 2
+    assert "dkenv.toml:" in result.err and "does not exist" in result.err
