@@ -201,15 +201,15 @@ class DatabaseFactory:
     def _new_name(self) -> str:
         return "_".join(p for p in ("dk", _worker_id(), self._token, str(next(self._seq))) if p)
 
-    def _builder(self, kits: Sequence[Datakit]) -> Builder:
+    def _builder(self, kits: Sequence[Datakit], data: Sequence[Path] = ()) -> Builder:
         if self.engine == "postgres":
             from dkenv.databases_servers import PostgresBuilder
 
-            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle)
+            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle, data=data)
         if self.engine == "mysql":
             from dkenv.databases_servers import MySQLBuilder
 
-            return MySQLBuilder(self.url, kits, recycle=self.recycle)
+            return MySQLBuilder(self.url, kits, recycle=self.recycle, data=data)
         from sqlalchemy.engine import make_url
 
         from dkenv.databases_sqlite import SqliteBuilder
@@ -218,36 +218,45 @@ class DatabaseFactory:
         if not database or database == ":memory:":
             raise UsageError("isolated SQLite databases need a directory, not an in-memory URL",
                              "use dkenv.databases.SqliteServer() or a sqlite:///path/file.db URL")
-        return SqliteBuilder(Path(database).parent, kits)
+        return SqliteBuilder(Path(database).parent, kits, data)
 
-    def pool(self, datakits: Iterable[str | Path | Datakit]) -> Pool:
-        """The pool for this datakit set (created on first use; not yet prepared)."""
+    def pool(self, datakits: Iterable[str | Path | Datakit],
+             data: Iterable[str | Path] | None = None) -> Pool:
+        """The pool for this datakit set and data (created on first use; not yet prepared).
+
+        Data: the datakits' own data directories, then ``data``; the files' content hash is
+        part of the key, so changed rows get a pool (and a template) of their own.
+        """
+        from dkenv.data import content_hash, data_dirs_of
+
         kits = load_kits(datakits)
-        key = kits_key(kits)
+        dirs = [*data_dirs_of(kits), *(Path(d) for d in (data or []))]
+        key = kits_key(kits) + ((f"data:{content_hash(dirs)}",) if dirs else ())
         with self._lock:
             if self._closed:
                 raise UsageError(f"the database factory for {self.label} is closed")
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._pools[key] = Pool(self._builder(kits), self._new_name, ready=self.ready)
+                pool = self._pools[key] = Pool(self._builder(kits, dirs), self._new_name, ready=self.ready)
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
-    def warm(self, datakits: Iterable[str | Path | Datakit]) -> float:
+    def warm(self, datakits: Iterable[str | Path | Datakit], data: Iterable[str | Path] | None = None) -> float:
         """Deploy the template / capture the DDL now and start filling; returns the seconds it took."""
-        pool = self.pool(datakits)
+        pool = self.pool(datakits, data)
         pool.warm()
         return pool.cold_start_s or 0.0
 
     # -- hand-out -----------------------------------------------------------
     def database(self, datakits: Iterable[str | Path | Datakit] | None = None, *,
-                 timeout: float = 300.0) -> IsolatedDatabase:
-        """A fresh database with ``datakits`` deployed, in the order given (bronze before silver)."""
+                 data: Iterable[str | Path] | None = None, timeout: float = 300.0) -> IsolatedDatabase:
+        """A fresh database with ``datakits`` deployed, in the order given (bronze before silver),
+        holding the rows of their own data directories and of ``data``."""
         if datakits is None:
             raise UsageError("which datakits should the database hold?",
                              "pass datakits=[path_or_Datakit, ...] (bronze before silver)")
         started = time.perf_counter()
-        pool = self.pool(datakits)
+        pool = self.pool(datakits, data)
         name = pool.take(timeout=timeout)
         builder = pool.builder
         db = IsolatedDatabase(
@@ -328,7 +337,8 @@ def server_database(server: Any, datakits: Iterable[str | Path | Datakit] | None
     call creates it; ``timeout`` applies per call.
     """
     timeout = kw.pop("timeout", 300.0)
-    return factory_for(server, **kw).database(datakits, timeout=timeout)
+    data = kw.pop("data", None)
+    return factory_for(server, **kw).database(datakits, data=data, timeout=timeout)
 
 
 def close_server_databases(server: Any, *, keep: bool = False) -> None:

@@ -76,8 +76,9 @@ def _my_quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any]) -> None:
-    """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes)."""
+def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any], data: Sequence[Any] = ()) -> None:
+    """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes),
+    then load the ``data`` directories into them."""
     from dkenv.deploy import deploy_data_objects
     from dkenv.runtime import release
 
@@ -85,8 +86,21 @@ def _deploy_into(url: str, engine: str, label: str, kits: Sequence[Any]) -> None
     try:
         for kit in kits:
             deploy_data_objects(kit, target)
+        if data:
+            from dkenv.data import load_data
+
+            load_data(target, data, kits)
     finally:
         release(target)  # closes its connections: a template must have none when copied
+
+
+def _data_key(data: Sequence[Any]) -> list[str]:
+    """A pseudo-statement that puts the data files' content hash into a template key."""
+    if not data:
+        return []
+    from dkenv.data import content_hash
+
+    return [f"-- data {content_hash(data)}"]
 
 
 # ---------------------------------------------------------------------------
@@ -103,10 +117,11 @@ class PostgresBuilder:
     engine = "postgres"
 
     def __init__(self, url: str, kits: Sequence[Datakit], *, strategy: str | None = None,
-                 recycle: str = "reset") -> None:
+                 recycle: str = "reset", data: Sequence[Any] = ()) -> None:
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
-        self.recycle_mode = recycle
+        self.data = list(data)  # data directories: the template holds their rows
+        self.recycle_mode = "drop" if self.data else recycle  # emptying would lose the rows
         self._template_fingerprint: str | None = None
         self.admin_url = url
         self.kits = list(kits)
@@ -123,7 +138,8 @@ class PostgresBuilder:
         ddl = compile_ddl(tables, self._admin)
         with self._admin.connect() as conn:
             self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
-        template = "dkenv_tpl_" + ddl_key(ddl, engine="postgres", server_version=str(self.version))
+        template = "dkenv_tpl_" + ddl_key(ddl + _data_key(self.data), engine="postgres",
+                                          server_version=str(self.version))
         if self._exists(template):
             self.template, self.template_reused = template, True
             return
@@ -148,7 +164,7 @@ class PostgresBuilder:
         self._execute(f"CREATE DATABASE {_pg_quote(building)}")
         try:
             _deploy_into(_url_for(self.admin_url, building), "postgres",
-                         f"template {template}", self.kits)
+                         f"template {template}", self.kits, self.data)
             self._execute(f"ALTER DATABASE {_pg_quote(building)} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
             try:
                 self._execute_retrying(f"ALTER DATABASE {_pg_quote(building)} RENAME TO {_pg_quote(template)}")
@@ -258,12 +274,14 @@ class MySQLBuilder:
 
     engine = "mysql"
 
-    def __init__(self, url: str, kits: Sequence[Datakit], *, recycle: str = "reset") -> None:
+    def __init__(self, url: str, kits: Sequence[Datakit], *, recycle: str = "reset",
+                 data: Sequence[Any] = ()) -> None:
         from sqlalchemy.engine import make_url
 
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
-        self.recycle_mode = recycle
+        self.data = list(data)  # data directories, loaded into every database as it is built
+        self.recycle_mode = "drop" if self.data else recycle
         self._fingerprints: dict[str, str] = {}
         self.admin_url = url
         self.admin_database = make_url(url).database or ""
@@ -301,6 +319,8 @@ class MySQLBuilder:
                     self._deployed_once = True
             if not first:
                 self._replay(name, names)
+            if self.data:
+                self._load(name)
             if self.recycle_mode == "reset":
                 with self._admin.connect() as conn:
                     self._fingerprints[name] = mysql_fingerprint(conn, names)
@@ -324,6 +344,18 @@ class MySQLBuilder:
         schema_map = self.schema_map(name)
         kits = [translate_tables(kit.tables, schema_map) for kit in self.kits]
         _deploy_into(self.url(name), "mysql", f"isolated database {name}", kits)
+
+    def _load(self, name: str) -> None:
+        """Load the data into a built database (the pool builds ahead, so requests do not wait)."""
+        from dkenv.data import load_data
+        from dkenv.runtime import release
+
+        target = Target(name=f"isolated database {name}", db_type="mysql", kind="url", url=self.url(name),
+                        database=name, options={"schema_map": self.schema_map(name)})
+        try:
+            load_data(target, self.data, self.kits)
+        finally:
+            release(target)
 
     def _replay(self, name: str, names: list[str]) -> None:
         """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""

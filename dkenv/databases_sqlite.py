@@ -36,9 +36,10 @@ class SqliteBuilder:
 
     engine = "sqlite"
 
-    def __init__(self, directory: Path, kits: Sequence[Datakit]) -> None:
+    def __init__(self, directory: Path, kits: Sequence[Datakit], data: Sequence[Any] = ()) -> None:
         self.directory = Path(directory)
         self.kits = list(kits)
+        self.data = list(data)  # data directories: the template files hold their rows
         self.template_main: Path | None = None
         self.schema_files: dict[str, Path] = {}
         self.template_reused = False
@@ -53,7 +54,9 @@ class SqliteBuilder:
             ddl = compile_ddl(tables, probe)
         finally:
             probe.dispose()
-        key = ddl_key(ddl, engine="sqlite", server_version=sqlite3.sqlite_version)
+        from dkenv.databases_servers import _data_key
+
+        key = ddl_key(ddl + _data_key(self.data), engine="sqlite", server_version=sqlite3.sqlite_version)
         root = self.directory / TEMPLATES_DIR
         final = root / key
         if not (final / "READY").is_file():
@@ -72,7 +75,8 @@ class SqliteBuilder:
         root.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=root))
         try:
-            _deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits)
+            _deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits,
+                         self.data)
             (building / "READY").write_text("")
             try:
                 building.rename(final)

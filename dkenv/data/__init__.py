@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.data.files import DataFile, DataFileError, find_files
+from dkenv.data.files import DataFile, DataFileError, content_hash, find_files
 from dkenv.data.load import (
     FilePlan,
     LoadFailed,
@@ -264,8 +264,8 @@ def _select(conn: Any, query: Any) -> list[Any]:
         return list(conn.execute(query))
 
 
-__all__ = ["BadRows", "DataFile", "DataFileError", "LoadFailed", "LoadResult", "data_dirs_of", "find_files",
-           "load_data"]
+__all__ = ["BadRows", "DataFile", "DataFileError", "LoadFailed", "LoadResult", "content_hash", "data_dirs_of",
+           "find_files", "load_data", "load_paths"]
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,9 @@ re-read from their raw text (rare, and only those rows).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,31 @@ def find_files(dirs: Iterable[str | Path]) -> list[DataFile]:
             schema, _, table = stem.rpartition(".")
             found.append(DataFile(path=path, table=table, schema=schema or None, ext=ext.lower()))
     return found
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+_HASH_LOCK = threading.Lock()
+
+
+def content_hash(dirs: Iterable[str | Path]) -> str:
+    """A digest of the data files of ``dirs`` (names and bytes): part of a template's key, so
+    changed data gets a new template.  Per-file digests are cached by (path, mtime, size)."""
+    outer = hashlib.sha256()
+    for file in find_files(dirs):
+        stat = file.path.stat()
+        key = (str(file.path.resolve()), stat.st_mtime_ns, stat.st_size)
+        with _HASH_LOCK:
+            digest = _HASHES.get(key)
+        if digest is None:
+            inner = hashlib.sha256()
+            with file.path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    inner.update(block)
+            digest = inner.hexdigest()
+            with _HASH_LOCK:
+                _HASHES[key] = digest
+        outer.update(f"{file.fullname}.{file.ext}\0{digest}\n".encode())
+    return outer.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------

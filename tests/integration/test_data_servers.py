@@ -129,3 +129,49 @@ def test_cli_load_into_a_url(db, dk):
     assert result.code == 0, result.err
     assert '"rows": 11' in result.out
     assert len(rows(db, "country")) == 3
+
+
+# ---------------------------------------------------------------------------
+# Isolated databases with data: the template holds the rows
+# ---------------------------------------------------------------------------
+def test_isolated_databases_hold_the_data_and_stay_isolated(server, tmp_path):
+    from sqlalchemy import delete
+
+    for _ in range(2):  # the second comes from the same template (or the pool built with data)
+        with server_database(server, datakits=[SHOP], data=[SHOP_DATA], ready=0) as db:
+            assert len(rows(db, "customer")) == 3 and len(rows(db, "orders")) == 3
+            orders = db.datakits[0].metadata.tables["shop.orders"]
+            engine = db.create_engine()
+            with engine.begin() as conn:
+                conn.execute(delete(orders))
+            engine.dispose()
+    changed = tmp_path / "changed"
+    shutil.copytree(SHOP_DATA, changed)
+    (changed / "orders.jsonl").write_text('{"customer_id": 2, "amount": 1}\n')
+    with server_database(server, datakits=[SHOP], data=[changed], ready=0) as db:
+        assert [r[1] for r in rows(db, "orders")] == [2]  # new content hash: a template of its own
+
+
+def test_isolated_database_with_bad_data_fails_and_leaves_nothing(server, tmp_path):
+    from dkenv.errors import DkenvError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(SHOP_DATA, bad)
+    (bad / "orders.jsonl").write_text('{"customer_id": 99, "amount": 1}\n')
+    before = catalog(server)
+    with pytest.raises(DkenvError, match="foreign key points to no row"):
+        server_database(server, datakits=[SHOP], data=[bad], ready=0)
+    assert [n for n in catalog(server) if n not in before] == []  # no half-built template or database
+
+
+def catalog(server) -> list[str]:
+    from sqlalchemy import create_engine, text
+
+    sql = ("SELECT datname FROM pg_database" if server.engine == "postgres"
+           else "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+    engine = create_engine(server.url)
+    try:
+        with engine.connect() as conn:
+            return sorted(r[0] for r in conn.execute(text(sql)))
+    finally:
+        engine.dispose()
