@@ -241,6 +241,35 @@ class DatabaseFactory:
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
+    def snapshot_pool(self, name: str, datakits: Iterable[str | Path | Datakit] | None = None) -> Pool:
+        """The pool of copies of snapshot ``name`` (``datakits``: what validate() compares with)."""
+        from dkenv.data.snapshots import check_name, template_of
+
+        check_name(name)
+        kits = load_kits(datakits) if datakits else []
+        key = ("snapshot", name, *kits_key(kits))
+        with self._lock:
+            if self._closed:
+                raise UsageError(f"the database factory for {self.label} is closed")
+            pool = self._pools.get(key)
+            if pool is None:
+                if self.engine == "postgres":
+                    from dkenv.databases_servers import PostgresSnapshotBuilder
+
+                    builder: Builder = PostgresSnapshotBuilder(self.url, template_of(name), kits)
+                elif self.engine == "sqlite":
+                    from sqlalchemy.engine import make_url
+
+                    from dkenv.databases_sqlite import SqliteSnapshotBuilder
+
+                    builder = SqliteSnapshotBuilder(Path(make_url(self.url).database or ".").parent, name, kits)
+                else:
+                    raise UsageError("snapshots are not supported on MySQL/MariaDB: it has no template databases",
+                                     "take snapshots on PostgreSQL or SQLite")
+                pool = self._pools[key] = Pool(builder, self._new_name, ready=self.ready)
+                pool.kits = kits  # type: ignore[attr-defined]
+            return pool
+
     def warm(self, datakits: Iterable[str | Path | Datakit], data: Iterable[str | Path] | None = None) -> float:
         """Deploy the template / capture the DDL now and start filling; returns the seconds it took."""
         pool = self.pool(datakits, data)
@@ -249,14 +278,16 @@ class DatabaseFactory:
 
     # -- hand-out -----------------------------------------------------------
     def database(self, datakits: Iterable[str | Path | Datakit] | None = None, *,
-                 data: Iterable[str | Path] | None = None, timeout: float = 300.0) -> IsolatedDatabase:
+                 data: Iterable[str | Path] | None = None, snapshot: str | None = None,
+                 timeout: float = 300.0) -> IsolatedDatabase:
         """A fresh database with ``datakits`` deployed, in the order given (bronze before silver),
-        holding the rows of their own data directories and of ``data``."""
-        if datakits is None:
+        holding the rows of their own data directories and of ``data``; or, with ``snapshot``,
+        a copy of that snapshot (``datakits`` then only say what :meth:`validate` compares)."""
+        if datakits is None and snapshot is None:
             raise UsageError("which datakits should the database hold?",
-                             "pass datakits=[path_or_Datakit, ...] (bronze before silver)")
+                             "pass datakits=[path_or_Datakit, ...] (bronze before silver), or snapshot=NAME")
         started = time.perf_counter()
-        pool = self.pool(datakits, data)
+        pool = self.snapshot_pool(snapshot, datakits) if snapshot is not None else self.pool(datakits, data)
         name = pool.take(timeout=timeout)
         builder = pool.builder
         db = IsolatedDatabase(
@@ -338,7 +369,27 @@ def server_database(server: Any, datakits: Iterable[str | Path | Datakit] | None
     """
     timeout = kw.pop("timeout", 300.0)
     data = kw.pop("data", None)
-    return factory_for(server, **kw).database(datakits, data=data, timeout=timeout)
+    snapshot = kw.pop("snapshot", None)
+    return factory_for(server, **kw).database(datakits, data=data, snapshot=snapshot, timeout=timeout)
+
+
+def server_snapshot(server: Any, db: Any, name: str, *, replace: bool = False) -> Any:
+    """``server.snapshot(db, NAME)``: freeze ``db`` (an IsolatedDatabase or a URL) as snapshot ``NAME``.
+
+    The database's own engines are closed first (a PostgreSQL template copy needs a quiet
+    database); later ``server.database(snapshot=NAME)`` hands out copies.
+    """
+    from dkenv.data.snapshots import take
+
+    url = db if isinstance(db, str) else db.url
+    if isinstance(db, IsolatedDatabase):
+        from dkenv.runtime import existing_runtime, release
+
+        for engine in db._engines:
+            engine.dispose()
+        if "target" in db.__dict__ and existing_runtime(db.target) is not None:
+            release(db.target)
+    return take(url, name, replace=replace)
 
 
 def close_server_databases(server: Any, *, keep: bool = False) -> None:
@@ -377,7 +428,7 @@ def _close_all() -> None:
 
 
 __all__ = ["DEFAULT_READY", "DatabaseFactory", "DatabaseName", "IsolatedDatabase",
-           "close_server_databases", "factory_for", "server_database"]
+           "close_server_databases", "factory_for", "server_database", "server_snapshot"]
 
 
 def __getattr__(name: str) -> Any:

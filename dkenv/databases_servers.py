@@ -259,6 +259,25 @@ class PostgresBuilder:
             pause = min(pause * 2, 0.2)
 
 
+class PostgresSnapshotBuilder(PostgresBuilder):
+    """Copies of a snapshot: a template database that ``dkenv snapshot`` made (no deploy)."""
+
+    def __init__(self, url: str, template: str, kits: Sequence[Datakit] = ()) -> None:
+        super().__init__(url, kits, recycle="drop")
+        self.snapshot_template = template
+
+    def prepare(self) -> None:
+        from dkenv.errors import UsageError
+
+        with self._admin.connect() as conn:
+            self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
+        if not self._exists(self.snapshot_template):
+            name = self.snapshot_template.removeprefix("dkenv_snap_")
+            raise UsageError(f"no snapshot named {name!r} on this server",
+                             "take it first: server.snapshot(db, NAME) or dkenv snapshot NAME --url URL")
+        self.template, self.template_reused = self.snapshot_template, True
+
+
 # ---------------------------------------------------------------------------
 # MySQL / MariaDB
 # ---------------------------------------------------------------------------

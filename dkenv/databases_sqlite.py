@@ -119,6 +119,26 @@ class SqliteBuilder:
         pass
 
 
+class SqliteSnapshotBuilder(SqliteBuilder):
+    """Copies of a snapshot's files (``.dkenv-snapshots/<name>/`` in the directory)."""
+
+    def __init__(self, directory: Path, name: str, kits: Sequence[Datakit] = ()) -> None:
+        super().__init__(directory, kits)
+        self.snapshot = name
+
+    def prepare(self) -> None:
+        from dkenv.data.snapshots import SQLITE_DIR, sqlite_files
+        from dkenv.errors import UsageError
+
+        main = self.directory / SQLITE_DIR / self.snapshot / "snap.db"
+        if not main.is_file():
+            raise UsageError(f"no snapshot named {self.snapshot!r} in {self.directory}",
+                             "take it first: server.snapshot(db, NAME) or dkenv snapshot NAME --url URL")
+        self.template_main = main
+        self.schema_files = {s: p for s, p in sqlite_files(main).items() if s is not None}
+        self.template_reused = True
+
+
 class SqliteServer:
     """SQLite with a container server's surface, in a directory removed by :meth:`stop`.
 
@@ -152,6 +172,12 @@ class SqliteServer:
         from dkenv.databases import DatabaseName
 
         return DatabaseName(str(self.database_file), self)
+
+    def snapshot(self, db: Any, name: str, **kw: Any) -> Any:
+        """Freeze isolated database ``db`` as snapshot ``name`` (its files, copied)."""
+        from dkenv.databases import server_snapshot
+
+        return server_snapshot(self, db, name, **kw)
 
     @property
     def url(self) -> str:

@@ -72,6 +72,13 @@ class Server:
 
         return DatabaseName(self.database_name, self)
 
+    def snapshot(self, db: Any, name: str, **kw: Any) -> Any:
+        """Freeze isolated database ``db`` as snapshot ``name``; ``server.database(snapshot=name)``
+        then hands out copies of it (PostgreSQL; MySQL: not supported)."""
+        from dkenv.databases import server_snapshot
+
+        return server_snapshot(self, db, name, **kw)
+
     @property
     def password(self) -> str:
         """From the container's environment when this process did not start it (``dkenv url``)."""

@@ -198,10 +198,15 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
         from dkenv.errors import DkenvError
 
         srv = request.getfixturevalue(server_name)
-        kits = resolve_datakits(request, datakits)
-        dirs = resolve_data(request, data)
+        marker = request.node.get_closest_marker("dkenv")
+        snapshot = marker.kwargs.get("snapshot") if marker is not None else None
+        if snapshot and not (marker.kwargs.get("datakits") or marker.args):
+            kits: list[Any] = []  # a copy of the snapshot; nothing to deploy
+        else:
+            kits = resolve_datakits(request, datakits)
+        dirs = [] if snapshot else resolve_data(request, data)
         try:
-            db = server_database(srv, datakits=kits, data=dirs or None)
+            db = server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
         except DkenvError as exc:
             pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
         with db:

@@ -106,8 +106,8 @@ def parse_engines(raw: str) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "dkenv(datakits=[...], data=[...]): datakits deployed into this test's dkenv_database, "
-        "in order, and data directories loaded into it")
+        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME): datakits deployed into this test's "
+        "dkenv_database, in order, and data directories loaded into it; or a copy of snapshot NAME")
     config.stash[SETTINGS_KEY] = Settings(
         engines=parse_engines(_option(config, "dkenv_engines")),
         datakits_cli=list(config.getoption("dkenv_datakits", default=None) or []),

@@ -29,6 +29,7 @@ COMMANDS = {
     "env": "dkenv.cli.environments:env",
     "check": "dkenv.cli.check:check",
     "load": "dkenv.cli.data:load",
+    "snapshot": "dkenv.cli.data:snapshot",
 }
 
 

@@ -175,3 +175,40 @@ def catalog(server) -> list[str]:
             return sorted(r[0] for r in conn.execute(text(sql)))
     finally:
         engine.dispose()
+
+
+# ---------------------------------------------------------------------------
+# Snapshots
+# ---------------------------------------------------------------------------
+def test_snapshot_of_a_database_after_a_step(server, dk):
+    from sqlalchemy import delete
+
+    from dkenv.errors import UsageError
+
+    with server_database(server, datakits=[SHOP], data=[SHOP_DATA], ready=0) as db:
+        orders = db.datakits[0].metadata.tables["shop.orders"]
+        engine = db.create_engine()
+        with engine.begin() as conn:  # a pipeline step ran
+            conn.execute(delete(orders).where(orders.c.customer_id == 1))
+        if server.engine == "mysql":
+            with pytest.raises(UsageError, match="not supported on MySQL"):
+                server.snapshot(db, "after-step")
+            return
+        made = server.snapshot(db, "after-step")
+        assert made.where == "dkenv_snap_after-step"
+    try:
+        for _ in range(2):
+            with server_database(server, snapshot="after-step", datakits=[SHOP]) as copy:
+                assert [r[1] for r in rows(copy, "orders")] == [3]
+                assert copy.validate().success
+                engine = copy.create_engine()
+                with engine.begin() as conn:
+                    conn.execute(delete(orders))
+                engine.dispose()
+        listed = dk("snapshot", "ls", "--url", server.url)
+        assert listed.code == 0 and "after-step" in listed.out
+    finally:
+        close_server_databases(server)
+        removed = dk("snapshot", "rm", "after-step", "--url", server.url)
+    assert removed.code == 0, removed.err
+    assert "dkenv_snap_after-step" not in catalog(server)
