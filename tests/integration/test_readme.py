@@ -42,6 +42,13 @@ def test_sqlite_commands(command):
     assert out.returncode == 0, out.stderr
 
 
+def test_layer3_transform_example():
+    assert "python examples/layer3_transform.py" in README
+    out = _run([sys.executable, "examples/layer3_transform.py"])
+    assert out.returncode == 0, out.stderr
+    assert "sv__pagila.rental_fact                200 rows" in out.stdout
+
+
 def test_framework_example():
     out = _run([sys.executable, "-c", _block("validate_deployment(table_classes, target_config)")])
     assert out.returncode == 0, out.stderr

@@ -262,3 +262,35 @@ def test_env_up_with_a_missing_data_directory_names_the_config_line(dk, tmp_path
     result = dk("env", "up", "shop")
     assert result.code == 2
     assert "dkenv.toml:" in result.err and "does not exist" in result.err
+
+
+# ---------------------------------------------------------------------------
+# validate_pipeline_flow with rows
+# ---------------------------------------------------------------------------
+def test_pipeline_flow_counts_rows_and_reports_orphans_across_datakits(examples):
+    from sqlalchemy import text
+
+    import dkenv
+    from dkenv.data import load_data
+    from dkenv.runtime import runtime_for
+
+    target = dkenv.get_target_config("sqlite_memory")
+    try:
+        dkenv.deploy_data_objects(examples / "bronze-pagila", target)
+        dkenv.deploy_data_objects(examples / "silver-pagila", target)
+        load_data(target, [examples / "bronze-pagila" / "data" / "sample"], [examples / "bronze-pagila"])
+        clean = dkenv.validate_pipeline_flow(target)
+        assert clean.success, clean
+        assert clean.row_counts["br__pagila__public.rental"] == 200
+        assert clean.row_counts["sv__pagila.rental_fact"] == 0
+        with runtime_for(target).begin() as conn:  # SQLite cannot enforce keys across attached schemas
+            conn.execute(text("INSERT INTO sv__pagila.customer_profile (customer_id, full_name, tier, "
+                              "lifetime_value) VALUES (1, 'Mary Smith', 'bronze', 0), (999, 'Nobody', 'bronze', 0)"))
+        result = dkenv.validate_pipeline_flow(target)
+        assert not result.success
+        assert [p.to_dict() for p in result.problems] == [{
+            "table": "sv__pagila.customer_profile", "kind": "orphan_rows",
+            "detail": "1 row(s) whose customer_id point(s) to no row of br__pagila__public.customer"}]
+        assert result.to_dict()["row_counts"]["sv__pagila.customer_profile"] == 2
+    finally:
+        dkenv.cleanup_test_target(target)
