@@ -212,3 +212,30 @@ def test_snapshot_of_a_database_after_a_step(server, dk):
         removed = dk("snapshot", "rm", "after-step", "--url", server.url)
     assert removed.code == 0, removed.err
     assert "dkenv_snap_after-step" not in catalog(server)
+
+
+def test_foreign_key_cycle_loads_on_both_engines(db):
+    """department.head_id -> employee, employee.department_id -> department: neither table can go
+    first; the keys are checked by dkenv, and the database's check is postponed for the load."""
+    import warnings
+
+    from dkenv.datakit import load_datakit
+
+    cycle = load_datakit(FIXTURES / "cycle")
+    engine = db.create_engine()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy warns that the cycle needs ALTER TABLE: it uses it
+        cycle.metadata.create_all(engine)
+    engine.dispose()
+    result = load_data(db.target, [ROOT / "tests" / "fixtures" / "data" / "cycle"], [cycle])
+    assert result.tables == {"department": 2, "employee": 2}
+    engine = db.create_engine()
+    try:
+        with engine.connect() as conn:
+            heads = conn.execute(select(cycle.metadata.tables["department"].c.head_id)
+                                 .order_by(cycle.metadata.tables["department"].c.id)).scalars().all()
+            assert heads == [10, None]
+            if db.engine == "mysql":  # the load switched the checks off on its own connection only
+                assert conn.exec_driver_sql("SELECT @@FOREIGN_KEY_CHECKS").scalar() == 1
+    finally:
+        engine.dispose()

@@ -294,3 +294,16 @@ def test_pipeline_flow_counts_rows_and_reports_orphans_across_datakits(examples)
         assert result.to_dict()["row_counts"]["sv__pagila.customer_profile"] == 2
     finally:
         dkenv.cleanup_test_target(target)
+
+
+def test_foreign_key_cycle_loads(dk, tmp_path):
+    db = tmp_path / "cycle.db"
+    result = dk("deploy", FIXTURES / "cycle", "--target-type", "sqlite", "--database", db,
+                "--data", ROOT / "tests" / "fixtures" / "data" / "cycle")
+    assert result.code == 0, result.err
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT id, head_id FROM department ORDER BY id").fetchall() == [(1, 10), (2, None)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
