@@ -229,9 +229,10 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
         if not missing:
             continue
         parent_table = keys.parents.get((child, child_cols, parent, parent_cols))
-        if parent_table is None:
+        if parent_table is None:  # in another datakit's MetaData: by name (translated by hand, see below)
             schema, _, name = parent.rpartition(".")
-            parent_table = table(name, *(column(c) for c in parent_cols), schema=schema or None)
+            translate = conn.get_execution_options().get("schema_translate_map") or {}
+            parent_table = table(name, *(column(c) for c in parent_cols), schema=translate.get(schema, schema) or None)
         found: set[tuple] = set()
         wanted = list(missing)
         try:

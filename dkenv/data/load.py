@@ -103,32 +103,37 @@ class FilePlan:
 
     @property
     def columns(self) -> list[str]:
-        return [c for c in self.rules.columns if c in self.present]
+        """The columns written: those the file gives, and those with a Python-side default."""
+        return [c for c in self.rules.columns if c in self.present or c in self.rules.defaults]
 
 
 def ordered(plans: Sequence[FilePlan]) -> tuple[list[FilePlan], bool]:
-    """Plans parents first (file order kept within a table), and whether FK checks must wait."""
-    from sqlalchemy.schema import sort_tables_and_constraints
+    """Plans parents first (file order kept within a table), and whether FK checks must wait.
 
-    tables = list({id(p.rules.table): p.rules.table for p in plans}.values())
-    order: list[Any] = []
-    cyclic = False
-    for table, remaining in sort_tables_and_constraints(tables):
-        if table is not None:
-            order.append(table)
-        elif remaining:
-            cyclic = True
-    position = {id(t): i for i, t in enumerate(order)}
-    self_ref = any(fk.referred_table is t for t in tables for fk in t.foreign_key_constraints if _resolves(fk))
-    return sorted(plans, key=lambda p: position[id(p.rules.table)]), cyclic or self_ref
-
-
-def _resolves(fk: Any) -> bool:
-    try:
-        fk.referred_table  # noqa: B018 - raises when the parent is outside the metadata
-        return True
-    except Exception:  # noqa: BLE001
-        return False
+    Sorted by the names foreign keys point to, not through SQLAlchemy's resolved keys: each
+    datakit has a MetaData of its own, so silver's key into bronze never resolves there.
+    """
+    tables = list(dict.fromkeys(p.rules.name for p in plans))
+    parents: dict[str, set[str]] = {name: set() for name in tables}
+    postpone = False
+    for plan in plans:
+        for fk in plan.rules.table.foreign_key_constraints:
+            parent = fk.elements[0].target_fullname.rsplit(".", 1)[0]
+            if parent == plan.rules.name:
+                postpone = True  # a self-reference: rows of one table may come in any order
+            elif parent in parents:
+                parents[plan.rules.name].add(parent)
+    order: list[str] = []
+    placed: set[str] = set()
+    while len(order) < len(tables):
+        ready = [t for t in tables if t not in placed and parents[t] <= placed]
+        if not ready:  # a cycle: the rest in file order, checks postponed
+            ready = [t for t in tables if t not in placed]
+            postpone = True
+        order.extend(ready)
+        placed.update(ready)
+    position = {name: i for i, name in enumerate(order)}
+    return sorted(plans, key=lambda p: position[p.rules.name]), postpone
 
 
 def defer_checks(conn: Any, plans: Sequence[FilePlan]) -> Callable[[], None]:

@@ -80,9 +80,13 @@ class TableRules:
     lengths: dict[str, int]
     keys: list[tuple[str, ...]] = field(default_factory=list)  # primary key and unique column sets
     own_validators: type[BaseModel] | None = None  # a SQLModel class with validators of its own
+    defaults: dict[str, Any] = field(default_factory=dict)  # column -> () -> its Python-side default
 
     def __post_init__(self) -> None:
         self.column_of = {f: c for c, f in self.field_of.items()}
+        self._pairs = [(c, self.field_of[c]) for c in self.columns]
+        self._plain_enums = {i for i, c in enumerate(self.columns) if not _is_enum_column(self.table.c[c])
+                             and _enum_field(self.model, self.field_of[c])}
 
     @property
     def name(self) -> str:
@@ -111,20 +115,31 @@ class TableRules:
             if reported:
                 return None
             obj = self.model.model_validate(data)
-        values = []
-        ok = True
-        for column in self.columns:
-            if column not in row:
-                values.append(None)
-                continue
-            value = getattr(obj, self.field_of[column])
-            if value is None and column in self.not_null:
+        got = obj.__dict__
+        values = tuple(got.get(field) if column in row else None for column, field in self._pairs)
+        if self.defaults:  # columns the row leaves out that SQLAlchemy would fill on the Python side
+            values = tuple(self.defaults[c]() if c in self.defaults and c not in row else v
+                           for c, v in zip(self.columns, values))
+        if None in values:
+            bad = [c for c, v in zip(self.columns, values) if v is None and c in row and c in self.not_null]
+            for column in bad:
                 problems.add(where, self.name, column, "may not be empty (NOT NULL)", None)
-                ok = False
-            elif isinstance(value, enum.Enum) and not _is_enum_column(self.table.c[column]):
-                value = value.value
-            values.append(value)
-        return tuple(values) if ok else None
+            if bad:
+                return None
+        if self._plain_enums:  # a Python enum in a column that stores plain strings: store its value
+            values = tuple(v.value if i in self._plain_enums and isinstance(v, enum.Enum) else v
+                           for i, v in enumerate(values))
+        return values
+
+
+def _enum_field(model: type[BaseModel], name: str) -> bool:
+    """Whether a field's annotation may hold a Python enum (so values need ``.value``)."""
+    info = model.model_fields.get(name)
+    if info is None:
+        return False
+    annotation = info.annotation
+    args = typing.get_args(annotation) or (annotation,)
+    return any(isinstance(a, type) and issubclass(a, enum.Enum) for a in args)
 
 
 def _is_enum_column(column: Any) -> bool:
@@ -170,7 +185,15 @@ def rules_for(table: Any, cls: type | None) -> TableRules:
     for index in table.indexes:
         if index.unique and all(hasattr(c, "name") for c in index.expressions):
             keys.append(tuple(c.name for c in index.columns))
+    defaults: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if default is not None and default.is_scalar:
+            defaults[column.name] = lambda v=default.arg: v
+        elif default is not None and default.is_callable:
+            defaults[column.name] = lambda f=default.arg: f(None)
     return TableRules(table=table, model=model, field_of=field_of, columns=[c.name for c in table.columns],
+                      defaults=defaults,
                       optional=optional, not_null=not_null, lengths=lengths, keys=list(dict.fromkeys(keys)),
                       own_validators=own)
 

@@ -239,3 +239,43 @@ def test_foreign_key_cycle_loads_on_both_engines(db):
                 assert conn.exec_driver_sql("SELECT @@FOREIGN_KEY_CHECKS").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_enum_and_decimal_columns_through_the_bulk_paths(server, tmp_path):
+    """silver's tier is a Python enum (a PostgreSQL enum type, MySQL ENUM): COPY and executemany
+    must store what SQLAlchemy would store."""
+    examples = ROOT / "examples"
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(examples / "bronze-pagila" / "data" / "sample" / "customer.csv", data)
+    (data / "sv__pagila.customer_profile.csv").write_text(
+        "customer_id,full_name,email,tier,lifetime_value\n1,Mary Smith,,gold,12.5\n2,Pat Jones,p@x.org,bronze,0\n")
+    kits = [examples / "bronze-pagila", examples / "silver-pagila"]
+    with server_database(server, datakits=kits, data=[data], ready=0) as db:
+        profile = db.datakits[1].metadata.tables["sv__pagila.customer_profile"]
+        engine = db.create_engine()
+        try:
+            with engine.connect() as conn:
+                got = conn.execute(select(profile.c.customer_id, profile.c.tier, profile.c.lifetime_value,
+                                          profile.c.email).order_by(profile.c.customer_id)).all()
+        finally:
+            engine.dispose()
+    assert [(r[0], r[1].value, str(r[2]), r[3]) for r in got] == [(1, "gold", "12.50", None),
+                                                                 (2, "bronze", "0.00", "p@x.org")]
+
+
+def test_silver_rows_whose_parents_are_already_in_bronze(server, tmp_path):
+    """A second load into silver finds its bronze parents in the database (on MySQL, in the
+    isolated database's own copy of the bronze schema)."""
+    examples = ROOT / "examples"
+    kits = [examples / "bronze-pagila", examples / "silver-pagila"]
+    with server_database(server, datakits=kits, data=[examples / "bronze-pagila" / "data" / "sample"],
+                         ready=0) as db:
+        silver = tmp_path / "silver"
+        silver.mkdir()
+        (silver / "customer_profile.csv").write_text("customer_id,full_name\n1,Mary Smith\n")
+        assert load_data(db.target, [silver], db.datakits).rows == 1
+        (silver / "customer_profile.csv").write_text("customer_id,full_name\n2,Pat\n777,Nobody\n")
+        with pytest.raises(BadRows, match=r"customer_profile.csv:3: sv__pagila.customer_profile.customer_id: "
+                                          r"foreign key points to no row of br__pagila__public.customer"):
+            load_data(db.target, [silver], db.datakits)

@@ -307,3 +307,14 @@ def test_foreign_key_cycle_loads(dk, tmp_path):
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
         conn.close()
+
+
+def test_enum_column_loads_on_sqlite(dk, tmp_path, examples):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(examples / "bronze-pagila" / "data" / "sample" / "customer.csv", data)
+    (data / "customer_profile.csv").write_text("customer_id,full_name,tier\n1,Mary Smith,silver\n3,X,platinum\n")
+    result = dk("deploy", examples / "bronze-pagila", examples / "silver-pagila", "--data", data)
+    assert result.code == 1
+    assert f"{data / 'customer_profile.csv'}:3: sv__pagila.customer_profile.tier: Input should be 'bronze', " \
+           "'silver' or 'gold' ('platinum')" in result.err
