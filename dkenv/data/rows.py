@@ -275,8 +275,8 @@ Ref = tuple[str, tuple[str, ...], str, tuple[str, ...]]  # child, its columns, p
 class Keys:
     """Primary/unique keys seen per table, and foreign-key values to check afterwards."""
 
-    def __init__(self, limit: int = KEY_LIMIT) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = KEY_LIMIT if limit is None else limit
         self.seen: dict[tuple[str, tuple[str, ...]], dict[Any, str]] = {}
         self.unique: set[tuple[str, tuple[str, ...]]] = set()
         self.refs: dict[Ref, dict[Any, str]] = {}

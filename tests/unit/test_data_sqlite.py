@@ -318,3 +318,50 @@ def test_enum_column_loads_on_sqlite(dk, tmp_path, examples):
     assert result.code == 1
     assert f"{data / 'customer_profile.csv'}:3: sv__pagila.customer_profile.tier: Input should be 'bronze', " \
            "'silver' or 'gold' ('platinum')" in result.err
+
+
+# ---------------------------------------------------------------------------
+# Bounded memory and progress
+# ---------------------------------------------------------------------------
+def test_rows_spilled_to_disk_load_in_file_order(dk, shop_db, tmp_path, monkeypatch):
+    from dkenv.data import load as load_module
+
+    monkeypatch.setattr(load_module, "CHUNK", 2)
+    monkeypatch.setattr(load_module, "MEMORY_ROWS", 2)
+    lines = "".join(f'{{"customer_id": {1 + i % 3}, "amount": {i}}}\n' for i in range(9))
+    d = data_dir(tmp_path, orders__jsonl=lines)
+    result = load(dk, shop_db, d)
+    assert result.code == 0, result.err
+    assert [(r[0], r[2]) for r in rows(shop_db, "orders")] == [(i + 1, i) for i in range(9)]
+
+
+def test_beyond_the_key_limit_the_database_checks_keys(dk, shop_db, tmp_path, monkeypatch):
+    from dkenv.data import rows as rows_module
+
+    monkeypatch.setattr(rows_module, "KEY_LIMIT", 2)
+    d = data_dir(tmp_path, country__csv="code,name\nDE,Germany\nFR,France\nUS,USA\nIT,Italy\nDE,Again\n")
+    result = load(dk, shop_db, d)
+    assert result.code == 1  # not reported per row, but refused by the database: nothing loaded
+    assert "UNIQUE constraint failed" in result.err and "nothing was loaded" in result.err
+    assert_empty(shop_db)
+
+
+def test_progress_on_stderr_for_loads_over_a_second(shop_db, monkeypatch):
+    import itertools
+
+    from dkenv.config import Target
+    from dkenv.data import load as load_module
+    from dkenv.data import load_data
+
+    clock = itertools.count(0.0, 0.6)  # every reading of the clock is 0.6 s later
+    monkeypatch.setattr(load_module.time, "perf_counter", lambda: next(clock))
+    lines: list[str] = []
+    target = Target(name="t", db_type="sqlite", kind="url", url=f"sqlite:///{shop_db}")
+    try:
+        load_data(target, [SHOP_DATA], [SHOP], progress=lines.append)
+    finally:
+        from dkenv.runtime import release
+
+        release(target)
+    assert lines and all(line.startswith("dkenv: loading shop.") and "rows/s" in line for line in lines)
+    assert any("/11 rows" in line for line in lines)
