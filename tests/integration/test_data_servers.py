@@ -279,3 +279,17 @@ def test_silver_rows_whose_parents_are_already_in_bronze(server, tmp_path):
         with pytest.raises(BadRows, match=r"customer_profile.csv:3: sv__pagila.customer_profile.customer_id: "
                                           r"foreign key points to no row of br__pagila__public.customer"):
             load_data(db.target, [silver], db.datakits)
+
+
+@pytest.mark.parametrize("target", [pytest.param("postgres_container", marks=pytest.mark.postgres),
+                                    pytest.param("mysql_container", marks=pytest.mark.mysql)])
+def test_deploy_with_bad_data_to_a_container_leaves_nothing_running(dk, client, scope, servers, target, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(SHOP_DATA, bad)
+    (bad / "orders.jsonl").write_text('{"customer_id": "two", "amount": 1}\n')
+    before = {c["Id"] for c in client.api.containers(all=True, filters={"label": [f"dkenv.scope={scope}"]})}
+    result = dk("deploy", SHOP, "--target", target, "--data", bad)
+    assert result.code == 1
+    assert f"{bad / 'orders.jsonl'}:1: shop.orders.customer_id: Input should be a valid integer" in result.err
+    after = {c["Id"] for c in client.api.containers(all=True, filters={"label": [f"dkenv.scope={scope}"]})}
+    assert after == before
