@@ -170,12 +170,19 @@ def environment(name: str, *, config: str | Path | None = None,
 
 
 def up(name: str, *, config: str | Path | None = None,
-       progress: Progress | bool | None = None) -> Environment:
+       progress: Progress | bool | None = None, data: tuple[str | Path, ...] = ()) -> Environment:
     """Bring ``name`` up to outlive this process (``dkenv env up``); ``down(name)`` removes it.
 
     Raises UsageError (exit 2) when it is already up.  ``progress`` defaults to stderr.
+    ``data``: directories loaded into every database, after its own ``data = [...]``.
     """
     spec = environment_spec(name, _settings(config))
+    if data:
+        import dataclasses
+
+        extra = tuple(Path(d) for d in data)
+        spec = dataclasses.replace(spec, databases={
+            key: dataclasses.replace(db, data=(*db.data, *extra)) for key, db in spec.databases.items()})
     return _bring_up(spec, persistent=True, progress=_printer(progress))
 
 

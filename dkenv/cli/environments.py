@@ -39,7 +39,9 @@ def env() -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (URLs with passwords).")
 @click.option("--env", "as_env", is_flag=True, help="Print `export DKENV_<DB>_URL=...` lines for eval.")
-def up_command(name: str, as_json: bool, as_env: bool) -> None:
+@click.option("--data", "data", multiple=True, metavar="DIR",
+              help="Load DIR's data files into every database, after its own data (repeatable).")
+def up_command(name: str, as_json: bool, as_env: bool, data: tuple[str, ...]) -> None:
     """Start environment NAME: its databases in parallel, its datakits deployed in order.
 
     Every datakit path is checked before anything starts; each datakit is validated after it
@@ -58,7 +60,7 @@ def up_command(name: str, as_json: bool, as_env: bool) -> None:
     from dkenv.environments import up
 
     began = time.monotonic()
-    environment = up(name, progress=err)
+    environment = up(name, progress=err, data=data)
     err(f"dkenv: environment {name} up in {time.monotonic() - began:.1f} s; "
         f"remove it with: dkenv env down {name}")
     if as_json:

@@ -365,3 +365,17 @@ def test_progress_on_stderr_for_loads_over_a_second(shop_db, monkeypatch):
         release(target)
     assert lines and all(line.startswith("dkenv: loading shop.") and "rows/s" in line for line in lines)
     assert any("/11 rows" in line for line in lines)
+
+
+def test_env_up_data_flag_loads_into_every_database(dk, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dkenv.toml").write_text(
+        f'[environments.shop.databases.a]\nengine = "sqlite"\ndatakits = ["{SHOP}"]\n'
+        f'[environments.shop.databases.b]\nengine = "sqlite"\ndatakits = ["{SHOP}"]\n', encoding="utf-8")
+    result = dk("env", "up", "shop", "--data", SHOP_DATA, "--json")
+    try:
+        assert result.code == 0, result.err
+        for db in json.loads(result.out)["databases"].values():
+            assert len(rows(Path(db["url"].removeprefix("sqlite:///")), "customer")) == 3
+    finally:
+        dk("env", "down", "shop")
