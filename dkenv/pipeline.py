@@ -114,11 +114,12 @@ def deploy_paths(
     every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
     empty of its rows (a container target is removed anyway unless ``keep``).
     """
-    from dkenv.data import data_dirs_of, find_files, load_data
+    from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
     kits = load_all(paths)
     dirs = [*data_dirs_of(kits), *data]
-    find_files(dirs)  # a wrong directory fails before anything starts
+    # Read and validate the rows before anything starts: a bad row costs no container.
+    prepared: PreparedLoad | None = read_data(target, dirs, kits) if dirs else None
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
@@ -127,8 +128,8 @@ def deploy_paths(
             if progress:
                 progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
             outcome.deploys.append(deploy_data_objects(kit, target))
-        if dirs:
-            outcome.load = load_data(target, dirs, kits, progress=progress)
+        if prepared is not None:
+            outcome.load = prepared.write(progress)
             if progress and outcome.load.note:
                 progress(f"dkenv: {outcome.load.note}")
         if validate:
@@ -138,6 +139,8 @@ def deploy_paths(
             outcome.url = runtime_for(target).url
             outcome.kept = True
     finally:
+        if prepared is not None:
+            prepared.close()
         if cleanup:
             cleanup_test_target(target)
         elif keep:

@@ -86,12 +86,70 @@ def load_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any
     :class:`LoadFailed` (exit 1) when the database refuses them; in every case nothing of
     this load is in the database afterwards.
     """
+    with read_data(target, dirs, datakits) as prepared:
+        return prepared.write(progress)
+
+
+class PreparedLoad:
+    """Data files read and validated, rows parked: :meth:`write` puts them into the target.
+
+    ``dkenv deploy --data`` reads before it deploys, so a bad row fails before any container
+    starts; the rows are written after the deploy.  A context manager: it removes its temp files.
+    """
+
+    def __init__(self, target: Target, plans: list[FilePlan], keys: Keys, note: str | None, started: float) -> None:
+        self.target, self.plans, self.keys, self.note, self.started = target, plans, keys, note, started
+
+    def write(self, progress: Callable[[str], None] | None = None) -> LoadResult:
+        target, plans = self.target, self.plans
+        if not plans:
+            return LoadResult(success=True, target=target.name, note=self.note)
+        problems = Problems()
+        loaded = {p.rules.name for p in plans}
+        rt = runtime_for(target)
+        rt.attach_schemas({p.rules.table.schema for p in plans if p.rules.table.schema}, create=False)
+        schema_map = dict((target.options or {}).get("schema_map") or {})
+        with rt.lock, rt.begin() as conn:
+            if schema_map:
+                conn.execution_options(schema_translate_map=schema_map)
+            _check_references(conn, self.keys, loaded, problems)
+            problems.raise_if_any()
+            plans_in_order, postpone = ordered(plans)
+            undo = defer_checks(conn, plans_in_order) if postpone else (lambda: None)
+            try:
+                counts = write(conn, plans_in_order, progress)
+            finally:
+                undo()
+        return LoadResult(
+            success=True, target=target.name, tables=counts,
+            files=[{"file": str(p.file), "table": p.rules.name, "rows": p.spool.rows} for p in plans],
+            duration_s=time.perf_counter() - self.started,
+        )
+
+    def close(self) -> None:
+        for plan in self.plans:
+            plan.spool.close()
+
+    def __enter__(self) -> PreparedLoad:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any]) -> PreparedLoad:
+    """Read and validate every data file of ``dirs`` against ``datakits``; touches no database.
+
+    ``target`` only says which engine the rows are for (PostgreSQL: spooled as COPY text).
+    Raises like :func:`load_data`, except for foreign keys into rows already in the
+    database, which :meth:`PreparedLoad.write` checks.
+    """
     started = time.perf_counter()
     kits = [datakit_of(k) for k in datakits]
     files = find_files(dirs)
     if not files:
         where = ", ".join(str(d) for d in dirs) or "(no directory)"
-        return LoadResult(success=True, target=target.name, note=f"no data files in {where}: nothing to load")
+        return PreparedLoad(target, [], Keys(), f"no data files in {where}: nothing to load", started)
     plans = _plans(files, kits)
     copy = copy_mode(target)
     problems = Problems()
@@ -100,29 +158,11 @@ def load_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any
         for plan in plans:
             _read(plan, keys, problems, copy=copy)
         problems.raise_if_any()
-        loaded = {p.rules.name for p in plans}
-        rt = runtime_for(target)
-        rt.attach_schemas({p.rules.table.schema for p in plans if p.rules.table.schema}, create=False)
-        schema_map = dict((target.options or {}).get("schema_map") or {})
-        with rt.lock, rt.begin() as conn:
-            if schema_map:
-                conn.execution_options(schema_translate_map=schema_map)
-            _check_references(conn, keys, loaded, problems)
-            problems.raise_if_any()
-            plans_in_order, postpone = ordered(plans)
-            undo = defer_checks(conn, plans_in_order) if postpone else (lambda: None)
-            try:
-                counts = write(conn, plans_in_order, progress)
-            finally:
-                undo()
-    finally:
+    except BaseException:
         for plan in plans:
             plan.spool.close()
-    return LoadResult(
-        success=True, target=target.name, tables=counts,
-        files=[{"file": str(p.file), "table": p.rules.name, "rows": p.spool.rows} for p in plans],
-        duration_s=time.perf_counter() - started,
-    )
+        raise
+    return PreparedLoad(target, plans, keys, None, started)
 
 
 # ---------------------------------------------------------------------------
@@ -265,8 +305,8 @@ def _select(conn: Any, query: Any) -> list[Any]:
         return list(conn.execute(query))
 
 
-__all__ = ["BadRows", "DataFile", "DataFileError", "LoadFailed", "LoadResult", "content_hash", "data_dirs_of",
-           "find_files", "load_data", "load_paths"]
+__all__ = ["BadRows", "DataFile", "DataFileError", "LoadFailed", "LoadResult", "PreparedLoad", "content_hash",
+           "data_dirs_of", "find_files", "load_data", "load_paths", "read_data"]
 
 
 # ---------------------------------------------------------------------------

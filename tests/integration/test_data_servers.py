@@ -291,5 +291,6 @@ def test_deploy_with_bad_data_to_a_container_leaves_nothing_running(dk, client, 
     result = dk("deploy", SHOP, "--target", target, "--data", bad)
     assert result.code == 1
     assert f"{bad / 'orders.jsonl'}:1: shop.orders.customer_id: Input should be a valid integer" in result.err
+    assert "deploying" not in result.err  # the rows are read before anything starts
     after = {c["Id"] for c in client.api.containers(all=True, filters={"label": [f"dkenv.scope={scope}"]})}
     assert after == before
