@@ -143,7 +143,7 @@ def bench_engine(engine: str, kit: Any, data_dir: Path, rows: int, batch: int) -
 
 
 RSS_CHILD = '''
-import resource, sys
+import sys
 sys.path.insert(0, sys.argv[1])
 from dkenv.config import Target
 from dkenv.data import load_data
@@ -153,14 +153,16 @@ kit = load_datakit(sys.argv[2])
 target = Target(name="rss", db_type="sqlite", kind="url", url="sqlite:///" + sys.argv[4])
 deploy_data_objects(kit, target, probe_defaults=False)
 result = load_data(target, [sys.argv[3]], [kit])
-print(result.rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across fork+exec)
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(result.rows, peak)
 '''
 
 
 def rss_run(kit_path: Path, data_dir: Path, db: Path) -> tuple[int, float]:
     out = subprocess.run([sys.executable, "-c", RSS_CHILD, str(ROOT), str(kit_path), str(data_dir), str(db)],
                          check=True, capture_output=True, text=True).stdout.split()
-    return int(out[0]), int(out[1]) / 1024  # ru_maxrss is KiB on Linux
+    return int(out[0]), int(out[1]) / 1024  # VmHWM is in kB
 
 
 def bench_rss(kit_path: Path, size_mb: int) -> dict[str, Any]:
