@@ -379,3 +379,11 @@ def test_env_up_data_flag_loads_into_every_database(dk, tmp_path, monkeypatch):
             assert len(rows(Path(db["url"].removeprefix("sqlite:///")), "customer")) == 3
     finally:
         dk("env", "down", "shop")
+
+
+def test_json_key_naming_a_column_the_table_lacks(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, orders__jsonl='{"customer_id": 1, "amount": 1}\n{"customer_id": 1, "colour": "red"}\n')
+    result = load(dk, shop_db, d)
+    assert result.code == 2
+    assert f"{d / 'orders.jsonl'}:2: table shop.orders has no column 'colour'" in result.err
+    assert_empty(shop_db)
