@@ -77,7 +77,6 @@ class TableRules:
     columns: list[str]  # column names, table order
     optional: set[str]  # columns a row may leave out (defaults, nullable, autoincrement)
     not_null: set[str]
-    lengths: dict[str, int]
     keys: list[tuple[str, ...]] = field(default_factory=list)  # primary key and unique column sets
     own_validators: type[BaseModel] | None = None  # a SQLModel class with validators of its own
     defaults: dict[str, Any] = field(default_factory=dict)  # column -> () -> its Python-side default
@@ -153,7 +152,6 @@ def rules_for(table: Any, cls: type | None) -> TableRules:
     field_of: dict[str, str] = {}
     optional: set[str] = set()
     not_null: set[str] = set()
-    lengths: dict[str, int] = {}
     for column in table.columns:
         field_of[column.name] = column.key
         if (column.nullable or column.default is not None or column.server_default is not None
@@ -161,9 +159,6 @@ def rules_for(table: Any, cls: type | None) -> TableRules:
             optional.add(column.name)
         if not column.nullable:
             not_null.add(column.name)
-        length = getattr(column.type, "length", None)
-        if isinstance(length, int):
-            lengths[column.name] = length
     own = None
     if cls is not None and _is_sqlmodel(cls):
         model = _sqlmodel_validator(cls, field_of, optional)
@@ -194,7 +189,7 @@ def rules_for(table: Any, cls: type | None) -> TableRules:
             defaults[column.name] = lambda f=default.arg: f(None)
     return TableRules(table=table, model=model, field_of=field_of, columns=[c.name for c in table.columns],
                       defaults=defaults,
-                      optional=optional, not_null=not_null, lengths=lengths, keys=list(dict.fromkeys(keys)),
+                      optional=optional, not_null=not_null, keys=list(dict.fromkeys(keys)),
                       own_validators=own)
 
 
