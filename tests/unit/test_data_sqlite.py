@@ -296,6 +296,7 @@ def test_pipeline_flow_counts_rows_and_reports_orphans_across_datakits(examples)
         dkenv.cleanup_test_target(target)
 
 
+@pytest.mark.filterwarnings("ignore:Cannot correctly sort tables")  # deploy's, for the cycle itself
 def test_foreign_key_cycle_loads(dk, tmp_path):
     db = tmp_path / "cycle.db"
     result = dk("deploy", FIXTURES / "cycle", "--target-type", "sqlite", "--database", db,
@@ -387,3 +388,12 @@ def test_json_key_naming_a_column_the_table_lacks(dk, shop_db, tmp_path):
     assert result.code == 2
     assert f"{d / 'orders.jsonl'}:2: table shop.orders has no column 'colour'" in result.err
     assert_empty(shop_db)
+
+
+def test_load_json_on_bad_rows_is_still_one_document(dk, shop_db, tmp_path):
+    d = data_dir(tmp_path, country__csv="code,name\nDE,\n")
+    result = load(dk, shop_db, d, extra=("--json",))
+    assert result.code == 1
+    doc = json.loads(result.out)  # exactly one JSON document on stdout
+    assert doc["success"] is False and doc["error"]["exit_code"] == 1
+    assert "shop.country.name" in doc["error"]["message"]
