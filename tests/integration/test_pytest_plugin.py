@@ -299,3 +299,18 @@ def test_flag(dkenv_engine):
 ''')
     result = run(pytester, f"--dkenv-data={data}")
     result.assert_outcomes(passed=3)
+
+
+def test_ini_dkenv_data(pytester):
+    shop = ROOT / "tests" / "fixtures" / "datakits" / "shop"
+    data = ROOT / "tests" / "fixtures" / "data" / "shop"
+    pytester.makeini(f"[pytest]\ndkenv_datakits = {shop}\ndkenv_data = {data}\n")
+    pytester.makepyfile(test_ini='''
+from sqlalchemy import text
+
+
+def test_rows_from_the_ini(dkenv_engine):
+    with dkenv_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM shop.orders")).scalar() == 3
+''')
+    run(pytester).assert_outcomes(passed=1)
