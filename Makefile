@@ -12,8 +12,8 @@ help:  ## list the targets
 install:  ## install dkenv and its dev tools (editable)
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
-demo: install  ## deploy the example datakits to in-memory SQLite and validate them
-	$(PYTHON) -m dkenv deploy examples/bronze-pagila examples/silver-pagila --validate
+demo: install  ## deploy the example datakits with their sample rows to in-memory SQLite and validate them
+	$(PYTHON) -m dkenv deploy examples/bronze-pagila examples/silver-pagila --data examples/bronze-pagila/data/sample --validate
 
 lint:  ## ruff, the import layers (import-linter) and no import cycles
 	$(PYTHON) -m ruff check dkenv tests benchmarks scripts
@@ -51,4 +51,5 @@ bench: install images  ## run the benchmarks and print their figures (README has
 	$(PYTHON) benchmarks/image_startup.py
 	$(PYTHON) benchmarks/startup.py
 	$(PYTHON) benchmarks/handout.py
+	$(PYTHON) benchmarks/data_load.py --rss-mb 200
 	$(PYTHON) benchmarks/check_live.py

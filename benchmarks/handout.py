@@ -75,7 +75,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def handouts(factory: Any, kit: Any, n: int, hold_s: float, writes: int) -> list[float]:
+def handouts(factory: Any, kit: Any, n: int, hold_s: float, writes: int, data: Any = None) -> list[float]:
     """Seconds from request to a connection that answered SELECT 1, for ``n`` hand-outs.
 
     Each "test" then writes one row into ``writes`` tables (a FK chain), so returned
@@ -85,7 +85,7 @@ def handouts(factory: Any, kit: Any, n: int, hold_s: float, writes: int) -> list
     times: list[float] = []
     for _ in range(n):
         started = time.perf_counter()
-        db = factory.database([kit])
+        db = factory.database([kit], data=data)
         engine = db.create_engine()
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -177,6 +177,43 @@ def bench_engine(engine: str, kit: Any, args: argparse.Namespace) -> dict[str, A
     return result
 
 
+def write_rows(directory: Path, rows: int) -> Path:
+    """``--data-rows`` rows for table t00 as a CSV data file (the id and code keys unique)."""
+    import csv
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "bench_wide.t00.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "name", "code", "amount", "active", "note"])
+        for i in range(1, rows + 1):
+            writer.writerow([i, f"name {i}", f"c{i}", f"{i % 1000}.{i % 100:02d}", "true" if i % 2 else "false",
+                             "" if i % 3 else f"note {i}"])
+    return directory
+
+
+def bench_data(engine: str, kit: Any, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Hand-outs of databases whose template holds ``--data-rows`` rows (issue 12: <= 80 ms on PostgreSQL)."""
+    from dkenv.databases import DatabaseFactory, SqliteServer
+    from dkenv.lifecycle import start
+
+    server = SqliteServer() if engine == "sqlite" else start(engine, progress=False)
+    result: dict[str, Any] = {"engine": engine, "data_rows": args.data_rows}
+    try:
+        factory = DatabaseFactory(server.url, engine=engine, ready=args.ready)
+        result["build_with_data_s"] = round(factory.warm([kit], data=[data_dir]), 3)
+        runs = {"back_to_back": 0.0}
+        if args.hold_ms:
+            runs[f"hold_{args.hold_ms}ms"] = args.hold_ms / 1000
+        for label, hold in runs.items():
+            times = handouts(factory, kit, args.n, hold, 0, data=[data_dir])[1:]  # after the first
+            result[label] = {"p50_ms": round(pct(times, 0.5) * 1000, 1),
+                             "p95_ms": round(pct(times, 0.95) * 1000, 1)}
+        factory.close()
+    finally:
+        server.stop()
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="sqlite,postgres,mysql")
@@ -191,6 +228,9 @@ def main() -> int:
     parser.add_argument("--strategies", type=int, default=10,
                         help="PostgreSQL: CREATE DATABASE per strategy to time (0: skip)")
     parser.add_argument("--tables", type=int, default=50)
+    parser.add_argument("--data-rows", type=int, default=100_000,
+                        help="also time hand-outs whose template holds this many rows (0: skip)")
+    parser.add_argument("--data-engines", default="postgres", help="engines for the --data-rows run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -203,12 +243,18 @@ def main() -> int:
             results.append(bench_engine(engine, kit, args))
             if not args.json:
                 print(json.dumps(results[-1], indent=2), file=sys.stderr)
+        data_results = []
+        if args.data_rows:
+            data_dir = write_rows(Path(tmp) / "data", args.data_rows)
+            for engine in [e.strip() for e in args.data_engines.split(",") if e.strip()]:
+                data_results.append(bench_data(engine, kit, data_dir, args))
+        results.extend(data_results)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         print(f"\n{args.tables}-table datakit, {args.n} hand-outs (request -> SELECT 1 answered), "
               f"ready={args.ready}, {args.writes} tables written per hand-out")
-        for r in results:
+        for r in results[:len(results) - len(data_results)]:
             line = (f"{r['engine'] + ('/' + r['recycle'] if 'recycle' in r else ''):14} cold: server {r['server_start_s']:.2f}s + build {r['template_build_s']:.2f}s | "
                     f"back-to-back p50 {r['back_to_back']['p50_ms']} ms p95 {r['back_to_back']['p95_ms']} ms")
             for key, value in r.items():
@@ -219,6 +265,14 @@ def main() -> int:
                          f"{r['speedup_vs_container']}x ({r['speedup_vs_container_back_to_back']}x back-to-back)")
             if "pg_create_template_ms" in r:
                 line += f" | CREATE DATABASE TEMPLATE ms {r['pg_create_template_ms']}"
+            print(line)
+        for r in data_results:
+            line = (f"{r['engine']:8} with {r['data_rows']:,} rows: build {r['build_with_data_s']:.2f}s | "
+                    f"hand-outs after the first: back-to-back p50 {r['back_to_back']['p50_ms']} ms "
+                    f"p95 {r['back_to_back']['p95_ms']} ms")
+            for key, value in r.items():
+                if key.startswith("hold_"):
+                    line += f" | {key} p50 {value['p50_ms']} ms p95 {value['p95_ms']} ms"
             print(line)
     return 0
 

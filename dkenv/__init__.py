@@ -60,6 +60,13 @@ def _hand_out_database(server: Any, datakits: Any = None, **kw: Any) -> Any:
     return server_database(server, datakits=datakits, **kw)
 
 
+def _snapshot_database(server: Any, db: Any, name: str, **kw: Any) -> Any:
+    """``server.snapshot(db, NAME)`` of a container server."""
+    from dkenv.databases.factory import server_snapshot
+
+    return server_snapshot(server, db, name, **kw)
+
+
 def _start_local_server(engine: str, **kw: Any) -> Any:
     """``dkenv.ephemeral("sqlite")``: no container, a directory with a server's surface."""
     from dkenv.databases.sqlite_server import SqliteServer
@@ -69,6 +76,7 @@ def _start_local_server(engine: str, **kw: Any) -> Any:
 
 _hooks.provide("hand_out_database", _hand_out_database)
 _hooks.provide("start_local_server", _start_local_server)
+_hooks.provide("snapshot_database", _snapshot_database)
 
 
 def __getattr__(name: str) -> Any:

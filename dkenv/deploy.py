@@ -72,6 +72,7 @@ class ValidationResult(_Result):
     tables: list[str]
     problems: list[Any] = field(default_factory=list)  # dkenv.validate.Problem
     duration_s: float = 0.0
+    row_counts: dict[str, int] = field(default_factory=dict)  # validate_pipeline_flow: rows per table
 
     def __bool__(self) -> bool:
         return self.success
@@ -89,7 +90,7 @@ class ValidationResult(_Result):
             "success": self.success, "target": self.target, "tables": self.tables,
             "problems": [p.to_dict() for p in self.problems],
             "duration_s": round(self.duration_s, 4),
-        }
+        } | ({"row_counts": self.row_counts} if self.row_counts else {})
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +384,31 @@ def validate_pipeline_flow(target_config: Target) -> ValidationResult:
     if not tables:
         raise UsageError(f"nothing has been deployed to target {target_config.name} in this process",
                          "deploy the datakits first with deploy_data_objects")
-    return validate_deployment(tables, target_config)
+    result = validate_deployment(tables, target_config)
+    _check_rows(rt, tables, result, target_config)
+    return result
+
+
+def _check_rows(rt: TargetRuntime, tables: list[Any], result: ValidationResult, target: Target) -> None:
+    """Rows per table, and ``orphan_rows`` problems for keys across datakits (dkenv.validate_rows)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from dkenv.schema import model_table_name
+    from dkenv.validate_rows import cross_keys, orphan_problems, row_counts
+
+    missing = {p.table for p in result.problems if p.kind == "missing_table"}
+    present = [t for t in tables if model_table_name(t.fullname, target) not in missing]
+    groups = [[t for t in d.tables if t in present] for d in rt.deployments]
+    try:
+        with rt.connect() as conn:
+            counts = row_counts(conn, present)
+            orphans = orphan_problems(conn, cross_keys(groups), lambda n: model_table_name(n, target))
+    except DBAPIError:
+        return  # the schema problems above already say why the tables cannot be read
+    result.row_counts = {model_table_name(n, target): c for n, c in counts.items()}
+    if orphans:
+        result.problems.extend(orphans)
+        result.success = False
 
 
 # ---------------------------------------------------------------------------

@@ -71,6 +71,11 @@ class Server:
         hands out a fresh isolated database with those datakits deployed (dkenv.databases)."""
         return DatabaseName(self.database_name, self)
 
+    def snapshot(self, db: Any, name: str, **kw: Any) -> Any:
+        """Freeze isolated database ``db`` as snapshot ``name``; ``server.database(snapshot=name)``
+        then hands out copies of it (PostgreSQL; MySQL: not supported)."""
+        return hooks.call("snapshot_database", self, db, name, **kw)
+
     @property
     def password(self) -> str:
         """From the container's environment when this process did not start it (``dkenv url``)."""

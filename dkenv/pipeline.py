@@ -39,6 +39,7 @@ class Outcome:
     url: str | None = None
     kept: bool = False
     skipped: list[dict[str, Any]] = field(default_factory=list)  # modules discovery did not import
+    load: Any = None  # dkenv.data.LoadResult when data was loaded
 
     @property
     def success(self) -> bool:
@@ -64,6 +65,8 @@ class Outcome:
                 "success": self.validation.success,
                 "problems": [p.to_dict() for p in self.validation.problems],
             }
+        if self.load is not None:
+            doc["data"] = self.load.to_dict()
         if self.url:
             doc["url"] = self.url
             doc["kept"] = self.kept
@@ -77,6 +80,8 @@ class Outcome:
                 line += f", {len(d.existing)} already existed (left as they were: {', '.join(d.existing[:5])}"
                 line += ", ...)" if len(d.existing) > 5 else ")"
             lines.append(line)
+        if self.load is not None:
+            lines.append(self.load.summary())
         if self.validation is not None:
             v = self.validation
             if v.success:
@@ -115,14 +120,26 @@ def deploy_paths(
     validate: bool = False,
     cleanup: bool = False,
     keep: bool = False,
+    data: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
     pythonpath: Sequence[str] = (),
     verbose: bool = False,
 ) -> Outcome:
-    """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep."""
+    """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
+    clean up or keep.
+
+    Data: each datakit's own ``data`` directories, then ``data`` (``--data``), in one load after
+    every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
+    empty of its rows (a container target is removed anyway unless ``keep``).
+    """
+    from dkenv.data import PreparedLoad, data_dirs_of, read_data
+
     kits = load_all(paths, pythonpath, progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
+    dirs = [*data_dirs_of(kits), *data]
+    # Read and validate the rows before anything starts: a bad row costs no container.
+    prepared: PreparedLoad | None = read_data(target, dirs, kits) if dirs else None
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
@@ -131,6 +148,10 @@ def deploy_paths(
             if progress:
                 progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
             outcome.deploys.append(deploy_data_objects(kit, target))
+        if prepared is not None:
+            outcome.load = prepared.write(progress)
+            if progress and outcome.load.note:
+                progress(f"dkenv: {outcome.load.note}")
         if validate:
             tables = [t for kit in kits for t in kit.tables]
             outcome.validation = validate_deployment(tables, target)
@@ -138,6 +159,8 @@ def deploy_paths(
             outcome.url = runtime_for(target).url
             outcome.kept = True
     finally:
+        if prepared is not None:
+            prepared.close()
         if cleanup:
             cleanup_test_target(target)
         elif keep:

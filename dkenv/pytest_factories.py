@@ -39,6 +39,8 @@ class Settings:
     images: dict[str, str | None]
     kept: list[dict[str, Any]] = field(default_factory=list)
     containers_started: bool = False  # this process (or a worker) started a dkenv container
+    data_cli: list[str] = field(default_factory=list)
+    data_ini: list[Path] = field(default_factory=list)
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -93,6 +95,38 @@ def resolve_datakits(request: pytest.FixtureRequest, factory_datakits: Sequence[
     pytest.fail(f"{request.node.nodeid}: no datakits for {request.fixturename}; add "
                 "@pytest.mark.dkenv(datakits=[...]), pass --dkenv-datakit PATH, or set dkenv_datakits "
                 "in the ini file", pytrace=False)
+
+
+def resolve_data(request: pytest.FixtureRequest, factory_data: Sequence[Any] | None = None) -> list[Path]:
+    """Data directories for the requesting test: marker > factory > command line > ini (none is fine)."""
+    config = request.config
+    settings = settings_of(config)
+    rootdir = Path(config.rootpath)
+    invoked = Path(config.invocation_params.dir)
+    marker = request.node.get_closest_marker("dkenv")
+    sources: list[tuple[Sequence[Any], list[Path], str]] = []
+    if marker is not None and marker.kwargs.get("data"):
+        raw = marker.kwargs["data"]
+        sources.append(([raw] if isinstance(raw, (str, Path)) else raw,
+                        [Path(str(request.node.path)).parent, rootdir, invoked],
+                        f"@pytest.mark.dkenv on {request.node.nodeid}"))
+    sources += [(factory_data or [], [rootdir, invoked], f"fixture {request.fixturename}"),
+                (settings.data_cli, [invoked], "--dkenv-data"),
+                (settings.data_ini, [rootdir], "ini option dkenv_data")]
+    for dirs, bases, where in sources:
+        if not dirs:
+            continue
+        found = []
+        for raw in dirs:
+            tried = _candidates(raw, bases)
+            path = next((p for p in tried if p.is_dir()), None)
+            if path is None:
+                looked = ", ".join(str(p) for p in dict.fromkeys(tried))
+                pytest.fail(f"{where}: data directory {str(raw)!r} does not exist (looked for {looked})",
+                            pytrace=False)
+            found.append(path)
+        return found
+    return []
 
 
 # ---------------------------------------------------------------------------
@@ -150,12 +184,13 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
 
 
 def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,
-                     scope: str = "function") -> Callable[..., Any]:
+                     data: Sequence[Any] | None = None, scope: str = "function") -> Callable[..., Any]:
     """A fixture yielding an :class:`~dkenv.databases.IsolatedDatabase`, dropped after its scope.
 
     ``server`` names a server fixture; by default the engine comes from ``--dkenv-engines``
     (``dkenv_<engine>``), and tests using the fixture run once per engine.  ``datakits``
-    (paths relative to the rootdir) apply unless a test's ``dkenv`` marker names others.
+    (paths relative to the rootdir) apply unless a test's ``dkenv`` marker names others; so do
+    ``data`` directories (rows loaded into the template: every copy holds them).
     """
 
     def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:
@@ -163,9 +198,15 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
         from dkenv.errors import DkenvError
 
         srv = request.getfixturevalue(server_name)
-        kits = resolve_datakits(request, datakits)
+        marker = request.node.get_closest_marker("dkenv")
+        snapshot = marker.kwargs.get("snapshot") if marker is not None else None
+        if snapshot and not (marker.kwargs.get("datakits") or marker.args):
+            kits: list[Any] = []  # a copy of the snapshot; nothing to deploy
+        else:
+            kits = resolve_datakits(request, datakits)
+        dirs = [] if snapshot else resolve_data(request, data)
         try:
-            db = server_database(srv, datakits=kits)
+            db = server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
         except DkenvError as exc:
             pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
         with db:

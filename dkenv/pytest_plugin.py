@@ -51,6 +51,7 @@ HELP = {
                 "in order (bronze before silver)",
     "pythonpath": "folders put on sys.path while datakits are imported, for helpers that live outside "
                   "them (like dkenv's --pythonpath)",
+    "data": "data directories whose rows every dkenv_database holds when a test's dkenv marker names none",
     "keep": "leave dkenv's servers and test databases in place after the run and print their URLs",
     "postgres_image": "image for dkenv_postgres (default: $DKENV_POSTGRES_IMAGE, dkenv.toml, postgres:16)",
     "mysql_image": "image for dkenv_mysql (default: $DKENV_MYSQL_IMAGE, dkenv.toml, mysql:8.0)",
@@ -68,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dkenv-pythonpath", dest="dkenv_pythonpath", action="append", default=None,
                     metavar="DIR", help=HELP["pythonpath"] + " (repeatable)")
     parser.addini("dkenv_pythonpath", HELP["pythonpath"], type="paths", default=[])
+    group.addoption("--dkenv-data", dest="dkenv_data", action="append", default=None,
+                    metavar="DIR", help=HELP["data"] + " (repeatable)")
+    parser.addini("dkenv_data", HELP["data"], type="paths", default=[])
     group.addoption("--dkenv-keep", dest="dkenv_keep", action="store_true", default=None,
                     help=HELP["keep"])
     parser.addini("dkenv_keep", HELP["keep"], type="bool", default=False)
@@ -107,12 +111,15 @@ def parse_engines(raw: str) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "dkenv(datakits=[...]): datakits deployed into this test's dkenv_database, in order")
+        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME): datakits deployed into this test's "
+        "dkenv_database, in order, and data directories loaded into it; or a copy of snapshot NAME")
     config.stash[SETTINGS_KEY] = Settings(
         engines=parse_engines(_option(config, "dkenv_engines")),
         datakits_cli=list(config.getoption("dkenv_datakits", default=None) or []),
         datakits_ini=list(config.getini("dkenv_datakits") or []),
         keep=bool(_option(config, "dkenv_keep")),
+        data_cli=list(config.getoption("dkenv_data", default=None) or []),
+        data_ini=list(config.getini("dkenv_data") or []),
         images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
     )
     pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")

@@ -28,6 +28,8 @@ COMMANDS = {
     "image": "dkenv.cli.images:image",
     "env": "dkenv.cli.environments:env",
     "check": "dkenv.cli.check:check",
+    "load": "dkenv.cli.data:load",
+    "snapshot": "dkenv.cli.data:snapshot",
 }
 
 

@@ -48,12 +48,14 @@ def _list_targets_callback(ctx: click.Context, _param: click.Parameter, value: b
 @click.option("--validate", "run_validation", is_flag=True, help="Validate the live schema after deploying.")
 @click.option("--cleanup", is_flag=True, help="Drop what was deployed afterwards (leave the target as found).")
 @click.option("--keep", is_flag=True, help="Keep a container or temp file target after exit; print its URL.")
+@click.option("--data", "data", multiple=True, metavar="DIR",
+              help="Load the data files of DIR after the deploy (repeatable; all or nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list-targets", is_flag=True, expose_value=False, is_eager=True,
               callback=_list_targets_callback, help="List the targets and exit.")
 @datakit_options
-def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, as_json: bool,
-           pythonpath: tuple[str, ...], verbose: bool, **kw: Any) -> None:
+def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, data: tuple[str, ...],
+           as_json: bool, pythonpath: tuple[str, ...], verbose: bool, **kw: Any) -> None:
     """Deploy one or more datakits, in the order given (bronze before silver).
 
     \b
@@ -62,6 +64,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
       dkenv deploy examples/bronze-pagila examples/silver-pagila --target sqlite_file --validate
       dkenv deploy ./bronze-pagila --target postgres_container --validate --json
       dkenv deploy ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
+      dkenv deploy examples/bronze-pagila --data examples/bronze-pagila/data/sample --validate
 
     Exit codes: 0 deployed (and valid), 1 deploy or validation failed, 2 bad input,
     3 environment failure (Docker, image, connection).
@@ -75,8 +78,8 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
         target = resolve(kw)
         document["target"] = target.name
         outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
-                                        progress=None if as_json else err, pythonpath=pythonpath,
-                                        verbose=verbose)
+                                        data=data, progress=None if as_json else err,
+                                        pythonpath=pythonpath, verbose=verbose)
         document = outcome.to_dict()
     except DkenvError as exc:
         if as_json:

@@ -41,7 +41,10 @@ def env() -> None:
 @click.option("--env", "as_env", is_flag=True, help="Print `export DKENV_<DB>_URL=...` lines for eval.")
 @click.option("--pythonpath", "pythonpath", multiple=True, metavar="DIR",
               help="Folder put on sys.path while datakits are imported (repeatable; also DKENV_PYTHONPATH).")
-def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ...]) -> None:
+@click.option("--data", "data", multiple=True, metavar="DIR",
+              help="Load DIR's data files into every database, after its own data (repeatable).")
+def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ...],
+               data: tuple[str, ...]) -> None:
     """Start environment NAME: its databases in parallel, its datakits deployed in order.
 
     Every datakit path is checked before anything starts; each datakit is validated after it
@@ -60,7 +63,7 @@ def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ..
     from dkenv.environments import up
 
     began = time.monotonic()
-    environment = up(name, progress=err, pythonpath=pythonpath)
+    environment = up(name, progress=err, pythonpath=pythonpath, data=data)
     err(f"dkenv: environment {name} up in {time.monotonic() - began:.1f} s; "
         f"remove it with: dkenv env down {name}")
     if as_json:

@@ -202,15 +202,15 @@ class DatabaseFactory:
     def _new_name(self) -> str:
         return "_".join(p for p in ("dk", _worker_id(), self._token, str(next(self._seq))) if p)
 
-    def _builder(self, kits: Sequence[Datakit]) -> Builder:
+    def _builder(self, kits: Sequence[Datakit], data: Sequence[Path] = ()) -> Builder:
         if self.engine == "postgres":
             from dkenv.databases.servers import PostgresBuilder
 
-            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle)
+            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle, data=data)
         if self.engine == "mysql":
             from dkenv.databases.servers import MySQLBuilder
 
-            return MySQLBuilder(self.url, kits, recycle=self.recycle)
+            return MySQLBuilder(self.url, kits, recycle=self.recycle, data=data)
         from sqlalchemy.engine import make_url
 
         from dkenv.databases.sqlite import SqliteBuilder
@@ -219,36 +219,76 @@ class DatabaseFactory:
         if not database or database == ":memory:":
             raise UsageError("isolated SQLite databases need a directory, not an in-memory URL",
                              "use dkenv.databases.SqliteServer() or a sqlite:///path/file.db URL")
-        return SqliteBuilder(Path(database).parent, kits)
+        return SqliteBuilder(Path(database).parent, kits, data)
 
-    def pool(self, datakits: Iterable[str | Path | Datakit]) -> Pool:
-        """The pool for this datakit set (created on first use; not yet prepared)."""
+    def pool(self, datakits: Iterable[str | Path | Datakit],
+             data: Iterable[str | Path] | None = None) -> Pool:
+        """The pool for this datakit set and data (created on first use; not yet prepared).
+
+        Data: the datakits' own data directories, then ``data``; the files' content hash is
+        part of the key, so changed rows get a pool (and a template) of their own.
+        """
+        from dkenv.data import content_hash, data_dirs_of
+
         kits = load_kits(datakits)
-        key = kits_key(kits)
+        dirs = [*data_dirs_of(kits), *(Path(d) for d in (data or []))]
+        key = kits_key(kits) + ((f"data:{content_hash(dirs)}",) if dirs else ())
         with self._lock:
             if self._closed:
                 raise UsageError(f"the database factory for {self.label} is closed")
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._pools[key] = Pool(self._builder(kits), self._new_name, ready=self.ready)
+                pool = self._pools[key] = Pool(self._builder(kits, dirs), self._new_name, ready=self.ready)
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
-    def warm(self, datakits: Iterable[str | Path | Datakit]) -> float:
+    def snapshot_pool(self, name: str, datakits: Iterable[str | Path | Datakit] | None = None) -> Pool:
+        """The pool of copies of snapshot ``name`` (``datakits``: what validate() compares with)."""
+        from dkenv.data.snapshots import check_name, template_of
+
+        check_name(name)
+        kits = load_kits(datakits) if datakits else []
+        key = ("snapshot", name, *kits_key(kits))
+        with self._lock:
+            if self._closed:
+                raise UsageError(f"the database factory for {self.label} is closed")
+            pool = self._pools.get(key)
+            if pool is None:
+                if self.engine == "postgres":
+                    from dkenv.databases.servers import PostgresSnapshotBuilder
+
+                    builder: Builder = PostgresSnapshotBuilder(self.url, template_of(name), kits)
+                elif self.engine == "sqlite":
+                    from sqlalchemy.engine import make_url
+
+                    from dkenv.databases.sqlite import SqliteSnapshotBuilder
+
+                    builder = SqliteSnapshotBuilder(Path(make_url(self.url).database or ".").parent, name, kits)
+                else:
+                    raise UsageError("snapshots are not supported on MySQL/MariaDB: it has no template databases",
+                                     "take snapshots on PostgreSQL or SQLite")
+                pool = self._pools[key] = Pool(builder, self._new_name, ready=self.ready)
+                pool.kits = kits  # type: ignore[attr-defined]
+            return pool
+
+    def warm(self, datakits: Iterable[str | Path | Datakit], data: Iterable[str | Path] | None = None) -> float:
         """Deploy the template / capture the DDL now and start filling; returns the seconds it took."""
-        pool = self.pool(datakits)
+        pool = self.pool(datakits, data)
         pool.warm()
         return pool.cold_start_s or 0.0
 
     # -- hand-out -----------------------------------------------------------
     def database(self, datakits: Iterable[str | Path | Datakit] | None = None, *,
+                 data: Iterable[str | Path] | None = None, snapshot: str | None = None,
                  timeout: float = 300.0) -> IsolatedDatabase:
-        """A fresh database with ``datakits`` deployed, in the order given (bronze before silver)."""
-        if datakits is None:
+        """A fresh database with ``datakits`` deployed, in the order given (bronze before silver),
+        holding the rows of their own data directories and of ``data``; or, with ``snapshot``,
+        a copy of that snapshot (``datakits`` then only say what :meth:`validate` compares)."""
+        if datakits is None and snapshot is None:
             raise UsageError("which datakits should the database hold?",
-                             "pass datakits=[path_or_Datakit, ...] (bronze before silver)")
+                             "pass datakits=[path_or_Datakit, ...] (bronze before silver), or snapshot=NAME")
         started = time.perf_counter()
-        pool = self.pool(datakits)
+        pool = self.snapshot_pool(snapshot, datakits) if snapshot is not None else self.pool(datakits, data)
         name = pool.take(timeout=timeout)
         builder = pool.builder
         db = IsolatedDatabase(
@@ -329,7 +369,28 @@ def server_database(server: Any, datakits: Iterable[str | Path | Datakit] | None
     call creates it; ``timeout`` applies per call.
     """
     timeout = kw.pop("timeout", 300.0)
-    return factory_for(server, **kw).database(datakits, timeout=timeout)
+    data = kw.pop("data", None)
+    snapshot = kw.pop("snapshot", None)
+    return factory_for(server, **kw).database(datakits, data=data, snapshot=snapshot, timeout=timeout)
+
+
+def server_snapshot(server: Any, db: Any, name: str, *, replace: bool = False) -> Any:
+    """``server.snapshot(db, NAME)``: freeze ``db`` (an IsolatedDatabase or a URL) as snapshot ``NAME``.
+
+    The database's own engines are closed first (a PostgreSQL template copy needs a quiet
+    database); later ``server.database(snapshot=NAME)`` hands out copies.
+    """
+    from dkenv.data.snapshots import take
+
+    url = db if isinstance(db, str) else db.url
+    if isinstance(db, IsolatedDatabase):
+        from dkenv.runtime import existing_runtime, release
+
+        for engine in db._engines:
+            engine.dispose()
+        if "target" in db.__dict__ and existing_runtime(db.target) is not None:
+            release(db.target)
+    return take(url, name, replace=replace)
 
 
 def close_server_databases(server: Any, *, keep: bool = False) -> None:
@@ -354,5 +415,5 @@ def _close_all() -> None:
 
 
 __all__ = ["DEFAULT_READY", "DatabaseFactory", "IsolatedDatabase",
-           "close_server_databases", "factory_for", "server_database"]
+           "close_server_databases", "factory_for", "server_database", "server_snapshot"]
 

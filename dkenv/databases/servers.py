@@ -79,8 +79,9 @@ def _my_quote(name: str) -> str:
 
 
 def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
-                 schema_map: Mapping[str, str] | None = None) -> None:
-    """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes).
+                schema_map: Mapping[str, str] | None = None, data: Sequence[Any] = ()) -> None:
+    """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes),
+    then load the ``data`` directories into them.
 
     ``schema_map``: the renamed schemas (MySQL); an error names the user's tables, not them.
     """
@@ -91,6 +92,10 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     try:
         for kit in kits:
             deploy_data_objects(kit, target)
+        if data:
+            from dkenv.data import load_data
+
+            load_data(target, data, kits)
     except DeployError as exc:
         if not schema_map:
             raise
@@ -98,6 +103,15 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
                           user_names(exc.hint, schema_map)) from None
     finally:
         release(target)  # closes its connections: a template must have none when copied
+
+
+def data_key(data: Sequence[Any]) -> list[str]:
+    """A pseudo-statement that puts the data files' content hash into a template key."""
+    if not data:
+        return []
+    from dkenv.data import content_hash
+
+    return [f"-- data {content_hash(data)}"]
 
 
 # ---------------------------------------------------------------------------
@@ -114,10 +128,11 @@ class PostgresBuilder:
     engine = "postgres"
 
     def __init__(self, url: str, kits: Sequence[Datakit], *, strategy: str | None = None,
-                 recycle: str = "reset") -> None:
+                 recycle: str = "reset", data: Sequence[Any] = ()) -> None:
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
-        self.recycle_mode = recycle
+        self.data = list(data)  # data directories: the template holds their rows
+        self.recycle_mode = "drop" if self.data else recycle  # emptying would lose the rows
         self._template_fingerprint: str | None = None
         self.admin_url = url
         self.kits = list(kits)
@@ -134,7 +149,8 @@ class PostgresBuilder:
         ddl = compile_ddl(tables, self._admin)
         with self._admin.connect() as conn:
             self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
-        template = "dkenv_tpl_" + ddl_key(ddl, engine="postgres", server_version=str(self.version))
+        template = "dkenv_tpl_" + ddl_key(ddl + data_key(self.data), engine="postgres",
+                                          server_version=str(self.version))
         if self._exists(template):
             self.template, self.template_reused = template, True
             return
@@ -159,7 +175,7 @@ class PostgresBuilder:
         self._execute(f"CREATE DATABASE {_pg_quote(building)}")
         try:
             deploy_into(_url_for(self.admin_url, building), "postgres",
-                         f"template {template}", self.kits)
+                        f"template {template}", self.kits, data=self.data)
             self._execute(f"ALTER DATABASE {_pg_quote(building)} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
             try:
                 self._execute_retrying(f"ALTER DATABASE {_pg_quote(building)} RENAME TO {_pg_quote(template)}")
@@ -254,6 +270,25 @@ class PostgresBuilder:
             pause = min(pause * 2, 0.2)
 
 
+class PostgresSnapshotBuilder(PostgresBuilder):
+    """Copies of a snapshot: a template database that ``dkenv snapshot`` made (no deploy)."""
+
+    def __init__(self, url: str, template: str, kits: Sequence[Datakit] = ()) -> None:
+        super().__init__(url, kits, recycle="drop")
+        self.snapshot_template = template
+
+    def prepare(self) -> None:
+        from dkenv.errors import UsageError
+
+        with self._admin.connect() as conn:
+            self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
+        if not self._exists(self.snapshot_template):
+            name = self.snapshot_template.removeprefix("dkenv_snap_")
+            raise UsageError(f"no snapshot named {name!r} on this server",
+                             "take it first: server.snapshot(db, NAME) or dkenv snapshot NAME --url URL")
+        self.template, self.template_reused = self.snapshot_template, True
+
+
 # ---------------------------------------------------------------------------
 # MySQL / MariaDB
 # ---------------------------------------------------------------------------
@@ -269,12 +304,14 @@ class MySQLBuilder:
 
     engine = "mysql"
 
-    def __init__(self, url: str, kits: Sequence[Datakit], *, recycle: str = "reset") -> None:
+    def __init__(self, url: str, kits: Sequence[Datakit], *, recycle: str = "reset",
+                 data: Sequence[Any] = ()) -> None:
         from sqlalchemy.engine import make_url
 
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
-        self.recycle_mode = recycle
+        self.data = list(data)  # data directories, loaded into every database as it is built
+        self.recycle_mode = "drop" if self.data else recycle
         self._fingerprints: dict[str, str] = {}
         self.admin_url = url
         self.admin_database = make_url(url).database or ""
@@ -312,6 +349,8 @@ class MySQLBuilder:
                     self._deployed_once = True
             if not first:
                 self._replay(name, names)
+            if self.data:
+                self._load(name)
             if self.recycle_mode == "reset":
                 with self._admin.connect() as conn:
                     self._fingerprints[name] = mysql_fingerprint(conn, names)
@@ -335,6 +374,18 @@ class MySQLBuilder:
         schema_map = self.schema_map(name)
         kits = [translate_tables(kit.tables, schema_map) for kit in self.kits]
         deploy_into(self.url(name), "mysql", f"isolated database {name}", kits, schema_map)
+
+    def _load(self, name: str) -> None:
+        """Load the data into a built database (the pool builds ahead, so requests do not wait)."""
+        from dkenv.data import load_data
+        from dkenv.runtime import release
+
+        target = Target(name=f"isolated database {name}", db_type="mysql", kind="url", url=self.url(name),
+                        database=name, options={"schema_map": self.schema_map(name)})
+        try:
+            load_data(target, self.data, self.kits)
+        finally:
+            release(target)
 
     def _replay(self, name: str, names: list[str]) -> None:
         """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""

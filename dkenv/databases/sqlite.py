@@ -17,8 +17,9 @@ import sqlite3
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from dkenv.databases.servers import deploy_into
+from dkenv.databases.servers import data_key, deploy_into
 from dkenv.datakit import Datakit
 from dkenv.engines.sqlite import schema_file
 from dkenv.schema import all_tables, check_references, compile_ddl, ddl_key, schemas_of
@@ -32,9 +33,10 @@ class SqliteBuilder:
 
     engine = "sqlite"
 
-    def __init__(self, directory: Path, kits: Sequence[Datakit]) -> None:
+    def __init__(self, directory: Path, kits: Sequence[Datakit], data: Sequence[Any] = ()) -> None:
         self.directory = Path(directory)
         self.kits = list(kits)
+        self.data = list(data)  # data directories: the template files hold their rows
         self.template_main: Path | None = None
         self.schema_files: dict[str, Path] = {}
         self.template_reused = False
@@ -49,7 +51,7 @@ class SqliteBuilder:
             ddl = compile_ddl(tables, probe)
         finally:
             probe.dispose()
-        key = ddl_key(ddl, engine="sqlite", server_version=sqlite3.sqlite_version)
+        key = ddl_key(ddl + data_key(self.data), engine="sqlite", server_version=sqlite3.sqlite_version)
         root = self.directory / TEMPLATES_DIR
         final = root / key
         if not (final / "READY").is_file():
@@ -66,7 +68,8 @@ class SqliteBuilder:
         root.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=root))
         try:
-            deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits)
+            deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits,
+                        data=self.data)
             (building / "READY").write_text("")
             try:
                 building.rename(final)
@@ -107,3 +110,23 @@ class SqliteBuilder:
 
     def close(self) -> None:
         pass
+
+
+class SqliteSnapshotBuilder(SqliteBuilder):
+    """Copies of a snapshot's files (``.dkenv-snapshots/<name>/`` in the directory)."""
+
+    def __init__(self, directory: Path, name: str, kits: Sequence[Datakit] = ()) -> None:
+        super().__init__(directory, kits)
+        self.snapshot = name
+
+    def prepare(self) -> None:
+        from dkenv.data.snapshots import SQLITE_DIR, sqlite_files
+        from dkenv.errors import UsageError
+
+        main = self.directory / SQLITE_DIR / self.snapshot / "snap.db"
+        if not main.is_file():
+            raise UsageError(f"no snapshot named {self.snapshot!r} in {self.directory}",
+                             "take it first: server.snapshot(db, NAME) or dkenv snapshot NAME --url URL")
+        self.template_main = main
+        self.schema_files = {s: p for s, p in sqlite_files(main).items() if s is not None}
+        self.template_reused = True

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.databases.factory import close_server_databases
+from dkenv.databases.factory import close_server_databases, server_snapshot
 from dkenv.lifecycle import DatabaseName
 from dkenv.runtime import release
 
@@ -49,6 +49,10 @@ class SqliteServer:
     def database(self) -> Any:  # noqa: D401 - both a name (Server.database) and a method
         """``server.database(datakits=[...])`` hands out an isolated database."""
         return DatabaseName(str(self.database_file), self)
+
+    def snapshot(self, db: Any, name: str, **kw: Any) -> Any:
+        """Freeze isolated database ``db`` as snapshot ``name`` (its files, copied)."""
+        return server_snapshot(self, db, name, **kw)
 
     @property
     def url(self) -> str:

@@ -45,6 +45,7 @@ for ``with environment(...)``; for ``env up`` in ``$TMPDIR/dkenv-env-<ENV>/`` un
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import tempfile
 import threading
@@ -166,12 +167,18 @@ def environment(name: str, *, config: str | Path | None = None,
 
 
 def up(name: str, *, config: str | Path | None = None,
-       progress: Progress | bool | None = None, pythonpath: Sequence[str | Path] = ()) -> Environment:
+       progress: Progress | bool | None = None, pythonpath: Sequence[str | Path] = (),
+       data: Sequence[str | Path] = ()) -> Environment:
     """Bring ``name`` up to outlive this process (``dkenv env up``); ``down(name)`` removes it.
 
     Raises UsageError (exit 2) when it is already up.  ``progress`` defaults to stderr.
+    ``data``: directories loaded into every database, after its own ``data = [...]``.
     """
     spec = environment_spec(name, settings_from(config))
+    if data:
+        extra = tuple(Path(d) for d in data)
+        spec = dataclasses.replace(spec, databases={
+            key: dataclasses.replace(db, data=(*db.data, *extra)) for key, db in spec.databases.items()})
     return _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
 
 
@@ -256,6 +263,14 @@ def _discover(spec: EnvironmentSpec, db: DatabaseSpec, pythonpath: Sequence[str 
                                      db.datakits[:i].count(written))
             raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}, "
                                    f"datakit {written!r}") from None
+    if db.data:  # a wrong data directory fails before anything starts
+        from dkenv.data import find_files
+
+        try:
+            find_files(db.data)
+        except DkenvError as exc:
+            where = locate_in_config(spec.source, spec.name, db.name, "data")
+            raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}") from None
     return kits
 
 
@@ -329,7 +344,23 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
         database.tables.extend(result.tables)
         checked = ", validated" if db.validate else ""
         progress(f"dkenv: {label}: deployed {kit.name} ({len(result.tables)} tables{checked})")
+    _load(db, kits, target, label, context, progress)
     return database
+
+
+def _load(db: DatabaseSpec, kits: list[Datakit], target: Target, label: str, context: str,
+          progress: Progress) -> None:
+    """The datakits' own data directories, then the database's ``data = [...]``: one load."""
+    from dkenv.data import data_dirs_of, load_data
+
+    dirs = [*data_dirs_of(kits), *db.data]
+    if not dirs:
+        return
+    try:
+        result = load_data(target, dirs, kits)
+    except DkenvError as exc:
+        raise _in_context(exc, f"{context}, data") from None
+    progress(f"dkenv: {label}: {result.summary()}")
 
 
 def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progress: Progress,

@@ -18,7 +18,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _ENV_KEYS = {"description", "databases"}
 _CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
-_DB_KEYS = {"engine", "datakits", "validate", "pythonpath", *_CONTAINER_KEYS}
+_DB_KEYS = {"engine", "datakits", "data", "validate", "pythonpath", *_CONTAINER_KEYS}
 _NO_ENTRY = object()  # locate_in_config without an array entry
 
 
@@ -44,6 +44,7 @@ class DatabaseSpec:
     validate: bool = True
     pythonpath: tuple[Path, ...] = ()  # folders on sys.path while its datakits are imported
     where: str = ""  # "file:line" of its table, for messages
+    data: tuple[Path, ...] = ()  # data directories loaded after the datakits, resolved like paths
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,9 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     validate = raw.get("validate", True)
     if not isinstance(validate, bool):
         raise bad("validate must be true or false", key="validate")
+    data = raw.get("data", [])
+    if not isinstance(data, list) or not all(isinstance(d, str) and d for d in data):
+        raise bad("data must be a list of data directories", key="data")
     return DatabaseSpec(
         name=db, engine=engine, datakits=tuple(kits),
         paths=tuple((base / Path(k).expanduser()) for k in kits),
@@ -186,6 +190,7 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
         database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
         env={str(k): str(v) for k, v in variables.items()}, validate=validate, where=where,
         pythonpath=tuple(base / Path(p).expanduser() for p in pythonpath),
+        data=tuple(base / Path(d).expanduser() for d in data),
     )
 
 

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from dkenv.databases_sqlite import SqliteServer
 from sqlalchemy import func, select
 
 from dkenv.databases import server_database
+from dkenv.databases.sqlite_server import SqliteServer
 
 pytest_plugins = ["pytester"]
 

@@ -268,3 +268,49 @@ def test_keep_leaves_the_server_running_and_prints_its_url(pytester, docker_scop
     for server in list_servers():
         if server.container == kept[0]["Id"]:
             server.remove()
+
+
+def test_marker_and_flag_data_fill_every_database(pytester):
+    """``@pytest.mark.dkenv(data=[...])`` and ``--dkenv-data``: each test's copy holds the rows."""
+    shop = ROOT / "tests" / "fixtures" / "datakits" / "shop"
+    data = ROOT / "tests" / "fixtures" / "data" / "shop"
+    pytester.makepyfile(test_data=f'''
+import pytest
+from sqlalchemy import text
+
+
+@pytest.mark.dkenv(datakits=[{str(shop)!r}], data=[{str(data)!r}])
+def test_marker(dkenv_engine):
+    with dkenv_engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM shop.customer")).scalar() == 3
+        conn.execute(text("DELETE FROM shop.orders"))
+
+
+@pytest.mark.dkenv(datakits=[{str(shop)!r}], data=[{str(data)!r}])
+def test_marker_again_sees_a_fresh_copy(dkenv_engine):
+    with dkenv_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM shop.orders")).scalar() == 3
+
+
+@pytest.mark.dkenv(datakits=[{str(shop)!r}])
+def test_flag(dkenv_engine):
+    with dkenv_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM shop.country")).scalar() == 3
+''')
+    result = run(pytester, f"--dkenv-data={data}")
+    result.assert_outcomes(passed=3)
+
+
+def test_ini_dkenv_data(pytester):
+    shop = ROOT / "tests" / "fixtures" / "datakits" / "shop"
+    data = ROOT / "tests" / "fixtures" / "data" / "shop"
+    pytester.makeini(f"[pytest]\ndkenv_datakits = {shop}\ndkenv_data = {data}\n")
+    pytester.makepyfile(test_ini='''
+from sqlalchemy import text
+
+
+def test_rows_from_the_ini(dkenv_engine):
+    with dkenv_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM shop.orders")).scalar() == 3
+''')
+    run(pytester).assert_outcomes(passed=1)

@@ -34,12 +34,20 @@ def _block(needle: str) -> str:
         "dkenv targets",
         "dkenv check examples/bronze-pagila examples/silver-pagila --static",
         "dkenv deploy examples/retail-warehouse --validate --verbose",
+        "dkenv deploy examples/bronze-pagila examples/silver-pagila --data examples/bronze-pagila/data/sample --validate",
     ],
 )
 def test_sqlite_commands(command):
     assert command in README
     out = _run([sys.executable, "-m", "dkenv", *command.split()[1:]])
     assert out.returncode == 0, out.stderr
+
+
+def test_layer3_transform_example():
+    assert "python examples/layer3_transform.py" in README
+    out = _run([sys.executable, "examples/layer3_transform.py"])
+    assert out.returncode == 0, out.stderr
+    assert "sv__pagila.rental_fact                200 rows" in out.stdout
 
 
 def test_framework_example():
