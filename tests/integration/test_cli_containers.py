@@ -26,7 +26,6 @@ from tests.integration.conftest import select_one as query
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("local_images", "scope")]
 
 UP_KEYS = {"name", "engine", "url", "host", "port", "container", "image"}
-REMOTE = "tcp://127.0.0.2:2375"
 
 
 def dkenv(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
@@ -251,19 +250,25 @@ def test_eight_concurrent_ups_get_distinct_ports(client, scope) -> None:
     assert scoped_containers(client, scope) == []
 
 
-def _remote_engine_available() -> bool:
+@pytest.fixture
+def port_2375_taken():
+    """Something that is not a Docker engine holds 127.0.0.2:2375 (or it was taken already)."""
     try:
-        socket.create_connection(("127.0.0.2", 2375), timeout=1).close()
-    except OSError:
-        return False
-    return True
+        squatter = socket.create_server(("127.0.0.2", 2375))
+    except OSError:  # already taken by someone else: just as good
+        yield
+        return
+    with squatter:
+        yield
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not _remote_engine_available(), reason=f"no engine listening on {REMOTE}")
 @pytest.mark.parametrize("publish", ["", "0.0.0.0"])
-def test_remote_engine_url_uses_the_engine_host(client, publish) -> None:
-    env = {"DOCKER_HOST": REMOTE, "DKENV_PUBLISH_HOST": publish}
+def test_remote_engine_url_uses_the_engine_host(client, remote_engine, port_2375_taken,
+                                                publish) -> None:
+    """Through a tcp:// engine on 127.0.0.2 (a forwarder this test starts; port 2375 is taken
+    by something else, which must not matter), URLs name the engine's host."""
+    env = {"DOCKER_HOST": remote_engine, "DKENV_PUBLISH_HOST": publish}
     result = dkenv("up", "postgres", "--json", env=env)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -350,22 +350,17 @@ def test_start_for_target_uses_the_configured_image(client) -> None:
 
 
 @pytest.mark.postgres
-def test_a_docker_context_selects_the_engine_and_the_url_host(client, monkeypatch, tmp_path) -> None:
-    import socket
-
+def test_a_docker_context_selects_the_engine_and_the_url_host(client, remote_engine, monkeypatch,
+                                                               tmp_path) -> None:
     from docker.context import ContextAPI
 
     import dkenv
 
-    try:
-        socket.create_connection(("127.0.0.2", 2375), timeout=1).close()
-    except OSError:
-        pytest.skip("no engine listening on tcp://127.0.0.2:2375")
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config.json").write_text('{"currentContext": "dkenv-test-remote"}')
-    ContextAPI.create_context("dkenv-test-remote", host="tcp://127.0.0.2:2375", skip_tls_verify=True)
+    ContextAPI.create_context("dkenv-test-remote", host=remote_engine, skip_tls_verify=True)
     with dkenv.ephemeral("postgres") as server:
         assert server.host == "127.0.0.2"
         assert query(server.url) == 1
