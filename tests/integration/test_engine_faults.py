@@ -52,8 +52,10 @@ def assert_environment_error(result: subprocess.CompletedProcess[str], *words: s
     assert "Traceback" not in result.stderr
     for word in words:
         assert word in lines[0], result.stderr
-    if "--json" in result.args and result.stdout.strip():
-        assert json.loads(result.stdout)["error"]["exit_code"] == 3  # one JSON document
+    if "--json" in result.args:
+        assert json.loads(result.stdout)["error"]["exit_code"] == 3  # exactly one JSON document
+    else:
+        assert result.stdout == ""
 
 
 @pytest.fixture
