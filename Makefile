@@ -31,6 +31,15 @@ test: install docker-engine images  ## the whole suite: SQLite, native servers, 
 test-stress: install docker-engine images  ## the whole suite with a CPU hog on every core (no test may rely on timing)
 	PYTHON=$(PYTHON) sh scripts/cpu-hog.sh env DKENV_REQUIRE_DOCKER=1 $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS)
 
+OLDEST_VENV ?= $(or $(TMPDIR),/tmp)/dkenv-oldest-venv
+test-oldest:  ## the no-Docker suite on the oldest dependency versions we declare (constraints/oldest.txt)
+	rm -rf $(OLDEST_VENV)
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints/oldest.txt '.[dev]'
+	PYTHONPATH=$(CURDIR) $(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider -n 2 \
+		-m "not docker and not postgres and not mysql" $(PYTEST_ARGS)
+	rm -rf $(OLDEST_VENV)
+
 test-sqlite: install  ## only what needs no server and no Docker
 	$(PYTEST) -m "not docker and not postgres and not mysql" $(PYTEST_ARGS)
 

@@ -116,10 +116,10 @@ CASES: dict[str, Case] = {
                             json=True, env={"DOCKER_HOST": DEAD_ENGINE}),
     "no-engine-env-up": Case(("env", "up", "pg"), 3, json=True, env={"DOCKER_HOST": DEAD_ENGINE},
                              setup=_config('[environments.pg.databases.main]\nengine = "postgres"\n')),
-    # -- up / down / url / logs with an engine -------------------------------------------------
-    "up-json-and-env": Case(("up", "postgres", "--json", "--env"), 2),
-    "up-bad-ttl": Case(("up", "postgres", "--ttl", "soon"), 2, json=True),
-    "up-unknown-engine": Case(("up", "oracle"), 2, json=True),
+    # -- up / down / url / logs: bad input is refused before Docker is asked ------------------
+    "up-json-and-env": Case(("up", "postgres", "--json", "--env"), 2, env={"DOCKER_HOST": DEAD_ENGINE}),
+    "up-bad-ttl": Case(("up", "postgres", "--ttl", "soon"), 2, json=True, env={"DOCKER_HOST": DEAD_ENGINE}),
+    "up-unknown-engine": Case(("up", "oracle"), 2, json=True, env={"DOCKER_HOST": DEAD_ENGINE}),
     "up-unknown-image": Case(("up", "postgres", "--image", "dkenv-test/no-such-image:1"), 3,
                              json=True, marks=(pytest.mark.docker, pytest.mark.postgres)),
     "up-not-ready": Case(("up", "postgres", "--timeout", "0.01"), 3, json=True,
