@@ -51,9 +51,11 @@ def scope(client, monkeypatch, request):
     name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("DKENV_SCOPE", name)
     yield name
+    from dkenv.docker.containers import remove
+
     leftovers = scoped_containers(client, name)
     for row in leftovers:
-        client.api.remove_container(row["Id"], force=True, v=True)
+        remove(client, row["Id"])  # tolerates a removal already in progress (its owner's)
     if leftovers:
         names = [r["Labels"].get("dkenv.name") for r in leftovers]
         pytest.fail(f"{request.node.name} left containers behind: {names}")

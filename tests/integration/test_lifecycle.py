@@ -41,8 +41,16 @@ def exists(client, container_id: str) -> bool:
     return True
 
 
+def _default_sigint() -> None:
+    # A suite started in the background by a non-interactive shell (`make test &`, some CI
+    # runners) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+    # the children that stand for a user pressing Ctrl-C must get the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def child(code: str, **popen) -> subprocess.Popen:
-    """A Python child process running ``code`` with this test's environment."""
+    """A Python child process running ``code`` with this test's environment (Ctrl-C enabled)."""
+    popen.setdefault("preexec_fn", _default_sigint)
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **popen)
 

@@ -121,9 +121,12 @@ def podman(client, local_images) -> Iterator[Podman]:
     (home / "containers.conf").write_text("[containers]\ndefault_ulimits = []\n")
     pm = Podman(home)
     try:
-        saved = subprocess.run(["docker", "save", IMAGES["postgres"]], capture_output=True,
-                               check=True, timeout=300).stdout
-        pm.cli("load", stdin=saved)
+        archive = home / "postgres.tar"  # `docker save | podman load`, through the SDK
+        with archive.open("wb") as out:
+            for chunk in client.images.get(IMAGES["postgres"]).save(named=True):
+                out.write(chunk)
+        pm.cli("load", "-q", "-i", str(archive))
+        archive.unlink()
         template = pm.cli("create", PODMAN_IMAGE).strip()
         pm.cli("commit", "-q", "--change", 'CMD ["sleep", "300"]', template, SLEEPER_IMAGE)
         pm.cli("rm", template)
