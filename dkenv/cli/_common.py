@@ -16,6 +16,8 @@ from dkenv.errors import EXIT_FAILED, EXIT_USAGE, DkenvError
 DEBUG = bool(os.environ.get("DKENV_DEBUG"))
 #: Whether this command has printed its JSON document (a failure after it must not add another).
 _emitted = False
+#: (message, hint) of the failure being reported, for the --json error document.
+_last_error: tuple[str, str | None] | None = None
 
 
 def err(message: str) -> None:
@@ -43,9 +45,6 @@ def run(group: click.Group, args: list[str]) -> int:
         message, hint = _last_error
         emit_json({"success": False, "error": {"message": message, "hint": hint, "exit_code": code}})
     return code
-
-
-_last_error: tuple[str, str | None] | None = None
 
 
 def _fail(message: str, hint: str | None) -> None:
