@@ -4,7 +4,7 @@ PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-sqlite test-postgres test-mysql test-docker docker-engine images bench
+.PHONY: help install demo lint test test-stress test-oldest test-sqlite test-postgres test-mysql test-docker docker-engine images bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -29,6 +29,18 @@ images: install docker-engine  ## build dkenv's offline PostgreSQL and MySQL (Ma
 
 test: install docker-engine images  ## the whole suite: SQLite, native servers, containers
 	DKENV_REQUIRE_DOCKER=1 $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS)
+
+test-stress: install docker-engine images  ## the whole suite with a CPU hog on every core (no test may rely on timing)
+	PYTHON=$(PYTHON) sh scripts/cpu-hog.sh env DKENV_REQUIRE_DOCKER=1 $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS)
+
+OLDEST_VENV ?= $(or $(TMPDIR),/tmp)/dkenv-oldest-venv
+test-oldest:  ## the no-Docker suite on the oldest dependency versions we declare (constraints/oldest.txt)
+	rm -rf $(OLDEST_VENV)
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints/oldest.txt '.[dev]'
+	PYTHONPATH=$(CURDIR) $(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider -n 2 \
+		-m "not docker and not postgres and not mysql" $(PYTEST_ARGS)
+	rm -rf $(OLDEST_VENV)
 
 test-sqlite: install  ## only what needs no server and no Docker
 	$(PYTEST) -m "not docker and not postgres and not mysql" $(PYTEST_ARGS)

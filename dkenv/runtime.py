@@ -114,7 +114,7 @@ class TargetRuntime:
                     self.attached_created.remove(path)
                     self.engine.dispose()
                     path.unlink(missing_ok=True)
-            self.engine.dispose()
+            self._reconnect_files()
 
     def detach_all(self) -> None:
         if self.dialect != "sqlite":
@@ -125,6 +125,16 @@ class TargetRuntime:
                     for schema in self.attached:
                         conn.exec_driver_sql("DETACH DATABASE " + _q(schema))
             self.attached.clear()
+            self._reconnect_files()
+
+    def _reconnect_files(self) -> None:
+        """Drop pooled connections of a file database so new ones attach the current schemas.
+
+        Never for in-memory SQLite: its StaticPool's one connection *is* the database (disposing
+        it would drop every table deployed before) and the caller may still hold it checked out
+        (a failed deploy undoes itself inside its connection block); DETACH on it was enough.
+        """
+        if self.sqlite_main is not None:
             self.engine.dispose()
 
     # -- connections --------------------------------------------------------

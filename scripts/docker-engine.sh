@@ -1,9 +1,11 @@
 #!/bin/sh
 # Provision what dkenv's test suite needs on a Debian 12 machine (run as root; idempotent):
 #   - a Docker engine (Debian's docker.io 20.10), started by hand when none answers:
-#       setsid dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.2:2375
-#     (the TCP listener is loopback-only; a remote-engine test uses it), plus mmdebstrap (to make
-#     a Debian base image without a registry) and docker-compose (v1.29);
+#       setsid dockerd -H unix:///var/run/docker.sock
+#     (unix socket only: the remote-engine tests make their own tcp:// endpoint), plus mmdebstrap
+#     (to make a Debian base image without a registry) and docker-compose (v1.29);
+#   - podman (Debian's 4.3): the Podman tests start its Docker-compatible service on a private
+#     socket, with private storage; nothing of it runs outside those tests;
 #   - PostgreSQL 15 and MariaDB server packages, whose binaries the tests use to start their own
 #     native servers. Their Debian services are NOT left running: the install is prevented from
 #     starting them, and any that did start are stopped, so ports 5432/3306 stay free.
@@ -39,6 +41,7 @@ command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
 if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
     need="$need docker-compose"
 fi
+command -v podman >/dev/null 2>&1 || need="$need podman"
 native=""
 if [ "${DKENV_SKIP_NATIVE:-0}" != 1 ]; then
     installed postgresql-15 || native="$native postgresql-15"
@@ -102,7 +105,7 @@ if [ -n "$need" ]; then
         systemctl disable --now postgresql mariadb >/dev/null 2>&1 || true
     fi
 else
-    say "packages present (docker, mmdebstrap, docker-compose; postgresql-15 and mariadb-server unless DKENV_SKIP_NATIVE=1)"
+    say "packages present (docker, mmdebstrap, docker-compose, podman; postgresql-15 and mariadb-server unless DKENV_SKIP_NATIVE=1)"
 fi
 
 # ---- the engine ------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ if dockerd_running; then
     say "dockerd is running but does not answer yet; waiting"
 else
     say "starting dockerd (log: /var/log/dockerd.log)"
-    setsid dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.2:2375 >/var/log/dockerd.log 2>&1 &
+    setsid dockerd -H unix:///var/run/docker.sock >/var/log/dockerd.log 2>&1 &
 fi
 
 i=0

@@ -13,6 +13,7 @@ import click
 
 from dkenv import __version__
 from dkenv.cli import _common
+from dkenv.cli._noise import route_library_noise
 
 # command name -> "module:attribute"
 COMMANDS = {
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         _common.DEBUG = True
+    route_library_noise(_common.DEBUG)
     sys.exit(_common.run(cli, args))
 
 

@@ -15,6 +15,10 @@ from dkenv.engines import describe_db_error
 from dkenv.errors import EXIT_FAILED, EXIT_USAGE, DkenvError
 
 DEBUG = bool(os.environ.get("DKENV_DEBUG"))
+#: Whether this command has printed its JSON document (a failure after it must not add another).
+_emitted = False
+#: (message, hint) of the failure being reported, for the --json error document.
+_last_error: tuple[str, str | None] | None = None
 
 
 def err(message: str) -> None:
@@ -24,11 +28,34 @@ def err(message: str) -> None:
 
 def emit_json(document: Any) -> None:
     """Exactly one JSON document on stdout."""
+    global _emitted
+    _emitted = True
     click.echo(json.dumps(document, indent=2, default=str))
 
 
 def run(group: click.Group, args: list[str]) -> int:
-    """Run ``group`` and map every failure to (one or two lines on stderr, exit code)."""
+    """Run ``group`` and map every failure to (one or two lines on stderr, exit code).
+
+    With ``--json``, a command that failed before printing its document still prints one:
+    ``{"success": false, "error": {message, hint, exit_code}}`` (what deploy and check print).
+    """
+    global _emitted
+    _emitted = False
+    code = _run(group, args)
+    if code not in (0, 130) and "--json" in args and not _emitted and _last_error is not None:
+        message, hint = _last_error
+        emit_json({"success": False, "error": {"message": message, "hint": hint, "exit_code": code}})
+    return code
+
+
+def _fail(message: str, hint: str | None) -> None:
+    global _last_error
+    _last_error = (message, hint)
+
+
+def _run(group: click.Group, args: list[str]) -> int:
+    global _last_error
+    _last_error = None
     try:
         rv = group.main(args=args, prog_name="dkenv", standalone_mode=False)
         if isinstance(rv, int):  # click returns an Exit's code when not standalone
@@ -37,6 +64,7 @@ def run(group: click.Group, args: list[str]) -> int:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
+        _fail(exc.format_message(), None)
         return exc.exit_code
     except click.exceptions.Abort:
         err("dkenv: aborted")
@@ -47,6 +75,7 @@ def run(group: click.Group, args: list[str]) -> int:
         err(f"dkenv: error: {exc.message}")
         if exc.hint:
             err(f"  hint: {exc.hint}")
+        _fail(exc.message, exc.hint)
         return exc.exit_code
     except KeyboardInterrupt:
         err("dkenv: interrupted; everything dkenv started has been removed")
@@ -59,6 +88,7 @@ def run(group: click.Group, args: list[str]) -> int:
         first = describe_db_error(exc)  # a database's error as one sentence, others' first line
         err(f"dkenv: internal error: {type(exc).__name__}: {first}")
         err("  hint: run again with --debug for the traceback, and report it")
+        _fail(f"internal error: {type(exc).__name__}: {first}", "run again with --debug")
         return EXIT_FAILED
     return 0
 

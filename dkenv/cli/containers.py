@@ -57,9 +57,11 @@ def up(engine: str, name: str | None, image: str | None, port: str | None, ttl: 
     """
     if as_json and as_env:
         raise usage("give only one of --json and --env")
+    from dkenv.engines import get_engine
     from dkenv.lifecycle import parse_ttl, start
 
-    parse_ttl(ttl)  # bad input fails before anything starts
+    get_engine(engine)  # bad input fails before anything starts, and before Docker is asked
+    parse_ttl(ttl)
     client = _client_after_reaping()
     began = time.monotonic()
     server = start(engine, name=name, image=image, port=port, user=user, database=database,

@@ -172,7 +172,36 @@ def _connect(endpoint: Endpoint, ping_timeout: float) -> docker.DockerClient:
         ) from None
     client.api.timeout = API_TIMEOUT_S
     client.dkenv_endpoint = endpoint  # type: ignore[attr-defined]
+    _explain_a_lost_engine(client, endpoint)
     return client
+
+
+LOST_HINT = ("start the engine again (or point DOCKER_HOST at one that runs); then `dkenv ls` "
+             "and `dkenv down` tidy up what was started there")
+
+
+def _explain_a_lost_engine(client: docker.DockerClient, endpoint: Endpoint) -> None:
+    """An engine that stops answering after the handshake is :class:`DockerUnavailable` too.
+
+    Why: an engine killed mid-command (a Podman service stopped, dockerd restarted) otherwise
+    surfaces as a raw ``requests`` ``ConnectionError`` from whichever call came next -- an
+    "internal error" with exit 1 instead of an environment failure (exit 3) that says where.
+    Every API call goes through the session's ``send``, so that is the one place to translate.
+    """
+    import requests
+
+    send = client.api.send
+
+    def send_or_explain(request: Any, **kwargs: Any) -> Any:
+        try:
+            return send(request, **kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            raise DockerUnavailable(
+                f"the Docker engine at {endpoint.describe()} stopped answering: {_reason(exc)}",
+                LOST_HINT,
+            ) from exc
+
+    client.api.send = send_or_explain  # type: ignore[method-assign]
 
 
 def endpoint_of(client: docker.DockerClient) -> Endpoint:
@@ -195,6 +224,8 @@ def _reason(exc: BaseException) -> str:
     for marker, words in (
         ("filenotfounderror", "the socket does not exist"),
         ("connection refused", "connection refused"),
+        ("connection reset", "the connection was reset (the engine went away)"),
+        ("connection aborted", "the connection was aborted (the engine went away)"),
         ("permissionerror", "permission denied on the socket (are you in the docker group?)"),
         ("timed out", "timed out"),
         ("name or service not known", "unknown host"),

@@ -51,9 +51,11 @@ def scope(client, monkeypatch, request):
     name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("DKENV_SCOPE", name)
     yield name
+    from dkenv.docker.containers import remove
+
     leftovers = scoped_containers(client, name)
     for row in leftovers:
-        client.api.remove_container(row["Id"], force=True, v=True)
+        remove(client, row["Id"])  # tolerates a removal already in progress (its owner's)
     if leftovers:
         names = [r["Labels"].get("dkenv.name") for r in leftovers]
         pytest.fail(f"{request.node.name} left containers behind: {names}")
@@ -69,3 +71,17 @@ def select_one(url: str) -> int:
             return conn.execute(text("SELECT 1")).scalar_one()
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def remote_engine(client):
+    """``tcp://127.0.0.2:<free port>`` forwarded to this machine's engine, closed afterwards.
+
+    The remote-engine tests make their own endpoint: they must not depend on how dockerd was
+    started (no ``-H tcp://...`` listener is assumed, and port 2375 may be anyone's).
+    """
+    from dkenv.docker.client import resolve_endpoint
+    from tests.engine_forward import EngineForwarder
+
+    with EngineForwarder(resolve_endpoint().base_url) as forwarder:
+        yield forwarder.url

@@ -143,7 +143,7 @@ def test_ctrl_c_while_containers_start_removes_them(client, scope):
             assert time.monotonic() < deadline, "the containers never appeared"
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -141,7 +141,7 @@ def test_dropped_on_exit_and_everything_dropped_on_close(server):
         with factory.database(KITS) as db:
             name = db.name
             assert name in catalog(server)
-        factory.wait_for_drops()
+        assert factory.pool(KITS).wait_for_drops(timeout=120)
         assert name not in catalog(server)
         kept = factory.database(KITS)  # handed out and never returned
         assert kept.name in catalog(server)
@@ -150,22 +150,37 @@ def test_dropped_on_exit_and_everything_dropped_on_close(server):
     assert leftovers(server) == []
 
 
-def test_returned_databases_are_recycled_empty(server):
-    """With recycle="reset" (the default) a returned database comes back emptied, not rebuilt."""
+def test_returned_databases_are_recycled_empty(server, monkeypatch):
+    """With recycle="reset" (the default) a returned database comes back emptied, not rebuilt.
+
+    The pool keeps a recycled database only while fewer than ``ready`` are ready; whether the
+    background build of a fresh one or the recycling finishes first is up to the machine's
+    load.  So the test holds the builder after its first database (a gate on ``create``): the
+    returned database is then the only way to refill, every time, on any machine.
+    """
     factory = DatabaseFactory(server.url, engine=server.engine, ready=1)
+    pool = factory.pool(KITS)
+    builds = threading.Semaphore(1)  # the first build passes; the rest wait for the gate
+    real_create = pool.builder.create
+
+    def gated_create(name: str) -> None:
+        builds.acquire()
+        real_create(name)
+
+    monkeypatch.setattr(pool.builder, "create", gated_create)
     try:
-        seen: set[str] = set()
-        recycled_into_use = False
-        for _ in range(6):
+        seen: list[str] = []
+        for _ in range(4):
             with factory.database(KITS) as db:
-                recycled_into_use |= db.name in seen
-                seen.add(db.name)
-                assert count(db, "br__pagila__public.actor") == 0
+                seen.append(db.name)
+                assert count(db, "br__pagila__public.actor") == 0  # emptied by the recycling
                 with db.create_engine().begin() as conn:
                     conn.execute(insert(table(db, "br__pagila__public.actor")).values(first_name="A", last_name="B"))
-            factory.wait_for_drops()
-        assert recycled_into_use and factory.pool(KITS).recycled >= 1
+            assert pool.wait_for_drops(timeout=120), "the returned database was never recycled"
+        assert seen == [seen[0]] * 4 and pool.recycled == 4  # each return recycled
     finally:
+        for _ in range(8):
+            builds.release()  # let the held builder finish so close() can drop what it built
         factory.close()
     assert leftovers(server) == []
 
@@ -292,7 +307,7 @@ def test_mysql_drop_ends_sessions_left_open(server):
     conn.execute(insert(table(db, "br__pagila__public.actor")).values(
         actor_id=1, first_name="A", last_name="B").execution_options(schema_translate_map=db.schema_map))
     db.drop()  # the open transaction holds metadata locks; the drop must not hang on them
-    factory.wait_for_drops(timeout=30)
+    assert factory.pool(KITS).wait_for_drops(timeout=120)
     try:
         assert db.name not in catalog(server)
     finally:

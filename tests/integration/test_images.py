@@ -164,7 +164,7 @@ def test_build_is_cached_and_labelled(client: Any, pg_image: str, mysql_image: s
     assert pg_image == LOCAL_TAGS["postgres"] and mysql_image == LOCAL_TAGS["mysql"]
     started = time.monotonic()
     assert build_image(client, "postgres") == pg_image
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 15  # cached: an inspect, not the minutes of a build
     assert image_exists(client, pg_image) and not image_exists(client, "dkenv/nonexistent:0")
     rows = {row["tag"]: row for row in list_images(client)}
     assert rows[pg_image]["engine"] == "postgres"

@@ -109,7 +109,7 @@ def test_returned_databases_are_dropped_and_close_drops_the_rest(tmp_path):
     db = factory.database(KITS)
     files = {Path(db.url.removeprefix("sqlite:///")), *map(Path, db.attached.values())}
     db.drop()
-    factory.wait_for_drops()
+    assert factory.pool(KITS).wait_for_drops(timeout=120)
     assert not any(f.exists() for f in files)
     factory.database(KITS)  # handed out, never returned
     factory.close()
@@ -197,7 +197,7 @@ def test_build_on_request_without_a_pool(tmp_path):
     with DatabaseFactory(f"sqlite:///{tmp_path / 'main.db'}", ready=0) as factory:
         with factory.database(KITS) as db:
             assert db.validate().success
-        factory.wait_for_drops()
+        assert factory.pool(KITS).wait_for_drops(timeout=120)
         assert _db_files(tmp_path) == []  # ready=0 keeps nothing ahead
 
 
@@ -254,9 +254,9 @@ def test_pool_reports_a_build_error_then_recovers():
     builder = _FlakyBuilder()
     pool = Pool(builder, lambda: f"db{next(counter)}", ready=2)
     with pytest.raises(RuntimeError, match="server went away"):
-        pool.take(timeout=10)
+        pool.take(timeout=60)
     builder.fail = False
-    name = pool.take(timeout=10)
+    name = pool.take(timeout=60)
     assert name in builder.created
     pool.give_back(name)
     pool.close()
@@ -330,15 +330,15 @@ def test_pool_reuses_recycled_databases_and_drops_the_rest():
     counter = iter(range(100))
     builder = _RecyclingBuilder()
     pool = Pool(builder, lambda: f"db{next(counter)}", ready=1)
-    first = pool.take(timeout=10)
+    first = pool.take(timeout=60)
     pool.give_back(first)
-    assert pool.wait_for_drops(10)
+    assert pool.wait_for_drops(120)
     assert builder.recycled == [first]
     # the pool holds at most `ready` databases: the recycled one, or the one built meanwhile
     assert (first in pool._ready) != (first in builder.dropped)  # noqa: SLF001
     builder.clean = False
-    second = pool.take(timeout=10)
+    second = pool.take(timeout=60)
     pool.give_back(second)
-    assert pool.wait_for_drops(10)
+    assert pool.wait_for_drops(120)
     assert second in builder.dropped  # not clean: dropped, never reused
     pool.close()

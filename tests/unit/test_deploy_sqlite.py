@@ -158,3 +158,18 @@ def test_failed_deploy_to_a_file_leaves_no_schema_files(tmp_path, examples):
         dkenv.deploy_data_objects(load_datakit(examples / "silver-pagila"), target)  # bronze missing
     dkenv.cleanup_test_target(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wh.db"]
+
+
+def test_a_failed_deploy_to_memory_keeps_earlier_tables_and_logs_nothing(memory, fixtures, examples,
+                                                                           caplog):
+    """Undoing a failed deploy detaches its new schema on the one in-memory connection: it must
+    not dispose that connection (the database itself, still checked out by the deploy), which
+    made SQLAlchemy 2.1 log "Exception during reset or similar" and drop earlier tables."""
+    dkenv.deploy_data_objects(load_datakit(fixtures / "flat"), memory)
+    with caplog.at_level("DEBUG", logger="sqlalchemy.pool"), pytest.raises(DeployError):
+        dkenv.deploy_data_objects(load_datakit(examples / "silver-pagila"), memory)  # bronze missing
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")], caplog.text
+    with dkenv.create_engine_for_target(memory).connect() as conn:
+        assert sorted(inspect(conn).get_table_names()) == ["person", "pet"]
+        attached = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
+    assert "sv__pagila" not in attached  # the failed deploy's schema was detached again
