@@ -336,7 +336,7 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("ON UPDATE CURRENT_TIMESTAMP dropped", "default", "dflt",
            "ALTER TABLE dflt MODIFY touched TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"),
         _d("generated column made plain", "generated", "gen",
-           "ALTER TABLE gen MODIFY b INTEGER NULL"),
+           "ALTER TABLE gen DROP COLUMN b", "ALTER TABLE gen ADD COLUMN b INTEGER NULL"),
         _d("auto_increment dropped", "identity", "serial_t",
            "ALTER TABLE serial_t MODIFY id INTEGER NOT NULL"),
         _d("column comment changed", "comment", "cmt",
