@@ -92,7 +92,8 @@ def validate_tables(tables: Sequence[sa.Table], engine: Engine | Connection) -> 
     """Compare the live database behind `engine` with `tables`; return the differences.
 
     Uses one connection and a fixed number of catalog queries (independent of how many tables:
-    6 on SQLite, 7 on MySQL/MariaDB, 8 per schema involved plus one on PostgreSQL, plus what
+    5 on SQLite, 6 on MySQL/MariaDB, 9 on PostgreSQL for one schema — the inspector's bulk
+    queries repeat per schema involved —, plus what
     SQLAlchemy caches per dialect on first use). An empty list means the database matches the
     models. A `Connection` may be passed instead of an `Engine`; it is used as is.
     """
