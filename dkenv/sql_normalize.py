@@ -91,7 +91,8 @@ def tokens(sql: str) -> list[str]:
     text = " ".join(out)
     text = re.sub(r"= any array \[ (.*?) \]", r"in \1", text)
     text = re.sub(r"<> all array \[ (.*?) \]", r"not in \1", text)
-    # MariaDB: CURRENT_TIMESTAMP(); PostgreSQL casts a default string via 'x'::text
+    # MySQL writes the fractional-seconds precision: CURRENT_TIMESTAMP(6) on a DATETIME(6)
+    text = re.sub(r"\bcurrent_timestamp \d+\b", "current_timestamp", text)
     return text.split()
 
 
@@ -104,9 +105,9 @@ def operands(sql: str | None) -> tuple[str, ...]:
     same condition (BETWEEN vs two comparisons, IN vs = ANY)."""
     return tuple(
         sorted(
-            t
+            {t
             for t in tokens(sql or "")
-            if t not in _KEYWORDS and (t[0].isalnum() or t[0] in "'_-")
+            if t not in _KEYWORDS and (t[0].isalnum() or t[0] in "'_-")}
         )
     )
 

@@ -238,7 +238,7 @@ def _index_diffs(model: ModelIndex, live: LiveIndex) -> list[str]:
         diffs.append(f"it uses {live.method or 'btree'}, the model says {model.method or 'btree'}")
     if (model.kind or "") != (live.kind or ""):
         diffs.append(f"it is {live.kind or 'a plain index'}, the model says {model.kind or 'plain'}")
-    elif model.kind != "FULLTEXT" and model.lengths != live.lengths:
+    elif model.kind != "FULLTEXT" and model.lengths and model.lengths != live.lengths:
         diffs.append(f"prefix lengths {live.lengths or 'none'}, the model says"
                      f" {model.lengths or 'none'}")
     return diffs

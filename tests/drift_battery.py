@@ -54,6 +54,9 @@ def battery(engine: str) -> list[sa.MetaData]:
             )
         )
         dflt_columns.append(sa.Column("doc", sa.JSON))
+        dflt_columns.append(
+            sa.Column("at6", my.DATETIME(fsp=6), server_default=sa.func.current_timestamp(6))
+        )
     sa.Table("dflt", md, *dflt_columns)
     sa.Table(
         "gen",
@@ -176,12 +179,14 @@ def battery(engine: str) -> list[sa.MetaData]:
             sa.Column("name", sa.String(100)),
             sa.Column("code", sa.String(20, collation="utf8mb4_bin")),
             sa.Column("body", sa.Text),
+            sa.Column("note", sa.Text),  # MariaDB keys a prefix of it silently
             mysql_engine="InnoDB",
             mysql_charset="utf8mb4",
             mysql_collate="utf8mb4_unicode_ci",
         )
         sa.Index("ix_mytab_name", mt.c.name, mysql_length=10)
         sa.Index("ix_mytab_body", mt.c.body, mysql_prefix="FULLTEXT")
+        sa.Index("ix_mytab_note", mt.c.note)
         sa.Table(
             "flags",
             md,
