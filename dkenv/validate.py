@@ -131,6 +131,12 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
     problems: list[Problem] = []
     for table in tables:
         schema = effective(table.schema)
+        if getattr(table, "is_view", False):  # SQLAlchemy 2.1 CreateView(..., metadata=)
+            if "view" in objects.supports and (schema, fold(dialect, table.name)) not in (
+                objects.views
+            ):
+                problems.append(Problem(table.fullname, "view", f'view not found in "{schema}"'))
+            continue
         live = catalog.get((schema, fold(dialect, table.name)))
         if live is None or not live.columns:
             where = f'schema "{schema}"' if schema else "the default schema (none selected)"

@@ -163,6 +163,7 @@ def battery(engine: str) -> list[sa.MetaData]:
         " SET NEW.changed = 1",
     }[engine]
     sa.event.listen(vt, "after_create", sa.DDL(trigger_sql))
+    sa.CreateView(sa.select(vt.c.id, vt.c.v).where(vt.c.v > 0), "vt_positive", metadata=md)
     if engine != "sqlite":
         sa.Sequence("order_no_seq", metadata=md, start=500)
     if engine == "postgres":
@@ -259,6 +260,9 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("full UNIQUE replaced by a partial one", "unique", "uq", *_sqlite_rebuild(
             "uq", "CREATE TABLE uq_new (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(100))",
             "id, email"), "CREATE UNIQUE INDEX uq_email_part ON uq (email) WHERE id > 10"),
+        _d("rowid key made plain", "identity", "serial_t", *_sqlite_rebuild(
+            "serial_t", "CREATE TABLE serial_t_new (id INT NOT NULL PRIMARY KEY, v VARCHAR(10))",
+            "id, v")),
         _d("numeric(18,6) -> (10,2)", "type_mismatch", "num", *_sqlite_rebuild(
             "num", "CREATE TABLE num_new (id INTEGER NOT NULL PRIMARY KEY, amount NUMERIC(10, 2),"
             " at DATETIME)", "id, amount, at")),
@@ -276,6 +280,7 @@ DRIFTS: dict[str, list[Drift]] = {
             " parent (id))", "id, parent_id")),
         _d("view dropped", "view", "vt", "DROP VIEW vt_view"),
         _d("trigger dropped", "trigger", "vt", "DROP TRIGGER vt_touch"),
+        _d("CreateView view dropped", "view", "vt_positive", "DROP VIEW vt_positive"),
         _d("index renamed under a naming convention", "name", "nc_parent",
            "DROP INDEX ix_nc_parent_n", "CREATE INDEX nc_parent_n_idx ON nc_parent (n)"),
     ],
@@ -324,6 +329,7 @@ DRIFTS: dict[str, list[Drift]] = {
            "ALTER TABLE dchild ALTER CONSTRAINT fk_dchild_parent DEFERRABLE INITIALLY IMMEDIATE"),
         _d("view dropped", "view", "vt", "DROP VIEW vt_view"),
         _d("trigger dropped", "trigger", "vt", "DROP TRIGGER vt_touch ON vt"),
+        _d("CreateView view dropped", "view", "vt_positive", "DROP VIEW vt_positive"),
         _d("sequence dropped", "sequence", "order_no_seq", "DROP SEQUENCE order_no_seq"),
         _d("extension dropped", "extension", "pg_trgm", "DROP EXTENSION pg_trgm"),
         _d("unique constraint renamed under a naming convention", "name", "nc_parent",
@@ -364,6 +370,7 @@ DRIFTS: dict[str, list[Drift]] = {
            "ALTER TABLE mytab MODIFY code VARCHAR(20) COLLATE utf8mb4_general_ci"),
         _d("view dropped", "view", "vt", "DROP VIEW vt_view"),
         _d("trigger dropped", "trigger", "vt", "DROP TRIGGER vt_touch"),
+        _d("CreateView view dropped", "view", "vt_positive", "DROP VIEW vt_positive"),
         _d("sequence dropped", "sequence", "order_no_seq", "DROP SEQUENCE order_no_seq"),
         _d("index renamed under a naming convention", "name", "nc_parent",
            "ALTER TABLE nc_parent RENAME INDEX ix_nc_parent_n TO nc_parent_n_idx"),
