@@ -111,7 +111,7 @@ def text_of(value: Any) -> Any:
     return value.decode() if isinstance(value, (bytes, bytearray)) else value
 
 
-def column_from_reflection(col: dict[str, Any], name: str) -> LiveColumn:
+def column_from_reflection(col: dict[str, Any]) -> LiveColumn:
     """A LiveColumn from one entry of `Inspector.get_columns` / `get_multi_columns`."""
     type_ = col["type"]
     family, width, length, labels = classify(type_)
@@ -154,7 +154,7 @@ def reflect_generic(
                 continue
             live = catalog[(folded_schema, fold(dialect, table))]
             for col in inspector.get_columns(table, schema=schema):
-                live.columns[fold(dialect, col["name"])] = column_from_reflection(col, table)
+                live.columns[fold(dialect, col["name"])] = column_from_reflection(col)
             pk = inspector.get_pk_constraint(table, schema=schema)
             live.primary_key = frozenset(fold(dialect, c) for c in pk["constrained_columns"])
             for fk in inspector.get_foreign_keys(table, schema=schema):

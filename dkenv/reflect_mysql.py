@@ -50,9 +50,7 @@ def reflect_mysql(conn: Connection, schema_set: set[str]) -> tuple[Catalog, Live
     if not schema_set:
         return catalog, objects
     schemas = sorted(schema_set)
-    mariadb = conn.dialect.name == "mariadb" or "mariadb" in str(
-        getattr(conn.dialect, "server_version_info", "")
-    ).lower() or bool(getattr(conn.dialect, "is_mariadb", False))
+    mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
     columns = _query(
         conn,
         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE,"

@@ -30,7 +30,7 @@ def reflect_postgres(
         for (_, table), cols in inspector.get_multi_columns(**kw).items():
             live = catalog[(folded_schema, table)]
             for col in cols:
-                live.columns[col["name"]] = column_from_reflection(col, table)
+                live.columns[col["name"]] = column_from_reflection(col)
         for (_, table), pk in inspector.get_multi_pk_constraint(**kw).items():
             if pk and pk.get("constrained_columns"):
                 catalog[(folded_schema, table)].primary_key = frozenset(pk["constrained_columns"])

@@ -87,8 +87,17 @@ def tokens(sql: str) -> list[str]:
         else:
             tok = tok.lower()
         out.append(_ALIASES.get(tok, tok))
+    # a unary minus belongs to its number: text("-1") and PostgreSQL's '-1'::integer
+    merged: list[str] = []
+    for tok in out:
+        if merged and merged[-1] == "-" and tok[0].isdigit() and (
+            len(merged) == 1 or not (merged[-2][0].isalnum() or merged[-2][0] in "'_")
+        ):
+            merged[-1] = "-" + tok
+        else:
+            merged.append(tok)
     # PostgreSQL: x = ANY (ARRAY[a, b]) is x IN (a, b); x <> ALL (ARRAY[...]) is NOT IN
-    text = " ".join(out)
+    text = " ".join(merged)
     text = re.sub(r"= any array \[ (.*?) \]", r"in \1", text)
     text = re.sub(r"<> all array \[ (.*?) \]", r"not in \1", text)
     # MySQL writes the fractional-seconds precision: CURRENT_TIMESTAMP(6) on a DATETIME(6)

@@ -211,6 +211,14 @@ def battery(engine: str) -> list[sa.MetaData]:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("parent_id", sa.Integer, sa.ForeignKey(nc_parent.c.id)),
     )
+    # create_all truncates a convention name longer than the engine allows (PostgreSQL: 63)
+    sa.Table(
+        "nc_a_rather_long_table_name_for_truncation",
+        named,
+        sa.Column("id", sa.BigInteger, primary_key=True),  # SQLite: BIGINT, not the rowid
+        sa.Column("another_long_column_name_here", sa.String(20), unique=True),
+        sa.Column("n", sa.Integer, server_default=sa.text("-1"), index=True),
+    )
     return [md, named]
 
 

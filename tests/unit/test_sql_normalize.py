@@ -17,6 +17,8 @@ from dkenv.sql_normalize import normalize, operands, same_sql
         ("now()", "current_timestamp()"),  # MariaDB
         ("CURRENT_TIMESTAMP", "current_timestamp(6)"),  # MySQL DATETIME(6)
         ("'0'", "0"),  # quoted number default
+        ("-1", "'-1'::integer"),  # PostgreSQL quotes negative defaults
+        ("x > -1", "(x > '-1'::integer)"),
         ("1.5", "1.50"),  # MariaDB pads DECIMAL defaults
         ("a * 2", "(a * 2)"),  # PostgreSQL / SQLite parentheses
         ("price > 0", "`price` > 0"),  # MariaDB backticks
@@ -41,6 +43,8 @@ def test_same_meaning_different_spelling(model: str, live: str) -> None:
         ("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP", "current_timestamp()"),
         ("a * 2", "a * 3"),
         ("0", "1"),
+        ("a - 1", "a - 2"),
+        ("-1", "1"),
     ],
 )
 def test_real_differences_survive(model: str, live: str) -> None:
