@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import UnaryExpression, _textual_label_reference
 from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
 
 from dkenv.reflect import LiveForeignKey, LiveIndex, LiveTable, fold
@@ -181,6 +182,13 @@ def _model_index(item: Any, ctx: TableContext) -> ModelIndex:
     for element in elements:
         if isinstance(element, str):
             element = ctx.table.c[element]
+        while isinstance(element, UnaryExpression):  # DESC / NULLS FIRST: engines list
+            inner = element.element  # the column itself
+            if isinstance(inner, _textual_label_reference) and inner.element in ctx.table.c:
+                inner = ctx.table.c[inner.element]  # desc("name")
+            if not isinstance(inner, (sa.Column, UnaryExpression)):
+                break
+            element = inner
         if isinstance(element, sa.Column):
             columns.append(fold(ctx.dialect, element.name))
         else:

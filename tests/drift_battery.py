@@ -218,6 +218,8 @@ def battery(engine: str) -> list[sa.MetaData]:
         sa.Column("id", sa.BigInteger, primary_key=True),  # SQLite: BIGINT, not the rowid
         sa.Column("another_long_column_name_here", sa.String(20), unique=True),
         sa.Column("n", sa.Integer, server_default=sa.text("-1"), index=True),
+        sa.Column("at", sa.DateTime),
+        sa.Index("ix_long_n_at_desc", "n", sa.desc("at")),
     )
     return [md, named]
 
