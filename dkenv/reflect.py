@@ -38,6 +38,7 @@ class LiveColumn:
     persisted: bool | None = None  # STORED (True) / VIRTUAL (False) generated column
     autoincrement: bool = False  # identity, serial nextval(), AUTO_INCREMENT, rowid alias
     identity: bool = False  # PostgreSQL GENERATED ... AS IDENTITY
+    identity_options: dict[str, Any] = field(default_factory=dict)  # always, start, increment
     comment: str | None = None
     precision: int | None = None
     scale: int | None = None
@@ -132,6 +133,7 @@ def column_from_reflection(col: dict[str, Any]) -> LiveColumn:
         persisted=computed.get("persisted") if computed else None,
         autoincrement=identity or str(default or "").startswith("nextval("),
         identity=identity,
+        identity_options=dict(col.get("identity") or {}),
         comment=col.get("comment"),
         precision=getattr(type_, "precision", None) if family == "numeric" else None,
         scale=getattr(type_, "scale", None) if family == "numeric" else None,

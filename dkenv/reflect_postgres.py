@@ -1,6 +1,7 @@
 """PostgreSQL's live catalog: SQLAlchemy's bulk reflection (``Inspector.get_multi_*``, a fixed
-number of queries per schema involved) plus two ``pg_catalog`` queries for what the inspector
-does not give in bulk (views, sequences and triggers of every schema at once; extensions)."""
+number of queries per schema involved) plus one ``pg_catalog`` query for what the inspector
+does not give in bulk: views, sequences, triggers and UNLOGGED tables of every schema at once,
+and extensions."""
 
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ def reflect_postgres(
             " JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE NOT t.tgisinternal AND n.nspname IN :schemas"
+            " UNION ALL SELECT n.nspname, c.relname, 'u' FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND n.nspname IN :schemas"
             " UNION ALL SELECT '', extname, 'e' FROM pg_catalog.pg_extension"
         ).bindparams(sa.bindparam("schemas", expanding=True)),
         {"schemas": schemas},
@@ -73,6 +77,9 @@ def reflect_postgres(
             objects.sequences.add((schema, name))
         elif kind == "t":
             objects.triggers.add((schema, name))
+        elif kind == "u":
+            if (schema, name) in catalog:
+                catalog[(schema, name)].options["persistence"] = "unlogged"
         else:
             objects.extensions.add(name)
     return catalog, objects

@@ -133,9 +133,19 @@ def _alias(charset: str) -> str:
     return {"utf8": "utf8mb3"}.get(charset.lower(), charset.lower())
 
 
-def compare_table_options(table: sa.Table, live: LiveTable) -> list[tuple[str, str]]:
-    """MySQL/MariaDB engine, default charset and collation, where the model sets them."""
-    problems = []
+def compare_table_options(
+    table: sa.Table, live: LiveTable, dialect: str
+) -> list[tuple[str, str]]:
+    """MySQL/MariaDB engine, default charset and collation, where the model sets them;
+    PostgreSQL UNLOGGED (a table prefix)."""
+    problems: list[tuple[str, str]] = []
+    if dialect == "postgresql":
+        want = "UNLOGGED" in (p.upper() for p in table._prefixes)
+        has = live.options.get("persistence") == "unlogged"
+        if want != has:
+            problems.append(("table_option", f"the table is {'UNLOGGED' if has else 'logged'},"
+                             f" the model says {'UNLOGGED' if want else 'logged'}"))
+        return problems
     kw = {k.split("_", 1)[1].replace(" ", "_"): v for k, v in table.kwargs.items()
           if k.startswith(("mysql_", "mariadb_"))}
     engine = kw.get("engine")

@@ -78,6 +78,13 @@ def battery(engine: str) -> list[sa.MetaData]:
             sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
             sa.Column("v", sa.String(10)),
         )
+        sa.Table(
+            "staging",
+            md,
+            sa.Column("id", sa.Integer, sa.Identity(start=100, increment=5), primary_key=True),
+            sa.Column("code", sa.String(20, collation="C")),
+            prefixes=["UNLOGGED"],
+        )
     if engine != "sqlite":
         sa.Table(
             "cmt",
@@ -310,6 +317,11 @@ DRIFTS: dict[str, list[Drift]] = {
            "ALTER TABLE serial_t ALTER COLUMN id DROP DEFAULT"),
         _d("identity dropped", "identity", "ident",
            "ALTER TABLE ident ALTER COLUMN id DROP IDENTITY"),
+        _d("identity increment changed", "identity", "staging",
+           "ALTER TABLE staging ALTER COLUMN id SET INCREMENT BY 1"),
+        _d("UNLOGGED table made logged", "table_option", "staging", "ALTER TABLE staging SET LOGGED"),
+        _d("column collation changed", "collation", "staging",
+           'ALTER TABLE staging ALTER COLUMN code TYPE varchar(20) COLLATE "POSIX"'),
         _d("column comment changed", "comment", "cmt", "COMMENT ON COLUMN cmt.v IS 'other'"),
         _d("table comment dropped", "comment", "cmt", "COMMENT ON TABLE cmt IS NULL"),
         _d("full UNIQUE replaced by a partial one", "unique", "uq",
