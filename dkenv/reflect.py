@@ -93,7 +93,8 @@ class LiveObjects:
     triggers: set[tuple[str, str]] = field(default_factory=set)
     sequences: set[tuple[str, str]] = field(default_factory=set)
     extensions: set[str] = field(default_factory=set)
-    supports: frozenset[str] = frozenset()  # which of the four this engine can report
+    enums: set[tuple[str, str]] = field(default_factory=set)  # PostgreSQL enum types
+    supports: frozenset[str] = frozenset()  # which kinds this engine can report
 
 
 Catalog = dict[tuple[str, str], LiveTable]  # (folded schema, folded table) -> table

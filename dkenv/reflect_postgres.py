@@ -1,7 +1,7 @@
 """PostgreSQL's live catalog: SQLAlchemy's bulk reflection (``Inspector.get_multi_*``, a fixed
 number of queries per schema involved) plus one ``pg_catalog`` query for what the inspector
-does not give in bulk: views, sequences, triggers and UNLOGGED tables of every schema at once,
-and extensions."""
+does not give in bulk: views, sequences, triggers, enum types and UNLOGGED tables of every
+schema at once, and extensions."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def reflect_postgres(
         for (_, table), comment in inspector.get_multi_table_comment(**kw).items():
             catalog[(folded_schema, table)].comment = (comment or {}).get("text")
 
-    objects = LiveObjects(supports=frozenset({"view", "trigger", "sequence", "extension"}))
+    objects = LiveObjects(
+        supports=frozenset({"view", "trigger", "sequence", "extension", "enum"})
+    )
     schemas = sorted({schema or default_schema for schema in wanted} | {default_schema})
     rows = conn.execute(
         sa.text(
@@ -66,6 +68,9 @@ def reflect_postgres(
             " UNION ALL SELECT n.nspname, c.relname, 'u' FROM pg_catalog.pg_class c"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND n.nspname IN :schemas"
+            " UNION ALL SELECT n.nspname, t.typname, 'E' FROM pg_catalog.pg_type t"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
+            " WHERE t.typtype = 'e' AND n.nspname IN :schemas"
             " UNION ALL SELECT '', extname, 'e' FROM pg_catalog.pg_extension"
         ).bindparams(sa.bindparam("schemas", expanding=True)),
         {"schemas": schemas},
@@ -77,6 +82,8 @@ def reflect_postgres(
             objects.sequences.add((schema, name))
         elif kind == "t":
             objects.triggers.add((schema, name))
+        elif kind == "E":
+            objects.enums.add((schema, name))
         elif kind == "u":
             if (schema, name) in catalog:
                 catalog[(schema, name)].options["persistence"] = "unlogged"

@@ -14,8 +14,9 @@ are listed in the README ("What validate compares"):
   unique constraints and indexes with their predicate, method, expressions, prefix lengths and
   FULLTEXT (`unique`, `index`), CHECK constraints (`check`), names under a naming convention
   (`name`), MySQL engine / charset / collation (`table_option`);
-* views, triggers, sequences and extensions the kit's DDL declares (`view`, `trigger`,
-  `sequence`, `extension`; see dkenv.validate_objects).
+* views, triggers, sequences and extensions the kit's DDL declares, PostgreSQL enum types of
+  the MetaData (`view`, `trigger`, `sequence`, `extension`, `enum`; see
+  dkenv.validate_objects).
 
 SQL fragments are compared after normalising each engine's spelling (dkenv.sql_normalize).
 Only what the model sets is compared: extra tables, indexes, constraints and defaults in the
@@ -68,6 +69,7 @@ PROBLEM_KINDS = (
     "trigger",
     "sequence",
     "extension",
+    "enum",
 )
 
 

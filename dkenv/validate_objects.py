@@ -1,4 +1,5 @@
-"""What a datakit declares beside its tables — views, triggers, sequences, extensions — and
+"""What a datakit declares beside its tables — views, triggers, sequences, extensions, enum
+types (PostgreSQL) — and
 the MySQL table options (engine, charset, collation) its tables set.
 
 Views and triggers usually come from DDL events (`event.listen(table, "after_create",
@@ -82,6 +83,10 @@ def metadata_objects(metadata: sa.MetaData, compiler: Any) -> list[tuple[str, st
         list(metadata.dispatch.before_create) + list(metadata.dispatch.after_create),
         compiler,
     )
+    for listener in list(metadata.dispatch.before_create):
+        owner = getattr(getattr(listener, "func", listener), "__self__", None)
+        if isinstance(owner, sa.Enum) and owner.name and owner.native_enum:
+            found.append(("enum", owner.schema or metadata.schema, owner.name))
     if compiler.dialect.supports_sequences:
         sequences = list(metadata._sequences.values())
         for table in metadata.tables.values():
@@ -108,6 +113,7 @@ def compare_objects(
             wanted += [(obj[2], obj) for obj in metadata_objects(metadata, compiler)]
     holders = {
         "view": live.views, "trigger": live.triggers, "sequence": live.sequences,
+        "enum": live.enums,
     }
     seen = set()
     for owner, (kind, schema, name) in wanted:

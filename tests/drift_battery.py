@@ -174,6 +174,7 @@ def battery(engine: str) -> list[sa.MetaData]:
     if engine != "sqlite":
         sa.Sequence("order_no_seq", metadata=md, start=500)
     if engine == "postgres":
+        sa.Enum("calm", "busy", name="mood", metadata=md)  # standalone: used by no column
         sa.event.listen(
             md,
             "before_create",
@@ -354,6 +355,7 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("CreateView view dropped", "view", "vt_positive", "DROP VIEW vt_positive"),
         _d("sequence dropped", "sequence", "order_no_seq", "DROP SEQUENCE order_no_seq"),
         _d("extension dropped", "extension", "pg_trgm", "DROP EXTENSION pg_trgm"),
+        _d("standalone enum type dropped", "enum", "mood", "DROP TYPE mood"),
         _d("unique constraint renamed under a naming convention", "name", "nc_parent",
            "ALTER TABLE nc_parent RENAME CONSTRAINT uq_nc_parent_slug TO nc_parent_slug_key"),
         _d("FK renamed under a naming convention", "name", "nc_child",
