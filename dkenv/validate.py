@@ -314,6 +314,12 @@ def _compare_column_extras(ctx: TableContext, column: sa.Column, found: LiveColu
         if (found.comment or "") != column.comment:
             report("comment", f'column "{name}": comment {found.comment!r}, the model says'
                    f" {column.comment!r}")
+    charset = getattr(model_type(column, ctx.sa_dialect), "charset", None)
+    if charset and ctx.dialect == "mysql" and found.collation and (
+        found.collation.split("_", 1)[0].lower() != {"utf8": "utf8mb3"}.get(charset, charset)
+    ):
+        report("collation", f'column "{name}": character set'
+               f" {found.collation.split('_', 1)[0]}, the model says {charset}")
     collation = getattr(column.type, "collation", None)
     if collation and ctx.dialect in ("mysql", "postgresql") and found.collation and (
         found.collation.lower() != collation.lower()

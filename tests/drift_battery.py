@@ -187,6 +187,7 @@ def battery(engine: str) -> list[sa.MetaData]:
             sa.Column("id", sa.Integer, primary_key=True),
             sa.Column("name", sa.String(100)),
             sa.Column("code", sa.String(20, collation="utf8mb4_bin")),
+            sa.Column("label", my.VARCHAR(20, charset="latin1")),
             sa.Column("body", sa.Text),
             sa.Column("note", sa.Text),  # MariaDB keys a prefix of it silently
             mysql_engine="InnoDB",
@@ -358,6 +359,8 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("standalone enum type dropped", "enum", "mood", "DROP TYPE mood"),
         _d("unique constraint renamed under a naming convention", "name", "nc_parent",
            "ALTER TABLE nc_parent RENAME CONSTRAINT uq_nc_parent_slug TO nc_parent_slug_key"),
+        _d("CHECK renamed under a naming convention", "name", "nc_parent",
+           "ALTER TABLE nc_parent RENAME CONSTRAINT ck_nc_parent_n_positive TO n_not_negative"),
         _d("FK renamed under a naming convention", "name", "nc_child",
            "ALTER TABLE nc_child RENAME CONSTRAINT fk_nc_child_parent_id_nc_parent"
            " TO nc_child_parent_id_fkey"),
@@ -398,6 +401,11 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("sequence dropped", "sequence", "order_no_seq", "DROP SEQUENCE order_no_seq"),
         _d("index renamed under a naming convention", "name", "nc_parent",
            "ALTER TABLE nc_parent RENAME INDEX ix_nc_parent_n TO nc_parent_n_idx"),
+        _d("CHECK renamed under a naming convention", "name", "nc_parent",
+           "ALTER TABLE nc_parent DROP CONSTRAINT ck_nc_parent_n_positive",
+           "ALTER TABLE nc_parent ADD CONSTRAINT n_not_negative CHECK (n >= 0)"),
+        _d("column charset changed", "collation", "mytab",
+           "ALTER TABLE mytab MODIFY label VARCHAR(20) CHARACTER SET utf8mb4"),
     ],
 }
 
