@@ -276,6 +276,9 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("generated column made plain", "generated", "gen", *_sqlite_rebuild(
             "gen", "CREATE TABLE gen_new (id INTEGER NOT NULL PRIMARY KEY, a INTEGER NOT NULL,"
             " b INTEGER)", "id, a")),
+        _d("generation expression changed", "generated", "gen", *_sqlite_rebuild(
+            "gen", "CREATE TABLE gen_new (id INTEGER NOT NULL PRIMARY KEY, a INTEGER NOT NULL,"
+            " b INTEGER GENERATED ALWAYS AS (a * 3))", "id, a")),
         _d("full UNIQUE replaced by a partial one", "unique", "uq", *_sqlite_rebuild(
             "uq", "CREATE TABLE uq_new (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(100))",
             "id, email"), "CREATE UNIQUE INDEX uq_email_part ON uq (email) WHERE id > 10"),
