@@ -93,11 +93,11 @@ class Problem:
 def validate_tables(tables: Sequence[sa.Table], engine: Engine | Connection) -> list[Problem]:
     """Compare the live database behind `engine` with `tables`; return the differences.
 
-    Uses one connection and a fixed number of catalog queries (independent of how many tables:
-    5 on SQLite, 6 on MySQL/MariaDB, 9 on PostgreSQL for one schema — the inspector's bulk
-    queries repeat per schema involved —, plus what
-    SQLAlchemy caches per dialect on first use). An empty list means the database matches the
-    models. A `Connection` may be passed instead of an `Engine`; it is used as is.
+    Uses one connection and a fixed number of catalog queries, independent of how many tables:
+    5 on SQLite, 6 on MySQL/MariaDB, 9 on PostgreSQL for one schema (the inspector's bulk
+    queries repeat per schema involved), plus what SQLAlchemy caches per dialect on first use.
+    An empty list means the database matches the models. A `Connection` may be passed instead
+    of an `Engine`; it is used as is.
     """
     if isinstance(engine, Connection):
         return _validate(tables, engine)
