@@ -83,9 +83,12 @@ def metadata_objects(metadata: sa.MetaData, compiler: Any) -> list[tuple[str, st
         list(metadata.dispatch.before_create) + list(metadata.dispatch.after_create),
         compiler,
     )
+    # Enum types no column uses (`Enum(metadata=)`); a column's enum is compared as its type,
+    # wherever the deploy put it
+    used = {getattr(c.type, "name", None) for t in metadata.tables.values() for c in t.columns}
     for listener in list(metadata.dispatch.before_create):
         owner = getattr(getattr(listener, "func", listener), "__self__", None)
-        if isinstance(owner, sa.Enum) and owner.name and owner.native_enum:
+        if isinstance(owner, sa.Enum) and owner.native_enum and owner.name not in used | {None}:
             found.append(("enum", owner.schema or metadata.schema, owner.name))
     if compiler.dialect.supports_sequences:
         sequences = list(metadata._sequences.values())
