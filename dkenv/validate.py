@@ -14,8 +14,8 @@ are listed in the README ("What validate compares"):
   unique constraints and indexes with their predicate, method, expressions, prefix lengths and
   FULLTEXT (`unique`, `index`), CHECK constraints (`check`), names under a naming convention
   (`name`), MySQL engine / charset / collation (`table_option`);
-* views, triggers, sequences and extensions the kit's DDL declares, PostgreSQL enum types of
-  the MetaData (`view`, `trigger`, `sequence`, `extension`, `enum`; see
+* views, triggers, sequences and extensions the kit's DDL declares, PostgreSQL enum types no
+  column uses (`view`, `trigger`, `sequence`, `extension`, `enum`; see
   dkenv.validate_objects).
 
 SQL fragments are compared after normalising each engine's spelling (dkenv.sql_normalize).
