@@ -1,56 +1,51 @@
 """Compare a live database with the tables a datakit declares, and list what differs.
 
 `validate_tables` reads the catalog of the live database in a fixed number of queries — the
-count does not grow with the number of tables — and compares it with the SQLAlchemy `Table`s:
+count does not grow with the number of tables — and compares it with the SQLAlchemy `Table`s.
+Each difference is a `Problem(table, kind, detail)`; the kinds, and what each engine can tell,
+are listed in the README ("What validate compares"):
 
-* every table exists (in its schema: a PostgreSQL schema, a MySQL database, an attached SQLite
-  database; `schema=None` means the connection's default);
-* every column exists, with a compatible type *family* and the same nullability;
-* the primary key has the same columns;
-* every foreign key, unique constraint and index of the model exists.
+* tables (`missing_table`), columns (`missing_column`, `extra_column` when NOT NULL without a
+  default), type family, narrower integers, shorter strings, numeric precision/scale and
+  PostgreSQL `timestamptz` vs `timestamp` (`type_mismatch`), `nullability`;
+* server defaults (`default`), generated columns (`generated`), identity / serial /
+  AUTO_INCREMENT keys (`identity`), comments (`comment`), MySQL column collations (`collation`);
+* the primary key, foreign keys with ON DELETE / ON UPDATE / DEFERRABLE (`foreign_key`),
+  unique constraints and indexes with their predicate, method, expressions, prefix lengths and
+  FULLTEXT (`unique`, `index`), CHECK constraints (`check`), names under a naming convention
+  (`name`), MySQL engine / charset / collation (`table_option`);
+* views, triggers, sequences and extensions the kit's DDL declares, PostgreSQL enum types no
+  column uses (`view`, `trigger`, `sequence`, `extension`, `enum`; see
+  dkenv.validate_objects).
 
-Constraints and indexes are matched by their column sets, never by name: engines name unnamed
-constraints differently. Each engine's representation of the same model is accepted — a unique
-constraint may appear as a unique index (MySQL, SQLite) and vice versa, a model index is satisfied
-by any index (or unique constraint, or primary key) on the same columns, a boolean may be a
-TINYINT(1), JSON may be MariaDB's LONGTEXT, a UUID may be CHAR(32), an enum may be a VARCHAR.
-
-Deliberately not reported, to keep every report actionable:
-
-* extra tables, indexes and constraints in the database;
-* extra columns, unless they are NOT NULL without a default — inserts through the model would then
-  fail, so those are reported as `extra_column`;
-* integer widths, except a narrower integer on PostgreSQL/MySQL (a BIGINT model deployed as INT
-  overflows); SQLite integers are all 64-bit;
-* string lengths, except a VARCHAR/CHAR shorter than the model's on PostgreSQL/MySQL;
-* numeric precision/scale, defaults, FK actions (ON DELETE ...), index order and expression
-  indexes; foreign keys between two attached SQLite databases (SQLite cannot declare them, so
-  SQLAlchemy does not emit them); JSON vs JSONB;
-* constraints and indexes on a column that is itself reported as `missing_column`.
-
-Enum labels are compared where the database stores them (PostgreSQL types, MySQL ENUM).
+SQL fragments are compared after normalising each engine's spelling (dkenv.sql_normalize).
+Only what the model sets is compared: extra tables, indexes, constraints and defaults in the
+database are not reported, nor properties the model leaves to the engine.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dkenv.reflect import (
-    LiveTable,
-    dialect_family,
-    fold,
-    reflect_generic,
-    reflect_mysql,
-    reflect_postgresql,
-    reflect_sqlite,
-)
+from dkenv.reflect import LiveColumn, LiveObjects, dialect_family, fold, reflect_generic
+from dkenv.reflect_mysql import reflect_mysql
+from dkenv.reflect_postgres import reflect_postgres
+from dkenv.reflect_sqlite import reflect_sqlite
+from dkenv.sql_normalize import compiler, model_default, normalize, render, same_sql
 from dkenv.type_families import accepted_families, classify, model_type, type_text
+from dkenv.validate_constraints import (
+    TableContext,
+    compare_checks,
+    compare_foreign_keys,
+    compare_indexes,
+    compare_primary_key,
+)
+from dkenv.validate_objects import compare_objects, compare_table_options
 
 PROBLEM_KINDS = (
     "missing_table",
@@ -58,10 +53,23 @@ PROBLEM_KINDS = (
     "extra_column",
     "type_mismatch",
     "nullability",
+    "default",
+    "generated",
+    "identity",
+    "comment",
+    "collation",
     "primary_key",
     "foreign_key",
     "unique",
     "index",
+    "check",
+    "name",
+    "table_option",
+    "view",
+    "trigger",
+    "sequence",
+    "extension",
+    "enum",
 )
 
 
@@ -85,10 +93,11 @@ class Problem:
 def validate_tables(tables: Sequence[sa.Table], engine: Engine | Connection) -> list[Problem]:
     """Compare the live database behind `engine` with `tables`; return the differences.
 
-    Uses one connection and a fixed number of catalog queries (independent of how many tables:
-    4 on SQLite, 3 on MySQL/MariaDB, 7 per schema involved on PostgreSQL, plus one that
-    SQLAlchemy caches per dialect on first use). An empty list means the database matches the
-    models. A `Connection` may be passed instead of an `Engine`; it is used as is.
+    Uses one connection and a fixed number of catalog queries, independent of how many tables:
+    5 on SQLite, 6 on MySQL/MariaDB, 9 on PostgreSQL for one schema (the inspector's bulk
+    queries repeat per schema involved), plus what SQLAlchemy caches per dialect on first use.
+    An empty list means the database matches the models. A `Connection` may be passed instead
+    of an `Engine`; it is used as is.
     """
     if isinstance(engine, Connection):
         return _validate(tables, engine)
@@ -110,18 +119,26 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
         wanted[table.schema].append(table.name)
     schemas = {effective(s) for s in wanted}
     present_schemas: set[str] | None = None
+    objects = LiveObjects()
     if dialect == "sqlite":
-        catalog, present_schemas = reflect_sqlite(conn, schemas)
+        catalog, objects, present_schemas = reflect_sqlite(conn, schemas)
     elif dialect == "mysql":
-        catalog = reflect_mysql(conn, {s for s in schemas if s})
+        catalog, objects = reflect_mysql(conn, {s for s in schemas if s})
     elif dialect == "postgresql":
-        catalog = reflect_postgresql(conn, dict(wanted), default_schema)
+        catalog, objects = reflect_postgres(conn, dict(wanted), default_schema)
     else:
-        catalog = reflect_generic(conn, dict(wanted), default_schema, dialect)
+        catalog, objects = reflect_generic(conn, dict(wanted), default_schema, dialect)
 
+    ddl = compiler(conn.dialect)
     problems: list[Problem] = []
     for table in tables:
         schema = effective(table.schema)
+        if getattr(table, "is_view", False):  # SQLAlchemy 2.1 CreateView(..., metadata=)
+            if "view" in objects.supports and (schema, fold(dialect, table.name)) not in (
+                objects.views
+            ):
+                problems.append(Problem(table.fullname, "view", f'view not found in "{schema}"'))
+            continue
         live = catalog.get((schema, fold(dialect, table.name)))
         if live is None or not live.columns:
             where = f'schema "{schema}"' if schema else "the default schema (none selected)"
@@ -129,34 +146,37 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
                 where += " (not attached)"
             problems.append(Problem(table.fullname, "missing_table", f"table not found in {where}"))
             continue
-        problems.extend(_compare_table(table, live, conn.dialect, dialect, schema, effective))
+
+        def report(kind: str, detail: str, _table: sa.Table = table) -> None:
+            problems.append(Problem(_table.fullname, kind, detail))
+
+        ctx = TableContext(table, live, conn.dialect, dialect, schema, effective, ddl, report)
+        _compare_columns(ctx)
+        compare_primary_key(ctx)
+        compare_foreign_keys(ctx)
+        compare_indexes(ctx)
+        compare_checks(ctx)
+        if dialect in ("mysql", "postgresql"):
+            problems.extend(Problem(table.fullname, k, d)
+                            for k, d in compare_table_options(table, live, dialect))
+        if table.comment is not None and dialect in ("postgresql", "mysql"):
+            if (live.comment or "") != table.comment:
+                report("comment", f"table comment {live.comment!r}, the model says"
+                       f" {table.comment!r}")
+    present = {p.table for p in problems if p.kind == "missing_table"}
+    problems.extend(
+        Problem(owner, kind, detail)
+        for owner, kind, detail in compare_objects(
+            [t for t in tables if t.fullname not in present], objects, ddl, dialect, effective
+        )
+    )
     return problems
 
 
-def _cols(columns: Iterable[Any], dialect: str) -> frozenset[str]:
-    return frozenset(fold(dialect, c.name) for c in columns)
-
-
-def _show(columns: Iterable[str]) -> str:
-    return ", ".join(sorted(columns))
-
-
-def _compare_table(
-    table: sa.Table,
-    live: LiveTable,
-    sa_dialect: sa.engine.Dialect,
-    dialect: str,
-    schema: str,
-    effective: Callable[[str | None], str],
-) -> list[Problem]:
-    problems: list[Problem] = []
-
-    def report(kind: str, detail: str) -> None:
-        problems.append(Problem(table.fullname, kind, detail))
-
+def _compare_columns(ctx: TableContext) -> None:
+    sa_dialect, dialect, live, report = ctx.sa_dialect, ctx.dialect, ctx.live, ctx.report
     model_names = set()
-    missing: set[str] = set()  # reported once; constraints on them are not reported again
-    for column in table.columns:
+    for column in ctx.table.columns:
         folded = fold(dialect, column.name)
         model_names.add(folded)
         type_ = model_type(column, sa_dialect)
@@ -166,55 +186,16 @@ def _compare_table(
                 "missing_column",
                 f'column "{column.name}" ({type_text(type_, sa_dialect)}) is missing',
             )
-            missing.add(folded)
+            ctx.missing.add(folded)
             continue
-        family, width, length, labels = classify(type_)
-        if family and found.families:
-            if not accepted_families(family, dialect) & found.families:
-                report(
-                    "type_mismatch",
-                    f'column "{column.name}": model says '
-                    f"{type_text(type_, sa_dialect)},"
-                    f" database has {type_text(found.type_, sa_dialect)}",
-                )
-            elif (
-                family == "integer"
-                and dialect != "sqlite"
-                and width
-                and found.int_width
-                and found.int_width < width
-                and "integer" in found.families
-            ):
-                report(
-                    "type_mismatch",
-                    f'column "{column.name}": model says '
-                    f"{type_text(type_, sa_dialect)},"
-                    f" database has the narrower {type_text(found.type_, sa_dialect)}",
-                )
-            elif (
-                family == "string"
-                and dialect != "sqlite"
-                and length
-                and found.length
-                and found.length < length
-            ):
-                report(
-                    "type_mismatch",
-                    f'column "{column.name}": model says '
-                    f"{type_text(type_, sa_dialect)},"
-                    f" database has the shorter {type_text(found.type_, sa_dialect)}",
-                )
-            elif labels and found.enum_labels is not None and labels != found.enum_labels:
-                report(
-                    "type_mismatch",
-                    f'column "{column.name}": model enum labels'
-                    f" ({_show(labels)}), database has"
-                    f" ({_show(found.enum_labels)})",
-                )
+        _compare_type(ctx, column, type_, found)
         live_nullable = found.nullable and folded not in live.primary_key
-        if column.nullable != live_nullable:
+        if column.nullable != live_nullable and not (
+            column.computed is not None and found.generated is not None
+        ):
             said, has = ("NOT NULL", "allows NULL") if live_nullable else ("NULL", "is NOT NULL")
             report("nullability", f'column "{column.name}": model says {said}, database {has}')
+        _compare_column_extras(ctx, column, found)
     for folded, found in live.columns.items():
         if (
             folded not in model_names
@@ -228,69 +209,120 @@ def _compare_table(
                 " default) is not in the model: inserts through the model fail",
             )
 
-    model_pk = _cols(table.primary_key.columns, dialect)
-    if model_pk != live.primary_key and not model_pk & missing:
-        report(
-            "primary_key",
-            f"model primary key ({_show(model_pk) or 'none'}), database has"
-            f" ({_show(live.primary_key) or 'none'})",
-        )
 
-    for fk in sorted(
-        table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
-    ):
-        ref_schema, ref_table, pairs = _model_fk(fk, dialect, effective)
-        if dialect == "sqlite" and ref_schema != schema:
-            continue  # SQLite cannot declare FKs across attached databases; SQLAlchemy omits them
-        if (ref_schema, ref_table, pairs) not in live.foreign_keys and not any(
-            local in missing for local, _ in pairs
+def _compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngine,
+                  found: LiveColumn) -> None:
+    sa_dialect, dialect = ctx.sa_dialect, ctx.dialect
+    family, width, length, labels = classify(type_)
+    if not family or not found.families:
+        return
+    model_text = type_text(type_, sa_dialect)
+    live_text = type_text(found.type_, sa_dialect)
+    mismatch = None
+    if not accepted_families(family, dialect) & found.families:
+        mismatch = f"model says {model_text}, database has {live_text}"
+    elif (family == "integer" and dialect != "sqlite" and width and found.int_width
+          and found.int_width < width and "integer" in found.families):
+        mismatch = f"model says {model_text}, database has the narrower {live_text}"
+    elif (family == "string" and dialect != "sqlite" and length and found.length
+          and found.length < length):
+        mismatch = f"model says {model_text}, database has the shorter {live_text}"
+    elif labels and found.enum_labels is not None and labels != found.enum_labels:
+        mismatch = (f"model enum labels ({', '.join(sorted(labels))}), database has"
+                    f" ({', '.join(sorted(found.enum_labels))})")
+    elif family == "numeric" and "numeric" in found.families and type_.precision is not None:
+        scale = type_.scale
+        if found.precision is not None and (
+            found.precision != type_.precision
+            or (scale is not None and (found.scale or 0) != scale)
         ):
-            local = ", ".join(local for local, _ in sorted(pairs))
-            remote = ", ".join(remote for _, remote in sorted(pairs))
-            report(
-                "foreign_key",
-                f"foreign key ({local}) -> {ref_schema}.{ref_table}({remote}) is missing",
-            )
+            mismatch = (f"model says NUMERIC({type_.precision}, {scale or 0}), database has"
+                        f" NUMERIC({found.precision}, {found.scale or 0})")
+    elif family in ("datetime", "time") and dialect == "postgresql" and found.timezone is not None:
+        if bool(getattr(type_, "timezone", False)) != bool(found.timezone):
+            mismatch = f"model says {model_text}, database has {live_text}"
+    if mismatch:
+        ctx.report("type_mismatch", f'column "{column.name}": {mismatch}')
 
-    satisfies_unique = live.unique_sets | {live.primary_key}
-    satisfies_index = live.index_sets | satisfies_unique
-    for constraint in sorted(
-        (c for c in table.constraints if isinstance(c, sa.UniqueConstraint)),
-        key=lambda c: sorted(col.name for col in c.columns),
+
+def _is_autoincrement(column: sa.Column, dialect: sa.engine.Dialect) -> bool:
+    """Whether `create_all` makes the database generate `column` (identity, SERIAL,
+    AUTO_INCREMENT; on SQLite only an INTEGER PRIMARY KEY, the rowid alias — a BIGINT key is
+    not one)."""
+    table = column.table
+    if column.identity is not None:
+        return True
+    if table is None or table.autoincrement_column is not column:
+        return False
+    if column.server_default is not None or column.default is not None:
+        return False
+    if dialect.name == "sqlite":
+        return type_text(model_type(column, dialect), dialect).upper() == "INTEGER"
+    return True
+
+
+def _compare_identity(ctx: TableContext, column: sa.Column, found: LiveColumn) -> None:
+    """PostgreSQL identity columns: ALWAYS / BY DEFAULT, START and INCREMENT the model sets."""
+    identity = column.identity
+    if not found.identity:
+        ctx.report("identity", f'column "{column.name}": model says GENERATED AS IDENTITY,'
+                   " database has a serial default")
+        return
+    has = found.identity_options
+    want = {"always": bool(identity.always), "start": identity.start,
+            "increment": identity.increment}
+    for key, value in want.items():
+        if value is not None and has.get(key) is not None and has[key] != value:
+            ctx.report("identity", f'column "{column.name}": identity {key} is {has[key]},'
+                       f" the model says {value}")
+
+
+def _compare_column_extras(ctx: TableContext, column: sa.Column, found: LiveColumn) -> None:
+    """Defaults, generated and identity columns, comments, collations."""
+    report, name = ctx.report, column.name
+    if column.computed is not None:
+        if found.generated is None:
+            report("generated", f'column "{name}": model says GENERATED ALWAYS AS'
+                   f" ({render(column.computed.sqltext, ctx.ddl)}), database has a plain column")
+        else:
+            text = render(column.computed.sqltext, ctx.ddl)
+            if found.generated and not same_sql(text, found.generated):
+                report("generated", f'column "{name}": model says AS ({text}), database has'
+                       f" AS ({found.generated})")
+            elif column.computed.persisted is not None and found.persisted is not None and (
+                bool(column.computed.persisted) != found.persisted
+            ):
+                report("generated", f'column "{name}": model says'
+                       f" {'STORED' if column.computed.persisted else 'VIRTUAL'}, database has"
+                       f" {'STORED' if found.persisted else 'VIRTUAL'}")
+    elif found.generated is not None:
+        report("generated", f'column "{name}": the database generates it, the model does not')
+    if _is_autoincrement(column, ctx.sa_dialect) and ctx.dialect in ("postgresql", "mysql", "sqlite"):
+        if not found.autoincrement:
+            report("identity", f'column "{name}": model says it is generated by the database'
+                   " (identity / serial / AUTO_INCREMENT), database has a plain column")
+        elif column.identity is not None and ctx.dialect == "postgresql":
+            _compare_identity(ctx, column, found)
+    want = model_default(column, ctx.ddl)
+    if want is not None and column.computed is None:
+        if found.default is None:
+            report("default", f'column "{name}": model says DEFAULT {want}, database has none')
+        elif not same_sql(want, found.default) and normalize(want) != normalize(found.default):
+            report("default", f'column "{name}": model says DEFAULT {want}, database has'
+                   f" DEFAULT {found.default}")
+    if column.comment is not None and ctx.dialect in ("postgresql", "mysql"):
+        if (found.comment or "") != column.comment:
+            report("comment", f'column "{name}": comment {found.comment!r}, the model says'
+                   f" {column.comment!r}")
+    charset = getattr(model_type(column, ctx.sa_dialect), "charset", None)
+    if charset and ctx.dialect == "mysql" and found.collation and (
+        found.collation.split("_", 1)[0].lower() != {"utf8": "utf8mb3"}.get(charset, charset)
     ):
-        cols = _cols(constraint.columns, dialect)
-        if cols and cols not in satisfies_unique and not cols & missing:
-            report("unique", f"unique constraint on ({_show(cols)}) is missing")
-    for index in sorted(table.indexes, key=lambda i: sorted(col.name for col in i.columns)):
-        if len(index.columns) != len(index.expressions):
-            continue  # expression index: not compared
-        cols = _cols(index.columns, dialect)
-        if cols & missing:
-            continue
-        if index.unique and cols not in satisfies_unique:
-            report("unique", f"unique index on ({_show(cols)}) is missing")
-        elif not index.unique and cols not in satisfies_index:
-            report("index", f"index on ({_show(cols)}) is missing")
-    return problems
-
-
-def _model_fk(
-    fk: sa.ForeignKeyConstraint, dialect: str, effective: Callable[[str | None], str]
-) -> tuple[str, str, frozenset[tuple[str, str]]]:
-    """(referred schema, referred table, (local, remote) pairs), folded, without needing the
-    referred table to be in the same MetaData."""
-    pairs = []
-    ref_schema = ref_table = ""
-    for element in fk.elements:
-        try:
-            target = element.column  # resolved through the MetaData when the table is there
-            schema, table, column = target.table.schema, target.table.name, target.name
-        except Exception:
-            parts = element.target_fullname.split(".")
-            schema, table, column = (
-                (None, *parts) if len(parts) == 2 else (".".join(parts[:-2]), parts[-2], parts[-1])
-            )
-            schema = schema or (fk.table.metadata.schema if fk.table is not None else None)
-        ref_schema, ref_table = effective(schema), fold(dialect, table)
-        pairs.append((fold(dialect, element.parent.name), fold(dialect, column)))
-    return ref_schema, ref_table, frozenset(pairs)
+        report("collation", f'column "{name}": character set'
+               f" {found.collation.split('_', 1)[0]}, the model says {charset}")
+    collation = getattr(column.type, "collation", None)
+    if collation and ctx.dialect in ("mysql", "postgresql") and found.collation and (
+        found.collation.lower() != collation.lower()
+    ):
+        report("collation", f'column "{name}": collation {found.collation}, the model says'
+               f" {collation}")

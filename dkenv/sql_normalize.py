@@ -1,0 +1,153 @@
+"""SQL fragments (defaults, CHECK and generated expressions, index expressions and predicates)
+compared across engines by meaning, not spelling.
+
+Each engine stores a fragment in its own words: PostgreSQL adds casts (`'x'::character varying`,
+`0::numeric`) and rewrites `IN (...)` as `= ANY (ARRAY[...])`, MariaDB quotes identifiers with
+backticks and writes `current_timestamp()`, SQLite keeps the text as written but wraps
+expression defaults in parentheses. `normalize` reduces a fragment to tokens where those
+differences vanish; `operands` is the coarser fallback (the columns and literals it mentions)
+for rewrites `normalize` cannot undo (PostgreSQL turns `BETWEEN` into two comparisons).
+The model side is rendered by the target dialect's own DDL compiler, as `create_all` would.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+_TOKEN = re.compile(
+    r"""'(?:[^']|'')*'         # string literal
+      | "(?:[^"]|"")*"          # quoted identifier
+      | `(?:[^`]|``)*`          # MySQL quoted identifier
+      | \d+(?:\.\d*)?(?:e[+-]?\d+)?  # number
+      | [a-z_][a-z0-9_$]*        # identifier / keyword
+      | ::|<>|!=|>=|<=|\|\|      # two-character operators
+      | \S                       # any other single character
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_TYPE_WORDS = {"varying", "precision", "with", "without", "time", "zone"}
+_ALIASES = {
+    "now": "current_timestamp",
+    "localtimestamp": "current_timestamp",
+    "true": "1",
+    "false": "0",
+    "!=": "<>",
+}
+_KEYWORDS = {
+    "and", "or", "not", "in", "is", "null", "any", "all", "array", "between", "like", "on",
+    "update", "current_timestamp", "case", "when", "then", "else", "end", "cast", "as",
+}
+
+
+def _number(text: str) -> str:
+    try:
+        value = Decimal(text).normalize()
+    except InvalidOperation:
+        return text
+    return format(value, "f")
+
+
+def tokens(sql: str) -> list[str]:
+    """The fragment's tokens, with each engine's spelling differences removed."""
+    raw = _TOKEN.findall(sql or "")
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        tok = raw[i]
+        i += 1
+        if tok == "::":  # PostgreSQL cast: drop the type name, its arguments and []
+            if i < len(raw):
+                i += 1
+            while i < len(raw) and raw[i].lower() in _TYPE_WORDS:
+                i += 1
+            if i < len(raw) and raw[i] == "(":
+                depth = 0
+                while i < len(raw):
+                    depth += {"(": 1, ")": -1}.get(raw[i], 0)
+                    i += 1
+                    if depth == 0:
+                        break
+            while i + 1 < len(raw) and raw[i] == "[" and raw[i + 1] == "]":
+                i += 2
+            continue
+        if tok in ("(", ")"):
+            continue
+        if tok[0] in "\"`":
+            tok = tok[1:-1].lower()
+        elif tok[0] == "'":
+            inner = tok[1:-1]
+            if re.fullmatch(r"-?\d+(\.\d*)?", inner):
+                tok = _number(inner)  # '0' and 0 are the same default
+        elif tok[0].isdigit():
+            tok = _number(tok)
+        else:
+            tok = tok.lower()
+        out.append(_ALIASES.get(tok, tok))
+    # a unary minus belongs to its number: text("-1") and PostgreSQL's '-1'::integer
+    merged: list[str] = []
+    for tok in out:
+        if merged and merged[-1] == "-" and tok[0].isdigit() and (
+            len(merged) == 1 or not (merged[-2][0].isalnum() or merged[-2][0] in "'_")
+        ):
+            merged[-1] = "-" + tok
+        else:
+            merged.append(tok)
+    # PostgreSQL: x = ANY (ARRAY[a, b]) is x IN (a, b); x <> ALL (ARRAY[...]) is NOT IN
+    text = " ".join(merged)
+    text = re.sub(r"= any array \[ (.*?) \]", r"in \1", text)
+    text = re.sub(r"<> all array \[ (.*?) \]", r"not in \1", text)
+    # MySQL writes the fractional-seconds precision: CURRENT_TIMESTAMP(6) on a DATETIME(6)
+    text = re.sub(r"\bcurrent_timestamp \d+\b", "current_timestamp", text)
+    return text.split()
+
+
+def normalize(sql: str | None) -> str:
+    return " ".join(tokens(sql or ""))
+
+
+def operands(sql: str | None) -> tuple[str, ...]:
+    """The identifiers and literals of a fragment, sorted: equal for engine rewrites of the
+    same condition (BETWEEN vs two comparisons, IN vs = ANY)."""
+    return tuple(
+        sorted(
+            {t
+            for t in tokens(sql or "")
+            if t not in _KEYWORDS and (t[0].isalnum() or t[0] in "'_-")}
+        )
+    )
+
+
+def same_sql(model: str | None, live: str | None) -> bool:
+    """True when two fragments mean the same, as far as text comparison can tell."""
+    if normalize(model) == normalize(live):
+        return True
+    return bool(operands(model)) and operands(model) == operands(live)
+
+
+def compiler(dialect: sa.engine.Dialect) -> Any:
+    """A DDL compiler of `dialect`, for rendering model fragments as `create_all` would."""
+    return dialect.ddl_compiler(dialect, None)
+
+
+def render(expr: Any, ddl: Any) -> str:
+    """`expr` (a string, TextClause or SQL expression) as the dialect writes it in DDL."""
+    if isinstance(expr, str):
+        return expr
+    try:
+        return str(ddl.sql_compiler.process(expr, include_table=False, literal_binds=True))
+    except Exception:
+        return str(expr)
+
+
+def model_default(column: sa.Column, ddl: Any) -> str | None:
+    """The DEFAULT clause `create_all` writes for `column`, or None."""
+    if not isinstance(column.server_default, sa.DefaultClause):
+        return None
+    try:
+        return ddl.get_column_default_string(column)
+    except Exception:
+        return str(column.server_default.arg)
