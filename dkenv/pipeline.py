@@ -17,6 +17,7 @@ from dkenv.deploy import (
     ValidationResult,
     cleanup_test_target,
     deploy_data_objects,
+    precompile,
     validate_deployment,
 )
 from dkenv.runtime import release, runtime_for
@@ -100,9 +101,16 @@ def deploy_paths(
     cleanup: bool = False,
     keep: bool = False,
     progress: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep."""
+    """Deploy the datakits at ``paths`` in order, optionally validate, then clean up or keep.
+
+    Every datakit is compiled for the target's engine before anything starts (no container
+    for a datakit that cannot be created there); ``warn`` gets one line per warning.
+    """
     kits = load_all(paths)
+    for warning in dict.fromkeys(w for kit in kits for w in precompile(kit, target)):
+        (warn or progress or (lambda _line: None))(warning)
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
@@ -112,8 +120,7 @@ def deploy_paths(
                 progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
             outcome.deploys.append(deploy_data_objects(kit, target))
         if validate:
-            tables = [t for kit in kits for t in kit.tables]
-            outcome.validation = validate_deployment(tables, target)
+            outcome.validation = validate_deployment(kits, target)
         if keep:
             outcome.url = runtime_for(target).url
             outcome.kept = True
@@ -137,7 +144,7 @@ def validate_paths(paths: Sequence[str], target: Target) -> Outcome:
     kits = load_all(paths)
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
     try:
-        outcome.validation = validate_deployment([t for kit in kits for t in kit.tables], target)
+        outcome.validation = validate_deployment(kits, target)
     finally:
         release(target)
     return outcome

@@ -74,7 +74,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
         target = resolve(kw)
         document["target"] = target.name
         outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
-                                        progress=None if as_json else err)
+                                        progress=None if as_json else err, warn=err)
         document = outcome.to_dict()
     except DkenvError as exc:
         if as_json:
