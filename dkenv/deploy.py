@@ -289,9 +289,9 @@ def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
     statement = (getattr(exc, "statement", None) or "").lstrip()
     head = statement.split(None, 3)[:3]
     message = _db_message(exc)
-    own = statement.upper().startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE",
-                                        "COMMENT ON", "CREATE SEQUENCE", "CREATE TYPE", "CREATE VIEW"))
-    if own and not getattr(table, "is_view", False) or statement.upper().startswith("CREATE TABLE"):
+    upper = statement.upper()
+    own = upper.startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE", "COMMENT ON"))
+    if own or (getattr(table, "is_view", False) and upper.startswith(("CREATE VIEW", "CREATE MATERIALIZED"))):
         if "foreign key" in message.lower() or "no unique constraint" in message.lower() or "errno: 150" in message:
             hint = "a foreign key must point at a primary key or unique column of the referenced table"
         else:
@@ -306,7 +306,8 @@ def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
                        f"{message}", hint)
 
 
-_MISSING = re.compile(r"does not exist|no such table|doesn't exist|unknown table", re.IGNORECASE)
+_MISSING = re.compile(r"relation \S+ does not exist|no such table|table \S+ doesn't exist|unknown table",
+                      re.IGNORECASE)
 
 
 def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, probe_defaults: bool) -> Deployment:
@@ -353,9 +354,11 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
                     where, why = sorted(carry.errors.items())[0]
                     raise DeployError(f"{where}: {why}")
                 conn.commit()
+                deployment.objects = _new_objects(conn, deployment)
                 if probe_defaults and deployment.created:
                     _probe_defaults(conn, deployment.created, engine_spec)
-                deployment.objects = _new_objects(conn, deployment)
+                if engine_spec.name == "sqlite":
+                    _probe_views(conn, deployment)
             except (DeployError, SQLAlchemyError, KeyboardInterrupt) as exc:
                 try:
                     conn.rollback()
@@ -424,8 +427,14 @@ def _existing_tables(inspector: Any, schemas: Iterable[str | None]) -> set[tuple
 
 
 def _db_message(exc: BaseException) -> str:
+    """The driver's message in one line; MySQL's ``(1005, '...')`` tuples as ``MySQL error 1005: ...``."""
     orig = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
+    args = getattr(orig, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = f"MySQL error {args[0]}: {args[1]}"
+    else:
+        text = str(orig)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     first = lines[0] if lines else type(exc).__name__
     return first[:300]
 
@@ -461,6 +470,24 @@ def _probe_defaults(conn: Any, created: Sequence[Any], spec: Any) -> None:
                 "use a default this engine evaluates (CURRENT_TIMESTAMP), or a client-side default_factory",
             ) from None
         probe.rollback()
+
+
+def _probe_views(conn: Any, deployment: Deployment) -> None:
+    """SQLite creates a view over a table that does not exist and fails only when it is read: read each now."""
+    from sqlalchemy.exc import DBAPIError
+
+    for kind, schema, name in deployment.objects:
+        if kind != "view":
+            continue
+        try:
+            conn.exec_driver_sql(f'SELECT 1 FROM "{schema}"."{name}" LIMIT 0').all()
+        except DBAPIError as exc:
+            message = _db_message(exc)
+            hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
+                    "(Layer 3 order: bronze before silver)" if _MISSING.search(message) else
+                    "limit engine-specific DDL to its engine with DDL(...).execute_if(dialect='postgresql')")
+            raise DeployError(f"view {name} created by datakit {', '.join(deployment.datakits)} fails on sqlite: "
+                              f"{message}", hint) from None
 
 
 #: Defaults that every engine evaluates; no need to probe them.

@@ -155,7 +155,7 @@ def compile_units(units: Sequence[Unit], dialect: Any, spec: Engine, *,
     sequences (None: as the dialect says; an unconnected MySQL dialect cannot know MariaDB's).
     """
     from sqlalchemy.engine.mock import MockConnection
-    from sqlalchemy.exc import CompileError
+    from sqlalchemy.exc import CompileError, IdentifierError
 
     statements: list[str] = []
 
@@ -174,6 +174,9 @@ def compile_units(units: Sequence[Unit], dialect: Any, spec: Engine, *,
                 unit.metadata.create_all(MockConnection(dialect, capture), tables=unit.tables, checkfirst=False)
             except (CompileError, NotImplementedError) as exc:  # a type, or a sequence on SQLite
                 raise uncompilable(unit.tables, dialect, spec, exc) from None
+            except IdentifierError as exc:
+                raise DeployError(f"{exc} on {spec.name}",
+                                  "give the table, constraint or index a shorter name") from None
     if carry.errors:
         lines = [f"{where}: {why}" for where, why in sorted(carry.errors.items())]
         raise DeployError(lines[0] if len(lines) == 1 else f"{len(lines)} server defaults cannot be carried to "
@@ -224,7 +227,7 @@ def client_side_warnings(units: Sequence[Unit], dialect: Any, spec: Engine) -> l
         pass
     from sqlalchemy.exc import CompileError
 
-    out: list[str] = []
+    out: list[str] = long_name_warnings(units, dialect, spec)
     for unit in units:
         for table in unit.tables:
             for column in table.columns:
@@ -240,6 +243,26 @@ def client_side_warnings(units: Sequence[Unit], dialect: Any, spec: Engine) -> l
                     out.append(f"warning: {table.fullname}.{column.name}: client-side default {sql} is sent in "
                                f"every INSERT and does not work on {spec.name}; use default=func.now() or a "
                                f"default_factory")
+    return out
+
+
+def long_name_warnings(units: Sequence[Unit], dialect: Any, spec: Engine) -> list[str]:
+    """Names a ``naming_convention`` made longer than the engine allows (SQLAlchemy shortens them, as
+    ``create_all`` does, with a hash suffix: the database then holds a name the model does not spell)."""
+    from sqlalchemy import Index
+    from sqlalchemy.sql.elements import conv
+
+    out: list[str] = []
+    for unit in units:
+        for table in unit.tables:
+            for item in [*table.constraints, *getattr(table, "indexes", ())]:
+                name = item.name
+                limit = (getattr(dialect, "max_index_name_length" if isinstance(item, Index) else
+                                 "max_constraint_name_length", None) or dialect.max_identifier_length)
+                if isinstance(name, conv) and limit and len(name) > limit:
+                    out.append(f"warning: {table.fullname}: the naming convention names {name} ({len(name)} "
+                               f"characters), longer than {spec.name} allows ({limit}); SQLAlchemy shortens it "
+                               f"with a hash suffix; set a shorter convention or name it explicitly")
     return out
 
 

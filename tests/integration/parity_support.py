@@ -1,4 +1,4 @@
-"""Read a database's whole catalog into plain, comparable data (for the parity tests).
+"""Servers for deploy tests, and a database's whole catalog as plain, comparable data (parity tests).
 
 Everything a deploy can create is read back: the inspector's tables, columns, keys, indexes,
 checks and comments, plus each engine's own catalog text (``pg_get_*def``, ``SHOW CREATE``,
@@ -8,10 +8,17 @@ ids are left out; names are kept (both databases of a comparison are built under
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+
+import dkenv
 
 _MULTI = ("columns", "pk_constraint", "foreign_keys", "indexes", "unique_constraints", "check_constraints",
           "table_comment")
@@ -113,3 +120,66 @@ def _engine_catalog(conn: sa.Connection, schemas: list[str]) -> dict[str, Any]:
             out[f"sqlite:{db}.{table}:xinfo"] = [list(r) for r in conn.exec_driver_sql(
                 f"PRAGMA {q}.table_xinfo(\"{table}\")").all()]
     return out
+
+
+class Server:
+    """Where a case's two databases are built, one after the other, under the same name."""
+
+    def __init__(self, engine: str, url: str | None, workdir: Path) -> None:
+        self.engine, self.url, self.workdir = engine, url, workdir
+
+    def fresh(self, name: str, schemas: list[str]) -> str:
+        """An empty database ``name`` (its schemas created too); returns its URL."""
+        if self.engine == "sqlite":
+            folder = self.workdir / uuid.uuid4().hex[:8]
+            folder.mkdir()
+            return f"sqlite:///{folder / 'main.db'}"
+        admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                q = conn.dialect.identifier_preparer.quote_identifier
+                for db in (name, *schemas) if self.engine == "mysql" else (name,):
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {q(db)}")
+                    conn.exec_driver_sql(f"CREATE DATABASE {q(db)}")
+        finally:
+            admin.dispose()
+        url = sa.engine.make_url(self.url).set(database=name).render_as_string(hide_password=False)
+        if self.engine == "postgres" and schemas:
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                for schema in schemas:
+                    conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            engine.dispose()
+        return url
+
+    def engine_for(self, url: str, schemas: list[str]) -> sa.Engine:
+        engine = sa.create_engine(url)
+        if self.engine == "sqlite":
+            main = Path(sa.engine.make_url(url).database)
+
+            @sa.event.listens_for(engine, "connect")
+            def attach(dbapi_conn, _record):  # noqa: ANN001 - the layout dkenv's runtime attaches
+                for schema in schemas:
+                    dbapi_conn.execute(f"ATTACH DATABASE '{main.with_name(f'{main.stem}.{schema}.db')}' AS \"{schema}\"")
+        return engine
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "mysql"], name="server")
+def server_fixture(request, tmp_path_factory) -> Iterator[Server]:
+    """A server per engine for the module (SQLite: a directory), in a DKENV_SCOPE of its own."""
+    workdir = tmp_path_factory.mktemp("parity")
+    if request.param == "sqlite":
+        yield Server("sqlite", None, workdir)
+        return
+    request.getfixturevalue("local_images")
+    client = request.getfixturevalue("client")
+    from tests.integration.conftest import scoped_containers
+
+    scope = f"test-parity-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DKENV_SCOPE", scope)
+        with dkenv.ephemeral(request.param) as db:
+            yield Server(request.param, db.url, workdir)
+        assert scoped_containers(client, scope) == []
+
+
