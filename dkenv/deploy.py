@@ -39,6 +39,7 @@ from dkenv.schema import (
     model_table_name,
     needed_extensions,
     plain_tables,
+    run_generator,
     schema_map_of,
     snapshot,
     table_units,
@@ -234,57 +235,6 @@ def deploy_datakits(datakits: Sequence[Any], target_config: Target, **kw: Any) -
     return [deploy_data_objects(kit, target_config, **kw) for kit in datakits]
 
 
-def _generator_class() -> type:
-    """:class:`_Generator`, built on first use (SQLAlchemy is imported lazily)."""
-    global _GENERATOR
-    if _GENERATOR is None:
-        from sqlalchemy.sql.ddl import SchemaGenerator
-
-        _GENERATOR = type("_Generator", (_GeneratorMixin, SchemaGenerator), {})
-    return _GENERATOR
-
-
-_GENERATOR: type | None = None
-
-
-class _GeneratorMixin:
-    """SQLAlchemy's own ``create_all`` visitor (``SchemaGenerator``), recording each table it creates.
-
-    It commits every :data:`_BATCH` tables (PostgreSQL's ``max_locks_per_transaction``
-    bounds the locks one transaction may hold) and names the table whose CREATE, index or
-    DDL event failed.
-    """
-
-    deployment: Deployment
-    engine_name: str
-
-    def visit_table(self, table: Any, create_ok: bool = False, **kw: Any) -> None:
-        from sqlalchemy.exc import DBAPIError
-
-        if not create_ok and not self._can_create_table(table):  # type: ignore[attr-defined]
-            return
-        try:
-            super().visit_table(table, create_ok=True, **kw)  # type: ignore[misc]
-        except DBAPIError as exc:
-            raise _table_error(table, exc, self.engine_name) from None
-        self.deployment.created.append(table)
-        if len(self.deployment.created) % _BATCH == 0:
-            self.connection.commit()  # type: ignore[attr-defined]
-
-    def visit_foreign_key_constraint(self, constraint: Any) -> None:
-        from sqlalchemy.exc import DBAPIError
-
-        try:
-            super().visit_foreign_key_constraint(constraint)  # type: ignore[misc]
-        except DBAPIError as exc:
-            cols = ", ".join(c.name for c in constraint.columns)
-            raise DeployError(
-                f"table {constraint.table.fullname}: foreign key ({cols}) into {constraint.referred_table.fullname} "
-                f"failed to deploy on {self.engine_name}: {_db_message(exc)}",
-                "a foreign key must point at a primary key or unique column of the referenced table",
-            ) from None
-
-
 def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
     statement = (getattr(exc, "statement", None) or "").lstrip()
     head = statement.split(None, 3)[:3]
@@ -374,14 +324,34 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
 
 
 def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment, engine_name: str) -> None:
-    """Run SQLAlchemy's create machinery for one MetaData, exactly as ``create_all(tables=todo)``."""
+    """Run SQLAlchemy's create machinery for one MetaData, exactly as ``create_all(tables=todo)``.
+
+    Each created table is recorded; every :data:`_BATCH` tables the transaction is committed
+    (PostgreSQL's ``max_locks_per_transaction`` bounds the locks one transaction may hold).
+    """
     from sqlalchemy.exc import DBAPIError
 
-    generator = _generator_class()(conn.dialect, conn, checkfirst=True, tables=todo)
-    generator.deployment = deployment
-    generator.engine_name = engine_name
+    def created(table: Any) -> None:
+        deployment.created.append(table)
+        if len(deployment.created) % _BATCH == 0:
+            conn.commit()
+
+    def table_error(table: Any, exc: BaseException) -> None:
+        if isinstance(exc, DBAPIError):
+            raise _table_error(table, exc, engine_name) from None
+
+    def fk_error(constraint: Any, exc: BaseException) -> None:
+        if isinstance(exc, DBAPIError):
+            cols = ", ".join(c.name for c in constraint.columns)
+            raise DeployError(
+                f"table {constraint.table.fullname}: foreign key ({cols}) into {constraint.referred_table.fullname} "
+                f"failed to deploy on {engine_name}: {_db_message(exc)}",
+                "a foreign key must point at a primary key or unique column of the referenced table",
+            ) from None
+
     try:
-        generator.traverse_single(unit.metadata)
+        run_generator(conn, unit.metadata, todo, checkfirst=True, on_created=created,
+                      on_table_error=table_error, on_fk_error=fk_error)
     except DBAPIError as exc:  # a MetaData-level event, sequence or type
         statement = (getattr(exc, "statement", None) or "").strip().splitlines()
         first = statement[0][:80] if statement else "?"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv.errors import DeployError
 from dkenv.schema.carry import carrying
+from dkenv.schema.generator import run_generator
 
 if TYPE_CHECKING:
     from dkenv.engines.base import Engine
@@ -171,7 +172,7 @@ def compile_units(units: Sequence[Unit], dialect: Any, spec: Engine, *,
             if not unit.tables:
                 continue
             try:
-                unit.metadata.create_all(MockConnection(dialect, capture), tables=unit.tables, checkfirst=False)
+                run_generator(MockConnection(dialect, capture), unit.metadata, unit.tables, checkfirst=False)
             except (CompileError, NotImplementedError) as exc:  # a type, or a sequence on SQLite
                 raise uncompilable(unit.tables, dialect, spec, exc) from None
             except IdentifierError as exc:
