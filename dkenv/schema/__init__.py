@@ -34,6 +34,7 @@ from dkenv.schema.extensions import check_enums, ensure_extensions, needed_exten
 from dkenv.schema.generator import Generator, run_generator
 from dkenv.schema.plan import (
     Unit,
+    check_compiles,
     client_side_warnings,
     compile_units,
     dialect_for,
@@ -49,7 +50,7 @@ from dkenv.schema.translate import Connected, copy_for_engine, engine_spec_of
 
 __all__ = [
     "LAYOUT_VERSION", "MYSQL_NAME_MAX", "Generator", "run_generator", "SEQUENCE_CALL", "Connected", "Unit", "all_tables", "carried_default",
-    "carrying", "check_enums", "check_references", "client_side_warnings", "compile_ddl", "compile_units",
+    "carrying", "check_compiles", "check_enums", "check_references", "client_side_warnings", "compile_ddl", "compile_units",
     "copy_for_engine", "ddl_key", "default_sql", "dialect_for", "drop_objects", "engine_spec_of",
     "ensure_extensions", "external_refs", "external_stubs", "fill_tokens", "fk_parts", "inline_indexes",
     "kits_key", "kit_units", "load_kits", "metadatas_of", "model_table_name", "needed_extensions",
