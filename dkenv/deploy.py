@@ -1,10 +1,13 @@
 """Deploy datakits to a target, validate them, and clean up after them.
 
-Only the datakit's own tables are deployed (copies in a MetaData of their own, never
-``SQLModel.metadata``).  Server defaults are carried to each engine (``now()`` becomes
-``CURRENT_TIMESTAMP`` on SQLite and MySQL), schemas are created the way each engine holds
-them, foreign keys into tables outside the datakit resolve against the live target, and
-everything a deploy creates is recorded so that cleanup can undo exactly that.
+A datakit is deployed from its own MetaData through SQLAlchemy's ``create_all`` machinery
+(:mod:`dkenv.schema.generator`), so DDL events, sequences, enums, views, naming conventions
+and foreign-key cycles come out as ``create_all`` makes them; never ``SQLModel.metadata``'s
+other tables.  Server defaults are carried to each engine by a compile hook (``now()``
+becomes ``CURRENT_TIMESTAMP`` on SQLite and MySQL), schemas are created the way each engine
+holds them (renamed through ``schema_translate_map`` for MySQL isolated databases), foreign
+keys into tables outside the datakit resolve against the live target, and what a deploy
+created is read from the catalog so that undo and cleanup drop exactly that.
 """
 
 from __future__ import annotations

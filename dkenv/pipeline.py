@@ -110,7 +110,7 @@ def deploy_paths(
     """
     kits = load_all(paths)
     for warning in dict.fromkeys(w for kit in kits for w in precompile(kit, target)):
-        (warn or progress or (lambda _line: None))(warning)
+        (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits])
