@@ -295,8 +295,10 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
     def physical(schema: str | None) -> str | None:
         return schema_map.get(schema, schema) if schema else schema
 
-    refs = external_refs(units)
+    units = _units_in_dependency_order(units)
     tables = [t for u in units for t in u.tables]
+    own = {(t.schema, t.name) for t in tables}
+    refs = {key: cols for key, cols in external_refs(units).items() if key not in own}
     schemas = sorted({physical(t.schema) for t in tables if t.schema} | {physical(s) for s, _n in refs if s})
     deployment = Deployment(datakits=inputs.names, metadata=[u.metadata for u in units], tables=plain_tables(units))
     deployment.schemas = schemas
@@ -346,6 +348,26 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
                 raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(failure)}") from None
             raise failure
     return deployment
+
+
+def _units_in_dependency_order(units: list[Unit]) -> list[Unit]:
+    """MetaDatas whose tables others point into first (given order otherwise, cycles as given)."""
+    if len(units) < 2:
+        return units
+    where = {(t.schema, t.name): i for i, u in enumerate(units) for t in u.tables}
+    needs = [{where[k] for k in external_refs([u]) if k in where and where[k] != i} for i, u in enumerate(units)]
+    ordered: list[int] = []
+
+    def visit(i: int, path: set[int]) -> None:
+        if i in ordered or i in path:
+            return
+        for j in sorted(needs[i]):
+            visit(j, path | {i})
+        ordered.append(i)
+
+    for i in range(len(units)):
+        visit(i, set())
+    return [units[i] for i in ordered]
 
 
 def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment, engine_name: str) -> None:
@@ -504,7 +526,10 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
     engine_spec = engine_spec_of(rt)
     with rt.lock, rt.connect() as conn:
         objects = deployment.objects or _new_objects(conn, deployment)
-        drop_objects(conn, [o for o in objects if o[1] not in deployment.schemas_created])
+        # PostgreSQL: drop the objects of a created schema too, in committed batches; one
+        # DROP SCHEMA ... CASCADE over 1000 tables passes max_locks_per_transaction.
+        keep_for_schema = set() if engine_spec.name == "postgres" else set(deployment.schemas_created)
+        drop_objects(conn, [o for o in objects if o[1] not in keep_for_schema])
         if engine_spec.name != "sqlite":
             for schema in reversed(deployment.schemas_created):
                 engine_spec.drop_schema(conn, schema)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 #: Bumped when the way dkenv builds isolated databases changes, so old templates are not reused.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: the datakit's own MetaData through create_all (events, sequences, views)
 #: MySQL/MariaDB identifier limit (database names included).
 MYSQL_NAME_MAX = 64
 
