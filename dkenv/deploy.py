@@ -201,11 +201,12 @@ def precompile(items: Any, target_config: Target) -> list[str]:
     spec = engine_for_dialect(dialect.name)
     # An unconnected MySQL dialect does not know whether the server (MariaDB) has sequences.
     sequences = True if spec.name == "mysql" else None
-    if target_config.kind == "container":  # all of the DDL: a container costs seconds, this a fraction
-        compile_units(inputs.units, dialect, spec, schema_map=schema_map_of(target_config), sequences=sequences)
-    else:  # every column; the deploy compiles the rest on the live dialect, and undoes itself on failure
-        check_compiles(inputs.units, dialect, spec, sequences=sequences)
-    return client_side_warnings(inputs.units, dialect, spec)
+    with _gc_paused():
+        if target_config.kind == "container":  # all of the DDL: a container costs seconds, this a fraction
+            compile_units(inputs.units, dialect, spec, schema_map=schema_map_of(target_config), sequences=sequences)
+        else:  # every column; the deploy compiles the rest on the live dialect, and undoes itself on failure
+            check_compiles(inputs.units, dialect, spec, sequences=sequences)
+        return client_side_warnings(inputs.units, dialect, spec)
 
 
 # ---------------------------------------------------------------------------
@@ -245,11 +246,18 @@ def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defa
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Compiling DDL allocates a compiler per statement; with a large datakit's objects alive, the
-    cyclic GC rescans them over and over (a third of a 1000-table deploy on sqlite_memory)."""
+    cyclic GC rescans them over and over (a third of a 1000-table deploy on sqlite_memory).
+    SQLAlchemy's warnings while compiling DDL are silenced too (no library noise on stderr)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        yield
+        with warnings.catch_warnings():  # SQLAlchemy's DDL notes (Computed STORED...) are not the user's news
+            warnings.simplefilter("ignore", SAWarning)
+            yield
     finally:
         if was_enabled:
             gc.enable()

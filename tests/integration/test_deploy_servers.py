@@ -173,3 +173,16 @@ def test_a_naming_convention_past_the_length_limit_warns(target: Target) -> None
 
     warnings = precompile(load_datakit(DEPLOY / "long_name"), target)
     assert len(warnings) == 1 and "naming convention" in warnings[0] and "hash suffix" in warnings[0]
+
+
+def test_cli_deploy_prints_no_library_warnings(target: Target) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "dkenv", "deploy", str(PARITY / "computed_identity_comments"),
+                           "--url", target.url, "--cleanup"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
