@@ -164,7 +164,11 @@ class Server:
         return engine
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres", "mysql"], name="server")
+@pytest.fixture(scope="module", name="server", params=[
+    "sqlite",
+    pytest.param("postgres", marks=[pytest.mark.docker, pytest.mark.postgres]),
+    pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql]),
+])
 def server_fixture(request, tmp_path_factory) -> Iterator[Server]:
     """A server per engine for the module (SQLite: a directory), in a DKENV_SCOPE of its own."""
     workdir = tmp_path_factory.mktemp("parity")
