@@ -47,8 +47,20 @@ def metadatas_of(kit: Any) -> list[Any]:
 
 
 def kit_units(kit: Any) -> list[Unit]:
-    """A datakit's units: all of each of its own MetaDatas (a datakit's MetaData is its own)."""
-    return [Unit(md, list(md.tables.values())) for md in metadatas_of(kit)]
+    """A datakit's units: all of each of its own MetaDatas (a datakit's MetaData is its own).
+
+    Until discovery says which MetaDatas are the datakit's (``Datakit.metadatas``), a table
+    class that a datakit module imports from code outside the datakit is left out: it was
+    registered in the datakit's MetaData only because it was imported during discovery.
+    """
+    foreign: set[int] = set()
+    if getattr(kit, "metadatas", None) is None:
+        names = {m.__name__ for m in getattr(kit, "modules", [])}
+        own = {id(t) for t in kit.tables}
+        foreign = {id(v.__table__) for m in getattr(kit, "modules", []) for v in vars(m).values()
+                   if isinstance(v, type) and getattr(v, "__table__", None) is not None
+                   and v.__module__ not in names and id(v.__table__) not in own}
+    return [Unit(md, [t for t in md.tables.values() if id(t) not in foreign]) for md in metadatas_of(kit)]
 
 
 def table_units(tables: Iterable[Any]) -> list[Unit]:

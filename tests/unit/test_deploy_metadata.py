@@ -144,3 +144,14 @@ def test_order_and_messages_do_not_depend_on_the_hash_seed(examples) -> None:
     assert outputs[0] == outputs[1]
     ddl = outputs[0][0].splitlines()
     assert sum(line.startswith("ALTER TABLE") and "ADD" in line for line in ddl) >= 2  # one per cycle
+
+
+def test_table_classes_imported_from_outside_the_datakit_are_not_deployed() -> None:
+    kit = load_datakit(DEPLOY / "foreign_import" / "kitpkg")
+    assert "shared" in kit.metadata.tables  # imported during discovery, so in the kit's registry
+    target = dkenv.get_target_config("sqlite_memory")
+    try:
+        assert dkenv.deploy_data_objects(kit, target).tables == ["own"]
+        assert inspect(dkenv.create_engine_for_target(target)).get_table_names() == ["own"]
+    finally:
+        dkenv.cleanup_test_target(target)
