@@ -155,3 +155,21 @@ def test_table_classes_imported_from_outside_the_datakit_are_not_deployed() -> N
         assert inspect(dkenv.create_engine_for_target(target)).get_table_names() == ["own"]
     finally:
         dkenv.cleanup_test_target(target)
+
+
+def test_tables_from_two_metadatas_deploy_parents_first() -> None:
+    import sqlalchemy as sa
+
+    first, second = sa.MetaData(), sa.MetaData()
+    parent = sa.Table("parent_md", first, sa.Column("id", sa.Integer, primary_key=True))
+    child = sa.Table("child_md", second, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("parent_id", sa.Integer, sa.ForeignKey("parent_md.id")))
+    target = dkenv.get_target_config("sqlite_memory")
+    try:
+        result = dkenv.deploy_data_objects([child, parent], target)
+        assert result.created == ["parent_md", "child_md"]
+        fks = inspect(dkenv.create_engine_for_target(target)).get_foreign_keys("child_md")
+        assert [fk["referred_table"] for fk in fks] == ["parent_md"]
+    finally:
+        dkenv.cleanup_test_target(target)
+    assert list(second.tables) == ["child_md"]  # the stand-in for parent_md is gone again
