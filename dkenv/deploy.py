@@ -1,29 +1,54 @@
 """Deploy datakits to a target, validate them, and clean up after them.
 
-Only the datakit's own tables are deployed (copies in a MetaData of their own, never
-``SQLModel.metadata``).  Server defaults are carried to each engine (``now()`` becomes
-``CURRENT_TIMESTAMP`` on SQLite and MySQL), schemas are created the way each engine holds
-them, foreign keys into tables outside the datakit resolve against the live target, and
-everything a deploy creates is recorded so that cleanup can undo exactly that.
+A datakit is deployed from its own MetaData through SQLAlchemy's ``create_all`` machinery
+(:mod:`dkenv.schema.generator`), so DDL events, sequences, enums, views, naming conventions
+and foreign-key cycles come out as ``create_all`` makes them; never ``SQLModel.metadata``'s
+other tables.  Server defaults are carried to each engine by a compile hook (``now()``
+becomes ``CURRENT_TIMESTAMP`` on SQLite and MySQL), schemas are created the way each engine
+holds them (renamed through ``schema_translate_map`` for MySQL isolated databases), foreign
+keys into tables outside the datakit resolve against the live target, and what a deploy
+created is read from the catalog so that undo and cleanup drop exactly that.
 """
 
 from __future__ import annotations
 
+import gc
+import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from dkenv.config import Target
 from dkenv.datakit import Datakit, datakit_of
-from dkenv.engines import describe_db_error
+from dkenv.engines import describe_db_error, engine_for_dialect
 from dkenv.errors import DeployError, UsageError
 from dkenv.runtime import Deployment, TargetRuntime, release, runtime_for
 from dkenv.schema import (
-    copy_for_engine,
+    SEQUENCE_CALL,
+    Unit,
+    carrying,
+    check_compiles,
+    check_enums,
+    client_side_warnings,
+    compile_units,
+    default_sql,
+    dialect_for,
+    drop_objects,
     engine_spec_of,
+    ensure_extensions,
+    external_refs,
+    external_stubs,
+    fk_parts,
+    kit_units,
     model_table_name,
-    sql_of_default,
+    needed_extensions,
+    plain_tables,
+    run_generator,
+    schema_map_of,
+    snapshot,
+    table_units,
     tables_for_target,
 )
 
@@ -54,11 +79,13 @@ class DeployResult(_Result):
     existing: list[str] = field(default_factory=list)
     schemas_created: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "success": self.success, "target": self.target, "datakits": self.datakits,
+            "warnings": self.warnings,
             "tables": self.tables, "created": self.created, "existing": self.existing,
             "schemas_created": self.schemas_created, "errors": self.errors,
             "duration_s": round(self.duration_s, 4),
@@ -96,32 +123,53 @@ class ValidationResult(_Result):
 # ---------------------------------------------------------------------------
 # Inputs: table classes, Table objects, Datakits or paths
 # ---------------------------------------------------------------------------
-def _tables_of(items: Any) -> tuple[list[Any], list[str]]:
-    """(Table objects, datakit names) from classes, Tables, Datakits, paths or a mix."""
+@dataclass
+class _Inputs:
+    """What to deploy: MetaData units, datakit names and the extensions the datakits ask for."""
+
+    units: list[Any]
+    names: list[str]
+    extensions: list[str] = field(default_factory=list)
+
+
+def _inputs_of(items: Any) -> _Inputs:
+    """Units (a MetaData and its tables) from classes, Tables, Datakits, paths or a mix."""
     from sqlalchemy import Table
 
     if isinstance(items, (Datakit, str)) or not isinstance(items, Iterable):
         items = [items]
-    tables: list[Any] = []
+    loose: list[Any] = []
+    units: list[Unit] = []
     names: list[str] = []
+    extensions: list[str] = []
     modules: set[str] = set()
     for item in items:
         if isinstance(item, Table):
-            tables.append(item)
+            loose.append(item)
         elif isinstance(item, type) and getattr(item, "__table__", None) is not None:
-            tables.append(item.__table__)
+            loose.append(item.__table__)
             modules.add(item.__module__)
         elif isinstance(item, (Datakit, str)) or hasattr(item, "__fspath__"):
             kit = datakit_of(item)
-            tables.extend(kit.tables)
+            units.extend(kit_units(kit))
             names.append(kit.name)
+            extensions.extend(getattr(kit, "extensions", None) or [])
         else:
             raise UsageError(f"cannot deploy {item!r}: expected table classes, a Datakit or a path")
-    if not tables:
+    if loose:
+        units.extend(table_units(unique_tables(loose)))
+    if not any(u.tables for u in units):
         raise UsageError("nothing to deploy: no table classes given")
+    unique_tables([t for u in units for t in u.tables])
     if not names:  # bare classes: name them by their top-level packages
         names = sorted({m.split(".")[0] for m in modules}) or ["(tables)"]
-    return unique_tables(tables), names
+    return _Inputs(units, names, list(dict.fromkeys(extensions)))
+
+
+def _tables_of(items: Any) -> tuple[list[Any], list[str]]:
+    """(Table objects, datakit names) from classes, Tables, Datakits, paths or a mix (views left out)."""
+    inputs = _inputs_of(items)
+    return plain_tables(inputs.units), inputs.names
 
 
 def unique_tables(tables: Iterable[Any]) -> list[Any]:
@@ -137,33 +185,83 @@ def unique_tables(tables: Iterable[Any]) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------
+# Compile first: nothing starts for a datakit that cannot be created on the engine
+# ---------------------------------------------------------------------------
+def precompile(items: Any, target_config: Target) -> list[str]:
+    """Compile every datakit for the target's engine before any server or connection starts.
+
+    A container target gets its whole DDL compiled (no container for a datakit that cannot be
+    created); other targets every column's type and default (the deploy compiles the DDL on
+    the live dialect anyway, and compiling it twice would double its cost).  Raises :class:`DeployError` (exit 1) for an engine-only type (naming ``table.column``) or
+    a server default that cannot be carried; returns warnings for client-side SQL defaults the
+    engine cannot evaluate.  Uses the target's URL dialect, or the engine's default one.
+    """
+    inputs = items if isinstance(items, _Inputs) else _inputs_of(items)
+    spec = target_config.engine
+    dialect = dialect_for(spec.name, target_config.url or None)
+    spec = engine_for_dialect(dialect.name)
+    # An unconnected MySQL dialect does not know whether the server (MariaDB) has sequences.
+    sequences = True if spec.name == "mysql" else None
+    with _gc_paused():
+        if target_config.kind == "container":  # all of the DDL: a container costs seconds, this a fraction
+            compile_units(inputs.units, dialect, spec, schema_map=schema_map_of(target_config), sequences=sequences)
+        else:  # every column; the deploy compiles the rest on the live dialect, and undoes itself on failure
+            check_compiles(inputs.units, dialect, spec, sequences=sequences)
+        return client_side_warnings(inputs.units, dialect, spec)
+
+
+# ---------------------------------------------------------------------------
 # Deploy
 # ---------------------------------------------------------------------------
 def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defaults: bool = True) -> DeployResult:
     """Create the tables of ``table_classes`` (classes, a Datakit or a path) in the target.
 
-    Tables that already exist are reported in ``existing`` and left alone.  A failure
-    removes what this call created and raises :class:`DeployError`.
+    The datakit's own MetaData is created the way ``create_all`` creates it (DDL events,
+    sequences, enums, views, foreign-key cycles as ALTER TABLE).  Tables that already exist
+    are reported in ``existing`` and left alone.  A failure removes what this call created,
+    and nothing else, and raises :class:`DeployError`.
     """
 
     started = time.perf_counter()
-    tables, names = _tables_of(table_classes)
-    tables = tables_for_target(tables, target_config)  # an isolated MySQL database renames schemas
+    inputs = _inputs_of(table_classes)
+    warnings = precompile(inputs, target_config)  # before any container or connection
     rt = runtime_for(target_config)
-    deployment = _deploy(rt, tables, names, probe_defaults=probe_defaults)
+    with _gc_paused():
+        deployment = _deploy(rt, inputs, schema_map_of(target_config), probe_defaults=probe_defaults)
     rt.deployments.append(deployment)
-    deployed = [model_table_name(t.fullname, target_config) for t in deployment.tables]
-    created = [model_table_name(t.fullname, target_config) for t in deployment.created]
+    deployed = [t.fullname for t in deployment.tables]
+    created = [t.fullname for t in deployment.created if not getattr(t, "is_view", False)]
     return DeployResult(
         success=True,
         target=target_config.name,
-        datakits=names,
+        datakits=inputs.names,
         tables=deployed,
         created=created,
         existing=[n for n in deployed if n not in created],
         schemas_created=list(deployment.schemas_created),
+        warnings=warnings,
         duration_s=time.perf_counter() - started,
     )
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Compiling DDL allocates a compiler per statement; with a large datakit's objects alive, the
+    cyclic GC rescans them over and over (a third of a 1000-table deploy on sqlite_memory).
+    SQLAlchemy's warnings while compiling DDL are silenced too (no library noise on stderr)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():  # SQLAlchemy's DDL notes (Computed STORED...) are not the user's news
+            warnings.simplefilter("ignore", SAWarning)
+            yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def deploy_datakits(datakits: Sequence[Any], target_config: Target, **kw: Any) -> list[DeployResult]:
@@ -171,135 +269,212 @@ def deploy_datakits(datakits: Sequence[Any], target_config: Target, **kw: Any) -
     return [deploy_data_objects(kit, target_config, **kw) for kit in datakits]
 
 
-def _deploy(rt: TargetRuntime, tables: list[Any], names: list[str], *, probe_defaults: bool) -> Deployment:
-    from sqlalchemy import Table, inspect
+def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
+    statement = (getattr(exc, "statement", None) or "").lstrip()
+    head = statement.split(None, 3)[:3]
+    message = _db_message(exc)
+    upper = statement.upper()
+    own = upper.startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE", "COMMENT ON"))
+    if own or (getattr(table, "is_view", False) and upper.startswith(("CREATE VIEW", "CREATE MATERIALIZED"))):
+        if "foreign key" in message.lower() or "no unique constraint" in message.lower() or "errno: 150" in message:
+            hint = "a foreign key must point at a primary key or unique column of the referenced table"
+        else:
+            hint = "run `dkenv check` on the datakit for the portable spelling"
+        return DeployError(f"table {table.fullname} failed to deploy on {engine_name}: {message}", hint)
+    if _MISSING.search(message):
+        hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
+                "(Layer 3 order: bronze before silver)")
+    else:
+        hint = "limit engine-specific DDL to its engine with DDL(...).execute_if(dialect='postgresql')"
+    return DeployError(f"table {table.fullname}: a DDL event ({' '.join(head)} ...) failed on {engine_name}: "
+                       f"{message}", hint)
+
+
+_MISSING = re.compile(r"relation \S+ does not exist|no such table|table \S+ doesn't exist|unknown table",
+                      re.IGNORECASE)
+
+
+def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, probe_defaults: bool) -> Deployment:
+    from sqlalchemy import inspect
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-    from sqlalchemy.schema import sort_tables
 
     engine_spec = engine_spec_of(rt)
-    metadata, copies = copy_for_engine(tables, rt)
-    schemas = sorted({t.schema for t in copies if t.schema} | _external_schemas(copies))
-    deployment = Deployment(datakits=names, metadata=metadata, tables=[])
+    units = inputs.units
+
+    def physical(schema: str | None) -> str | None:
+        return schema_map.get(schema, schema) if schema else schema
+
+    units = _units_in_dependency_order(units)
+    tables = [t for u in units for t in u.tables]
+    own = {(t.schema, t.name) for t in tables}
+    refs = {key: cols for key, cols in external_refs(units).items() if key not in own}
+    schemas = sorted({physical(t.schema) for t in tables if t.schema} | {physical(s) for s, _n in refs if s})
+    deployment = Deployment(datakits=inputs.names, metadata=[u.metadata for u in units], tables=plain_tables(units))
+    deployment.schemas = schemas
     if engine_spec.name == "sqlite":  # an attached database per schema; detached again by _undo
         deployment.schemas_created = rt.attach_schemas(schemas, create=True)
-    with rt.lock, rt.connect() as conn:
-        try:
-            # Schemas (PostgreSQL schemas, MySQL databases); SQLite attached them above.
-            if engine_spec.name != "sqlite":
-                for schema in schemas:
-                    if not engine_spec.schema_exists(conn, schema):
-                        engine_spec.create_schema(conn, schema)
-                        deployment.schemas_created.append(schema)
+    failure: BaseException | None = None
+    with rt.lock:
+        with rt.connect() as conn:
+            if schema_map:
+                conn = conn.execution_options(schema_translate_map=schema_map)
+            try:
+                if engine_spec.name != "sqlite":
+                    for schema in schemas:
+                        if not engine_spec.schema_exists(conn, schema):
+                            engine_spec.create_schema(conn, schema)
+                            deployment.schemas_created.append(schema)
+                    conn.commit()
+                deployment.before = snapshot(conn, schemas)
+                present = _existing_tables(inspect(conn), [None, *schemas])
+                _check_external(refs, present, physical, units)
+                if engine_spec.name == "postgres":
+                    ensure_extensions(conn, needed_extensions(units, inputs.extensions))
+                    check_enums(conn, units)
+                with carrying(engine_spec) as carry, external_stubs(units):
+                    for unit in units:
+                        todo = [t for t in unit.tables if (physical(t.schema), t.name) not in present]
+                        if todo:
+                            _create_unit(conn, unit, todo, deployment, engine_spec.name)
+                if carry.errors:  # precompile reports these first; a live dialect may still differ
+                    where, why = sorted(carry.errors.items())[0]
+                    raise DeployError(f"{where}: {why}")
                 conn.commit()
-            inspector = inspect(conn)
-            present = _existing_tables(inspector, [None, *schemas])
-            # Foreign keys into tables outside the datakit: they must already be in the target.
-            own = {t.fullname for t in copies}
-            for table in copies:
-                for fk in table.foreign_keys:
-                    ref = fk_target(fk, table)
-                    if ref in own or ref in metadata.tables:
-                        continue
-                    schema, _, name = ref.rpartition(".")
-                    if (schema or None, name) not in present:
-                        raise DeployError(
-                            f"table {table.fullname} has a foreign key ({fk.parent.name}) into {ref}, "
-                            f"which is neither in this datakit nor in the target",
-                            f"deploy the datakit that defines {ref} first (Layer 3 order: bronze before silver)",
-                        )
-                    Table(name, metadata, schema=schema or None, autoload_with=conn, resolve_fks=False)
-            ordered = [t for t in sort_tables(copies) if t.fullname in own]
-            deployment.tables = ordered
-            if engine_spec.name == "postgres":
-                deployment.enums_before = _pg_enum_names(conn)
-            for table in ordered:
-                if (table.schema, table.name) in present:
-                    continue
+                deployment.objects = _new_objects(conn, deployment)
+                if probe_defaults and deployment.created:
+                    _probe_defaults(conn, deployment.created, engine_spec)
+                if engine_spec.name == "sqlite":
+                    _probe_views(conn, deployment)
+            except (DeployError, SQLAlchemyError, KeyboardInterrupt) as exc:
                 try:
-                    table.create(conn, checkfirst=engine_spec.name == "postgres")
-                except DBAPIError as exc:
-                    raise DeployError(
-                        f"table {table.fullname} failed to deploy on {engine_spec.name}: {_db_message(exc)}",
-                        "run `dkenv check` on the datakit for the portable spelling",
-                    ) from None
-                deployment.created.append(table)
-                if len(deployment.created) % _BATCH == 0:
-                    conn.commit()  # bounded locks per transaction (PostgreSQL max_locks_per_transaction)
-            if engine_spec.name == "postgres":
-                deployment.enums_created = sorted(_pg_enum_names(conn) - deployment.enums_before)
-            conn.commit()
-            if probe_defaults and deployment.created:
-                _probe_defaults(conn, deployment.created, engine_spec.name)
-        except (DeployError, SQLAlchemyError, KeyboardInterrupt) as exc:
-            conn.rollback()
+                    conn.rollback()
+                except DBAPIError:
+                    pass
+                failure = exc
+        if failure is not None:  # undo on a fresh connection: this one is back in the pool
             _undo(rt, deployment)
-            if isinstance(exc, SQLAlchemyError):
-                raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(exc)}") from None
-            raise
+            if isinstance(failure, SQLAlchemyError):
+                raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(failure)}") from None
+            raise failure
     return deployment
+
+
+def _units_in_dependency_order(units: list[Unit]) -> list[Unit]:
+    """MetaDatas whose tables others point into first (given order otherwise, cycles as given)."""
+    if len(units) < 2:
+        return units
+    where = {(t.schema, t.name): i for i, u in enumerate(units) for t in u.tables}
+    needs = [{where[k] for k in external_refs([u]) if k in where and where[k] != i} for i, u in enumerate(units)]
+    ordered: list[int] = []
+
+    def visit(i: int, path: set[int]) -> None:
+        if i in ordered or i in path:
+            return
+        for j in sorted(needs[i]):
+            visit(j, path | {i})
+        ordered.append(i)
+
+    for i in range(len(units)):
+        visit(i, set())
+    return [units[i] for i in ordered]
+
+
+def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment, engine_name: str) -> None:
+    """Run SQLAlchemy's create machinery for one MetaData, exactly as ``create_all(tables=todo)``.
+
+    Each created table is recorded; every :data:`_BATCH` tables the transaction is committed
+    (PostgreSQL's ``max_locks_per_transaction`` bounds the locks one transaction may hold).
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    def created(table: Any) -> None:
+        deployment.created.append(table)
+        if len(deployment.created) % _BATCH == 0:
+            conn.commit()
+
+    def table_error(table: Any, exc: BaseException) -> None:
+        if isinstance(exc, DBAPIError):
+            raise _table_error(table, exc, engine_name) from None
+
+    def fk_error(constraint: Any, exc: BaseException) -> None:
+        if isinstance(exc, DBAPIError):
+            cols = ", ".join(c.name for c in constraint.columns)
+            raise DeployError(
+                f"table {constraint.table.fullname}: foreign key ({cols}) into {constraint.referred_table.fullname} "
+                f"failed to deploy on {engine_name}: {_db_message(exc)}",
+                "a foreign key must point at a primary key or unique column of the referenced table",
+            ) from None
+
+    try:
+        run_generator(conn, unit.metadata, todo, checkfirst=True, on_created=created,
+                      on_table_error=table_error, on_fk_error=fk_error)
+    except DBAPIError as exc:  # a MetaData-level event, sequence or type
+        statement = (getattr(exc, "statement", None) or "").strip().splitlines()
+        first = statement[0][:80] if statement else "?"
+        message = _db_message(exc)
+        if _MISSING.search(message):
+            hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
+                    "(Layer 3 order: bronze before silver)")
+        else:
+            hint = "limit engine-specific DDL to its engine with DDL(...).execute_if(dialect='postgresql')"
+        raise DeployError(f"datakit {', '.join(deployment.datakits)}: {first!r} failed on {engine_name}: {message}",
+                          hint) from None
 
 
 #: Tables created per transaction; a failure still undoes every batch (see _undo).
 _BATCH = 100
 
 
-def _external_schemas(copies: Sequence[Any]) -> set[str]:
-    out = set()
-    for table in copies:
-        for fk in table.foreign_keys:
-            schema = fk_target(fk, table).rpartition(".")[0]
-            if schema:
-                out.add(schema)
-    return out
-
-
-def fk_target(fk: Any, table: Any) -> str:
-    """Schema-qualified name of the table a ForeignKey points to, without resolving it."""
-    spec = fk.target_fullname  # "schema.table.column" or "table.column"
-    parts = spec.split(".")
-    return ".".join(parts[:-1])
+def _check_external(refs: dict[Any, Any], present: set[tuple[str | None, str]], physical: Any,
+                    units: Sequence[Unit]) -> None:
+    """Foreign keys into tables outside the datakit: those tables must already be in the target."""
+    for (schema, name), _columns in refs.items():
+        if (physical(schema), name) in present:
+            continue
+        ref = f"{schema}.{name}" if schema else name
+        table, column = next((t, fk.parent.name) for u in units for t in u.tables for fk in t.foreign_keys
+                             if fk_parts(fk)[:2] == (schema, name))
+        raise DeployError(
+            f"table {table.fullname} has a foreign key ({column}) into {ref}, "
+            f"which is neither in this datakit nor in the target",
+            f"deploy the datakit that defines {ref} first (Layer 3 order: bronze before silver)",
+        )
 
 
 def _existing_tables(inspector: Any, schemas: Iterable[str | None]) -> set[tuple[str | None, str]]:
     present: set[tuple[str | None, str]] = set()
     for schema in schemas:
         try:
-            names = inspector.get_table_names(schema=schema)
+            names = [*inspector.get_table_names(schema=schema), *inspector.get_view_names(schema=schema)]
         except Exception:  # noqa: BLE001 - a schema that does not exist holds nothing
             continue
         present.update((schema, n) for n in names)
     return present
 
 
-def _pg_enum_names(conn: Any) -> set[str]:
-    from sqlalchemy import text
-
-    rows = conn.execute(text(
-        "SELECT n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-        "WHERE t.typtype = 'e'"
-    ))
-    return {r[0] for r in rows}
-
-
 def _db_message(exc: BaseException) -> str:
     return describe_db_error(exc)
 
 
-def _probe_defaults(conn: Any, created: Sequence[Any], engine_name: str) -> None:
+def _probe_defaults(conn: Any, created: Sequence[Any], spec: Any) -> None:
     """Evaluate every distinct server-default expression once, so defaults that only fail on INSERT fail now.
 
     SQLite accepts ``DEFAULT (now())`` in CREATE TABLE and fails on the first INSERT; a
     ``SELECT <expression>`` fails the same way, at one query per distinct expression rather
-    than one insert per table.  (``dkenv check`` inserts whole smoke rows per table.)
+    than one insert per table.  Sequence calls are never probed (``nextval`` is not rolled
+    back: the first real row would get the second value), nor MySQL's ``ON UPDATE`` clauses.
     """
     from sqlalchemy.exc import DBAPIError
 
     expressions: dict[str, tuple[str, str]] = {}
     for table in created:
+        if getattr(table, "is_view", False):
+            continue
         for column in table.columns:
-            sql = sql_of_default(column.server_default, conn.dialect) if column.server_default else None
-            if sql and sql.upper() not in _CONSTANT_DEFAULTS:
-                expressions.setdefault(sql, (table.fullname, column.name))
+            sql = default_sql(column, conn.dialect, spec) if column.server_default is not None else None
+            if not sql or sql.upper() in _CONSTANT_DEFAULTS or SEQUENCE_CALL.search(sql) or _ON_UPDATE.search(sql):
+                continue
+            expressions.setdefault(sql, (table.fullname, column.name))
     for sql, (table, column) in expressions.items():
         probe = conn.begin_nested() if conn.in_transaction() else conn.begin()
         try:
@@ -307,33 +482,54 @@ def _probe_defaults(conn: Any, created: Sequence[Any], engine_name: str) -> None
         except DBAPIError as exc:
             probe.rollback()
             raise DeployError(
-                f"table {table}.{column} deployed on {engine_name} but its server default {sql} fails "
+                f"table {table}.{column} deployed on {spec.name} but its server default {sql} fails "
                 f"on insert: {_db_message(exc)}",
                 "use a default this engine evaluates (CURRENT_TIMESTAMP), or a client-side default_factory",
             ) from None
         probe.rollback()
 
 
+def _probe_views(conn: Any, deployment: Deployment) -> None:
+    """SQLite creates a view over a table that does not exist and fails only when it is read: read each now."""
+    from sqlalchemy.exc import DBAPIError
+
+    for kind, schema, name in deployment.objects:
+        if kind != "view":
+            continue
+        try:
+            conn.exec_driver_sql(f'SELECT 1 FROM "{schema}"."{name}" LIMIT 0').all()
+        except DBAPIError as exc:
+            message = _db_message(exc)
+            hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
+                    "(Layer 3 order: bronze before silver)" if _MISSING.search(message) else
+                    "limit engine-specific DDL to its engine with DDL(...).execute_if(dialect='postgresql')")
+            raise DeployError(f"view {name} created by datakit {', '.join(deployment.datakits)} fails on sqlite: "
+                              f"{message}", hint) from None
+
+
 #: Defaults that every engine evaluates; no need to probe them.
 _CONSTANT_DEFAULTS = {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "TRUE", "FALSE", "NULL"}
+_ON_UPDATE = re.compile(r"\bON\s+UPDATE\b", re.IGNORECASE)
+
+
+def _new_objects(conn: Any, deployment: Deployment) -> list[Any]:
+    """What the deploy created, from the catalog: tables in creation order first, then the rest."""
+    if deployment.before is None:
+        return []
+    new = snapshot(conn, deployment.schemas) - deployment.before
+    position = {(t.schema, t.name): i for i, t in enumerate(deployment.created)}
+    return sorted(new, key=lambda o: (position.get((o[1] if o[1] != "main" else None, o[2]), len(position)), o))
 
 
 def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
-    """Drop what ``deployment`` created (tables, enum types, schemas), newest first."""
-    from sqlalchemy import text
-
+    """Drop what ``deployment`` created (all of its objects, then its schemas), and nothing else."""
     engine_spec = engine_spec_of(rt)
-    with rt.connect() as conn:
-        for table in reversed(deployment.created):
-            table.drop(conn, checkfirst=True)
-        if engine_spec.name == "postgres":
-            enums = deployment.enums_created
-            if deployment.enums_before is not None and not enums:  # failed part-way
-                enums = sorted(_pg_enum_names(conn) - deployment.enums_before)
-            for enum in enums:
-                schema, _, name = enum.partition(".")
-                prep = conn.dialect.identifier_preparer
-                conn.execute(text(f"DROP TYPE IF EXISTS {prep.quote_identifier(schema)}.{prep.quote_identifier(name)}"))
+    with rt.lock, rt.connect() as conn:
+        objects = deployment.objects or _new_objects(conn, deployment)
+        # PostgreSQL: drop the objects of a created schema too, in committed batches; one
+        # DROP SCHEMA ... CASCADE over 1000 tables passes max_locks_per_transaction.
+        keep_for_schema = set() if engine_spec.name == "postgres" else set(deployment.schemas_created)
+        drop_objects(conn, [o for o in objects if o[1] not in keep_for_schema])
         if engine_spec.name != "sqlite":
             for schema in reversed(deployment.schemas_created):
                 engine_spec.drop_schema(conn, schema)
@@ -341,6 +537,13 @@ def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
     if engine_spec.name == "sqlite":
         rt.detach(deployment.schemas_created)
     deployment.created.clear()
+    deployment.objects = []
+
+
+def fk_target(fk: Any, table: Any = None) -> str:
+    """Schema-qualified name of the table a ForeignKey points to, without resolving it."""
+    schema, name, _column = fk_parts(fk)
+    return f"{schema}.{name}" if schema else name
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dkenv.deploy import (
     ValidationResult,
     cleanup_test_target,
     deploy_data_objects,
+    precompile,
     validate_deployment,
 )
 from dkenv.runtime import release, runtime_for
@@ -124,9 +125,13 @@ def deploy_paths(
     progress: Callable[[str], None] | None = None,
     pythonpath: Sequence[str] = (),
     verbose: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
     clean up or keep.
+
+    Every datakit is compiled for the target's engine before anything starts (no container
+    for a datakit that cannot be created there); ``warn`` gets one line per warning.
 
     Data: each datakit's own ``data`` directories, then ``data`` (``--data``), in one load after
     every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
@@ -137,6 +142,8 @@ def deploy_paths(
     kits = load_all(paths, pythonpath, progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
+    for warning in dict.fromkeys(w for kit in kits for w in precompile(kit, target)):
+        (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
     prepared: PreparedLoad | None = read_data(target, dirs, kits) if dirs else None
@@ -153,8 +160,7 @@ def deploy_paths(
             if progress and outcome.load.note:
                 progress(f"dkenv: {outcome.load.note}")
         if validate:
-            tables = [t for kit in kits for t in kit.tables]
-            outcome.validation = validate_deployment(tables, target)
+            outcome.validation = validate_deployment(kits, target)
         if keep:
             outcome.url = runtime_for(target).url
             outcome.kept = True
@@ -183,7 +189,7 @@ def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence
         report_skipped(kits, progress, verbose=verbose)
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     try:
-        outcome.validation = validate_deployment([t for kit in kits for t in kit.tables], target)
+        outcome.validation = validate_deployment(kits, target)
     finally:
         release(target)
     return outcome

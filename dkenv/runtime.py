@@ -40,6 +40,9 @@ class Deployment:
     schemas_created: list[str] = field(default_factory=list)
     enums_created: list[str] = field(default_factory=list)
     enums_before: set[str] | None = None  # PostgreSQL enum types that existed before the deploy
+    schemas: list[str] = field(default_factory=list)  # schemas (as the server names them) it used
+    before: set[Any] | None = None  # the catalog before the deploy (dkenv.schema.catalog.snapshot)
+    objects: list[Any] = field(default_factory=list)  # what it created, from the catalog, for undo
 
 
 @dataclass

@@ -79,7 +79,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
         document["target"] = target.name
         outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
                                         data=data, progress=None if as_json else err,
-                                        pythonpath=pythonpath, verbose=verbose)
+                                        pythonpath=pythonpath, verbose=verbose, warn=err)
         document = outcome.to_dict()
     except DkenvError as exc:
         if as_json:

@@ -44,7 +44,6 @@ from dkenv.schema import (
     physical_schema,
     schemas_of,
     tokenized,
-    translate_tables,
     user_names,
 )
 
@@ -83,12 +82,14 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes),
     then load the ``data`` directories into them.
 
-    ``schema_map``: the renamed schemas (MySQL); an error names the user's tables, not them.
+    ``schema_map`` renames schemas (MySQL isolated databases) through ``schema_translate_map``;
+    an error names the user's tables, not the renamed ones.
     """
     from dkenv.deploy import deploy_data_objects
     from dkenv.runtime import release
 
-    target = Target(name=label, db_type=engine, kind="url", url=url, description=label)
+    target = Target(name=label, db_type=engine, kind="url", url=url, description=label,
+                    options={"schema_map": dict(schema_map)} if schema_map else {})
     try:
         for kit in kits:
             deploy_data_objects(kit, target)
@@ -146,7 +147,7 @@ class PostgresBuilder:
     def prepare(self) -> None:
         tables = all_tables(self.kits)
         check_references(tables, self.kits)
-        ddl = compile_ddl(tables, self._admin)
+        ddl = compile_ddl(self.kits, self._admin)
         with self._admin.connect() as conn:
             self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
         template = "dkenv_tpl_" + ddl_key(ddl + data_key(self.data), engine="postgres",
@@ -326,7 +327,7 @@ class MySQLBuilder:
         tables = all_tables(self.kits)
         check_references(tables, self.kits)
         self.schemas = schemas_of(tables)
-        self.ddl = inline_indexes(compile_ddl(translate_tables(tables, tokenized(self.schemas)), self._admin))
+        self.ddl = inline_indexes(compile_ddl(self.kits, self._admin, schema_map=tokenized(self.schemas)))
 
     def databases_of(self, name: str) -> list[str]:
         """Every MySQL database behind isolated database ``name``: its own, then its schemas'."""
@@ -371,9 +372,7 @@ class MySQLBuilder:
         return True
 
     def _deploy_first(self, name: str) -> None:
-        schema_map = self.schema_map(name)
-        kits = [translate_tables(kit.tables, schema_map) for kit in self.kits]
-        deploy_into(self.url(name), "mysql", f"isolated database {name}", kits, schema_map)
+        deploy_into(self.url(name), "mysql", f"isolated database {name}", self.kits, self.schema_map(name))
 
     def _load(self, name: str) -> None:
         """Load the data into a built database (the pool builds ahead, so requests do not wait)."""

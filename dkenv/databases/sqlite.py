@@ -48,7 +48,7 @@ class SqliteBuilder:
         check_references(tables, self.kits)
         probe = create_engine("sqlite://")
         try:
-            ddl = compile_ddl(tables, probe)
+            ddl = compile_ddl(self.kits, probe)
         finally:
             probe.dispose()
         key = ddl_key(ddl + data_key(self.data), engine="sqlite", server_version=sqlite3.sqlite_version)

@@ -20,7 +20,6 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from dkenv.datakit import Datakit, load_datakit
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 #: Bumped when the way dkenv builds isolated databases changes, so old templates are not reused.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: the datakit's own MetaData through create_all (events, sequences, views)
 #: MySQL/MariaDB identifier limit (database names included).
 MYSQL_NAME_MAX = 64
 
@@ -71,9 +70,11 @@ def kits_key(kits: Sequence[Datakit]) -> tuple[str, ...]:
 
 def all_tables(kits: Sequence[Datakit]) -> list[sa.Table]:
     """Every table of every datakit, in datakit order; a table claimed twice is an error."""
+    from dkenv.schema.plan import kit_units
+
     seen: dict[str, Any] = {}
     for kit in kits:
-        for table in kit.tables:
+        for table in (t for unit in kit_units(kit) for t in unit.tables):
             if table.fullname in seen and seen[table.fullname] is not table:
                 raise UsageError(f"two datakits define table {table.fullname!r}",
                                  "an isolated database holds each table once; drop one datakit")
@@ -166,7 +167,7 @@ def tables_for_target(tables: Sequence[sa.Table], target: Any) -> list[sa.Table]
     schema ``X`` lives in database ``<db>__X`` — works with ``deploy_data_objects`` and
     ``validate_deployment`` like any other target.  Idempotent: renamed tables stay renamed.
     """
-    schema_map = _schema_map_of(target)
+    schema_map = schema_map_of(target)
     if not schema_map:
         return list(tables)
     return translate_tables(tables, schema_map)
@@ -174,7 +175,7 @@ def tables_for_target(tables: Sequence[sa.Table], target: Any) -> list[sa.Table]
 
 def model_table_name(fullname: str, target: Any) -> str:
     """A renamed table's name as the model spells it (``<db>__X.actor`` → ``X.actor``)."""
-    schema_map = _schema_map_of(target)
+    schema_map = schema_map_of(target)
     if not schema_map or "." not in fullname:
         return fullname
     schema, _, name = fullname.rpartition(".")
@@ -195,7 +196,8 @@ def user_names(text: str | None, schema_map: Mapping[str, str]) -> str | None:
     return text
 
 
-def _schema_map_of(target: Any) -> dict[str, str]:
+def schema_map_of(target: Any) -> dict[str, str]:
+    """The target's schema renaming (``options["schema_map"]``): ``schema_translate_map`` for deploys."""
     options = getattr(target, "options", None) or {}
     return dict(options.get("schema_map") or {})
 
@@ -203,32 +205,22 @@ def _schema_map_of(target: Any) -> dict[str, str]:
 # ---------------------------------------------------------------------------
 # Compiled DDL
 # ---------------------------------------------------------------------------
-def compile_ddl(tables: Sequence[sa.Table], engine: sa.Engine) -> list[str]:
-    """The statements ``create_all`` would run for ``tables`` on ``engine``'s live dialect.
+def compile_ddl(kits: Sequence[Any], engine: sa.Engine, *, schema_map: Mapping[str, str] | None = None) -> list[str]:
+    """The statements a deploy of ``kits`` (Datakits, or bare tables) runs on ``engine``'s live dialect.
 
-    Server defaults are carried to the engine first (as deploy does), and the dialect is the
-    connected one (server version known), so the text is what this server would receive.
+    Each datakit's own MetaData goes through ``create_all``'s machinery (events, sequences,
+    enums, cycles as ALTER TABLE), server defaults carried to the engine by the compile hook,
+    schemas renamed by ``schema_map`` (SQLAlchemy's ``schema_translate_map``).  The dialect is
+    the connected one (server version known), so the text is what this server would receive.
     """
-    from sqlalchemy.engine.mock import MockConnection
-    from sqlalchemy.exc import NoReferencedTableError
-
-    from dkenv.schema.translate import copy_for_engine
+    from dkenv.engines import engine_for_dialect
+    from dkenv.schema.plan import compile_units, kit_units, table_units
 
     with engine.connect():
         pass  # initialise the dialect (server version, MariaDB or MySQL)
-    shim = SimpleNamespace(target=SimpleNamespace(kind="url"), engine=engine)
-    metadata, _copies = copy_for_engine(list(tables), shim)  # type: ignore[arg-type]
-    statements: list[str] = []
-
-    def capture(sql: Any, *_args: Any, **_kw: Any) -> None:
-        statements.append(str(sql.compile(dialect=engine.dialect)).strip())
-
-    try:
-        metadata.create_all(MockConnection(engine.dialect, capture), checkfirst=False)
-    except NoReferencedTableError as exc:
-        raise DeployError(f"{exc}", "list the datakit that defines the referenced table first "
-                          "(bronze before silver)") from None
-    return statements
+    units = [u for item in kits for u in (kit_units(item) if isinstance(item, Datakit) else table_units([item]))]
+    spec = engine_for_dialect(engine.dialect.name)
+    return compile_units(units, engine.dialect, spec, schema_map=dict(schema_map) if schema_map else None)
 
 
 def ddl_key(statements: Sequence[str], *, engine: str, server_version: str) -> str:
@@ -290,6 +282,6 @@ def fill_tokens(statements: Sequence[str], names: Sequence[str], quote: Any) -> 
 
 __all__ = [
     "all_tables", "check_references", "compile_ddl", "ddl_key", "fill_tokens", "inline_indexes", "kits_key", "load_kits",
-    "model_table_name", "physical_schema", "schemas_of", "tables_for_target", "tokenized",
+    "model_table_name", "physical_schema", "schema_map_of", "schemas_of", "tables_for_target", "tokenized",
     "translate_tables", "user_names",
 ]

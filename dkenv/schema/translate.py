@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dkenv.engines import engine_for_dialect
 from dkenv.errors import DeployError
+from dkenv.schema.carry import sql_of_default
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -25,18 +26,6 @@ class Connected(Protocol):
 
     target: Any
     engine: sa.Engine
-
-
-def sql_of_default(default: Any, dialect: Any) -> str | None:
-    """The SQL of a server default as ``dialect`` writes it; None for a plain literal value."""
-    from sqlalchemy.sql.elements import ClauseElement
-
-    arg = getattr(default, "arg", None)
-    if isinstance(arg, str):
-        return None  # a literal string value, quoted by SQLAlchemy: portable
-    if isinstance(arg, ClauseElement):
-        return str(arg.compile(dialect=dialect))
-    return None
 
 
 def copy_for_engine(tables: Sequence[Any], runtime: Connected) -> tuple[Any, list[Any]]:

@@ -2,9 +2,8 @@
 
 The example is checked against plain SQLAlchemy first (``create_all`` on a real PostgreSQL
 container builds every table, the store<->staff cycle and the ``mpaa_rating`` enum included),
-so a failing dkenv deploy is dkenv's fault, not the example's. The deploy test is a strict
-xfail until dkenv deploys foreign-key cycles and schema-less enums (issue 9): the day it passes,
-the marker must go. The datakit is imported in child processes only, so this process's
+so a failing dkenv deploy is dkenv's fault, not the example's; dkenv deploys it from the
+datakit's own MetaData, cycle and enum included (issue 9). The datakit is imported in child processes only, so this process's
 ``SQLModel.metadata`` never holds its tables.
 """
 
@@ -84,7 +83,6 @@ def test_plain_create_all_on_postgres_builds_all_15_tables() -> None:
 
 
 @on_postgres_container
-@pytest.mark.xfail(strict=True, reason="issue 9: FK cycle and enum in schema")
 def test_dkenv_deploy_validate_on_postgres_container() -> None:
     proc = subprocess.run([sys.executable, "-m", "dkenv", "deploy", str(PAGILA), "--target", "postgres_container",
                            "--validate", "--json"], capture_output=True, text=True, timeout=300, env=child_env())
