@@ -237,7 +237,8 @@ def uncompilable(tables: Sequence[Any], dialect: Any, spec: Engine, exc: BaseExc
     if found:
         first = found[0]
         more = f" (and {len(found) - 1} more column(s))" if len(found) > 1 else ""
-        return DeployError(f"column {first.table}.{first.column}: {first.message}{more}", first.fix)
+        return DeployError(f"cannot deploy to {spec.name}: column {first.table}.{first.column}: "
+                           f"{first.message}{more}", first.fix)
     from sqlalchemy.exc import CompileError
 
     for table in tables:
