@@ -95,6 +95,11 @@ class Datakit:
         """Data directories loaded whenever it is deployed (``data`` in its settings)."""
         return list(self.settings.data)
 
+    @property
+    def extensions(self) -> list[str]:
+        """PostgreSQL extensions its tables need (``extensions`` in its settings), created on deploy."""
+        return list(self.settings.extensions)
+
     @classmethod
     def load(cls, path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> Datakit:
         return load_datakit(path, pythonpath=pythonpath)

@@ -24,7 +24,7 @@ from typing import Any
 from dkenv.datakit.layout import is_package
 from dkenv.errors import ConfigError
 
-DATAKIT_KEYS = ("include", "exclude", "pythonpath", "requires", "data")
+DATAKIT_KEYS = ("include", "exclude", "pythonpath", "requires", "data", "extensions")
 #: Keys of the project config file (dkenv.config and the environments/data features) that may share the table.
 CONFIG_KEYS = {"targets", "default_target", "images", "environments", "snapshots", "servers"}
 
@@ -39,6 +39,7 @@ class DatakitSettings:
     pythonpath: list[Path] = field(default_factory=list)
     requires: list[Path] = field(default_factory=list)
     data: list[Path] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)  # PostgreSQL extensions a deploy creates
 
     def where(self, key: str) -> str:
         """``file:line`` of ``key`` in the settings file (best effort)."""
@@ -149,5 +150,6 @@ def load_settings(path: Path) -> DatakitSettings:
         settings.requires = _folders(data.get("requires", []), "requires", settings, base,
                                      what="a datakit this one builds on")
         settings.data = _folders(data.get("data", []), "data", settings, base, what="a data directory")
+        settings.extensions = _strings(data.get("extensions", []), "extensions", settings)
         return settings
     return DatakitSettings()

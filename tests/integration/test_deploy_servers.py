@@ -6,6 +6,7 @@ nothing behind: ``cleanup_test_target`` must drop all that a deploy created.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -156,11 +157,13 @@ def test_a_column_needing_an_extension_creates_it_and_undo_drops_it(target: Targ
     assert query(target, "SELECT extname FROM pg_extension WHERE extname = 'citext'") == []
 
 
-def test_an_extension_the_server_does_not_have(target: Target) -> None:
+def test_an_extension_the_server_does_not_have(target: Target, tmp_path) -> None:
     if target.db_type != "postgres":
         pytest.skip("extensions are PostgreSQL's")
-    kit = load_datakit(DEPLOY / "enum_mood")
-    kit.extensions = ["postgis"]  # what [tool.dkenv] extensions = ["postgis"] gives
+    shutil.copytree(DEPLOY / "enum_mood", tmp_path / "enum_mood")
+    (tmp_path / "enum_mood" / "dkenv.toml").write_text('extensions = ["postgis"]\n', encoding="utf-8")
+    kit = load_datakit(tmp_path / "enum_mood")
+    assert kit.extensions == ["postgis"]
     with pytest.raises(DeployError) as info:
         dkenv.deploy_data_objects(kit, target)
     assert "postgis" in info.value.message and "postgresql-15-postgis-3" in info.value.hint
