@@ -22,12 +22,12 @@ _EXPORTS = {
     # deploy / validate / cleanup
     "deploy_data_objects": "dkenv.deploy",
     "deploy_datakits": "dkenv.deploy",
-    "DeployResult": "dkenv.deploy",
-    "cleanup_test_target": "dkenv.deploy",
-    "create_engine_for_target": "dkenv.deploy",
-    "validate_deployment": "dkenv.deploy",
-    "validate_pipeline_flow": "dkenv.deploy",
-    "ValidationResult": "dkenv.deploy",
+    "DeployResult": "dkenv.results",
+    "cleanup_test_target": "dkenv.deployed",
+    "create_engine_for_target": "dkenv.deployed",
+    "validate_deployment": "dkenv.deployed",
+    "validate_pipeline_flow": "dkenv.deployed",
+    "ValidationResult": "dkenv.results",
     "Problem": "dkenv.validate",
     # targets
     "Target": "dkenv.config",

@@ -1,4 +1,4 @@
-"""Deploy datakits to a target, validate them, and clean up after them.
+"""Deploy datakits to a target, and undo a deploy (validation and cleanup: :mod:`dkenv.deployed`).
 
 A datakit is deployed from its own MetaData through SQLAlchemy's ``create_all`` machinery
 (:mod:`dkenv.schema.generator`), so DDL events, sequences, enums, views, naming conventions
@@ -13,7 +13,6 @@ created is read from the catalog so that undo and cleanup drop exactly that.
 from __future__ import annotations
 
 import gc
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,16 +23,16 @@ from dkenv.config import Target
 from dkenv.datakit import Datakit, datakit_of
 from dkenv.engines import describe_db_error, engine_for_dialect
 from dkenv.errors import DeployError, UsageError
-from dkenv.runtime import Deployment, TargetRuntime, release, runtime_for
+from dkenv.probes import MISSING_TABLE, probe_server_defaults, probe_views
+from dkenv.results import DeployResult
+from dkenv.runtime import Deployment, TargetRuntime, runtime_for
 from dkenv.schema import (
-    SEQUENCE_CALL,
     Unit,
     carrying,
     check_compiles,
     check_enums,
     client_side_warnings,
     compile_units,
-    default_sql,
     dialect_for,
     drop_objects,
     engine_spec_of,
@@ -42,82 +41,13 @@ from dkenv.schema import (
     external_stubs,
     fk_parts,
     kit_units,
-    model_table_name,
     needed_extensions,
     plain_tables,
     run_generator,
     schema_map_of,
     snapshot,
     table_units,
-    tables_for_target,
 )
-
-
-class _Result:
-    """Attribute access and ``result["key"]`` access, as the framework's dict results had."""
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and hasattr(self, key)
-
-
-@dataclass
-class DeployResult(_Result):
-    success: bool
-    target: str
-    datakits: list[str]
-    tables: list[str]
-    created: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    schemas_created: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    duration_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "success": self.success, "target": self.target, "datakits": self.datakits,
-            "warnings": self.warnings,
-            "tables": self.tables, "created": self.created, "existing": self.existing,
-            "schemas_created": self.schemas_created, "errors": self.errors,
-            "duration_s": round(self.duration_s, 4),
-        }
-
-
-@dataclass
-class ValidationResult(_Result):
-    success: bool
-    target: str
-    tables: list[str]
-    problems: list[Any] = field(default_factory=list)  # dkenv.validate.Problem
-    duration_s: float = 0.0
-    row_counts: dict[str, int] = field(default_factory=dict)  # validate_pipeline_flow: rows per table
-
-    def __bool__(self) -> bool:
-        return self.success
-
-    def __repr__(self) -> str:
-        """Readable in assertion messages: one ``table: kind: detail`` line per problem."""
-        if self.success:
-            return f"<ValidationResult {self.target}: {len(self.tables)} table(s), no problems>"
-        lines = [f"<ValidationResult {self.target}: {len(self.problems)} problem(s)"]
-        lines += [f"  {p.table}: {p.kind}: {p.detail}" for p in self.problems]
-        return "\n".join(lines) + ">"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "success": self.success, "target": self.target, "tables": self.tables,
-            "problems": [p.to_dict() for p in self.problems],
-            "duration_s": round(self.duration_s, 4),
-        } | ({"row_counts": self.row_counts} if self.row_counts else {})
 
 
 # ---------------------------------------------------------------------------
@@ -166,7 +96,7 @@ def _inputs_of(items: Any) -> _Inputs:
     return _Inputs(units, names, list(dict.fromkeys(extensions)))
 
 
-def _tables_of(items: Any) -> tuple[list[Any], list[str]]:
+def tables_of(items: Any) -> tuple[list[Any], list[str]]:
     """(Table objects, datakit names) from classes, Tables, Datakits, paths or a mix (views left out)."""
     inputs = _inputs_of(items)
     return plain_tables(inputs.units), inputs.names
@@ -281,7 +211,7 @@ def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
         else:
             hint = "run `dkenv check` on the datakit for the portable spelling"
         return DeployError(f"table {table.fullname} failed to deploy on {engine_name}: {message}", hint)
-    if _MISSING.search(message):
+    if MISSING_TABLE.search(message):
         hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
                 "(Layer 3 order: bronze before silver)")
     else:
@@ -289,9 +219,6 @@ def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
     return DeployError(f"table {table.fullname}: a DDL event ({' '.join(head)} ...) failed on {engine_name}: "
                        f"{message}", hint)
 
-
-_MISSING = re.compile(r"relation \S+ does not exist|no such table|table \S+ doesn't exist|unknown table",
-                      re.IGNORECASE)
 
 
 def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, probe_defaults: bool) -> Deployment:
@@ -311,7 +238,7 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
     schemas = sorted({physical(t.schema) for t in tables if t.schema} | {physical(s) for s, _n in refs if s})
     deployment = Deployment(datakits=inputs.names, metadata=[u.metadata for u in units], tables=plain_tables(units))
     deployment.schemas = schemas
-    if engine_spec.name == "sqlite":  # an attached database per schema; detached again by _undo
+    if engine_spec.name == "sqlite":  # an attached database per schema; detached again by undo
         deployment.schemas_created = rt.attach_schemas(schemas, create=True)
     failure: BaseException | None = None
     with rt.lock:
@@ -342,9 +269,9 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
                 conn.commit()
                 deployment.objects = _new_objects(conn, deployment)
                 if probe_defaults and deployment.created:
-                    _probe_defaults(conn, deployment.created, engine_spec)
+                    probe_server_defaults(conn, deployment.created, engine_spec)
                 if engine_spec.name == "sqlite":
-                    _probe_views(conn, deployment)
+                    probe_views(conn, deployment)
             except (DeployError, SQLAlchemyError, KeyboardInterrupt) as exc:
                 try:
                     conn.rollback()
@@ -352,7 +279,7 @@ def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, p
                     pass
                 failure = exc
         if failure is not None:  # undo on a fresh connection: this one is back in the pool
-            _undo(rt, deployment)
+            undo(rt, deployment)
             if isinstance(failure, SQLAlchemyError):
                 raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(failure)}") from None
             raise failure
@@ -412,7 +339,7 @@ def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment,
         statement = (getattr(exc, "statement", None) or "").strip().splitlines()
         first = statement[0][:80] if statement else "?"
         message = _db_message(exc)
-        if _MISSING.search(message):
+        if MISSING_TABLE.search(message):
             hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
                     "(Layer 3 order: bronze before silver)")
         else:
@@ -421,7 +348,7 @@ def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment,
                           hint) from None
 
 
-#: Tables created per transaction; a failure still undoes every batch (see _undo).
+#: Tables created per transaction; a failure still undoes every batch (see undo).
 _BATCH = 100
 
 
@@ -456,62 +383,6 @@ def _db_message(exc: BaseException) -> str:
     return describe_db_error(exc)
 
 
-def _probe_defaults(conn: Any, created: Sequence[Any], spec: Any) -> None:
-    """Evaluate every distinct server-default expression once, so defaults that only fail on INSERT fail now.
-
-    SQLite accepts ``DEFAULT (now())`` in CREATE TABLE and fails on the first INSERT; a
-    ``SELECT <expression>`` fails the same way, at one query per distinct expression rather
-    than one insert per table.  Sequence calls are never probed (``nextval`` is not rolled
-    back: the first real row would get the second value), nor MySQL's ``ON UPDATE`` clauses.
-    """
-    from sqlalchemy.exc import DBAPIError
-
-    expressions: dict[str, tuple[str, str]] = {}
-    for table in created:
-        if getattr(table, "is_view", False):
-            continue
-        for column in table.columns:
-            sql = default_sql(column, conn.dialect, spec) if column.server_default is not None else None
-            if not sql or sql.upper() in _CONSTANT_DEFAULTS or SEQUENCE_CALL.search(sql) or _ON_UPDATE.search(sql):
-                continue
-            expressions.setdefault(sql, (table.fullname, column.name))
-    for sql, (table, column) in expressions.items():
-        probe = conn.begin_nested() if conn.in_transaction() else conn.begin()
-        try:
-            conn.exec_driver_sql(f"SELECT {sql if sql.startswith('(') else f'({sql})'}")
-        except DBAPIError as exc:
-            probe.rollback()
-            raise DeployError(
-                f"table {table}.{column} deployed on {spec.name} but its server default {sql} fails "
-                f"on insert: {_db_message(exc)}",
-                "use a default this engine evaluates (CURRENT_TIMESTAMP), or a client-side default_factory",
-            ) from None
-        probe.rollback()
-
-
-def _probe_views(conn: Any, deployment: Deployment) -> None:
-    """SQLite creates a view over a table that does not exist and fails only when it is read: read each now."""
-    from sqlalchemy.exc import DBAPIError
-
-    for kind, schema, name in deployment.objects:
-        if kind != "view":
-            continue
-        try:
-            conn.exec_driver_sql(f'SELECT 1 FROM "{schema}"."{name}" LIMIT 0').all()
-        except DBAPIError as exc:
-            message = _db_message(exc)
-            hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
-                    "(Layer 3 order: bronze before silver)" if _MISSING.search(message) else
-                    "limit engine-specific DDL to its engine with DDL(...).execute_if(dialect='postgresql')")
-            raise DeployError(f"view {name} created by datakit {', '.join(deployment.datakits)} fails on sqlite: "
-                              f"{message}", hint) from None
-
-
-#: Defaults that every engine evaluates; no need to probe them.
-_CONSTANT_DEFAULTS = {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "TRUE", "FALSE", "NULL"}
-_ON_UPDATE = re.compile(r"\bON\s+UPDATE\b", re.IGNORECASE)
-
-
 def _new_objects(conn: Any, deployment: Deployment) -> list[Any]:
     """What the deploy created, from the catalog: tables in creation order first, then the rest."""
     if deployment.before is None:
@@ -521,7 +392,7 @@ def _new_objects(conn: Any, deployment: Deployment) -> list[Any]:
     return sorted(new, key=lambda o: (position.get((o[1] if o[1] != "main" else None, o[2]), len(position)), o))
 
 
-def _undo(rt: TargetRuntime, deployment: Deployment) -> None:
+def undo(rt: TargetRuntime, deployment: Deployment) -> None:
     """Drop what ``deployment`` created (all of its objects, then its schemas), and nothing else."""
     engine_spec = engine_spec_of(rt)
     with rt.lock, rt.connect() as conn:
@@ -544,97 +415,3 @@ def fk_target(fk: Any, table: Any = None) -> str:
     """Schema-qualified name of the table a ForeignKey points to, without resolving it."""
     schema, name, _column = fk_parts(fk)
     return f"{schema}.{name}" if schema else name
-
-
-# ---------------------------------------------------------------------------
-# Validate
-# ---------------------------------------------------------------------------
-def validate_deployment(table_classes: Any, target_config: Target) -> ValidationResult:
-    """Compare the live target with the models; ``success`` is True when there are no problems."""
-    from dkenv.validate import Problem, validate_tables
-
-    started = time.perf_counter()
-    tables, _names = _tables_of(table_classes)
-    tables = tables_for_target(tables, target_config)  # an isolated MySQL database renames schemas
-    rt = runtime_for(target_config)
-    rt.attach_schemas([t.schema for t in tables if t.schema], create=False)
-    with rt.lock, rt.connect() as conn:  # a refused connection is ConnectionFailed (exit 3)
-        found = validate_tables(tables, conn)
-    problems = [Problem(model_table_name(p.table, target_config), p.kind, p.detail) for p in found]
-    return ValidationResult(
-        success=not problems,
-        target=target_config.name,
-        tables=[model_table_name(t.fullname, target_config) for t in tables],
-        problems=problems,
-        duration_s=time.perf_counter() - started,
-    )
-
-
-def validate_pipeline_flow(target_config: Target) -> ValidationResult:
-    """Re-validate every datakit deployed into ``target_config`` in this process, together.
-
-    Validating all deployed tables at once also checks the foreign keys between datakits
-    (silver into bronze) against the live database.
-    """
-    rt = runtime_for(target_config)
-    tables: list[Any] = []
-    seen: set[str] = set()
-    for deployment in rt.deployments:
-        for table in deployment.tables:
-            if table.fullname not in seen:
-                seen.add(table.fullname)
-                tables.append(table)
-    if not tables:
-        raise UsageError(f"nothing has been deployed to target {target_config.name} in this process",
-                         "deploy the datakits first with deploy_data_objects")
-    result = validate_deployment(tables, target_config)
-    _check_rows(rt, tables, result, target_config)
-    return result
-
-
-def _check_rows(rt: TargetRuntime, tables: list[Any], result: ValidationResult, target: Target) -> None:
-    """Rows per table, and ``orphan_rows`` problems for keys across datakits (dkenv.validate_rows)."""
-    from sqlalchemy.exc import DBAPIError
-
-    from dkenv.schema import model_table_name
-    from dkenv.validate_rows import cross_keys, orphan_problems, row_counts
-
-    missing = {p.table for p in result.problems if p.kind == "missing_table"}
-    present = [t for t in tables if model_table_name(t.fullname, target) not in missing]
-    groups = [[t for t in d.tables if t in present] for d in rt.deployments]
-    try:
-        with rt.connect() as conn:
-            counts = row_counts(conn, present)
-            orphans = orphan_problems(conn, cross_keys(groups), lambda n: model_table_name(n, target))
-    except DBAPIError:
-        return  # the schema problems above already say why the tables cannot be read
-    result.row_counts = {model_table_name(n, target): c for n, c in counts.items()}
-    if orphans:
-        result.problems.extend(orphans)
-        result.success = False
-
-
-# ---------------------------------------------------------------------------
-# Engines and cleanup
-# ---------------------------------------------------------------------------
-def create_engine_for_target(target_config: Target):
-    """The SQLAlchemy engine behind a target (shared by every call with the same target)."""
-    return runtime_for(target_config).engine
-
-
-def cleanup_test_target(target_config: Target) -> None:
-    """Leave the target as it was found: drop what dkenv deployed, remove temp files and containers."""
-    from dkenv.runtime import existing_runtime
-
-    rt = existing_runtime(target_config)
-    if rt is None:
-        return
-    try:
-        for deployment in reversed(rt.deployments):
-            _undo(rt, deployment)
-        rt.deployments.clear()
-        rt.detach_all()
-        for path in rt.attached_created:
-            path.unlink(missing_ok=True)
-    finally:
-        release(target_config)

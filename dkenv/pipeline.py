@@ -12,14 +12,9 @@ from typing import Any
 
 from dkenv.config import Target
 from dkenv.datakit import Datakit, load_datakits
-from dkenv.deploy import (
-    DeployResult,
-    ValidationResult,
-    cleanup_test_target,
-    deploy_data_objects,
-    precompile,
-    validate_deployment,
-)
+from dkenv.deploy import deploy_data_objects, precompile
+from dkenv.deployed import cleanup_test_target, validate_deployment
+from dkenv.results import DeployResult, ValidationResult
 from dkenv.runtime import release, runtime_for
 
 

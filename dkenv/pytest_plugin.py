@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from dkenv.config import Target
     from dkenv.databases import IsolatedDatabase
-    from dkenv.deploy import ValidationResult
+    from dkenv.results import ValidationResult
 
 HELP = {
     "engines": "engines that tests using dkenv_database run on, comma-separated "
@@ -203,7 +203,8 @@ def assert_valid(db_or_target: Any, datakits: Any = None) -> ValidationResult:
     __tracebackhide__ = True
     from dkenv.config import Target
     from dkenv.databases import IsolatedDatabase
-    from dkenv.deploy import ValidationResult, validate_deployment
+    from dkenv.deployed import validate_deployment
+    from dkenv.results import ValidationResult
 
     if isinstance(db_or_target, ValidationResult):
         result = db_or_target
@@ -225,7 +226,7 @@ def assert_valid(db_or_target: Any, datakits: Any = None) -> ValidationResult:
 
 def _is_result(value: object) -> bool:
     cls = type(value)
-    return cls.__name__ == "ValidationResult" and cls.__module__ == "dkenv.deploy"
+    return cls.__name__ == "ValidationResult" and cls.__module__ == "dkenv.results"
 
 
 def _is_problem_list(value: object) -> bool:

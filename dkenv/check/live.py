@@ -341,7 +341,7 @@ class _Worker:
                 for t in self.tables]
 
     def _validate(self, tables: list[Any], target: Any, cells: dict[str, tuple[str, str]]) -> None:
-        from dkenv.deploy import validate_deployment
+        from dkenv.deployed import validate_deployment
 
         by_table: dict[str, list[str]] = {}
         for problem in validate_deployment(tables, target).problems:

@@ -47,7 +47,7 @@ from dkenv.schema import all_tables, kits_key, load_kits, model_table_name, tabl
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from dkenv.deploy import ValidationResult
+    from dkenv.results import ValidationResult
 
 #: Databases kept built ahead of demand per (server, datakit set).
 DEFAULT_READY = 3
@@ -120,7 +120,7 @@ class IsolatedDatabase:
 
     def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:
         """Compare the live database with the datakits (default: the ones deployed here)."""
-        from dkenv.deploy import ValidationResult
+        from dkenv.results import ValidationResult
         from dkenv.validate import validate_tables
 
         started = time.perf_counter()

@@ -405,7 +405,7 @@ def _remove_sqlite(folder: Path, db: str) -> None:
 
 
 def _validate(kit: Datakit, target: Target, db: DatabaseSpec) -> None:
-    from dkenv.deploy import validate_deployment
+    from dkenv.deployed import validate_deployment
 
     result = validate_deployment(kit, target)
     if result.success:

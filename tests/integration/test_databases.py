@@ -117,7 +117,7 @@ def test_a_handed_out_database_holds_the_datakits(server):
 
 
 def test_target_works_with_validate_deployment(server):
-    from dkenv.deploy import validate_deployment
+    from dkenv.deployed import validate_deployment
 
     with server_database(server, datakits=KITS) as db:
         kit = load_kits([BRONZE])[0]
