@@ -19,8 +19,11 @@ without Docker (``tests/unit/test_readiness.py``).
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -188,6 +191,33 @@ class _Exited(Exception):
         self.state = state
 
 
+@contextmanager
+def _remembered_interrupt() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C (SIGINT) while the readiness wait runs, beside the usual KeyboardInterrupt.
+
+    Why: a driver may turn the KeyboardInterrupt raised inside its blocking connect into its own
+    error (psycopg2 reports an interrupted connect as OperationalError, which means "not ready
+    yet" here), and the wait would then go on until its timeout with Ctrl-C lost.  The event
+    survives that, and the next attempt raises KeyboardInterrupt again.  Only where Python's
+    own handler is in place, in the main thread; a program's own SIGINT handler is left alone.
+    """
+    interrupted = threading.Event()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield interrupted
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def wait_for_server(client: Any, server: Any, timeout: float, state: dict | None = None) -> None:
     """Poll ``SELECT 1`` from the host; fail at once if the container stops running.
 
@@ -206,6 +236,8 @@ def wait_for_server(client: Any, server: Any, timeout: float, state: dict | None
         raise _not_ready_exited(client, server, state)
 
     def attempt(remaining: float) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
         now = clock()
         if now - checked["at"] >= STATE_CHECK_S:
             checked["at"] = now
@@ -225,7 +257,8 @@ def wait_for_server(client: Any, server: Any, timeout: float, state: dict | None
             raise
 
     try:
-        readiness.wait(attempt)
+        with _remembered_interrupt() as interrupted:
+            readiness.wait(attempt)
     except _Exited as exc:
         raise _not_ready_exited(client, server, exc.state) from None
     except ReadinessTimeout as exc:
