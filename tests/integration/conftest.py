@@ -8,6 +8,7 @@ fails the test.  Modules opt in with ``pytest.mark.usefixtures("local_images", "
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -85,3 +86,16 @@ def remote_engine(client):
 
     with EngineForwarder(resolve_endpoint().base_url) as forwarder:
         yield forwarder.url
+
+
+@contextlib.contextmanager
+def module_scope(client, prefix: str):
+    """A container scope (``DKENV_SCOPE``) shared by one module's tests, checked for leftovers at the end."""
+    name = f"dkenv-test-{prefix}-{uuid.uuid4().hex[:8]}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DKENV_SCOPE", name)
+        yield name
+    left = client.api.containers(all=True, filters={"label": [f"dkenv.scope={name}"]})
+    for row in left:
+        client.api.remove_container(row["Id"], force=True)
+    assert not left, f"containers left behind: {[r['Names'] for r in left]}"

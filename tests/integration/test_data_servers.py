@@ -7,7 +7,6 @@ isolated database of its own with the ``shop`` fixture datakit deployed.
 from __future__ import annotations
 
 import shutil
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from dkenv.data import BadRows, LoadFailed, load_data
 from dkenv.databases import close_server_databases, server_database
 from tests.conftest import FIXTURES, ROOT
+from tests.integration.conftest import module_scope
 
 pytestmark = pytest.mark.docker
 
@@ -27,14 +27,8 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 @pytest.fixture(scope="module")
 def scope(client, local_images):
-    name = f"dkenv-test-data-{uuid.uuid4().hex[:8]}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_SCOPE", name)
+    with module_scope(client, "data") as name:
         yield name
-    left = client.api.containers(all=True, filters={"label": [f"dkenv.scope={name}"]})
-    for row in left:
-        client.api.remove_container(row["Id"], force=True)
-    assert not left, f"containers left behind: {[r['Names'] for r in left]}"
 
 
 _SERVERS: dict[str, object] = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from dkenv.databases import (
 )
 from dkenv.errors import DeployError
 from dkenv.schema import load_kits
+from tests.integration.conftest import module_scope
 
 pytestmark = pytest.mark.docker
 
@@ -36,15 +36,8 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 @pytest.fixture(scope="module")
 def scope(client, local_images):
-    """A container scope of this module's own (servers are shared by its tests), checked at the end."""
-    name = f"dkenv-test-databases-{uuid.uuid4().hex[:8]}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_SCOPE", name)
+    with module_scope(client, "databases") as name:
         yield name
-    left = client.api.containers(all=True, filters={"label": [f"dkenv.scope={name}"]})
-    for row in left:
-        client.api.remove_container(row["Id"], force=True)
-    assert not left, f"containers left behind: {[r['Names'] for r in left]}"
 
 
 _SERVERS: dict[str, object] = {}

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.drift_battery import DRIFTS, Drift, apply, battery, create_all, problems_of
+from tests.integration.conftest import module_scope
 
 pytestmark = pytest.mark.docker
 
@@ -21,16 +22,9 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 
 @pytest.fixture(scope="module")
-def scope(client, local_images) -> Iterator[str]:
-    """A container scope of this module's own, checked for leftovers at the end."""
-    name = f"dkenv-test-drift-{uuid.uuid4().hex[:8]}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DKENV_SCOPE", name)
+def scope(client, local_images):
+    with module_scope(client, "drift") as name:
         yield name
-    left = client.api.containers(all=True, filters={"label": [f"dkenv.scope={name}"]})
-    for row in left:
-        client.api.remove_container(row["Id"], force=True)
-    assert not left, f"containers left behind: {[r['Names'] for r in left]}"
 
 
 _SERVERS: dict[str, object] = {}
