@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -317,8 +318,9 @@ def test_enum_column_loads_on_sqlite(dk, tmp_path, examples):
     (data / "customer_profile.csv").write_text("customer_id,full_name,tier\n1,Mary Smith,silver\n3,X,platinum\n")
     result = dk("deploy", examples / "bronze-pagila", examples / "silver-pagila", "--data", data)
     assert result.code == 1
-    assert f"{data / 'customer_profile.csv'}:3: sv__pagila.customer_profile.tier: Input should be 'bronze', " \
-           "'silver' or 'gold' ('platinum')" in result.err
+    # pydantic's own wording of the choices varies by version (2.2: 'bronze','silver' or 'gold')
+    assert re.search(rf"{re.escape(str(data / 'customer_profile.csv'))}:3: sv__pagila.customer_profile.tier: "
+                     r"Input should be 'bronze', ?'silver' or 'gold' \('platinum'\)", result.err), result.err
 
 
 # ---------------------------------------------------------------------------
