@@ -75,13 +75,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def handouts(factory: Any, kit: Any, n: int, hold_s: float, writes: int, data: Any = None) -> list[float]:
+def handouts(factory: Any, kit: Any, n: int, hold_s: float, writes: int, data: Any = None,
+             first_table: int = 0, update_data: bool = False) -> list[float]:
     """Seconds from request to a connection that answered SELECT 1, for ``n`` hand-outs.
 
     Each "test" then writes one row into ``writes`` tables (a FK chain), so returned
     databases are dirty, as a test suite leaves them.
     """
-    tables = [kit.metadata.tables[f"bench_wide.t{i:02d}"] for i in range(writes)]
+    tables = [kit.metadata.tables[f"bench_wide.t{i:02d}"] for i in range(first_table, first_table + writes)]
+    loaded = kit.metadata.tables["bench_wide.t00"]
     times: list[float] = []
     for _ in range(n):
         started = time.perf_counter()
@@ -90,9 +92,11 @@ def handouts(factory: Any, kit: Any, n: int, hold_s: float, writes: int, data: A
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
             times.append(time.perf_counter() - started)
-            for i, table in enumerate(tables):
+            for i, table in enumerate(tables, start=first_table):
                 row = {"id": 1, "name": "n", "code": f"c{i}", "amount": 1, "active": True}
                 conn.execute(table.insert().values(**row, **({"parent_id": 1} if i else {})))
+            if update_data:
+                conn.execute(loaded.update().where(loaded.c.id == 1).values(note="changed"))
             conn.commit()
             if hold_s:
                 time.sleep(hold_s)
@@ -204,10 +208,15 @@ def bench_data(engine: str, kit: Any, data_dir: Path, args: argparse.Namespace) 
         runs = {"back_to_back": 0.0}
         if args.hold_ms:
             runs[f"hold_{args.hold_ms}ms"] = args.hold_ms / 1000
+        # Each test writes rows into tables the data left empty (t01.., a FK to t00's rows), as most
+        # tests do; the last run also updates a loaded row, so no returned copy can be kept.
+        runs["data_row_updated"] = 0.0
         for label, hold in runs.items():
-            times = handouts(factory, kit, args.n, hold, 0, data=[data_dir])[1:]  # after the first
+            times = handouts(factory, kit, args.n, hold, args.writes, data=[data_dir], first_table=1,
+                             update_data=label == "data_row_updated")[1:]  # after the first
             result[label] = {"p50_ms": round(pct(times, 0.5) * 1000, 1),
                              "p95_ms": round(pct(times, 0.95) * 1000, 1)}
+        result["recycled"] = factory.pool([kit], data=[data_dir]).recycled
         factory.close()
     finally:
         server.stop()
@@ -271,8 +280,9 @@ def main() -> int:
                     f"hand-outs after the first: back-to-back p50 {r['back_to_back']['p50_ms']} ms "
                     f"p95 {r['back_to_back']['p95_ms']} ms")
             for key, value in r.items():
-                if key.startswith("hold_"):
+                if key.startswith("hold_") or key == "data_row_updated":
                     line += f" | {key} p50 {value['p50_ms']} ms p95 {value['p95_ms']} ms"
+            line += f" | {r['recycled']} returned copies reused"
             print(line)
     return 0
 

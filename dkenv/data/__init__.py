@@ -27,6 +27,7 @@ from dkenv.data.files import DataFile, DataFileError, content_hash, find_files
 from dkenv.data.load import (
     FilePlan,
     LoadFailed,
+    advance_sequences,
     copy_mode,
     defer_checks,
     line_encoder,
@@ -120,6 +121,7 @@ class PreparedLoad:
                 counts = write(conn, plans_in_order, progress)
             finally:
                 undo()
+            advance_sequences(conn, plans_in_order)
         return LoadResult(
             success=True, target=target.name, tables=counts,
             files=[{"file": str(p.file), "table": p.rules.name, "rows": p.spool.rows} for p in plans],

@@ -212,6 +212,36 @@ def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] 
     return counts
 
 
+def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
+    """PostgreSQL: move each sequence behind a loaded column (serial, identity) past its largest value.
+
+    Rows loaded with their own keys leave the sequence where it was, so the next
+    ``INSERT`` without a key would collide with row 1.  MySQL's AUTO_INCREMENT and SQLite's
+    rowid follow explicit values by themselves.  ``pg_get_serial_sequence`` answers for both
+    serial and identity columns; a sequence never moves backwards.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    from sqlalchemy import Integer, text
+
+    preparer = conn.dialect.identifier_preparer
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    for plan in plans:
+        table = plan.rules.table
+        if not plan.spool.rows:
+            continue
+        schema = translate.get(table.schema, table.schema)
+        name = (preparer.quote_schema(schema) + "." if schema else "") + preparer.quote(table.name)
+        for column in plan.columns:
+            if not isinstance(table.c[column].type, Integer):
+                continue
+            col = preparer.quote(column)
+            conn.execute(text(
+                f"SELECT setval(q.s, greatest(q.m, coalesce(pg_sequence_last_value(q.s::regclass), 0))) "
+                f"FROM (SELECT pg_get_serial_sequence(:t, :c) AS s, (SELECT max({col}) FROM {name}) AS m) q "
+                f"WHERE q.s IS NOT NULL AND q.m IS NOT NULL"), {"t": name, "c": column})
+
+
 def _executemany(conn: Any, table: Any, columns: list[str], rows: list[tuple]) -> None:
     """One INSERT compiled by SQLAlchemy (schema translation and Python-side column defaults
     included), the column types' own bind processing, then the driver's ``executemany`` on the

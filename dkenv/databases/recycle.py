@@ -8,11 +8,17 @@ catalog — and when nothing differs, only its rows and sequences are reset (~30
 difference (a table added, a column altered, a view, trigger, function or extension created)
 and the database is dropped and rebuilt as before.  Sessions still connected are ended first,
 so half-done transactions roll back and nothing holds a lock.
+
+A PostgreSQL template may hold rows (data files, a snapshot).  Its copies then keep the tables
+of those rows when no test wrote to them (same count, no row version newer than the copy),
+empty the others and set sequences back to the template's positions; a written data table
+means a new copy, since reloading it would cost more.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -179,6 +185,73 @@ END $dkenv$
 """
 
 
+@dataclass(frozen=True)
+class PgBaseline:
+    """What a fresh copy of a template holds besides its catalog: rows per table that has any,
+    every sequence's position, and the first transaction id after the copy was made."""
+
+    rows: dict[str, int]
+    sequences: dict[str, tuple[int, bool]]
+    next_xid: int
+
+    @property
+    def plain(self) -> bool:
+        """No rows and no used sequence: emptying is all a reset needs."""
+        return not self.rows and not any(called for _value, called in self.sequences.values())
+
+
+def _relations(cursor: Any) -> tuple[list[str], list[str]]:
+    cursor.execute(
+        f"SELECT c.oid::regclass::text, c.relkind FROM pg_class c WHERE c.relnamespace IN ({_USER_NS}) "
+        "AND c.relkind IN ('r', 'p', 'S') ORDER BY 1")
+    relations = cursor.fetchall()
+    return [n for n, kind in relations if kind in ("r", "p")], [n for n, kind in relations if kind == "S"]
+
+
+def _sequence_states(cursor: Any, sequences: list[str]) -> dict[str, tuple[int, bool]]:
+    if not sequences:
+        return {}
+    cursor.execute(" UNION ALL ".join(f"SELECT {i}, last_value, is_called FROM {s}" for i, s in enumerate(sequences)))
+    return {sequences[i]: (int(value), bool(called)) for i, value, called in cursor.fetchall()}
+
+
+def pg_baseline(cursor: Any) -> PgBaseline:
+    """Read a fresh copy's rows per table, sequence positions and the next transaction id."""
+    tables, sequences = _relations(cursor)
+    rows: dict[str, int] = {}
+    if tables:
+        cursor.execute(" UNION ALL ".join(f"SELECT {i}, count(*) FROM {t}" for i, t in enumerate(tables)))
+        rows = {tables[i]: int(n) for i, n in cursor.fetchall() if n}
+    states = _sequence_states(cursor, sequences)
+    cursor.execute("SELECT mod(txid_snapshot_xmax(txid_current_snapshot()), 4294967296)")
+    return PgBaseline(rows=rows, sequences=states, next_xid=int(cursor.fetchone()[0]))
+
+
+def pg_restore(cursor: Any, baseline: PgBaseline) -> bool:
+    """Put a returned copy back to ``baseline``; False when a table that held rows was written.
+
+    A table of the template's rows is untouched when it holds as many rows as it did and none
+    written after the copy (every row version a test writes carries a newer ``xmin``); it is
+    then kept as it is, while the other tables are emptied and sequences set back.  Rewriting
+    a changed data table would cost more than a new copy, so the caller drops that database.
+    """
+    if baseline.rows:
+        names = list(baseline.rows)
+        cursor.execute(" UNION ALL ".join(
+            f"SELECT {i}, count(*), count(*) FILTER (WHERE age(xmin) <= age('{baseline.next_xid}'::xid)) FROM {t}"
+            for i, t in enumerate(names)))
+        for i, count, written in cursor.fetchall():
+            if count != baseline.rows[names[i]] or written:
+                return False
+    tables, sequences = _relations(cursor)
+    for name, state in _sequence_states(cursor, sequences).items():
+        want = baseline.sequences.get(name)
+        if want is not None and state != want:
+            cursor.execute("SELECT setval(%s::regclass, %s, %s)", (name, want[0], want[1]))
+    _delete_rows(cursor, [t for t in tables if t not in baseline.rows])
+    return True
+
+
 def pg_empty(cursor: Any) -> None:
     """Delete the rows of the tables that hold any and restart every sequence that was used.
 
@@ -192,21 +265,21 @@ def pg_empty(cursor: Any) -> None:
     if row and row[0]:
         cursor.execute(_PG_EMPTY_AS_SUPERUSER)
         return
-    cursor.execute(
-        f"SELECT c.oid::regclass::text, c.relkind FROM pg_class c WHERE c.relnamespace IN ({_USER_NS}) "
-        "AND c.relkind IN ('r', 'p', 'S') ORDER BY 1")
-    relations = cursor.fetchall()
-    tables = [name for name, kind in relations if kind in ("r", "p")]
-    sequences = [name for name, kind in relations if kind == "S"]
+    tables, sequences = _relations(cursor)
+    for name, (_value, called) in _sequence_states(cursor, sequences).items():
+        if called:
+            cursor.execute(f"ALTER SEQUENCE {name} RESTART")
+    _delete_rows(cursor, tables)
+
+
+def _delete_rows(cursor: Any, tables: list[str]) -> None:
+    """Delete the rows of those of ``tables`` that hold any, children before parents."""
     dirty: list[str] = []
     if tables:
         cursor.execute(" UNION ALL ".join(f"SELECT {i}, EXISTS(SELECT 1 FROM {t})" for i, t in enumerate(tables)))
         dirty = [tables[i] for i, found in cursor.fetchall() if found]
-    if sequences:
-        cursor.execute(" UNION ALL ".join(f"SELECT {i}, is_called FROM {s}" for i, s in enumerate(sequences)))
-        for i, called in cursor.fetchall():
-            if called:
-                cursor.execute(f"ALTER SEQUENCE {sequences[i]} RESTART")
+    if not dirty:
+        return
     for table in _children_first(cursor, dirty):
         cursor.execute(f"DELETE FROM {table}")
 

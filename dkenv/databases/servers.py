@@ -23,12 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
 from dkenv.databases.recycle import (
+    PgBaseline,
     mysql_empty,
     mysql_end_sessions,
     mysql_fingerprint,
+    pg_baseline,
     pg_empty,
     pg_end_sessions,
     pg_fingerprint,
+    pg_restore,
 )
 from dkenv.datakit import Datakit
 from dkenv.engines import describe_db_error
@@ -122,8 +125,9 @@ class PostgresBuilder:
     """Template database per datakit set; ``CREATE DATABASE ... TEMPLATE`` per request.
 
     ``recycle="reset"`` (default): a returned database whose catalog is still the template's
-    is truncated and handed out again (see :mod:`dkenv.databases.recycle`); otherwise, and
-    always with ``recycle="drop"``, it is dropped and a new copy made.
+    is emptied and handed out again (see :mod:`dkenv.databases.recycle`); where the template
+    holds rows (data files, a snapshot) those tables are kept if no test wrote to them.
+    Otherwise, and always with ``recycle="drop"``, it is dropped and a new copy made.
     """
 
     engine = "postgres"
@@ -133,8 +137,9 @@ class PostgresBuilder:
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
         self.data = list(data)  # data directories: the template holds their rows
-        self.recycle_mode = "drop" if self.data else recycle  # emptying would lose the rows
+        self.recycle_mode = recycle
         self._template_fingerprint: str | None = None
+        self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
         self.admin_url = url
         self.kits = list(kits)
         self.strategy = strategy.upper() if strategy else "FILE_COPY"
@@ -203,6 +208,7 @@ class PostgresBuilder:
         if self.recycle_mode == "reset" and self._template_fingerprint is None:
             # Copies share the template's catalog, OIDs included: one fingerprint serves all.
             with self._connect(name) as conn, conn.cursor() as cursor:
+                self._baseline = pg_baseline(cursor)
                 self._template_fingerprint = pg_fingerprint(cursor)
 
     def recycle(self, name: str) -> bool:
@@ -215,7 +221,10 @@ class PostgresBuilder:
                 cursor.execute("SET lock_timeout = '10s'")  # a session that will not die: drop instead
                 if pg_fingerprint(cursor) != self._template_fingerprint:
                     return False
-                pg_empty(cursor)
+                if self._baseline is None or self._baseline.plain:
+                    pg_empty(cursor)
+                elif not pg_restore(cursor, self._baseline):
+                    return False
             conn.commit()
         return True
 
@@ -275,7 +284,7 @@ class PostgresSnapshotBuilder(PostgresBuilder):
     """Copies of a snapshot: a template database that ``dkenv snapshot`` made (no deploy)."""
 
     def __init__(self, url: str, template: str, kits: Sequence[Datakit] = ()) -> None:
-        super().__init__(url, kits, recycle="drop")
+        super().__init__(url, kits)
         self.snapshot_template = template
 
     def prepare(self) -> None:

@@ -116,6 +116,22 @@ def test_parent_rows_already_in_the_database_count(db, tmp_path):
     assert [(r[1], str(r[2])) for r in rows(db, "orders")][-1] == (2, "5.00")
 
 
+def test_rows_loaded_with_their_keys_leave_room_for_the_next_insert(db):
+    """Customers 1-3 come with their ids: a test's own INSERT without an id gets 4, not a
+    duplicate key (PostgreSQL's serial sequence is moved past the loaded rows; MariaDB's
+    AUTO_INCREMENT follows by itself)."""
+    load_data(db.target, [SHOP_DATA], db.datakits)
+    customer = db.datakits[0].metadata.tables["shop.customer"]
+    engine = db.create_engine()
+    try:
+        with engine.begin() as conn:
+            conn.execute(customer.insert().values(name="New", country_code="DE", active=True))
+        assert [r[:2] for r in rows(db, "customer")][-1] == (4, "New")
+        assert [r[:2] for r in rows(db, "orders")][-1] == (3, 3)  # orders came without ids: 1..3
+    finally:
+        engine.dispose()
+
+
 # PostgreSQL only: an isolated MySQL database keeps schema shop in another database, which its
 # URL alone cannot say (the Python target carries the schema map; the other tests use it).
 @pytest.mark.parametrize("server", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
@@ -157,6 +173,70 @@ def test_isolated_database_with_bad_data_fails_and_leaves_nothing(server, tmp_pa
     with pytest.raises(DkenvError, match="foreign key points to no row"):
         server_database(server, datakits=[SHOP], data=[bad], ready=0)
     assert [n for n in catalog(server) if n not in before] == []  # no half-built template or database
+
+
+@pytest.mark.parametrize("server", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_returned_copies_keep_untouched_data_and_lose_the_rest(server, tmp_path, monkeypatch):
+    """PostgreSQL with data in the template: a returned copy whose data tables nobody wrote is
+    emptied of the test's own rows, its sequences set back, and handed out again; one whose
+    data table was written is dropped and a fresh copy made.  The builder is held after its
+    first copy (a gate on ``create``), so a refill can only come from recycling until the
+    test lets it build: no timing decides the outcome."""
+    import threading
+
+    from sqlalchemy import text
+
+    from dkenv.databases import DatabaseFactory
+    from dkenv.datakit import load_datakit
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("country.csv", "shop.customer.csv"):  # orders and employee stay empty
+        shutil.copy(SHOP_DATA / name, data)
+    kit = load_datakit(SHOP)
+    factory = DatabaseFactory(server.url, engine="postgres", ready=1)
+    pool = factory.pool([kit], data=[data])
+    builds = threading.Semaphore(1)
+    real_create = pool.builder.create
+
+    def gated_create(name: str) -> None:
+        builds.acquire()
+        real_create(name)
+
+    monkeypatch.setattr(pool.builder, "create", gated_create)
+
+    def run(db, *sql: str) -> list:
+        engine = db.create_engine()
+        try:
+            with engine.begin() as conn:
+                return [r.all() if (r := conn.execute(text(s))).returns_rows else None for s in sql]
+        finally:
+            engine.dispose()
+
+    try:
+        with factory.database([kit], data=[data]) as first:
+            run(first, "INSERT INTO shop.orders (customer_id, amount) VALUES (1, 5)",
+                "INSERT INTO shop.orders (customer_id, amount) VALUES (2, 6)")
+        assert pool.wait_for_drops(timeout=120)
+        with factory.database([kit], data=[data]) as second:
+            assert second.name == first.name and pool.recycled == 1
+            counts, order_id = run(second, "SELECT (SELECT count(*) FROM shop.customer), "
+                                           "(SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.country)",
+                                   "INSERT INTO shop.orders (customer_id, amount) VALUES (1, 7) RETURNING id")
+            assert counts == [(3, 0, 3)] and order_id == [(1,)]  # the orders sequence was set back
+            run(second, "UPDATE shop.customer SET name = 'Changed' WHERE id = 1")
+        builds.release()  # the written copy cannot be recycled: let the builder make a new one
+        assert pool.wait_for_drops(timeout=120)
+        assert first.name not in catalog(server) and pool.recycled == 1
+        with factory.database([kit], data=[data]) as third:
+            names, new_id = run(third, "SELECT name FROM shop.customer ORDER BY id",
+                                "INSERT INTO shop.customer (name, country_code, active) VALUES ('New', 'DE', true) "
+                                "RETURNING id")
+            assert [n for (n,) in names] == ["Ada", "Bob, Jr.", "Cleo"] and new_id == [(4,)]
+    finally:
+        for _ in range(4):
+            builds.release()
+        factory.close()
 
 
 def catalog(server) -> list[str]:
