@@ -228,30 +228,16 @@ def check_compiles(units: Sequence[Unit], dialect: Any, spec: Engine, *, sequenc
 
 def uncompilable(tables: Sequence[Any], dialect: Any, spec: Engine, exc: BaseException) -> DeployError:
     """A one-line error for the first column whose type ``dialect`` cannot render."""
-    try:
-        from dkenv.engines import compat  # type: ignore[attr-defined]
+    from sqlalchemy.exc import CompileError
 
-        found = compat.uncompilable_columns(tables, spec)
-    except (ImportError, AttributeError):
-        found = None
+    from dkenv.engines.compat import uncompilable_columns
+
+    found = uncompilable_columns(tables, spec)
     if found:
         first = found[0]
         more = f" (and {len(found) - 1} more column(s))" if len(found) > 1 else ""
         return DeployError(f"cannot deploy to {spec.name}: column {first.table}.{first.column}: "
                            f"{first.message}{more}", first.fix)
-    from sqlalchemy.exc import CompileError
-
-    for table in tables:
-        for column in table.columns:
-            try:
-                dialect.type_compiler_instance.process(column.type, type_expression=column)
-            except CompileError:
-                type_name = type(column.type).__name__
-                return DeployError(
-                    f"column {table.fullname}.{column.name} has type {type_name}, which {spec.name} does not have",
-                    f"use a portable type (sa.JSON for arrays and documents, sa.Text for tsvector) or "
-                    f"{type_name}().with_variant(<portable type>, '{dialect.name}')",
-                )
     for table in tables:  # a server default the engine cannot render (a sequence on SQLite)
         for column in table.columns:
             arg = getattr(column.server_default, "arg", None)
@@ -272,32 +258,10 @@ def client_side_warnings(units: Sequence[Unit], dialect: Any, spec: Engine) -> l
 
     SQLAlchemy writes them into every INSERT, so they fail on the first row, not on deploy.
     """
-    try:
-        from dkenv.engines import compat  # type: ignore[attr-defined]
+    from dkenv.engines.compat import client_side_sql_defaults
 
-        found = compat.client_side_sql_defaults([t for u in units for t in u.tables], spec)
-        return [*long_name_warnings(units, dialect, spec), *(f"warning: {f}" for f in found)]
-    except (ImportError, AttributeError):
-        pass
-    from sqlalchemy.exc import CompileError
-
-    out: list[str] = long_name_warnings(units, dialect, spec)
-    for unit in units:
-        for table in unit.tables:
-            for column in table.columns:
-                default = column.default
-                if default is None or not getattr(default, "is_clause_element", False):
-                    continue
-                try:
-                    sql = str(default.arg.compile(dialect=dialect))
-                except CompileError:
-                    continue
-                rewrite = spec.rewrite_server_default(column, sql)
-                if rewrite.error or (rewrite.sql is not None and rewrite.sql.strip("() ") != sql.strip("() ")):
-                    out.append(f"warning: {table.fullname}.{column.name}: client-side default {sql} is sent in "
-                               f"every INSERT and does not work on {spec.name}; use default=func.now() or a "
-                               f"default_factory")
-    return out
+    found = client_side_sql_defaults([t for u in units for t in u.tables], spec)
+    return [*long_name_warnings(units, dialect, spec), *(f"warning: {f}" for f in found)]
 
 
 def long_name_warnings(units: Sequence[Unit], dialect: Any, spec: Engine) -> list[str]:
