@@ -204,11 +204,11 @@ class DatabaseFactory:
 
     def _builder(self, kits: Sequence[Datakit], data: Sequence[Path] = ()) -> Builder:
         if self.engine == "postgres":
-            from dkenv.databases.servers import PostgresBuilder
+            from dkenv.databases.postgres import PostgresBuilder
 
             return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle, data=data)
         if self.engine == "mysql":
-            from dkenv.databases.servers import MySQLBuilder
+            from dkenv.databases.mysql import MySQLBuilder
 
             return MySQLBuilder(self.url, kits, recycle=self.recycle, data=data)
         from sqlalchemy.engine import make_url
@@ -255,7 +255,7 @@ class DatabaseFactory:
             pool = self._pools.get(key)
             if pool is None:
                 if self.engine == "postgres":
-                    from dkenv.databases.servers import PostgresSnapshotBuilder
+                    from dkenv.databases.postgres import PostgresSnapshotBuilder
 
                     builder: Builder = PostgresSnapshotBuilder(self.url, template_of(name), kits)
                 elif self.engine == "sqlite":

@@ -21,19 +21,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from dkenv.databases.servers import my_quote
+
 
 def _in(sql: str) -> Any:
     from sqlalchemy import bindparam, text
 
     return text(sql).bindparams(bindparam("names", expanding=True))
-
-
-def _my_quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _pg_quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # ---------------------------------------------------------------------------
@@ -95,7 +89,7 @@ def mysql_empty(conn: Any, names: list[str]) -> None:
     if not tables:
         return
     probe = " UNION ALL ".join(
-        f"SELECT {i}, EXISTS(SELECT 1 FROM {_my_quote(schema)}.{_my_quote(table)})"
+        f"SELECT {i}, EXISTS(SELECT 1 FROM {my_quote(schema)}.{my_quote(table)})"
         for i, (schema, table, _ai) in enumerate(tables))
     has_rows = {i for i, found in conn.exec_driver_sql(probe).fetchall() if found}
     dirty = [t for i, t in enumerate(tables) if i in has_rows or (t[2] or 1) > 1]
@@ -104,7 +98,7 @@ def mysql_empty(conn: Any, names: list[str]) -> None:
     conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
     try:
         for schema, table, _ai in dirty:
-            qualified = f"{_my_quote(schema)}.{_my_quote(table)}"
+            qualified = f"{my_quote(schema)}.{my_quote(table)}"
             conn.exec_driver_sql(f"DELETE FROM {qualified}")
             conn.exec_driver_sql(f"ALTER TABLE {qualified} AUTO_INCREMENT = 1")
     finally:

@@ -1,0 +1,164 @@
+"""Isolated databases on MySQL and MariaDB: the datakit DDL compiled once and replayed per database.
+
+MySQL and MariaDB have no template databases: the DDL is compiled once (with placeholder
+schema names) and replayed per database.  A schema ``X`` is a *database* there, so isolated
+database ``d`` holds it as database ``d__X`` (see :func:`dkenv.schema.ddl.physical_schema`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from dkenv.config import Target
+from dkenv.databases.recycle import mysql_empty, mysql_end_sessions, mysql_fingerprint
+from dkenv.databases.servers import admin_engine, deploy_into, my_quote, url_for
+from dkenv.datakit import Datakit
+from dkenv.engines import describe_db_error
+from dkenv.errors import DeployError
+from dkenv.schema import (
+    all_tables,
+    check_references,
+    compile_ddl,
+    fill_tokens,
+    inline_indexes,
+    physical_schema,
+    schemas_of,
+    tokenized,
+    user_names,
+)
+
+
+class MySQLBuilder:
+    """DDL compiled once and replayed per database; each schema becomes ``<db>__<schema>``.
+
+    ``recycle="reset"`` (default): a returned database whose schema is unchanged — the same
+    tables, columns, indexes, constraints, views, triggers and routines as when it was built,
+    compared through ``information_schema`` — is emptied (DELETE, AUTO_INCREMENT back to 1)
+    and handed out again: ~60 ms instead of ~300 ms of CREATE TABLE for 50 tables on InnoDB.
+    Anything else, and every database with ``recycle="drop"``, is dropped and rebuilt.
+    """
+
+    engine = "mysql"
+
+    def __init__(self, url: str, kits: Sequence[Datakit], *, recycle: str = "reset",
+                 data: Sequence[Any] = ()) -> None:
+        from sqlalchemy.engine import make_url
+
+        if recycle not in ("reset", "drop"):
+            raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
+        self.data = list(data)  # data directories, loaded into every database as it is built
+        self.recycle_mode = "drop" if self.data else recycle
+        self._fingerprints: dict[str, str] = {}
+        self.admin_url = url
+        self.admin_database = make_url(url).database or ""
+        self.kits = list(kits)
+        self.schemas: list[str] = []
+        self.ddl: list[str] = []
+        self._admin = admin_engine(url)
+        self._deployed_once = False
+        self._first_lock = threading.Lock()
+
+    def prepare(self) -> None:
+        tables = all_tables(self.kits)
+        check_references(tables, self.kits)
+        self.schemas = schemas_of(tables)
+        self.ddl = inline_indexes(compile_ddl(self.kits, self._admin, schema_map=tokenized(self.schemas)))
+
+    def databases_of(self, name: str) -> list[str]:
+        """Every MySQL database behind isolated database ``name``: its own, then its schemas'."""
+        return [name, *(physical_schema(name, s) for s in self.schemas)]
+
+    def schema_map(self, name: str) -> dict[str, str]:
+        return {s: physical_schema(name, s) for s in self.schemas}
+
+    def create(self, name: str) -> None:
+        """The first database goes through the deployer (its checks and probes), the rest replay."""
+        names = self.databases_of(name)
+        with self._admin.connect() as conn:
+            for db in names:
+                conn.exec_driver_sql(f"CREATE DATABASE {my_quote(db)}")
+        try:
+            with self._first_lock:
+                first = not self._deployed_once
+                if first:
+                    self._deploy_first(name)
+                    self._deployed_once = True
+            if not first:
+                self._replay(name, names)
+            if self.data:
+                self._load(name)
+            if self.recycle_mode == "reset":
+                with self._admin.connect() as conn:
+                    self._fingerprints[name] = mysql_fingerprint(conn, names)
+        except BaseException:
+            self.drop(name)
+            raise
+
+    def recycle(self, name: str) -> bool:
+        """Make a returned database pristine again, if its schema is as built; else False."""
+        if self.recycle_mode != "reset" or name not in self._fingerprints:
+            return False
+        names = self.databases_of(name)
+        with self._admin.connect() as conn:
+            mysql_end_sessions(conn, names)
+            if mysql_fingerprint(conn, names) != self._fingerprints[name]:
+                return False
+            mysql_empty(conn, names)
+        return True
+
+    def _deploy_first(self, name: str) -> None:
+        deploy_into(self.url(name), "mysql", f"isolated database {name}", self.kits, self.schema_map(name))
+
+    def _load(self, name: str) -> None:
+        """Load the data into a built database (the pool builds ahead, so requests do not wait)."""
+        from dkenv.data import load_data
+        from dkenv.runtime import release
+
+        target = Target(name=f"isolated database {name}", db_type="mysql", kind="url", url=self.url(name),
+                        database=name, options={"schema_map": self.schema_map(name)})
+        try:
+            load_data(target, self.data, self.kits)
+        finally:
+            release(target)
+
+    def _replay(self, name: str, names: list[str]) -> None:
+        """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""
+        statements = fill_tokens(self.ddl, names[1:], my_quote)
+        raw = self._admin.raw_connection()
+        healthy = False
+        try:
+            cursor = raw.cursor()
+            cursor.execute(f"USE {my_quote(name)}")
+            for sql in statements:
+                try:
+                    cursor.execute(sql)  # no parameters: a '%' in a default stays a '%'
+                except Exception as exc:  # noqa: BLE001 - reported with the statement
+                    first = sql.splitlines()[0][:120]
+                    raise DeployError(user_names(
+                        f"replaying the datakit DDL into {name} failed at {first!r}: "
+                        f"{describe_db_error(exc)}", self.schema_map(name)) or "") from None
+            cursor.execute(f"USE {my_quote(self.admin_database)}")
+            cursor.close()
+            healthy = True
+        finally:
+            if healthy:
+                raw.close()  # back to the pool, on the server's own database again
+            else:
+                raw.invalidate()  # possibly broken (server gone, statement failed): never reuse it
+
+    def drop(self, name: str) -> None:
+        """End sessions still using the database (DROP would wait on their locks), then drop."""
+        self._fingerprints.pop(name, None)
+        names = self.databases_of(name)
+        with self._admin.connect() as conn:
+            mysql_end_sessions(conn, names)
+            for db in reversed(names):
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {my_quote(db)}")
+
+    def url(self, name: str) -> str:
+        return url_for(self.admin_url, name)
+
+    def close(self) -> None:
+        self._admin.dispose()
