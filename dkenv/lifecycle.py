@@ -337,58 +337,18 @@ def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
         labels = row.get("Labels") or {}
         if name is not None and labels.get(L.NAME) != name:
             continue
-        server = _server_from_row(row, client)
+        server = server_from_row(row, client)
         server.remove_on_stop = False
         return server
     return None
 
 
-# ---------------------------------------------------------------------------
-# Listing and removing (any process: everything comes from labels)
-# ---------------------------------------------------------------------------
-def _server_from_row(row: dict, client: Any) -> Server:
+def server_from_row(row: dict, client: Any) -> Server:
     labels = row.get("Labels") or {}
     port = L.as_int(labels, L.PORT) or get_engine(labels[L.ENGINE]).container_port
     return _make_server(labels, client, endpoint_of(client), container=row["Id"],
                         image=row.get("Image", ""), bound=C.published_from_list(row, port),
                         password=None, status=row.get("State", ""))
-
-
-def list_servers(client: docker.DockerClient | None = None) -> list[Server]:
-    """dkenv's containers (running or not), oldest first; never anyone else's."""
-    client = client or get_client()
-    servers = [_server_from_row(row, client) for row in C.list_dkenv(client, all=True)]
-    return sorted(servers, key=lambda s: (s.created, s.name))
-
-
-def get_server(name: str, client: docker.DockerClient | None = None) -> Server:
-    """The dkenv server called ``name`` (or whose container id starts with it)."""
-    return _select([name], list_servers(client))[0]
-
-
-def remove_servers(names: list[str] | None = None, all: bool = False,  # noqa: A002
-                   client: docker.DockerClient | None = None) -> list[str]:
-    """Remove the named dkenv servers (or all of them); unknown names remove nothing (exit 2)."""
-    if not names and not all:
-        raise UsageError("name the servers to remove, or pass --all", "see `dkenv ls`")
-    servers = list_servers(client)
-    chosen = servers if all else _select(list(names or []), servers)
-    for server in chosen:
-        server.remove()
-    return [s.name for s in chosen]
-
-
-def _select(names: list[str], servers: list[Server]) -> list[Server]:
-    chosen, unknown = [], []
-    for wanted in names:
-        match = [s for s in servers if s.name == wanted] or (
-            [s for s in servers if s.container.startswith(wanted)] if len(wanted) >= 6 else [])
-        (chosen.extend(match) if match else unknown.append(wanted))
-    if unknown:
-        known = ", ".join(s.name for s in servers) or "none (nothing is running)"
-        raise UsageError(f"no dkenv server named {', '.join(map(repr, unknown))}",
-                         f"known servers: {known}")
-    return chosen
 
 
 _REAPED_IN: set[int] = set()

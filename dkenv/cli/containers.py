@@ -108,7 +108,7 @@ def down(names: tuple[str, ...], all_: bool) -> None:
       dkenv down dev
       dkenv down --all
     """
-    from dkenv.lifecycle import remove_servers
+    from dkenv.inventory import remove_servers
 
     if names and all_:
         raise usage("give server names or --all, not both")
@@ -130,7 +130,7 @@ def ls(as_json: bool, show_secrets: bool) -> None:
       dkenv ls
       dkenv ls --json --show-secrets | jq -r '.[0].url'
     """
-    from dkenv.lifecycle import list_servers
+    from dkenv.inventory import list_servers
 
     servers = list_servers(_client_after_reaping())
     rows = [s.to_dict(show_secrets=show_secrets) for s in servers]
@@ -158,7 +158,7 @@ def url(name: str) -> None:
     Example:
       dkenv deploy ./kit --url "$(dkenv url dev)"
     """
-    from dkenv.lifecycle import get_server
+    from dkenv.inventory import get_server
 
     click.echo(get_server(name, _client_after_reaping()).url)
 
@@ -173,7 +173,7 @@ def logs(name: str, tail: int | None) -> None:
     Example:
       dkenv logs dev --tail 20
     """
-    from dkenv.lifecycle import get_server
+    from dkenv.inventory import get_server
 
     client = _client_after_reaping()
     server = get_server(name, client)

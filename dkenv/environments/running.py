@@ -44,9 +44,7 @@ for ``with environment(...)``; for ``env up`` in ``$TMPDIR/dkenv-env-<ENV>/`` un
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -57,15 +55,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
+from dkenv.environments.datakits import check_order, discover, in_context, order_hint
 from dkenv.environments.specs import (
     DatabaseSpec,
     EnvironmentSpec,
     environment_spec,
-    locate_in_config,
     settings_from,
 )
 from dkenv.environments.state import container_name, refuse_if_up, state_dir
-from dkenv.errors import ConfigError, DeployError, DkenvError
+from dkenv.errors import DeployError, DkenvError
 
 if TYPE_CHECKING:
     from dkenv.datakit import Datakit
@@ -196,9 +194,9 @@ class _Cancelled(Exception):
 
 def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress,
               pythonpath: Sequence[str | Path] = ()) -> Environment:
-    kits = {db.name: _discover(spec, db, pythonpath) for db in spec.databases.values()}
+    kits = {db.name: discover(spec, db, pythonpath) for db in spec.databases.values()}
     for db in spec.databases.values():
-        _check_order(spec, db, kits[db.name])
+        check_order(spec, db, kits[db.name])
     containers = [db for db in spec.databases.values() if db.engine != "sqlite"]
     if containers:
         from dkenv.docker.client import get_client
@@ -251,66 +249,6 @@ def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress,
     return env
 
 
-def _discover(spec: EnvironmentSpec, db: DatabaseSpec, pythonpath: Sequence[str | Path] = ()) -> list[Datakit]:
-    from dkenv.datakit import load_datakit
-
-    kits = []
-    for i, (written, path) in enumerate(zip(db.datakits, db.paths)):
-        try:
-            kits.append(load_datakit(path, pythonpath=[*db.pythonpath, *pythonpath]))
-        except DkenvError as exc:
-            where = locate_in_config(spec.source, spec.name, db.name, "datakits", written,
-                                     db.datakits[:i].count(written))
-            raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}, "
-                                   f"datakit {written!r}") from None
-    if db.data:  # a wrong data directory fails before anything starts
-        from dkenv.data import find_files
-
-        try:
-            find_files(db.data)
-        except DkenvError as exc:
-            where = locate_in_config(spec.source, spec.name, db.name, "data")
-            raise _in_context(exc, f"{where}: environment {spec.name}, database {db.name}") from None
-    return kits
-
-
-def _check_order(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit]) -> None:
-    """Refuse a datakit listed before one it references (silver before bronze), statically."""
-    from dkenv.deploy import fk_target
-
-    defined = {t.fullname: i for i, kit in enumerate(kits) for t in kit.tables}
-    for i, kit in enumerate(kits):
-        for table in kit.tables:
-            for fk in table.foreign_keys:
-                ref = fk_target(fk, table)
-                j = defined.get(ref)
-                if j is None or j <= i:
-                    continue
-                order = ", ".join(f'"{db.datakits[k]}"' for k in _dependency_order(kits))
-                where = locate_in_config(spec.source, spec.name, db.name, "datakits",
-                                         db.datakits[i], db.datakits[:i].count(db.datakits[i]))
-                raise ConfigError(
-                    f"{where}: environment {spec.name}, database {db.name}: datakit {kit.name} is "
-                    f"listed before {kits[j].name}, but its table {table.fullname} has a foreign key "
-                    f"({fk.parent.name}) into {ref}, which {kits[j].name} defines",
-                    f"deploy {kits[j].name} first: datakits = [{order}]",
-                )
-
-
-def _dependency_order(kits: list[Datakit]) -> list[int]:
-    """Indexes of ``kits`` with every datakit after the ones it references; stable otherwise."""
-    from dkenv.deploy import fk_target
-
-    defined = {t.fullname: i for i, kit in enumerate(kits) for t in kit.tables}
-    needs = [{defined[r] for t in kit.tables for fk in t.foreign_keys
-              if (r := fk_target(fk, t)) in defined and defined[r] != i} for i, kit in enumerate(kits)]
-    order: list[int] = []
-    while len(order) < len(kits):
-        ready = [i for i in range(len(kits)) if i not in order and needs[i] <= set(order)]
-        order.append(ready[0] if ready else next(i for i in range(len(kits)) if i not in order))
-    return order
-
-
 def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, persistent: bool,
                progress: Progress, on_undo: Callable[[Callable[[], None]], None],
                cancel: threading.Event) -> Database:
@@ -326,7 +264,7 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
     try:
         database = _start(spec, db, persistent=persistent, progress=progress, on_undo=on_undo)
     except DkenvError as exc:
-        raise _in_context(exc, context) from None
+        raise in_context(exc, context) from None
     target = database.target
     on_undo(_named(lambda: release(target), ""))
     progress(f"dkenv: {label}: {db.engine} ready in {time.monotonic() - began:.1f} s")
@@ -338,8 +276,8 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
             if db.validate:
                 _validate(kit, target, db)
         except DkenvError as exc:
-            raise _in_context(exc, f"{context}, datakit {kit.name} ({written})",
-                              hint=_order_hint(exc, spec, db, kit)) from None
+            raise in_context(exc, f"{context}, datakit {kit.name} ({written})",
+                              hint=order_hint(exc, spec, db, kit)) from None
         database.datakits.append(kit.name)
         database.tables.extend(result.tables)
         checked = ", validated" if db.validate else ""
@@ -359,7 +297,7 @@ def _load(db: DatabaseSpec, kits: list[Datakit], target: Target, label: str, con
     try:
         result = load_data(target, dirs, kits)
     except DkenvError as exc:
-        raise _in_context(exc, f"{context}, data") from None
+        raise in_context(exc, f"{context}, data") from None
     progress(f"dkenv: {label}: {result.summary()}")
 
 
@@ -414,32 +352,6 @@ def _validate(kit: Datakit, target: Target, db: DatabaseSpec) -> None:
     more = f" (and {len(result.problems) - 3} more)" if len(result.problems) > 3 else ""
     raise DeployError(f"validation failed with {len(result.problems)} problem(s): {shown}{more}",
                       f"see which table works where: dkenv check {kit.path} --engines {db.engine}")
-
-
-_MISSING = re.compile(r"into (\S+), which is neither in this datakit nor in the target")
-
-
-def _order_hint(exc: DkenvError, spec: EnvironmentSpec, db: DatabaseSpec, kit: Datakit) -> str | None:
-    """For a foreign key into a table no earlier datakit defines: where to add that datakit."""
-    match = _MISSING.search(exc.message)
-    if not match:
-        return None
-    where = locate_in_config(spec.source, spec.name, db.name, "datakits")
-    return (f"add the datakit that defines {match.group(1)} to datakits, before {kit.name} "
-            f"({where}); Layer 3 order: bronze before silver")
-
-
-def _in_context(exc: DkenvError, where: str, *, hint: str | None = None) -> DkenvError:
-    """The same error (class, exit code), its message prefixed by where it happened."""
-    try:
-        new = copy.copy(exc)
-    except Exception:  # noqa: BLE001 - an error class with another constructor
-        new = DkenvError(exc.message, exc.hint)
-        new.exit_code = exc.exit_code
-    new.message = f"{where}: {exc.message}"
-    new.hint = hint or exc.hint
-    new.args = (new.message,)
-    return new
 
 
 __all__ = ["Database", "Environment", "environment", "up"]

@@ -60,7 +60,7 @@ def state_dir(env: str) -> Path:
 
 
 def _servers_by_env() -> dict[str, list[Server]]:
-    from dkenv.lifecycle import list_servers
+    from dkenv.inventory import list_servers
 
     found: dict[str, list[Server]] = {}
     for server in list_servers():

@@ -147,7 +147,8 @@ def test_interpreter_exit_removes_a_started_server(client) -> None:
 
 @pytest.mark.postgres
 def test_sigkilled_owner_is_reaped_by_the_next_command(client) -> None:
-    from dkenv.lifecycle import list_servers, reap_abandoned
+    from dkenv.inventory import list_servers
+    from dkenv.lifecycle import reap_abandoned
 
     proc = child("""
         import time
@@ -292,7 +293,7 @@ def test_no_engine_fails_within_five_seconds(monkeypatch) -> None:
 def test_reuse_returns_the_same_unowned_server_and_stop_keeps_it(client, scope) -> None:
     import dkenv
     from dkenv.docker.reaper import reap
-    from dkenv.lifecycle import remove_servers
+    from dkenv.inventory import remove_servers
 
     with dkenv.ephemeral("postgres", reuse=True) as first:
         pass
@@ -327,7 +328,8 @@ def test_ttl_expiry_is_reaped(client) -> None:
 def test_foreign_containers_are_never_listed_or_removed(client) -> None:
     """A container from the same image (whose image labels say dkenv.managed=true!) but not
     started by dkenv survives list, remove-all and reaping."""
-    from dkenv.lifecycle import list_servers, reap_abandoned, remove_servers
+    from dkenv.inventory import list_servers, remove_servers
+    from dkenv.lifecycle import reap_abandoned
 
     foreign = client.containers.run(IMAGES["postgres"], ["sleep", "300"], detach=True,
                                     name=f"foreign-{uuid.uuid4().hex[:6]}",
