@@ -71,12 +71,17 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
         release(target)  # closes its connections: a template must have none when copied
 
 
+#: Bumped when what a load leaves in a database changes (2: sequences moved past loaded keys),
+#: so a template an older dkenv left on a reused server is not handed out again.
+LOADER_VERSION = 2
+
+
 def data_key(data: Sequence[Any]) -> list[str]:
     """A pseudo-statement that puts the data files' content hash into a template key."""
     if not data:
         return []
     from dkenv.data import content_hash
 
-    return [f"-- data {content_hash(data)}"]
+    return [f"-- data {content_hash(data)} (loader {LOADER_VERSION})"]
 
 
