@@ -49,15 +49,23 @@ def objects(target: Target, schemas: list[str]) -> set:
         engine.dispose()
 
 
+# SQLite's cases run in tests/unit/test_deploy_metadata.py: here only the server engines, and
+# engine-specific cases only where the engine has the feature (no test that always skips).
+_PG = pytest.param("postgres", marks=[pytest.mark.docker, pytest.mark.postgres])
+_MY = pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])
+on_servers = pytest.mark.parametrize("server", [_PG, _MY], indirect=True)
+on_postgres = pytest.mark.parametrize("server", [_PG], indirect=True)
+on_mysql = pytest.mark.parametrize("server", [_MY], indirect=True)
+
+
 @pytest.fixture
 def target(server: Server):
-    if server.engine == "sqlite":
-        pytest.skip("SQLite cases run in tests/unit/test_deploy_metadata.py")
     t = fresh_target(server)
     yield t
     dkenv.cleanup_test_target(t)
 
 
+@on_servers
 def test_a_failed_deploy_undoes_only_itself(target: Target) -> None:
     before = objects(target, ["alpha", "gamma"])
     dkenv.deploy_data_objects(load_datakit(DEPLOY / "good_schema"), target)
@@ -79,6 +87,7 @@ def test_a_failed_deploy_undoes_only_itself(target: Target) -> None:
     assert objects(target, ["alpha", "gamma"]) == before
 
 
+@on_servers
 def test_fk_cycle_deploys_validates_and_cleans_up(target: Target) -> None:
     before = objects(target, [])
     kit = load_datakit(PARITY / "fk_cycle")
@@ -96,25 +105,27 @@ def test_fk_cycle_deploys_validates_and_cleans_up(target: Target) -> None:
     assert objects(target, []) == before
 
 
+@on_servers
 def test_cycle_with_not_null_keys_on_both_sides_deploys(target: Target) -> None:
     kit = load_datakit(DEPLOY / "cycle_not_null")
     assert sorted(dkenv.deploy_data_objects(kit, target).created) == ["clerk", "shop"]
     assert dkenv.validate_deployment(kit, target).success
 
 
+@on_servers
 def test_the_default_probe_never_draws_from_a_sequence(target: Target) -> None:
     dkenv.deploy_data_objects(load_datakit(PARITY / "sequence"), target)
     draw = "SELECT nextval('order_no_seq')" if target.db_type == "postgres" else "SELECT nextval(order_no_seq)"
     assert query(target, draw) == [(500,)]
 
 
+@on_mysql
 def test_mariadb_on_update_current_timestamp_deploys(target: Target) -> None:
-    if target.db_type != "mysql":
-        pytest.skip("MySQL/MariaDB syntax")
     result = dkenv.deploy_data_objects(load_datakit(DEPLOY / "on_update"), target)
     assert result.created == ["event"]
 
 
+@on_servers
 def test_foreign_key_to_a_column_that_is_not_unique(target: Target) -> None:
     before = objects(target, [])
     with pytest.raises(DeployError) as info:
@@ -126,15 +137,15 @@ def test_foreign_key_to_a_column_that_is_not_unique(target: Target) -> None:
     assert objects(target, []) == before
 
 
+@on_servers
 def test_view_over_a_table_not_deployed_yet_says_layer_3_order(target: Target) -> None:
     with pytest.raises(DeployError) as info:
         dkenv.deploy_data_objects(load_datakit(DEPLOY / "view_needs_bronze"), target)
     assert "bronze_customer" in info.value.message and "bronze before silver" in info.value.hint
 
 
+@on_postgres
 def test_enum_colliding_with_an_existing_type_of_other_labels(target: Target) -> None:
-    if target.db_type != "postgres":
-        pytest.skip("enum types are PostgreSQL's")
     engine = sa.create_engine(target.url)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TYPE mood AS ENUM ('calm', 'angry')")
@@ -146,9 +157,8 @@ def test_enum_colliding_with_an_existing_type_of_other_labels(target: Target) ->
     assert query(target, "SELECT count(*) FROM pg_class WHERE relname = 'diary'") == [(0,)]
 
 
+@on_postgres
 def test_a_column_needing_an_extension_creates_it_and_undo_drops_it(target: Target) -> None:
-    if target.db_type != "postgres":
-        pytest.skip("extensions are PostgreSQL's")
     kit = load_datakit(PARITY / "citext_extension")
     dkenv.deploy_data_objects(kit, target)
     assert query(target, "SELECT extname FROM pg_extension WHERE extname = 'citext'") == [("citext",)]
@@ -157,9 +167,8 @@ def test_a_column_needing_an_extension_creates_it_and_undo_drops_it(target: Targ
     assert query(target, "SELECT extname FROM pg_extension WHERE extname = 'citext'") == []
 
 
+@on_postgres
 def test_an_extension_the_server_does_not_have(target: Target, tmp_path) -> None:
-    if target.db_type != "postgres":
-        pytest.skip("extensions are PostgreSQL's")
     shutil.copytree(DEPLOY / "enum_mood", tmp_path / "enum_mood")
     (tmp_path / "enum_mood" / "dkenv.toml").write_text('extensions = ["postgis"]\n', encoding="utf-8")
     kit = load_datakit(tmp_path / "enum_mood")
@@ -171,6 +180,7 @@ def test_an_extension_the_server_does_not_have(target: Target, tmp_path) -> None
     assert query(target, "SELECT count(*) FROM pg_class WHERE relname = 'diary'") == [(0,)]
 
 
+@on_servers
 def test_a_naming_convention_past_the_length_limit_warns(target: Target) -> None:
     from dkenv.deploy import precompile
 
@@ -178,6 +188,7 @@ def test_a_naming_convention_past_the_length_limit_warns(target: Target) -> None
     assert len(warnings) == 1 and "naming convention" in warnings[0] and "hash suffix" in warnings[0]
 
 
+@on_servers
 def test_cli_deploy_prints_no_library_warnings(target: Target) -> None:
     import os
     import subprocess
