@@ -23,7 +23,6 @@ server never collide.  On MySQL a schema is a database, so schema ``X`` of isola
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import itertools
 import os
 import secrets
@@ -31,140 +30,29 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dkenv import hooks
-from dkenv.config import Target, db_type_of_url
+from dkenv.config import db_type_of_url
+from dkenv.databases.isolated import IsolatedDatabase
 from dkenv.databases.pool import Builder, Pool
 from dkenv.datakit import Datakit
 from dkenv.engines import get_engine
 from dkenv.errors import UsageError
-from dkenv.schema import all_tables, kits_key, load_kits, model_table_name, tables_for_target
+from dkenv.schema import kits_key, load_kits
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
 
-    from dkenv.results import ValidationResult
+    pass
 
 #: Databases kept built ahead of demand per (server, datakit set).
 DEFAULT_READY = 3
 
 
-def _sqlite_quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _worker_id() -> str:
     """The pytest-xdist worker (``gw0``...), or empty outside xdist."""
     return os.environ.get("PYTEST_XDIST_WORKER", "")
-
-
-@dataclass(eq=False)
-class IsolatedDatabase:
-    """A database of its own with the datakits deployed; dropped on :meth:`drop` / block exit."""
-
-    name: str
-    engine: str  # "sqlite" | "postgres" | "mysql"
-    url: str
-    datakits: list[Datakit]
-    schema_map: dict[str, str] = field(default_factory=dict)  # MySQL: schema -> its database
-    attached: dict[str, str] = field(default_factory=dict)  # SQLite: schema -> file
-    handout_s: float = 0.0  # time from request to a ready database name
-    _factory: DatabaseFactory | None = field(default=None, repr=False)
-    _engines: list[Any] = field(default_factory=list, repr=False)
-    _dropped: bool = field(default=False, repr=False)
-
-    @cached_property
-    def target(self) -> Target:
-        """A ``url`` target for deploy/validate (MySQL: carries ``options["schema_map"]``)."""
-        options = {"schema_map": dict(self.schema_map)} if self.schema_map else {}
-        return Target(name=self.name, db_type=self.engine, kind="url", url=self.url,
-                      database=self.name, options=options,
-                      description=f"isolated {self.engine} database {self.name}")
-
-    def create_engine(self, **kwargs: Any) -> sa.Engine:
-        """A SQLAlchemy engine that sees the datakits' schemas where the model expects them.
-
-        SQLite: attaches each schema's file on every connection (and turns foreign keys on).
-        MySQL: maps schema ``X`` to database ``<name>__X`` with ``schema_translate_map``.
-        Disposed when the database is dropped.
-        """
-        from sqlalchemy import create_engine, event
-
-        if self.engine == "sqlite":
-            connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
-            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
-            attached = dict(self.attached)
-
-            @event.listens_for(engine, "connect")
-            def _attach(dbapi_conn: Any, _record: Any) -> None:
-                cursor = dbapi_conn.cursor()
-                cursor.execute("PRAGMA foreign_keys=ON")
-                for schema, path in attached.items():
-                    cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
-                cursor.close()
-        else:
-            from dkenv.engines.mysql import loopback_args
-
-            if self.schema_map:
-                options = dict(kwargs.pop("execution_options", {}))
-                options.setdefault("schema_translate_map", dict(self.schema_map))
-                kwargs["execution_options"] = options
-            connect_args = {**loopback_args(self.url), **kwargs.pop("connect_args", {})}
-            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
-        self._engines.append(engine)
-        return engine
-
-    def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:
-        """Compare the live database with the datakits (default: the ones deployed here)."""
-        from dkenv.results import ValidationResult
-        from dkenv.validate import validate_tables
-
-        started = time.perf_counter()
-        kits = load_kits(datakits) if datakits is not None else self.datakits
-        tables = all_tables(kits)
-        live = tables_for_target(tables, self.target)
-        if self.engine == "mysql":
-            from sqlalchemy import create_engine
-
-            from dkenv.engines.mysql import loopback_args
-
-            # The tables are renamed already: no translate map.
-            engine = create_engine(self.url, connect_args=loopback_args(self.url))
-        else:
-            engine = self.create_engine()
-        try:
-            problems = validate_tables(live, engine)
-        finally:
-            engine.dispose()
-        problems = [dataclasses.replace(p, table=model_table_name(p.table, self.target)) for p in problems]
-        return ValidationResult(success=not problems, target=self.name,
-                                tables=[t.fullname for t in tables], problems=problems,
-                                duration_s=time.perf_counter() - started)
-
-    def drop(self) -> None:
-        """Close what this object opened and drop the database (in the background).  Idempotent."""
-        if self._dropped:
-            return
-        self._dropped = True
-        from dkenv.runtime import existing_runtime, release
-
-        for engine in self._engines:
-            engine.dispose()
-        self._engines.clear()
-        if "target" in self.__dict__ and existing_runtime(self.target) is not None:
-            release(self.target)
-        if self._factory is not None:
-            self._factory._give_back(self)
-
-    def __enter__(self) -> IsolatedDatabase:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.drop()
 
 
 class DatabaseFactory:
