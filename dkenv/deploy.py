@@ -16,17 +16,16 @@ import gc
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.datakit import Datakit, datakit_of
 from dkenv.engines import describe_db_error, engine_for_dialect
-from dkenv.errors import DeployError, UsageError
+from dkenv.errors import DeployError
 from dkenv.probes import MISSING_TABLE, probe_server_defaults, probe_views
 from dkenv.results import DeployResult
 from dkenv.runtime import Deployment, TargetRuntime, runtime_for
 from dkenv.schema import (
+    Inputs,
     Unit,
     carrying,
     check_compiles,
@@ -40,78 +39,13 @@ from dkenv.schema import (
     external_refs,
     external_stubs,
     fk_parts,
-    kit_units,
+    inputs_of,
     needed_extensions,
     plain_tables,
     run_generator,
     schema_map_of,
     snapshot,
-    table_units,
 )
-
-
-# ---------------------------------------------------------------------------
-# Inputs: table classes, Table objects, Datakits or paths
-# ---------------------------------------------------------------------------
-@dataclass
-class _Inputs:
-    """What to deploy: MetaData units, datakit names and the extensions the datakits ask for."""
-
-    units: list[Any]
-    names: list[str]
-    extensions: list[str] = field(default_factory=list)
-
-
-def _inputs_of(items: Any) -> _Inputs:
-    """Units (a MetaData and its tables) from classes, Tables, Datakits, paths or a mix."""
-    from sqlalchemy import Table
-
-    if isinstance(items, (Datakit, str)) or not isinstance(items, Iterable):
-        items = [items]
-    loose: list[Any] = []
-    units: list[Unit] = []
-    names: list[str] = []
-    extensions: list[str] = []
-    modules: set[str] = set()
-    for item in items:
-        if isinstance(item, Table):
-            loose.append(item)
-        elif isinstance(item, type) and getattr(item, "__table__", None) is not None:
-            loose.append(item.__table__)
-            modules.add(item.__module__)
-        elif isinstance(item, (Datakit, str)) or hasattr(item, "__fspath__"):
-            kit = datakit_of(item)
-            units.extend(kit_units(kit))
-            names.append(kit.name)
-            extensions.extend(getattr(kit, "extensions", None) or [])
-        else:
-            raise UsageError(f"cannot deploy {item!r}: expected table classes, a Datakit or a path")
-    if loose:
-        units.extend(table_units(unique_tables(loose)))
-    if not any(u.tables for u in units):
-        raise UsageError("nothing to deploy: no table classes given")
-    unique_tables([t for u in units for t in u.tables])
-    if not names:  # bare classes: name them by their top-level packages
-        names = sorted({m.split(".")[0] for m in modules}) or ["(tables)"]
-    return _Inputs(units, names, list(dict.fromkeys(extensions)))
-
-
-def tables_of(items: Any) -> tuple[list[Any], list[str]]:
-    """(Table objects, datakit names) from classes, Tables, Datakits, paths or a mix (views left out)."""
-    inputs = _inputs_of(items)
-    return plain_tables(inputs.units), inputs.names
-
-
-def unique_tables(tables: Iterable[Any]) -> list[Any]:
-    """Each table once, in order; two different tables with one schema-qualified name is an error."""
-    seen: dict[str, Any] = {}
-    for table in tables:
-        other = seen.get(table.fullname)
-        if other is not None and other is not table:
-            raise UsageError(f"two table classes claim table {table.fullname!r}",
-                             "give one of them another __tablename__ or schema")
-        seen[table.fullname] = table
-    return list(seen.values())
 
 
 # ---------------------------------------------------------------------------
@@ -126,7 +60,7 @@ def precompile(items: Any, target_config: Target) -> list[str]:
     a server default that cannot be carried; returns warnings for client-side SQL defaults the
     engine cannot evaluate.  Uses the target's URL dialect, or the engine's default one.
     """
-    inputs = items if isinstance(items, _Inputs) else _inputs_of(items)
+    inputs = items if isinstance(items, Inputs) else inputs_of(items)
     spec = target_config.engine
     dialect = dialect_for(spec.name, target_config.url or None)
     spec = engine_for_dialect(dialect.name)
@@ -153,7 +87,7 @@ def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defa
     """
 
     started = time.perf_counter()
-    inputs = _inputs_of(table_classes)
+    inputs = inputs_of(table_classes)
     warnings = precompile(inputs, target_config)  # before any container or connection
     rt = runtime_for(target_config)
     with _gc_paused():
@@ -221,7 +155,7 @@ def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
 
 
 
-def _deploy(rt: TargetRuntime, inputs: _Inputs, schema_map: dict[str, str], *, probe_defaults: bool) -> Deployment:
+def _deploy(rt: TargetRuntime, inputs: Inputs, schema_map: dict[str, str], *, probe_defaults: bool) -> Deployment:
     from sqlalchemy import inspect
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 

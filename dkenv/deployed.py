@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.deploy import tables_of, undo
+from dkenv.deploy import undo
 from dkenv.errors import UsageError
 from dkenv.results import ValidationResult
 from dkenv.runtime import TargetRuntime, release, runtime_for
-from dkenv.schema import model_table_name, tables_for_target
+from dkenv.schema import model_table_name, tables_for_target, tables_of
 
 
 # ---------------------------------------------------------------------------

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from dkenv.check.deployer import TableDeployer, first_line
 from dkenv.check.findings import ENGINE_LABELS, Finding, normalize_engines
 from dkenv.check.report import FAILED, OK, PROBLEMS, SKIPPED, CheckResult
-from dkenv.deploy import unique_tables
 from dkenv.errors import DkenvError, EnvironmentFailure, UsageError
+from dkenv.schema import unique_tables
 
 if TYPE_CHECKING:
 

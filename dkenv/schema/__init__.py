@@ -33,6 +33,7 @@ from dkenv.schema.ddl import (
 )
 from dkenv.schema.extensions import check_enums, ensure_extensions, needed_extensions
 from dkenv.schema.generator import Generator, run_generator
+from dkenv.schema.inputs import Inputs, inputs_of, tables_of, unique_tables
 from dkenv.schema.plan import (
     Unit,
     check_compiles,
@@ -50,7 +51,7 @@ from dkenv.schema.plan import (
 from dkenv.schema.translate import Connected, copy_for_engine, engine_spec_of
 
 __all__ = [
-    "LAYOUT_VERSION", "MYSQL_NAME_MAX", "Generator", "run_generator", "SEQUENCE_CALL", "Connected", "Unit", "all_tables", "carried_default",
+    "LAYOUT_VERSION", "MYSQL_NAME_MAX", "Generator", "Inputs", "inputs_of", "tables_of", "unique_tables", "run_generator", "SEQUENCE_CALL", "Connected", "Unit", "all_tables", "carried_default",
     "carrying", "check_compiles", "check_enums", "check_references", "client_side_warnings", "compile_ddl", "compile_units",
     "copy_for_engine", "ddl_key", "default_sql", "dialect_for", "drop_objects", "engine_spec_of",
     "ensure_extensions", "external_refs", "external_stubs", "fill_tokens", "fk_parts", "inline_indexes",
