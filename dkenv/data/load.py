@@ -223,6 +223,7 @@ def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
     if conn.dialect.name != "postgresql":
         return
     from sqlalchemy import Integer, text
+    from sqlalchemy.exc import DBAPIError
 
     preparer = conn.dialect.identifier_preparer
     translate = conn.get_execution_options().get("schema_translate_map") or {}
@@ -236,10 +237,16 @@ def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
             if not isinstance(table.c[column].type, Integer):
                 continue
             col = preparer.quote(column)
-            conn.execute(text(
-                f"SELECT setval(q.s, greatest(q.m, coalesce(pg_sequence_last_value(q.s::regclass), 0))) "
-                f"FROM (SELECT pg_get_serial_sequence(:t, :c) AS s, (SELECT max({col}) FROM {name}) AS m) q "
-                f"WHERE q.s IS NOT NULL AND q.m IS NOT NULL"), {"t": name, "c": column})
+            try:
+                conn.execute(text(
+                    f"SELECT setval(q.s, greatest(q.m, coalesce(pg_sequence_last_value(q.s::regclass), 0))) "
+                    f"FROM (SELECT pg_get_serial_sequence(:t, :c) AS s, (SELECT max({col}) FROM {name}) AS m) q "
+                    f"WHERE q.s IS NOT NULL AND q.m IS NOT NULL"), {"t": name, "c": column})
+            except DBAPIError as exc:
+                raise LoadFailed(f"loading into {plan.rules.name} failed: the sequence of {column} could not be "
+                                 f"moved past the loaded keys: {_db_message(exc)}; nothing was loaded (the load "
+                                 f"was rolled back)", "load as the sequence's owner, or GRANT USAGE, UPDATE ON "
+                                 "the sequence to the loading role") from None
 
 
 def _executemany(conn: Any, table: Any, columns: list[str], rows: list[tuple]) -> None:

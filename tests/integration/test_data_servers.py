@@ -132,6 +132,45 @@ def test_rows_loaded_with_their_keys_leave_room_for_the_next_insert(db):
         engine.dispose()
 
 
+@pytest.mark.parametrize("server", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_role_that_may_not_move_the_sequence_loads_nothing(db, tmp_path):
+    """A loading role with INSERT but no UPDATE on the serial sequence: the load fails with the
+    GRANT to give, and the rows already copied are rolled back with it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from dkenv.config import Target
+    from dkenv.runtime import release
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("country.csv", "shop.customer.csv"):  # customers come with their ids
+        shutil.copy(SHOP_DATA / name, data)
+    role = f"loader_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(db.url)
+    with admin.begin() as conn:
+        for sql in (f"CREATE ROLE {role} LOGIN PASSWORD 'pw'", f"GRANT USAGE ON SCHEMA shop TO {role}",
+                    f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA shop TO {role}",
+                    f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA shop TO {role}"):
+            conn.execute(text(sql))
+    url = make_url(db.url).set(username=role, password="pw").render_as_string(hide_password=False)
+    target = Target(name="as loader", db_type="postgres", kind="url", url=url)
+    try:
+        with pytest.raises(LoadFailed) as info:
+            load_data(target, [data], db.datakits)
+        assert "shop.customer" in info.value.message and "sequence of id" in info.value.message
+        assert "nothing was loaded" in info.value.message and "GRANT USAGE, UPDATE" in info.value.hint
+        assert rows(db, "country") == [] and rows(db, "customer") == []
+    finally:
+        release(target)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
 # PostgreSQL only: an isolated MySQL database keeps schema shop in another database, which its
 # URL alone cannot say (the Python target carries the schema map; the other tests use it).
 @pytest.mark.parametrize("server", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
