@@ -228,6 +228,16 @@ def wait_for_server(client: Any, server: Any, timeout: float, state: dict | None
     so a TCP query from the host can only reach the final server, which starts after users and
     databases exist.  dkenv's own images apply credentials before their only server starts.
     """
+    with _remembered_interrupt() as interrupted:
+        # From here on a Ctrl-C cannot be lost, not even while the driver is first imported
+        # (psycopg2's module set-up clears errors of its optional imports, a KeyboardInterrupt too).
+        _wait_for_server(client, server, timeout, state, interrupted)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+
+
+def _wait_for_server(client: Any, server: Any, timeout: float, state: dict | None,
+                     interrupted: threading.Event) -> None:
     probe = probe_for(server.engine)
     readiness = Readiness(timeout=timeout, not_yet=not_yet_errors(server.engine))
     clock = readiness.clock
@@ -257,8 +267,7 @@ def wait_for_server(client: Any, server: Any, timeout: float, state: dict | None
             raise
 
     try:
-        with _remembered_interrupt() as interrupted:
-            readiness.wait(attempt)
+        readiness.wait(attempt)
     except _Exited as exc:
         raise _not_ready_exited(client, server, exc.state) from None
     except ReadinessTimeout as exc:

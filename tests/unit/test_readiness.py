@@ -226,3 +226,39 @@ def test_reap_reasons() -> None:
     persistent = L.build(name="n", engine="postgres", user="u", database="d", container_port=5432,
                          ttl=0, persistent=True, digest="x", now=1000.0)
     assert abandoned_reason(persistent, now=10**9, host=host) is None
+
+
+def test_ctrl_c_swallowed_while_the_driver_is_imported_still_stops_the_wait(monkeypatch) -> None:
+    """psycopg2's first import can clear a KeyboardInterrupt raised inside it (seen: 7 of 30
+    SIGINTs sent during ``import psycopg2`` were lost).  The readiness wait remembers Ctrl-C
+    from its first line, so the wait stops before any probe instead of running to its timeout."""
+    import signal
+    from types import SimpleNamespace
+
+    from dkenv.docker import readiness
+
+    probes: list[float] = []
+
+    def import_that_swallows(engine: str) -> tuple[type[BaseException], ...]:
+        try:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, delivered while "importing"
+        except KeyboardInterrupt:
+            pass  # what the driver's module set-up does to it
+        return (ConnectionError,)
+
+    def never_ready(*args: object) -> None:
+        probes.append(args[-1])
+        raise ConnectionError("refused")
+
+    monkeypatch.setattr(readiness, "not_yet_errors", import_that_swallows)
+    monkeypatch.setattr(readiness, "probe_for", lambda engine: never_ready)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        server = SimpleNamespace(engine="postgres", host="127.0.0.1", port=1, user="u", password="p",
+                                 database="d", container="c", name="n", image="i")
+        with pytest.raises(KeyboardInterrupt):
+            readiness.wait_for_server(None, server, timeout=30.0)
+        assert probes == []
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+    finally:
+        signal.signal(signal.SIGINT, previous)
