@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv import hooks
 from dkenv.config import db_type_of_url
-from dkenv.databases.isolated import IsolatedDatabase
+from dkenv.databases.isolated import IsolatedDatabase, open_warm_engine
 from dkenv.databases.pool import Builder, Pool
 from dkenv.datakit import Datakit
 from dkenv.engines import get_engine
@@ -64,18 +64,20 @@ class DatabaseFactory:
     ``CREATE DATABASE ... STRATEGY`` (default FILE_COPY, measured faster).  ``recycle``
     (PostgreSQL, MySQL): ``"reset"`` empties a returned database whose schema is unchanged
     and hands it out again, ``"drop"`` always drops and rebuilds.  With ``keep``, handed-out databases are
-    left in place for debugging.
+    left in place for debugging.  With ``warm`` (default) each ready database waits with an
+    engine already connected to it, which its first ``create_engine()`` returns.
     """
 
     def __init__(self, url: str, *, engine: str | None = None, ready: int = DEFAULT_READY,
                  strategy: str | None = None, recycle: str = "reset", keep: bool = False,
-                 label: str | None = None) -> None:
+                 label: str | None = None, warm: bool = True) -> None:
         self.url = url
         self.engine = get_engine(engine or db_type_of_url(url)).name
         self.ready = ready
         self.strategy = strategy
         self.recycle = recycle
         self.keep = keep
+        self.warm = warm
         self.label = label or self.engine
         self.kept: list[IsolatedDatabase] = []
         self._pools: dict[tuple[str, ...], Pool] = {}
@@ -109,6 +111,10 @@ class DatabaseFactory:
                              "use dkenv.databases.SqliteServer() or a sqlite:///path/file.db URL")
         return SqliteBuilder(Path(database).parent, kits, data)
 
+    def _new_pool(self, builder: Builder) -> Pool:
+        return Pool(builder, self._new_name, ready=self.ready,
+                    warmer=_EngineWarmer(self.engine, builder) if self.warm else None)
+
     def pool(self, datakits: Iterable[str | Path | Datakit],
              data: Iterable[str | Path] | None = None) -> Pool:
         """The pool for this datakit set and data (created on first use; not yet prepared).
@@ -126,7 +132,7 @@ class DatabaseFactory:
                 raise UsageError(f"the database factory for {self.label} is closed")
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._pools[key] = Pool(self._builder(kits, dirs), self._new_name, ready=self.ready)
+                pool = self._pools[key] = self._new_pool(self._builder(kits, dirs))
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
@@ -155,7 +161,7 @@ class DatabaseFactory:
                 else:
                     raise UsageError("snapshots are not supported on MySQL/MariaDB: it has no template databases",
                                      "take snapshots on PostgreSQL or SQLite")
-                pool = self._pools[key] = Pool(builder, self._new_name, ready=self.ready)
+                pool = self._pools[key] = self._new_pool(builder)
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
@@ -183,7 +189,7 @@ class DatabaseFactory:
             name=name, engine=self.engine, url=builder.url(name), datakits=list(pool.kits),  # type: ignore[attr-defined]
             schema_map=builder.schema_map(name),
             attached=builder.attached(name) if hasattr(builder, "attached") else {},
-            handout_s=time.perf_counter() - started, _factory=self,
+            handout_s=time.perf_counter() - started, _factory=self, _warm=pool.claim_warm(name),
         )
         with self._lock:
             self._live[name] = db
@@ -229,6 +235,21 @@ class DatabaseFactory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _EngineWarmer:
+    """Connects an engine to each database as it becomes ready (in the pool's threads)."""
+
+    def __init__(self, engine: str, builder: Builder) -> None:
+        self.engine = engine
+        self.builder = builder
+
+    def open(self, name: str) -> Any:
+        attached = self.builder.attached(name) if hasattr(self.builder, "attached") else {}
+        return open_warm_engine(self.engine, self.builder.url(name), self.builder.schema_map(name), attached)
+
+    def close(self, warm: Any) -> None:
+        warm.dispose()
 
 
 # ---------------------------------------------------------------------------

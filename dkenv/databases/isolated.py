@@ -29,6 +29,58 @@ def _sqlite_quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str],
+                durable: bool = False, **kwargs: Any) -> sa.Engine:
+    """An engine on an isolated database that sees the datakits' schemas (see ``create_engine``).
+
+    A test database is thrown away after the test, so unless ``durable``, commits skip what
+    only a crash would need: SQLite's fsync and journal file, PostgreSQL's WAL flush
+    (``synchronous_commit=off``; visibility and rollback are unchanged).
+    """
+    from sqlalchemy import create_engine, event
+
+    if engine_name == "sqlite":
+        connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        files = dict(attached)
+        throwaway = durable is False
+
+        @event.listens_for(engine, "connect")
+        def _attach(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            for schema, path in files.items():
+                cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
+            if throwaway:  # a test database: no fsync, rollback journal in memory
+                for schema in ("main", *files):
+                    cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.synchronous = OFF")
+                    cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.journal_mode = MEMORY")
+            cursor.close()
+
+        return engine
+    from dkenv.engines.mysql import loopback_args
+
+    if schema_map:
+        options = dict(kwargs.pop("execution_options", {}))
+        options.setdefault("schema_translate_map", dict(schema_map))
+        kwargs["execution_options"] = options
+    connect_args = {**loopback_args(url), **kwargs.pop("connect_args", {})}
+    if engine_name == "postgres" and not durable and "options" not in connect_args and "options=" not in url:
+        connect_args["options"] = "-c synchronous_commit=off"  # a test database: commits need no WAL flush
+    return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+def open_warm_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str]) -> sa.Engine:
+    """:func:`open_engine` with one connection made and back in its pool: dialect set up, handshake done."""
+    engine = open_engine(engine_name, url, schema_map, attached)
+    try:
+        with engine.connect():
+            pass
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
 
 @dataclass(eq=False)
 class IsolatedDatabase:
@@ -44,6 +96,11 @@ class IsolatedDatabase:
     _factory: Any = field(default=None, repr=False)  # the DatabaseFactory that handed it out
     _engines: list[Any] = field(default_factory=list, repr=False)
     _dropped: bool = field(default=False, repr=False)
+    _warm: Any = field(default=None, repr=False)  # the pool's connected engine, until claimed
+
+    def __post_init__(self) -> None:
+        if self._warm is not None:
+            self._engines.append(self._warm)  # disposed on drop() even if never claimed
 
     @cached_property
     def target(self) -> Target:
@@ -58,31 +115,14 @@ class IsolatedDatabase:
 
         SQLite: attaches each schema's file on every connection (and turns foreign keys on).
         MySQL: maps schema ``X`` to database ``<name>__X`` with ``schema_translate_map``.
-        Disposed when the database is dropped.
+        The first call without options gets the engine the pool connected while the database
+        waited to be handed out, so the first query needs no handshake.  Disposed when the
+        database is dropped.
         """
-        from sqlalchemy import create_engine, event
-
-        if self.engine == "sqlite":
-            connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
-            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
-            attached = dict(self.attached)
-
-            @event.listens_for(engine, "connect")
-            def _attach(dbapi_conn: Any, _record: Any) -> None:
-                cursor = dbapi_conn.cursor()
-                cursor.execute("PRAGMA foreign_keys=ON")
-                for schema, path in attached.items():
-                    cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
-                cursor.close()
-        else:
-            from dkenv.engines.mysql import loopback_args
-
-            if self.schema_map:
-                options = dict(kwargs.pop("execution_options", {}))
-                options.setdefault("schema_translate_map", dict(self.schema_map))
-                kwargs["execution_options"] = options
-            connect_args = {**loopback_args(self.url), **kwargs.pop("connect_args", {})}
-            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
+        warm, self._warm = self._warm, None
+        if warm is not None and not kwargs:
+            return warm  # already in self._engines
+        engine = open_engine(self.engine, self.url, self.schema_map, self.attached, **kwargs)
         self._engines.append(engine)
         return engine
 

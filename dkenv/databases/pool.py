@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Builder(Protocol):
@@ -41,6 +41,14 @@ class Builder(Protocol):
     def close(self) -> None: ...
 
 
+class Warmer(Protocol):
+    """Opens what a test's first query needs (an engine holding a live connection) off its path."""
+
+    def open(self, name: str) -> Any: ...
+
+    def close(self, warm: Any) -> None: ...
+
+
 _STOP = None
 
 
@@ -48,8 +56,10 @@ class Pool:
     """Ready databases for one datakit set on one server."""
 
     def __init__(self, builder: Builder, new_name: Callable[[], str], *, ready: int = 3,
-                 returners: int = 2) -> None:
+                 returners: int = 2, warmer: Warmer | None = None) -> None:
         self.builder = builder
+        self._warmer = warmer
+        self._warm: dict[str, Any] = {}  # ready database -> its live connection (what warmer.open gave)
         self.ready_target = max(0, ready)
         self._new_name = new_name
         self._recycles = callable(getattr(builder, "recycle", None)) and self.ready_target > 0
@@ -125,6 +135,11 @@ class Pool:
             self._cond.notify_all()  # the builder refills
             return name
 
+    def claim_warm(self, name: str) -> Any:
+        """What the warmer opened for ``name`` when it became ready (None if nothing); the caller owns it."""
+        with self._cond:
+            return self._warm.pop(name, None)
+
     def give_back(self, name: str) -> None:
         """Recycle or drop ``name`` off the critical path (at once when the pool is closing)."""
         with self._cond:
@@ -192,6 +207,7 @@ class Pool:
                         self._error = exc
                     self._cond.notify_all()
                 return
+            self._open_warm(name)
             with self._cond:
                 self._building -= 1
                 if self._closed:
@@ -214,6 +230,8 @@ class Pool:
                 return
             name, recycle = item
             reused = recycle and not self._closed and self._try_recycle(name)
+            if reused:
+                self._open_warm(name)
             with self._cond:
                 if recycle:
                     self._recycling -= 1
@@ -236,7 +254,28 @@ class Pool:
         except Exception:  # noqa: BLE001 - anything odd: drop it and build a fresh one
             return False
 
+    def _open_warm(self, name: str) -> None:
+        """Connect to a database about to be ready, so its first query needs no handshake."""
+        if self._warmer is None:
+            return
+        try:
+            warm = self._warmer.open(name)
+        except Exception:  # noqa: BLE001 - no warm connection: the test connects itself (and sees why)
+            return
+        with self._cond:
+            self._warm[name] = warm
+
+    def _close_warm(self, name: str) -> None:
+        with self._cond:
+            warm = self._warm.pop(name, None)
+        if warm is not None and self._warmer is not None:
+            try:
+                self._warmer.close(warm)
+            except Exception:  # noqa: BLE001 - a gone server has closed it already
+                pass
+
     def _quiet_drop(self, name: str) -> None:
+        self._close_warm(name)  # closed before DROP DATABASE: nothing of ours holds it open
         try:
             self.builder.drop(name)
         except Exception:  # noqa: BLE001 - a gone server has nothing left to drop

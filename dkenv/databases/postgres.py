@@ -67,6 +67,8 @@ class PostgresBuilder:
         self.version = 0
         self._admin = admin_engine(url)
         self._create_lock = threading.Lock()  # one CREATE DATABASE from the template at a time
+        self._services: dict[str, Any] = {}  # database -> dkenv's recycling connection to it
+        self._services_lock = threading.Lock()
 
     def prepare(self) -> None:
         tables = all_tables(self.kits)
@@ -131,21 +133,54 @@ class PostgresBuilder:
                 self._template_fingerprint = pg_fingerprint(cursor)
 
     def recycle(self, name: str) -> bool:
-        """Truncate a returned database whose catalog is still the template's; else False."""
+        """Truncate a returned database whose catalog is still the template's; else False.
+
+        Runs on the database's service connection (opened once, kept while the database
+        lives), so a recycle costs no handshake.
+        """
         if self.recycle_mode != "reset" or self._template_fingerprint is None:
             return False
-        with self._connect(name) as conn:
+        conn = self._service(name)
+        try:
             with conn.cursor() as cursor:
                 pg_end_sessions(cursor)
                 cursor.execute("SET lock_timeout = '10s'")  # a session that will not die: drop instead
-                if pg_fingerprint(cursor) != self._template_fingerprint:
-                    return False
-                if self._baseline is None or self._baseline.plain:
+                same = pg_fingerprint(cursor) == self._template_fingerprint
+                if same and (self._baseline is None or self._baseline.plain):
                     pg_empty(cursor)
-                elif not pg_restore(cursor, self._baseline):
-                    return False
-            conn.commit()
-        return True
+                elif same:
+                    same = pg_restore(cursor, self._baseline)
+            if same:
+                conn.commit()
+            else:
+                conn.rollback()
+        except BaseException:
+            self._close_service(name)
+            raise
+        return same
+
+    def _service(self, name: str) -> Any:
+        """dkenv's own connection to ``name`` for recycling it (never handed to a test)."""
+        with self._services_lock:
+            conn = self._services.get(name)
+        if conn is not None and not conn.closed:
+            return conn
+        conn = self._connect(name).thing
+        with conn.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")  # a test database needs no durable commit
+        conn.commit()
+        with self._services_lock:
+            self._services[name] = conn
+        return conn
+
+    def _close_service(self, name: str) -> None:
+        with self._services_lock:
+            conn = self._services.pop(name, None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a gone server closed it already
+                pass
 
     def _connect(self, name: str) -> Any:
         """A plain psycopg2 connection to ``name`` (closed by ``with``; no engine per database)."""
@@ -160,6 +195,7 @@ class PostgresBuilder:
         return contextlib.closing(conn)
 
     def drop(self, name: str) -> None:
+        self._close_service(name)  # our own connection is gone before DROP DATABASE
         force = " WITH (FORCE)" if self.version >= 130000 else ""
         if not force:
             self._execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
@@ -172,6 +208,10 @@ class PostgresBuilder:
         return {}  # schemas live inside each database
 
     def close(self) -> None:
+        with self._services_lock:
+            names = list(self._services)
+        for name in names:
+            self._close_service(name)
         self._admin.dispose()
 
     def _execute(self, sql: str) -> None:
