@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     pass
 
 #: Databases kept built ahead of demand per (server, datakit set).
-DEFAULT_READY = 3
+DEFAULT_READY = 4
 
 
 def _worker_id() -> str:
@@ -64,20 +64,20 @@ class DatabaseFactory:
     ``CREATE DATABASE ... STRATEGY`` (default FILE_COPY, measured faster).  ``recycle``
     (PostgreSQL, MySQL): ``"reset"`` empties a returned database whose schema is unchanged
     and hands it out again, ``"drop"`` always drops and rebuilds.  With ``keep``, handed-out databases are
-    left in place for debugging.  With ``warm`` (default) each ready database waits with an
+    left in place for debugging.  With ``warm_engines`` (default) each ready database waits with an
     engine already connected to it, which its first ``create_engine()`` returns.
     """
 
     def __init__(self, url: str, *, engine: str | None = None, ready: int = DEFAULT_READY,
                  strategy: str | None = None, recycle: str = "reset", keep: bool = False,
-                 label: str | None = None, warm: bool = True) -> None:
+                 label: str | None = None, warm_engines: bool = True) -> None:
         self.url = url
         self.engine = get_engine(engine or db_type_of_url(url)).name
         self.ready = ready
         self.strategy = strategy
         self.recycle = recycle
         self.keep = keep
-        self.warm = warm
+        self.warm_engines = warm_engines
         self.label = label or self.engine
         self.kept: list[IsolatedDatabase] = []
         self._pools: dict[tuple[str, ...], Pool] = {}
@@ -113,7 +113,7 @@ class DatabaseFactory:
 
     def _new_pool(self, builder: Builder) -> Pool:
         return Pool(builder, self._new_name, ready=self.ready,
-                    warmer=_EngineWarmer(self.engine, builder) if self.warm else None)
+                    warmer=_EngineWarmer(self.engine, builder) if self.warm_engines else None)
 
     def pool(self, datakits: Iterable[str | Path | Datakit],
              data: Iterable[str | Path] | None = None) -> Pool:

@@ -56,7 +56,7 @@ class Pool:
     """Ready databases for one datakit set on one server."""
 
     def __init__(self, builder: Builder, new_name: Callable[[], str], *, ready: int = 3,
-                 returners: int = 2, warmer: Warmer | None = None) -> None:
+                 returners: int = 3, warmer: Warmer | None = None) -> None:
         self.builder = builder
         self._warmer = warmer
         self._warm: dict[str, Any] = {}  # ready database -> its live connection (what warmer.open gave)

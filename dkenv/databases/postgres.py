@@ -21,9 +21,10 @@ from dkenv.databases.recycle import (
     PgBaseline,
     pg_baseline,
     pg_empty,
+    pg_ddl_probe,
     pg_end_sessions,
-    pg_fingerprint,
     pg_restore,
+    pg_schema_changed,
 )
 from dkenv.databases.servers import (
     admin_engine,
@@ -57,7 +58,7 @@ class PostgresBuilder:
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
         self.data = list(data)  # data directories: the template holds their rows
         self.recycle_mode = recycle
-        self._template_fingerprint: str | None = None
+        self._ddl_probe: str | None = None  # "schema changed since the copy?" (recycle.pg_ddl_probe)
         self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
         self.admin_url = url
         self.kits = list(kits)
@@ -126,11 +127,11 @@ class PostgresBuilder:
         sql = f"CREATE DATABASE {pg_quote(name)} TEMPLATE {pg_quote(self.template or '')}{strategy}"
         with self._create_lock:
             self._execute_retrying(sql)
-        if self.recycle_mode == "reset" and self._template_fingerprint is None:
-            # Copies share the template's catalog, OIDs included: one fingerprint serves all.
+        if self.recycle_mode == "reset" and self._ddl_probe is None:
+            # Copies share the template's catalog and its transaction stamps: one probe serves all.
             with self._connect(name) as conn, conn.cursor() as cursor:
                 self._baseline = pg_baseline(cursor)
-                self._template_fingerprint = pg_fingerprint(cursor)
+                self._ddl_probe = pg_ddl_probe(cursor, self._baseline.next_xid)
 
     def recycle(self, name: str) -> bool:
         """Truncate a returned database whose catalog is still the template's; else False.
@@ -138,14 +139,14 @@ class PostgresBuilder:
         Runs on the database's service connection (opened once, kept while the database
         lives), so a recycle costs no handshake.
         """
-        if self.recycle_mode != "reset" or self._template_fingerprint is None:
+        if self.recycle_mode != "reset" or self._ddl_probe is None:
             return False
         conn = self._service(name)
         try:
             with conn.cursor() as cursor:
                 pg_end_sessions(cursor)
                 cursor.execute("SET lock_timeout = '10s'")  # a session that will not die: drop instead
-                same = pg_fingerprint(cursor) == self._template_fingerprint
+                same = not pg_schema_changed(cursor, self._ddl_probe)
                 if same and (self._baseline is None or self._baseline.plain):
                     pg_empty(cursor)
                 elif same:

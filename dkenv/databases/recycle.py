@@ -3,8 +3,9 @@
 Dropping and rebuilding is what a returned database costs most: ~300 ms of CREATE TABLE for
 a 50-table datakit on InnoDB, and on PostgreSQL a DROP DATABASE plus a FILE_COPY clone, each
 forcing checkpoints that grow with what the tests wrote.  Most tests only write rows, so a
-returned database is compared with itself as built — everything but the rows, read from the
-catalog — and when nothing differs, only its rows and sequences are reset (~30-60 ms).  Any
+returned database is compared with itself as built — everything but the rows: on MySQL a hash
+of ``information_schema``, on PostgreSQL whether any catalog row is newer than the copy (see
+:func:`pg_ddl_probe`) — and when nothing differs, only its rows and sequences are reset.  Any
 difference (a table added, a column altered, a view, trigger, function or extension created)
 and the database is dropped and rebuilt as before.  Sessions still connected are ended first,
 so half-done transactions roll back and nothing holds a lock.
@@ -110,53 +111,38 @@ def mysql_empty(conn: Any, names: list[str]) -> None:
 # ---------------------------------------------------------------------------
 _USER_NS = ("SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'")
-_PG_FINGERPRINT = (
-    f"SELECT oid, nspname, nspacl::text FROM pg_namespace WHERE oid IN ({_USER_NS}) ORDER BY 1",
-    f"SELECT oid, relname, relnamespace, relkind, relpersistence, relnatts, relchecks, relhasrules, "
-    f"relhastriggers, relrowsecurity, relacl::text FROM pg_class WHERE relnamespace IN ({_USER_NS}) ORDER BY 1",
-    f"SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.atthasdef, "
-    f"a.attisdropped, a.attidentity, a.attgenerated FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-    f"WHERE c.relnamespace IN ({_USER_NS}) AND a.attnum > 0 ORDER BY 1, 2",
-    f"SELECT d.adrelid, d.adnum, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_class c "
-    f"ON c.oid = d.adrelid WHERE c.relnamespace IN ({_USER_NS}) ORDER BY 1, 2",
-    f"SELECT oid, conname, conrelid, pg_get_constraintdef(oid) FROM pg_constraint "
-    f"WHERE connamespace IN ({_USER_NS}) ORDER BY 1",
-    f"SELECT oid, typname, typnamespace FROM pg_type WHERE typnamespace IN ({_USER_NS}) ORDER BY 1",
-    "SELECT oid, enumtypid, enumlabel, enumsortorder FROM pg_enum ORDER BY 1",
-    f"SELECT oid, proname, pronamespace, md5(prosrc) FROM pg_proc WHERE pronamespace IN ({_USER_NS}) ORDER BY 1",
-    "SELECT oid, tgname, tgrelid, tgenabled FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
-    f"SELECT r.oid, r.rulename, r.ev_class FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
-    f"WHERE c.relnamespace IN ({_USER_NS}) ORDER BY 1",
-    "SELECT oid, polname, polrelid FROM pg_policy ORDER BY 1",
-    "SELECT oid, extname, extversion FROM pg_extension ORDER BY 1",
-    "SELECT seqrelid, seqstart, seqincrement, seqmax, seqmin, seqcycle FROM pg_sequence ORDER BY 1",
-    "SELECT count(*) FROM pg_largeobject_metadata",
-    "SELECT setconfig FROM pg_db_role_setting WHERE setdatabase = "
-    "(SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1",
-    "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
-)
-
-
 def pg_end_sessions(cursor: Any) -> None:
     """Terminate the other sessions on the connected database (their transactions roll back)."""
     cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
-def _pg_fingerprint_sql() -> str:
-    """One query hashing every catalog query server-side: one round trip, not sixteen."""
-    parts = [f"(SELECT coalesce(string_agg(q::text, ',' ORDER BY q::text), '') FROM ({sql}) q)"
-             for sql in _PG_FINGERPRINT]
-    return "SELECT md5(concat_ws('|', " + ", ".join(parts) + "))"
+def pg_ddl_probe(cursor: Any, next_xid: int) -> str:
+    """A query answering "did anything but rows change since transaction ``next_xid``?".
+
+    Every committed schema change (a table, column, index, view, trigger, function, type,
+    grant, comment, extension, large object...) writes a row version into one of the
+    connected database's own catalogs, stamped with a transaction newer than the copy; rows
+    and sequence positions never do (resets use ``setval``, not ``ALTER SEQUENCE``).  Only
+    VACUUM and ANALYZE touch catalogs in place or in ``pg_statistic``, which is left out.
+    Per-database settings and prepared transactions live in shared catalogs: asked directly.
+    One round trip, ~8× cheaper than hashing the catalog.
+    """
+    cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = 'pg_catalog'::regnamespace "
+                   "AND relkind = 'r' AND NOT relisshared "
+                   "AND relname NOT IN ('pg_statistic', 'pg_statistic_ext_data') ORDER BY 1")
+    newer = f"age(xmin) <= age('{int(next_xid)}'::xid)"
+    probes = [f"EXISTS (SELECT 1 FROM pg_catalog.{name} WHERE {newer})" for (name,) in cursor.fetchall()]
+    probes += ["EXISTS (SELECT 1 FROM pg_db_role_setting WHERE setdatabase = "
+               "(SELECT oid FROM pg_database WHERE datname = current_database()))",
+               "EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())"]
+    return "SELECT " + " OR ".join(probes)
 
 
-_PG_FINGERPRINT_SQL = _pg_fingerprint_sql()
-
-
-def pg_fingerprint(cursor: Any) -> str:
-    """A hash of everything but the rows (and sequence positions) in the connected database."""
-    cursor.execute(_PG_FINGERPRINT_SQL)
-    return str(cursor.fetchone()[0])
+def pg_schema_changed(cursor: Any, probe: str) -> bool:
+    """Run a :func:`pg_ddl_probe` query."""
+    cursor.execute(probe)
+    return bool(cursor.fetchone()[0])
 
 
 # As superuser (dkenv's containers): one round trip, foreign-key triggers off for the transaction.
@@ -169,7 +155,7 @@ BEGIN
            WHERE c.relnamespace IN ({_USER_NS}) AND c.relkind IN ('r', 'p', 'S') LOOP
     IF r.relkind = 'S' THEN
       EXECUTE format('SELECT is_called FROM %s', r.rel) INTO found;
-      IF found THEN EXECUTE format('ALTER SEQUENCE %s RESTART', r.rel); END IF;
+      IF found THEN PERFORM setval(r.rel, (SELECT seqstart FROM pg_sequence WHERE seqrelid = r.rel), false); END IF;
     ELSE
       EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', r.rel) INTO found;
       IF found THEN EXECUTE format('DELETE FROM %s', r.rel); END IF;
@@ -262,7 +248,8 @@ def pg_empty(cursor: Any) -> None:
     tables, sequences = _relations(cursor)
     for name, (_value, called) in _sequence_states(cursor, sequences).items():
         if called:
-            cursor.execute(f"ALTER SEQUENCE {name} RESTART")
+            cursor.execute("SELECT setval(%s::regclass, seqstart, false) FROM pg_sequence "
+                           "WHERE seqrelid = %s::regclass", (name, name))
     _delete_rows(cursor, tables)
 
 
