@@ -7,6 +7,7 @@ formatting), which need no server.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,40 @@ def test_pool_reuses_recycled_databases_and_drops_the_rest():
     assert pool.wait_for_drops(120)
     assert second in builder.dropped  # not clean: dropped, never reused
     pool.close()
+
+
+class _Warmer:
+    """Records what the pool connects and closes (a string stands for a connected engine)."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.closed: list[str] = []
+        self._lock = threading.Lock()
+
+    def open(self, name: str) -> str:
+        with self._lock:
+            self.opened.append(f"warm:{name}")
+        return f"warm:{name}"
+
+    def close(self, warm: str) -> None:
+        with self._lock:
+            self.closed.append(warm)
+
+
+def test_pool_connects_each_ready_database_and_closes_what_nobody_claimed():
+    counter = iter(range(100))
+    builder = _RecyclingBuilder()
+    builder.fail = False
+    warmer = _Warmer()
+    pool = Pool(builder, lambda: f"db{next(counter)}", ready=2, warmer=warmer)
+    first = pool.take(timeout=60)
+    assert pool.claim_warm(first) == f"warm:{first}"  # connected before it was handed out
+    assert pool.claim_warm(first) is None  # claimed once; the caller owns it now
+    pool.give_back(first)
+    assert pool.wait_for_drops(120)
+    if first in pool._ready:  # noqa: SLF001 - recycled: connected again for its next test
+        assert warmer.opened.count(f"warm:{first}") == 2
+    pool.close()
+    # Everything connected and never claimed was closed (before its drop), exactly once.
+    assert Counter(warmer.closed) == Counter(warmer.opened) - Counter([f"warm:{first}"])
+    assert set(builder.dropped) >= set(builder.created)

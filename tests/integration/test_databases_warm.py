@@ -1,0 +1,194 @@
+"""Warm hand-outs: databases handed out already connected, returned off the test's path.
+
+On real PostgreSQL and MariaDB containers and real SQLite files.  What a test commits, the
+schema changes it makes and the sequences it advances never reach the next test, whether the
+next one gets a recycled database or a new one; and closing the factory (the session's end)
+leaves no database, no connection and no pool thread behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, insert, inspect, select, text
+
+from dkenv.databases import DatabaseFactory, IsolatedDatabase, SqliteServer
+from tests.integration.conftest import module_scope
+
+ROOT = Path(__file__).resolve().parents[2]
+KITS = [ROOT / "examples" / "bronze-pagila"]
+ACTOR = "br__pagila__public.actor"
+SCHEMA = "br__pagila__public"
+ENGINES = [pytest.param("postgres", marks=[pytest.mark.docker, pytest.mark.postgres]),
+           pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql]),
+           "sqlite"]
+
+
+@pytest.fixture(scope="module")
+def container_scope(client, local_images):
+    with module_scope(client, "warm") as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def postgres_server(container_scope):
+    from dkenv.lifecycle import start
+
+    srv = start("postgres", progress=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def mysql_server(container_scope):
+    from dkenv.lifecycle import start
+
+    srv = start("mysql", progress=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_server():
+    with SqliteServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(request, engine):
+    """The module's server for ``engine`` (containers in a DKENV_SCOPE of the module's own)."""
+    return request.getfixturevalue(f"{engine}_server")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
+def actor(db: IsolatedDatabase):
+    return db.datakits[0].metadata.tables[ACTOR]
+
+
+def leftovers(server) -> list[str]:
+    """Isolated databases (or their files) still on the server."""
+    if server.engine == "sqlite":
+        return sorted(p.name for p in Path(server.directory).glob("dk_*"))
+    sql = ("SELECT datname FROM pg_database" if server.engine == "postgres"
+           else "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+    eng = create_engine(server.url)
+    try:
+        with eng.connect() as conn:
+            return sorted(n for (n,) in conn.execute(text(sql)) if n.startswith(("dk_", "dkenv_bld_")))
+    finally:
+        eng.dispose()
+
+
+def sessions_on_test_databases(server) -> int:
+    """Connections still open to isolated databases (PostgreSQL, MariaDB)."""
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'dk\\_%'" if server.engine == "postgres"
+           else "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB LIKE 'dk\\_%'")
+    eng = create_engine(server.url)
+    try:
+        with eng.connect() as conn:
+            return int(conn.execute(text(sql)).scalar())
+    finally:
+        eng.dispose()
+
+
+def gate_builds(pool, monkeypatch) -> threading.Semaphore:
+    """Let the builder make one database, then hold it: refills come from recycling."""
+    builds = threading.Semaphore(1)
+    real_create = pool.builder.create
+
+    def gated_create(name: str) -> None:
+        builds.acquire()
+        real_create(name)
+
+    monkeypatch.setattr(pool.builder, "create", gated_create)
+    return builds
+
+
+def test_a_handed_out_database_is_already_connected(server):
+    with DatabaseFactory(server.url, engine=server.engine, ready=2) as factory:
+        with factory.database(KITS) as db:
+            eng = db.create_engine()
+            assert eng.pool.checkedin() == 1  # connected by the pool before the hand-out
+            with eng.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(actor(db))).scalar() == 0
+            assert db.create_engine() is not eng  # only the first call gets the warm engine
+            assert db.create_engine(pool_pre_ping=True).pool.checkedin() == 0
+
+
+def test_commits_ddl_and_sequences_never_reach_the_next_test(server, monkeypatch):
+    factory = DatabaseFactory(server.url, engine=server.engine, ready=1)
+    pool = factory.pool(KITS)
+    # SQLite copies files and never recycles: its builder is not held.
+    builds = gate_builds(pool, monkeypatch) if server.engine != "sqlite" else threading.Semaphore(99)
+    try:
+        # Test 1: commits on two connections and advances the actor sequence.
+        with factory.database(KITS) as first:
+            table = actor(first)
+            eng = first.create_engine()
+            with eng.begin() as conn:
+                conn.execute(insert(table).values(first_name="A", last_name="B"))
+            other = first.create_engine()
+            with other.begin() as conn:
+                conn.execute(insert(table).values(first_name="C", last_name="D"))
+            left_open = other.connect()  # a session the test forgot, mid-transaction
+            left_open.execute(insert(table).values(first_name="E", last_name="F"))
+        assert pool.wait_for_drops(timeout=120)
+        # Test 2: nothing of test 1; then it changes the schema.
+        with factory.database(KITS) as second:
+            if server.engine != "sqlite":
+                assert second.name == first.name and pool.recycled == 1  # the recycled database
+            eng = second.create_engine()
+            with eng.begin() as conn:
+                assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+                conn.execute(insert(table).values(first_name="G", last_name="H"))
+                assert conn.execute(select(table.c.actor_id)).scalar() == 1  # the sequence starts over
+                schema = q(server, second.schema_map.get(SCHEMA, SCHEMA))
+                conn.execute(text(f"CREATE TABLE {schema}.extra (id INT PRIMARY KEY)"))
+        left_open.invalidate()
+        builds.release()  # a changed schema is never recycled: let the builder make a new one
+        assert pool.wait_for_drops(timeout=120)
+        # Test 3: a database without test 2's table, rows or sequence position.
+        with factory.database(KITS) as third:
+            assert third.name != second.name
+            eng = third.create_engine()
+            names = inspect(eng).get_table_names(schema=third.schema_map.get(SCHEMA, SCHEMA))
+            assert "extra" not in names and "actor" in names
+            with eng.begin() as conn:
+                assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+                conn.execute(insert(table).values(first_name="I", last_name="J"))
+                assert conn.execute(select(table.c.actor_id)).scalar() == 1
+    finally:
+        for _ in range(8):
+            builds.release()
+        factory.close()
+    assert leftovers(server) == []
+
+
+def test_closing_the_factory_leaves_no_database_connection_or_thread(server):
+    factory = DatabaseFactory(server.url, engine=server.engine, ready=3)
+    pool = factory.pool(KITS)
+    returned = [factory.database(KITS) for _ in range(3)]
+    held = factory.database(KITS)  # still out when the session ends
+    held_engine = held.create_engine()
+    with held_engine.connect() as conn:
+        conn.execute(insert(actor(held)).values(first_name="A", last_name="B"))
+    for db in returned:
+        db.drop()  # handed to the returner threads; close() must not wait for nothing or skip them
+    factory.close()
+    threads = [pool._builder_thread, *pool._returners]  # noqa: SLF001
+    assert not any(t is not None and t.is_alive() for t in threads)
+    assert held_engine.pool.checkedin() == 0  # the warm connection was closed
+    assert pool._warm == {}  # noqa: SLF001 - every ready database's connection closed too
+    assert leftovers(server) == []
+    if server.engine != "sqlite":
+        assert sessions_on_test_databases(server) == 0
+
+
+def q(server, name: str) -> str:
+    return f"`{name}`" if server.engine == "mysql" else f'"{name}"'
