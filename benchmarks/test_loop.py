@@ -182,15 +182,26 @@ def run_suite(directory: Path, engine: str, pattern: str) -> float:
     return elapsed
 
 
-def measure(root: Path, pattern: str, engine: str, sizes: list[int], runs: int) -> tuple[float, float]:
-    """(per-test seconds, fixed seconds) from the medians at the smallest and largest size."""
-    medians = {}
-    for n in (min(sizes), max(sizes)):
-        directory = write_suite(root, pattern, engine, n)
-        medians[n] = statistics.median(run_suite(directory, engine, pattern) for _ in range(runs))
+def measure(root: Path, patterns: list[tuple[str, str]], sizes: list[int],
+            runs: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """(per-test seconds, fixed seconds) per (pattern, engine), from medians at both sizes.
+
+    Runs are interleaved (every pattern and size once, then again) so that a load that
+    drifts during the benchmark weighs on every pattern alike.
+    """
     small, large = min(sizes), max(sizes)
-    slope = (medians[large] - medians[small]) / (large - small)
-    return slope, medians[small] - slope * small
+    dirs = {(p, e, n): write_suite(root, p, e, n) for p, e in patterns for n in (small, large)}
+    times: dict[tuple[str, str, int], list[float]] = {key: [] for key in dirs}
+    for _ in range(runs):
+        for (pattern, engine, n), directory in dirs.items():
+            times[(pattern, engine, n)].append(run_suite(directory, engine, pattern))
+    out = {}
+    for pattern, engine in patterns:
+        at_small = statistics.median(times[(pattern, engine, small)])
+        at_large = statistics.median(times[(pattern, engine, large)])
+        slope = (at_large - at_small) / (large - small)
+        out[(pattern, engine)] = (slope, at_small - slope * small)
+    return out
 
 
 def pytest_postgresql_skip_reason() -> str | None:
@@ -210,7 +221,6 @@ def pct(values: list[float], q: float) -> float:
 
 def handout_figures(engine: str, n: int, hold_s: float) -> tuple[float, float]:
     """p50/p95 ms from ``server.database(...)`` to a first query answered, over ``n`` hand-outs."""
-    import sqlalchemy as sa
 
     from dkenv.databases import SqliteServer
     from dkenv.lifecycle import start
@@ -246,24 +256,19 @@ def main() -> None:
     parser.add_argument("--handouts", type=int, default=200, help="hand-outs timed per engine")
     parser.add_argument("--hold-ms", type=float, default=3.0, help="each hand-out's database is held this long")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     print(f"{'pattern':<28} {'per test':>10} {'fixed':>8}   (median of {args.runs} whole pytest runs, "
           f"{min(args.sizes)} and {max(args.sizes)} tests, bronze-pagila)", flush=True)
-    results: dict[tuple[str, str], tuple[float, float]] = {}
+    patterns = [(p, e) for e in args.engines for p in ("dkenv", "rollback")]
+    skip = pytest_postgresql_skip_reason() if "postgres" in args.engines else "postgres not selected"
+    if skip is None:
+        patterns.append(("pytest-postgresql", "postgres"))
     with tempfile.TemporaryDirectory(prefix="dkenv-loop-") as tmp:
-        root = Path(tmp)
-        for engine in args.engines:
-            for pattern in ("dkenv", "rollback"):
-                slope, fixed = measure(root, pattern, engine, args.sizes, args.runs)
-                results[(pattern, engine)] = (slope, fixed)
-                print(f"{pattern + ', ' + engine:<28} {slope * 1000:>7.1f} ms {fixed:>6.2f} s", flush=True)
-            if engine == "postgres":
-                reason = pytest_postgresql_skip_reason()
-                if reason:
-                    print(f"{'pytest-postgresql, postgres':<28} skipped: {reason}", flush=True)
-                else:
-                    slope, fixed = measure(root, "pytest-postgresql", engine, args.sizes, args.runs)
-                    results[("pytest-postgresql", engine)] = (slope, fixed)
-                    print(f"{'pytest-postgresql, postgres':<28} {slope * 1000:>7.1f} ms {fixed:>6.2f} s", flush=True)
+        results = measure(Path(tmp), patterns, args.sizes, args.runs)
+    for (pattern, engine), (slope, fixed) in results.items():
+        print(f"{pattern + ', ' + engine:<28} {slope * 1000:>7.1f} ms {fixed:>6.2f} s", flush=True)
+    if skip is not None and "postgres" in args.engines:
+        print(f"{'pytest-postgresql, postgres':<28} skipped: {skip}", flush=True)
     print()
     for engine in args.engines:
         (d_slope, d_fixed), (r_slope, r_fixed) = results[("dkenv", engine)], results[("rollback", engine)]

@@ -20,8 +20,8 @@ from typing import Any
 from dkenv.databases.recycle import (
     PgBaseline,
     pg_baseline,
-    pg_empty,
     pg_ddl_probe,
+    pg_empty,
     pg_end_sessions,
     pg_restore,
     pg_schema_changed,
