@@ -4,8 +4,11 @@ Building a database (a template copy, a DDL replay, a file copy) is the slow par
 hand-out, so a builder thread keeps ``ready`` databases waiting and returner threads deal
 with returned ones; a request only pops a name.  A builder that can *recycle* (MySQL: reset
 a returned database whose schema is unchanged) gets its databases back into the pool
-instead of building new ones; anything it cannot recycle is dropped.  Both threads are
-daemons owned by the pool; :meth:`Pool.close` stops them and drops everything the pool holds.
+instead of building new ones; anything it cannot recycle is dropped.  With a *warmer*, those
+threads also connect to each database before it joins the ready queue (a test's first query
+then needs no handshake); what nobody claimed is closed before its database is dropped.  The
+threads are daemons owned by the pool; :meth:`Pool.close` stops them and drops everything the
+pool holds.
 """
 
 from __future__ import annotations
