@@ -246,7 +246,10 @@ class _EngineWarmer:
 
     def open(self, name: str) -> Any:
         attached = self.builder.attached(name) if hasattr(self.builder, "attached") else {}
-        return open_warm_engine(self.engine, self.builder.url(name), self.builder.schema_map(name), attached)
+        # PostgreSQL lends the connection it keeps per database: no handshake per test.
+        creator = self.builder.creator(name) if hasattr(self.builder, "creator") else None
+        return open_warm_engine(self.engine, self.builder.url(name), self.builder.schema_map(name), attached,
+                                **({"creator": creator} if creator else {}))
 
     def close(self, warm: Any) -> None:
         warm.dispose()

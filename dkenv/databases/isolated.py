@@ -70,9 +70,10 @@ def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached
     return create_engine(url, connect_args=connect_args, **kwargs)
 
 
-def open_warm_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str]) -> sa.Engine:
+def open_warm_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str],
+                     **kwargs: Any) -> sa.Engine:
     """:func:`open_engine` with one connection made and back in its pool: dialect set up, handshake done."""
-    engine = open_engine(engine_name, url, schema_map, attached)
+    engine = open_engine(engine_name, url, schema_map, attached, **kwargs)
     try:
         with engine.connect():
             pass

@@ -11,10 +11,11 @@ dkenv's PostgreSQL 15 image with the 50-table benchmark datakit it copies in ~55
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.databases.recycle import (
@@ -145,7 +146,7 @@ class PostgresBuilder:
         try:
             with conn.cursor() as cursor:
                 pg_end_sessions(cursor)
-                cursor.execute("SET lock_timeout = '10s'")  # a session that will not die: drop instead
+                cursor.execute("SET LOCAL lock_timeout = '10s'")  # a session that will not die: drop instead
                 same = not pg_schema_changed(cursor, self._ddl_probe)
                 if same and (self._baseline is None or self._baseline.plain):
                     pg_empty(cursor)
@@ -160,16 +161,36 @@ class PostgresBuilder:
             raise
         return same
 
+    def creator(self, name: str) -> Callable[[], Any]:
+        """A DBAPI ``creator`` for a test's first engine: it lends dkenv's own connection first.
+
+        The connection comes back when that engine closes it (dispose, or the database's
+        drop); :meth:`recycle` then resets its session (``DISCARD ALL``) and reuses it, so
+        no handshake is paid per test.  Later connections of the engine are new ones.
+        """
+        first = [True]
+
+        def connect() -> Any:
+            if first[0]:
+                first[0] = False
+                conn = self._service(name)
+                conn.lent = True
+                return conn
+            return self._connect(name).thing
+
+        return connect
+
     def _service(self, name: str) -> Any:
-        """dkenv's own connection to ``name`` for recycling it (never handed to a test)."""
+        """dkenv's own connection to ``name``, its session as new (opened once per database)."""
         with self._services_lock:
-            conn = self._services.get(name)
-        if conn is not None and not conn.closed:
-            return conn
-        conn = self._connect(name).thing
-        with conn.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")  # a test database needs no durable commit
-        conn.commit()
+            conn = self._services.pop(name, None)
+        if conn is not None and (conn.closed or conn.lent):
+            conn.really_close()  # still out with a test that never closed it: never reused
+            conn = None
+        if conn is None:
+            conn = self._connect(name).thing
+        else:
+            _reset_session(conn)
         with self._services_lock:
             self._services[name] = conn
         return conn
@@ -179,20 +200,26 @@ class PostgresBuilder:
             conn = self._services.pop(name, None)
         if conn is not None:
             try:
-                conn.close()
+                conn.really_close()
             except Exception:  # noqa: BLE001 - a gone server closed it already
                 pass
 
     def _connect(self, name: str) -> Any:
-        """A plain psycopg2 connection to ``name`` (closed by ``with``; no engine per database)."""
+        """A psycopg2 connection to ``name`` that dkenv can lend (closed by ``with``).
+
+        Commits need no WAL flush on a test database (``synchronous_commit=off``).
+        """
         import contextlib
 
         import psycopg2
         from sqlalchemy.engine import make_url
 
         url = make_url(self.url(name))
+        query = dict(url.query)
+        query.setdefault("options", "-c synchronous_commit=off")
         conn = psycopg2.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                                dbname=url.database, connect_timeout=5, **dict(url.query))
+                                dbname=url.database, connect_timeout=5, connection_factory=_lendable(),
+                                **query)
         return contextlib.closing(conn)
 
     def drop(self, name: str) -> None:
@@ -238,6 +265,38 @@ class PostgresBuilder:
                     raise
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
+
+
+@functools.cache
+def _lendable() -> type:
+    """psycopg2's connection class, with a ``close()`` that only gives a lent connection back."""
+    import psycopg2.extensions
+
+    class LendableConnection(psycopg2.extensions.connection):  # type: ignore[misc]
+        lent = False
+
+        def close(self) -> None:
+            if self.lent:
+                self.lent = False  # back with dkenv, which resets its session before reusing it
+                return
+            super().close()
+
+        def really_close(self) -> None:
+            self.lent = False
+            super().close()
+
+    return LendableConnection
+
+
+def _reset_session(conn: Any) -> None:
+    """Make a connection a test had as new: no transaction, temp table, prepared statement,
+    lock, LISTEN or setting of the test's survives (``DISCARD ALL``)."""
+    conn.rollback()
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("DISCARD ALL")
+    conn.autocommit = False
+    conn.set_session(isolation_level="DEFAULT", readonly="DEFAULT", deferrable="DEFAULT")
 
 
 class PostgresSnapshotBuilder(PostgresBuilder):

@@ -192,3 +192,36 @@ def test_closing_the_factory_leaves_no_database_connection_or_thread(server):
 
 def q(server, name: str) -> str:
     return f"`{name}`" if server.engine == "mysql" else f'"{name}"'
+
+
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=[pytest.mark.docker, pytest.mark.postgres])])
+def test_postgres_lends_its_connection_and_resets_the_session_between_tests(server, monkeypatch):
+    """The connection a test's first engine got comes back to the next test, its session as new."""
+    factory = DatabaseFactory(server.url, engine="postgres", ready=1)
+    pool = factory.pool(KITS)
+    builds = gate_builds(pool, monkeypatch)
+    try:
+        with factory.database(KITS) as first:
+            eng = first.create_engine()
+            with eng.connect() as conn:
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+                conn.execute(text("SET statement_timeout = '1234ms'"))
+                conn.execute(text("SELECT pg_advisory_lock(42)"))
+                conn.execute(text("PREPARE leftover AS SELECT 1"))
+                conn.commit()
+            eng.dispose()
+        assert pool.wait_for_drops(timeout=120)
+        with factory.database(KITS) as second:
+            assert second.name == first.name  # recycled
+            with second.create_engine().connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid  # no new handshake
+                assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+                assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar() == 0
+                assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar() == 0
+                assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+    finally:
+        for _ in range(8):
+            builds.release()
+        factory.close()
+    assert leftovers(server) == []
+    assert sessions_on_test_databases(server) == 0
