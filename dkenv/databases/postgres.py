@@ -195,6 +195,10 @@ class PostgresBuilder:
             self._services[name] = conn
         return conn
 
+    def disconnect(self, name: str) -> None:
+        """Close dkenv's own connection to ``name`` (a snapshot needs a quiet database)."""
+        self._close_service(name)
+
     def _close_service(self, name: str) -> None:
         with self._services_lock:
             conn = self._services.pop(name, None)

@@ -225,3 +225,24 @@ def test_postgres_lends_its_connection_and_resets_the_session_between_tests(serv
         factory.close()
     assert leftovers(server) == []
     assert sessions_on_test_databases(server) == 0
+
+
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=[pytest.mark.docker, pytest.mark.postgres])])
+def test_a_warm_database_can_be_snapshotted(server):
+    """A snapshot needs a quiet database: the connection the pool keeps per database is closed first."""
+    from dkenv.data.snapshots import rm
+    from dkenv.databases.factory import server_snapshot
+
+    with DatabaseFactory(server.url, engine="postgres", ready=1) as factory:
+        with factory.database(KITS) as db:
+            with db.create_engine().begin() as conn:
+                conn.execute(insert(actor(db)).values(first_name="A", last_name="B"))
+            made = server_snapshot(server, db, "warm-step")
+        try:
+            assert made.where == "dkenv_snap_warm-step"
+            with factory.database(snapshot="warm-step", datakits=KITS) as copy:
+                with copy.create_engine().connect() as conn:
+                    assert conn.execute(select(func.count()).select_from(actor(copy))).scalar() == 1
+        finally:
+            rm(server.url, "warm-step")
+    assert leftovers(server) == []
