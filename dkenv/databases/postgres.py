@@ -7,6 +7,10 @@ version: a changed datakit gets a new template, an unchanged one is found again 
 server and not redeployed.  ``STRATEGY FILE_COPY`` is used where the server has it (15+): on
 dkenv's PostgreSQL 15 image with the 50-table benchmark datakit it copies in ~55-65 ms against
 ~135-185 ms for the default WAL_LOG (see ``benchmarks/handout.py``).
+
+Each database has one connection of dkenv's own, opened once: it resets the database when a
+test returns it, and in between it is lent to the test's first engine (:meth:`PostgresBuilder.creator`),
+so neither the test nor the reset pays a handshake.
 """
 
 from __future__ import annotations
