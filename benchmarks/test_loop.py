@@ -1,7 +1,7 @@
 """The test loop as a suite feels it: a fresh database per test against the rollback pattern.
 
-    python benchmarks/test_loop.py                          # postgres, mysql, sqlite; 20 and 120 tests
-    python benchmarks/test_loop.py --engines postgres --sizes 20 100 --runs 3
+    python benchmarks/test_loop.py                          # postgres, mysql, sqlite; 20 and 220 tests
+    python benchmarks/test_loop.py --engines postgres --sizes 20 120 --runs 3
 
 One generated test file (each test inserts a row into the 13-table ``examples/bronze-pagila``
 datakit and counts it) runs as whole ``pytest`` runs, median of ``--runs`` per size, under:
@@ -251,8 +251,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", nargs="*", default=["postgres", "mysql", "sqlite"],
                         choices=["postgres", "mysql", "sqlite"])
-    parser.add_argument("--sizes", type=int, nargs=2, default=[20, 120], metavar=("SMALL", "LARGE"))
-    parser.add_argument("--runs", type=int, default=3, help="whole pytest runs per size (median)")
+    # 200 tests apart and 5 runs: on a loaded 2-core machine, 100 apart and 3 runs gave negative slopes.
+    parser.add_argument("--sizes", type=int, nargs=2, default=[20, 220], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--runs", type=int, default=5, help="whole pytest runs per size (median)")
     parser.add_argument("--handouts", type=int, default=200, help="hand-outs timed per engine")
     parser.add_argument("--hold-ms", type=float, default=3.0, help="each hand-out's database is held this long")
     args = parser.parse_args()
