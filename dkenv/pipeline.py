@@ -18,12 +18,6 @@ from dkenv.results import DeployResult, ValidationResult
 from dkenv.runtime import release, runtime_for
 
 
-def _mask(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @dataclass
 class Outcome:
     """The result of a deploy/validate job, ready for JSON or a human summary."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -137,11 +136,3 @@ def usage(message: str, hint: str | None = None) -> DkenvError:
     e = DkenvError(message, hint)
     e.exit_code = EXIT_USAGE
     return e
-
-
-def progress_printer(enabled: bool = True) -> Callable[[str], None]:
-    def show(line: str) -> None:
-        if enabled:
-            print(line, file=sys.stderr, flush=True)
-
-    return show
