@@ -29,7 +29,7 @@ from sqlalchemy.pool import StaticPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.drift_battery import DRIFTS, apply, caught, battery, create_all, problems_of  # noqa: E402
+from tests.drift_battery import DRIFTS, apply, battery, caught, create_all, problems_of  # noqa: E402
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from tests.drift_battery import DRIFTS, caught, Drift, apply, battery, create_all, problems_of
+from tests.drift_battery import DRIFTS, Drift, apply, battery, caught, create_all, problems_of
 from tests.integration.conftest import module_scope
 
 pytestmark = pytest.mark.docker

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from tests.drift_battery import DRIFTS, caught, apply, battery, create_all, problems_of
+from tests.drift_battery import DRIFTS, apply, battery, caught, create_all, problems_of
 
 
 def fresh() -> tuple[list[sa.MetaData], sa.Engine]:
