@@ -239,8 +239,9 @@ def write_junit(
     """A JUnit XML file: one test suite per engine, one test case per table.
 
     ``failed`` and ``problems`` cells are failures (their message is the database's, followed
-    by the error findings for that cell), ``skipped`` cells are skipped, and warnings go to
-    the case's system-out, so CI systems show the fix next to the table.
+    by the error findings for that cell), ``skipped`` cells are skipped, and warnings (and why
+    an ``unchecked`` cell had no smoke row) go to the case's system-out, so CI systems show
+    the fix next to the table.
     """
     tables, engines, cells = _grid(results, engines)
     by_cell: dict[tuple[str, str], list[Finding]] = {}
@@ -268,10 +269,12 @@ def write_junit(
                 n_skip += 1
                 ET.SubElement(case, "skipped", message=result.detail or "skipped")
             warnings = [f for f in mine if f.severity != ERROR]
-            if warnings:
+            notes = [f"unchecked: {result.detail}"] if result.status == UNCHECKED else []
+            if warnings or notes:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"{f.severity} {f.code} ({f.column or f.table}): {f.message}\n"
-                                     f"fix: {f.fix}" for f in warnings)
+                out.text = "\n".join(notes + [
+                    f"{f.severity} {f.code} ({f.column or f.table}): {f.message}\nfix: {f.fix}"
+                    for f in warnings])
         suite.set("tests", str(len(tables)))
         suite.set("failures", str(n_fail))
         suite.set("errors", "0")
