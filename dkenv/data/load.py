@@ -28,6 +28,7 @@ from datetime import time as dtime
 from typing import Any
 
 from dkenv.data.files import DataFile
+from dkenv.data.guard import is_environmental
 from dkenv.data.rows import TableRules
 from dkenv.errors import DkenvError
 
@@ -197,6 +198,8 @@ def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] 
                 from sqlalchemy.exc import DBAPIError, StatementError
 
                 driver_error = getattr(conn.dialect.loaded_dbapi, "Error", ())
+                if is_environmental(exc, conn.dialect):
+                    raise  # the caller says where: the container, the file
                 if isinstance(exc, (DBAPIError, StatementError, driver_error)):
                     raise LoadFailed(f"loading {plan.file} into {name} failed: {_db_message(exc)}; "
                                      f"nothing was loaded (the load was rolled back)",
@@ -306,7 +309,9 @@ def copy_mode(target: Any) -> bool:
         return True  # dkenv's own PostgreSQL URLs use psycopg2
     from sqlalchemy.engine import make_url
 
-    return make_url(target.url).get_driver_name() == "psycopg2"
+    from dkenv.engines.drivers import with_installed_driver
+
+    return make_url(with_installed_driver(target.url)).get_driver_name() == "psycopg2"
 
 
 def line_encoder(table: Any, columns: list[str], all_columns: list[str]) -> Callable[[tuple], str]:
