@@ -46,11 +46,14 @@ def _check_of(kind: Any) -> Check | None:  # noqa: PLR0911 - one branch per fami
     if isinstance(kind, Enum):
         return None  # its labels are the model's to check
     if isinstance(kind, String):
-        return _length(kind.length, _spelled(kind)) if isinstance(kind.length, int) else None
+        return _length(kind.length, f"{type(kind).__name__}({kind.length})") if isinstance(kind.length, int) else None
     if isinstance(kind, Float):
         return None
     if isinstance(kind, Numeric):
-        return _numeric(kind.precision, kind.scale, _spelled(kind)) if kind.precision else None
+        if not kind.precision:
+            return None
+        spelled = f"{type(kind).__name__}({kind.precision}" + (f", {kind.scale})" if kind.scale is not None else ")")
+        return _numeric(kind.precision, kind.scale, spelled)
     if isinstance(kind, Integer) and getattr(kind, "__visit_name__", "") in _INT_BITS:
         return _integer(_INT_BITS[kind.__visit_name__], type(kind).__name__)
     if isinstance(kind, DateTime):
@@ -60,14 +63,6 @@ def _check_of(kind: Any) -> Check | None:  # noqa: PLR0911 - one branch per fami
     if isinstance(kind, Time):
         return _time
     return None
-
-
-def _spelled(kind: Any) -> str:
-    """``String(5)``, ``Numeric(6, 2)``: the type as a model spells it."""
-    try:
-        return repr(kind)
-    except Exception:  # noqa: BLE001 - a custom type's repr may fail
-        return type(kind).__name__
 
 
 # ---------------------------------------------------------------------------
@@ -167,11 +162,11 @@ def _naive() -> Check:
             return value, "not a timestamp (ISO 8601, e.g. 2024-01-02T03:04:05)"
         offset = stamp.utcoffset()
         aware = offset is not None
-        first.setdefault(aware, where)
-        if (not aware) in first:
+        if (not aware) in first:  # the first value decided the column's kind
             one, other = ("timezone-aware", "naive") if aware else ("naive", "timezone-aware")
             return value, (f"a {one} timestamp in a column whose values were {other} first (at "
                            f"{first[not aware]}): give every value an offset, or none")
+        first.setdefault(aware, where)
         if offset is not None and offset != timedelta(0):
             return value, ("a time zone offset other than UTC, but the column has no time zone (DateTime()): "
                            "the offset would be dropped; give UTC, or declare DateTime(timezone=True)")
