@@ -176,7 +176,7 @@ def test_a_full_disk_under_a_sqlite_file_is_one_line_exit_3(dk, small_disk, tmp_
     data = tmp_path / "big"
     data.mkdir()
     (data / "employee.csv").write_text(
-        "id,name\n" + "".join(f"{i},{'worker number %d with a long name' % i}\n" for i in range(1, 60_001)))
+        "id,name\n" + "".join(f"{i},worker number {i} with a long name\n" for i in range(1, 60_001)))
     result = dk("load", data, "--target", "sqlite_file", "--database", db, SHOP)
     assert result.code == 3, result.err
     lines = [line for line in result.err.splitlines() if line.strip() and not line.startswith("dkenv: loading")]
