@@ -41,12 +41,8 @@ def strict_mode(conn: Any) -> Callable[[], None]:
     conn.exec_driver_sql("SET SESSION sql_mode = %s", (",".join(modes),))
 
     def restore() -> None:
-        from sqlalchemy.exc import DBAPIError
-
-        try:
+        if not conn.invalidated:  # a lost connection took its session with it
             conn.exec_driver_sql("SET SESSION sql_mode = %s", (before,))
-        except DBAPIError:
-            pass  # the connection is gone: so is its session
 
     return restore
 
@@ -96,6 +92,7 @@ def environment_failure(exc: BaseException, rt: Any) -> EnvironmentFailure | Non
     ``rt`` is the target's runtime: its container, or its URL's host, or its SQLite file
     is where the failure happened.
     """
+    exc = _cause(exc, rt.engine.dialect)
     if is_disk_full(exc):
         where = _place(rt)
         return EnvironmentFailure(
@@ -109,6 +106,19 @@ def environment_failure(exc: BaseException, rt: Any) -> EnvironmentFailure | Non
             f"lost the connection to {where} during the load ({describe_db_error(exc)}); "
             f"nothing was loaded (not committed)", hint)
     return None
+
+
+def _cause(exc: BaseException, dialect: Any) -> BaseException:
+    """The environmental error behind ``exc``, if one is in its chain: cleanup that ran on a
+    dead connection (a rollback, ``PendingRollbackError``) raises its own error over the first."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if is_environmental(link, dialect):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 def _place(rt: Any) -> str:

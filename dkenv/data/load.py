@@ -144,7 +144,7 @@ def defer_checks(conn: Any, plans: Sequence[FilePlan]) -> Callable[[], None]:
         conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
     elif dialect == "mysql":
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        return lambda: conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+        return lambda: None if conn.invalidated else conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
     elif dialect == "postgresql":
         fks = [fk for p in plans for fk in p.rules.table.foreign_key_constraints]
         if all(fk.deferrable for fk in fks):

@@ -157,30 +157,33 @@ def test_a_url_without_a_driver_uses_the_installed_one(dk, limits_db, tmp_path):
 # ---------------------------------------------------------------------------
 # A server killed during the load
 # ---------------------------------------------------------------------------
-@pytest.mark.postgres
-def test_a_postgres_container_killed_during_copy_is_one_line_exit_3(dk, client, local_images, scope, tmp_path,
-                                                                     monkeypatch):
-    """The gate: after the first COPY chunk went through, the container is killed; the next
-    chunk finds the server gone.  Before: ``internal error: InterfaceError``, exit 1."""
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=pytest.mark.postgres),
+                                    pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_a_container_killed_during_the_load_is_one_line_exit_3(engine, dk, client, local_images, scope, tmp_path,
+                                                              monkeypatch):
+    """The gate: after the first chunk went through (PostgreSQL COPY, MariaDB executemany), the
+    container is killed; the next chunk finds the server gone.  Before: ``internal error:
+    InterfaceError: connection already closed``, exit 1."""
     from dkenv.data import load as load_module
 
     data = tmp_path / "big"
     data.mkdir()
     rows = 3 * load_module.CHUNK
     (data / "employee.csv").write_text("id,name\n" + "".join(f"{i},worker {i}\n" for i in range(1, rows + 1)))
-    copy_text = load_module._copy_text  # noqa: SLF001
+    step = "_copy_text" if engine == "postgres" else "_executemany"
+    original = getattr(load_module, step)
     killed: list[str] = []
 
-    def kill_after_first_chunk(conn, table, columns, text_):
-        copy_text(conn, table, columns, text_)
+    def kill_after_first_chunk(*args):
+        original(*args)
         if not killed:
             for row in client.api.containers(filters={"label": [f"dkenv.scope={scope}"]}):
                 client.api.kill(row["Id"])
                 killed.append(row["Labels"]["dkenv.name"])
 
-    monkeypatch.setattr(load_module, "_copy_text", kill_after_first_chunk)
-    result = dk("deploy", SHOP, "--target", "postgres_container", "--data", data)
-    assert killed, "the gate never ran: the load did not use COPY"
+    monkeypatch.setattr(load_module, step, kill_after_first_chunk)
+    result = dk("deploy", SHOP, "--target", f"{engine}_container", "--data", data)
+    assert killed, f"the gate never ran: the load did not go through {step}"
     assert result.code == 3, result.err
     lines = [line for line in result.err.splitlines() if line.startswith(("dkenv: error", "  hint"))]
     assert lines[0].startswith(f"dkenv: error: lost the connection to container {killed[0]} during the load")
