@@ -25,7 +25,7 @@ from typing import Any
 
 from dkenv.config import Target
 from dkenv.data.files import DataFile, DataFileError, check_encoding, content_hash, find_files
-from dkenv.data.guard import environment_failure, is_disk_full, strict_mode
+from dkenv.data.guard import environment_failure, is_disk_full, is_environmental, strict_mode
 from dkenv.data.load import (
     FilePlan,
     LoadFailed,
@@ -305,7 +305,9 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
                     where = tuple_(*(parent_table.c[c] for c in parent_cols)).in_(batch)
                 query = select(*(parent_table.c[c] for c in parent_cols)).where(where)
                 found.update(tuple(r) for r in _select(conn, query))
-        except Exception:  # noqa: BLE001 - the parent table is not there: every value is missing
+        except Exception as exc:  # noqa: BLE001 - the parent table is not there: every value is missing
+            if is_environmental(exc, conn.dialect):
+                raise  # the server went away: not an orphan row
             found = set()
         if len(parent_cols) == 1:
             found = {f[0] for f in found}

@@ -246,6 +246,8 @@ def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
                     f"FROM (SELECT pg_get_serial_sequence(:t, :c) AS s, (SELECT max({col}) FROM {name}) AS m) q "
                     f"WHERE q.s IS NOT NULL AND q.m IS NOT NULL"), {"t": name, "c": column})
             except DBAPIError as exc:
+                if is_environmental(exc, conn.dialect):
+                    raise
                 raise LoadFailed(f"loading into {plan.rules.name} failed: the sequence of {column} could not be "
                                  f"moved past the loaded keys: {_db_message(exc)}; nothing was loaded (the load "
                                  f"was rolled back)", "load as the sequence's owner, or GRANT USAGE, UPDATE ON "

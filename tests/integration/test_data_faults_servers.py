@@ -191,3 +191,22 @@ def test_a_container_killed_during_the_load_is_one_line_exit_3(engine, dk, clien
     assert lines[1] == f"  hint: see `docker logs {killed[0]}`, then run the load again"
     assert "internal error" not in result.err and "Traceback" not in result.err
     # the scope fixture fails the test if the killed container is left behind
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("server", ["mysql"], indirect=True)
+def test_strict_mode_keeps_the_servers_other_modes_and_gives_them_back(limits_db):
+    """``ANSI_QUOTES`` changes how SQL reads: kept.  ``ALLOW_INVALID_DATES`` lets 02-31 in: dropped."""
+    from dkenv.data.guard import STRICT_MODES, strict_mode
+
+    engine = limits_db.create_engine()
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET SESSION sql_mode = 'ANSI_QUOTES,ALLOW_INVALID_DATES'")
+            restore = strict_mode(conn)
+            modes = set(conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar().split(","))
+            assert modes == {"ANSI_QUOTES", *STRICT_MODES}
+            restore()
+            assert conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar() == "ANSI_QUOTES,ALLOW_INVALID_DATES"
+    finally:
+        engine.dispose()

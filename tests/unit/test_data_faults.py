@@ -188,3 +188,21 @@ def test_a_full_disk_under_a_sqlite_file_is_one_line_exit_3(dk, small_disk, tmp_
     conn.execute("ATTACH DATABASE ? AS shop", (str(db.with_name("shop.shop.db")),))
     assert conn.execute("SELECT count(*) FROM shop.employee").fetchone() == (0,)
     conn.close()
+
+
+def test_no_space_for_the_loads_temporary_files_is_exit_3(dk, small_disk, tmp_path, monkeypatch):
+    """Rows past 50,000 per file are parked in a temp file: here on the full 2 MB tmpfs."""
+    import tempfile
+
+    db = tmp_path / "shop.db"
+    assert dk("deploy", SHOP, "--target-type", "sqlite", "--database", db).code == 0
+    data = tmp_path / "big"
+    data.mkdir()
+    (data / "employee.csv").write_text(
+        "id,name\n" + "".join(f"{i},worker number {i} with a long name\n" for i in range(1, 120_001)))
+    monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
+    result = dk("load", data, "--url", f"sqlite:///{db}", SHOP)
+    assert result.code == 3, result.err
+    assert f"dkenv: error: no space left for the load's temporary files in {small_disk} " in result.err
+    assert "nothing was loaded" in result.err and "TMPDIR" in result.err
+    assert "internal error" not in result.err
