@@ -115,6 +115,7 @@ def deploy_paths(
     pythonpath: Sequence[str] = (),
     verbose: bool = False,
     warn: Callable[[str], None] | None = None,
+    encoding: str | None = None,
 ) -> Outcome:
     """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
     clean up or keep.
@@ -124,7 +125,8 @@ def deploy_paths(
 
     Data: each datakit's own ``data`` directories, then ``data`` (``--data``), in one load after
     every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
-    empty of its rows (a container target is removed anyway unless ``keep``).
+    empty of its rows (a container target is removed anyway unless ``keep``).  ``encoding`` is
+    the data files' (default UTF-8).
     """
     from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
@@ -135,7 +137,7 @@ def deploy_paths(
         (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
-    prepared: PreparedLoad | None = read_data(target, dirs, kits) if dirs else None
+    prepared: PreparedLoad | None = read_data(target, dirs, kits, encoding=encoding) if dirs else None
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))

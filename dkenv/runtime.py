@@ -215,7 +215,9 @@ def _create_runtime(target: Target) -> TargetRuntime:
         server = start_for_target(target)
         url = server.url
     elif target.url:
-        url = target.url
+        from dkenv.engines.drivers import with_installed_driver
+
+        url = with_installed_driver(target.url)
     elif engine_spec.name == "sqlite":
         if target.kind == "file" and not target.database:
             tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-"))

@@ -15,9 +15,11 @@ from dkenv.errors import DkenvError
 @target_options
 @click.option("--data", "data", multiple=True, metavar="DIR", help="A data directory (repeatable; same as a DIR).")
 @click.option("--pythonpath", multiple=True, metavar="DIR", help="Extra import path for the datakits (repeatable).")
+@click.option("--encoding", metavar="CODEC", default=None,
+              help="The data files' text encoding (default: UTF-8, with or without a byte-order mark).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ...], as_json: bool,
-         **kw: Any) -> None:
+         encoding: str | None = None, **kw: Any) -> None:
     """Load data files into an existing deployment of the datakits, all or nothing.
 
     DIR is a data directory: one file per table, <table>.csv|json|jsonl or
@@ -30,6 +32,7 @@ def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ..
     Examples:
       dkenv load examples/bronze-pagila/data --url "$(dkenv url dev)" examples/bronze-pagila
       dkenv load data/ more/ --url sqlite:///dev.db ./kit --json
+      dkenv load legacy/ --encoding latin-1 --url sqlite:///dev.db ./kit
 
     Exit codes: 0 loaded, 1 bad rows or the database refused them, 2 bad input
     (unknown table or column, malformed file), 3 environment failure.
@@ -40,7 +43,7 @@ def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ..
     try:
         target = resolve(kw)
         document["target"] = target.name
-        result = load_paths(args, target, data=data, pythonpath=pythonpath, progress=err)
+        result = load_paths(args, target, data=data, pythonpath=pythonpath, progress=err, encoding=encoding)
     except DkenvError as exc:
         if as_json:
             document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}

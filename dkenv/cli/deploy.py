@@ -50,12 +50,15 @@ def _list_targets_callback(ctx: click.Context, _param: click.Parameter, value: b
 @click.option("--keep", is_flag=True, help="Keep a container or temp file target after exit; print its URL.")
 @click.option("--data", "data", multiple=True, metavar="DIR",
               help="Load the data files of DIR after the deploy (repeatable; all or nothing).")
+@click.option("--encoding", metavar="CODEC", default=None,
+              help="The --data files' text encoding (default: UTF-8, with or without a byte-order mark).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list-targets", is_flag=True, expose_value=False, is_eager=True,
               callback=_list_targets_callback, help="List the targets and exit.")
 @datakit_options
 def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, data: tuple[str, ...],
-           as_json: bool, pythonpath: tuple[str, ...], verbose: bool, **kw: Any) -> None:
+           as_json: bool, pythonpath: tuple[str, ...], verbose: bool, encoding: str | None = None,
+           **kw: Any) -> None:
     """Deploy one or more datakits, in the order given (bronze before silver).
 
     \b
@@ -79,7 +82,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
         document["target"] = target.name
         outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
                                         data=data, progress=None if as_json else err,
-                                        pythonpath=pythonpath, verbose=verbose, warn=err)
+                                        pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding)
         document = outcome.to_dict()
     except DkenvError as exc:
         if as_json:

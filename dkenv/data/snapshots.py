@@ -126,8 +126,11 @@ class _admin:  # noqa: N801 - a context manager used like a function
         from sqlalchemy import create_engine
         from sqlalchemy.engine import make_url
 
+        from dkenv.engines.drivers import with_installed_driver
+
         self.source = make_url(url).database or ""
-        self.engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self.engine = create_engine(make_url(with_installed_driver(url)).set(database="postgres"),
+                                    isolation_level="AUTOCOMMIT")
 
     def __enter__(self) -> Any:
         from sqlalchemy.exc import DBAPIError
