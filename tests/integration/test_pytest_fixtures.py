@@ -293,3 +293,28 @@ def test_unavailable_bad_value_is_a_usage_error(pytester):
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*dkenv_unavailable / --dkenv-unavailable: 'maybe'; use error or skip*"])
+
+
+# ---------------------------------------------------------------------------
+# The README's recipes work as written (run from the repository root, as a user would)
+# ---------------------------------------------------------------------------
+def _readme_block(needle: str) -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if needle in b]
+    assert len(found) == 1, f"expected one python block in the README with {needle!r}"
+    return found[0]
+
+
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
+def test_readme_fastapi_recipes(engine_env, tmp_path, monkeypatch):
+    import subprocess
+
+    pytest.importorskip("fastapi", reason="the FastAPI recipes need fastapi (dkenv's dev extra)")
+    (tmp_path / "test_sync_recipe.py").write_text(_readme_block("def make_country("))
+    (tmp_path / "test_async_recipe.py").write_text(_readme_block("async_sessionmaker"))
+    monkeypatch.chdir(ROOT)
+    out = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path), "-p", "no:cacheprovider", "-q",
+                          f"--dkenv-engines={engine_env}", "--rootdir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "4 passed" in out.stdout, out.stdout[-2000:]
