@@ -15,15 +15,25 @@ installed one and says which package to install when none is.
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dkenv.engines import get_engine
 from dkenv.errors import MissingPackage, UsageError
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from dkenv.databases.isolated import IsolatedDatabase
+
+class _Database(Protocol):
+    """What this module needs of an ``IsolatedDatabase`` (which imports this module lazily)."""
+
+    url: str
+    engine: str
+
+    def engine_options(self, kwargs: dict[str, Any]) -> dict[str, Any]: ...
+
+    def see_schemas(self, engine: sa.Engine) -> None: ...
 
 #: What to run when a package the async engines need is missing.
 INSTALL_HINT = "pip install 'dkenv[async]'"
@@ -64,7 +74,7 @@ def async_url(url: str, engine: str, driver: str | None = None) -> str:
     return parsed.set(drivername=f"{parsed.get_backend_name()}+{chosen}").render_as_string(hide_password=False)
 
 
-def create_async_engine(db: IsolatedDatabase, driver: str | None = None, **kwargs: Any) -> AsyncEngine:
+def create_async_engine(db: _Database, driver: str | None = None, **kwargs: Any) -> AsyncEngine:
     """An ``AsyncEngine`` on ``db`` with its schemas where the models expect them (see module doc)."""
     url = async_url(db.url, db.engine, driver)  # the driver first: its message names the extra
     if not _installed("greenlet"):
