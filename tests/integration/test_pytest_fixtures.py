@@ -101,6 +101,28 @@ def test_async_engine_sees_the_schemas(dkenv_async_engine, dkenv_database, dkenv
 @pytest.mark.dkenv(datakits=[KIT])
 def test_next_test_starts_empty(dkenv_session, dkenv_database):
     assert count(dkenv_session, dkenv_database) == 0
+
+
+@pytest.mark.dkenv(datakits=[KIT])
+def test_every_installed_driver(dkenv_database):
+    """asyncpg and psycopg 3, aiomysql and asyncmy, aiosqlite: each sees the schemas."""
+    import importlib.util
+
+    from dkenv.engines import get_engine
+
+    drivers = [d for d in get_engine(dkenv_database.engine).async_drivers if importlib.util.find_spec(d)]
+    table = country(dkenv_database)
+    for n, driver in enumerate(drivers, start=1):
+        engine = dkenv_database.create_async_engine(driver)
+        assert engine.url.drivername.endswith("+" + driver)
+
+        async def main():
+            async with engine.begin() as conn:
+                await conn.execute(table.insert().values(country_id=n, country=driver))
+                return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+        assert asyncio.run(main()) == n, driver
+    (Path(__file__).parent / "drivers.txt").write_text(" ".join(drivers))
 '''
 
 
@@ -108,7 +130,8 @@ def test_next_test_starts_empty(dkenv_session, dkenv_database):
 def test_session_and_async_engine_on_a_datakit_with_schemas(pytester, engine_env):
     pytester.makepyfile(SESSION_AND_ASYNC)
     result = run(pytester, f"--dkenv-engines={engine_env}")
-    result.assert_outcomes(passed=3)  # the third sees none of the rows the first two committed
+    result.assert_outcomes(passed=4)  # the third sees none of the rows the first two committed
+    assert (pytester.path / "drivers.txt").read_text()  # at least one async driver ran
 
 
 def test_async_url_and_a_missing_driver(tmp_path, monkeypatch):
@@ -127,6 +150,19 @@ def test_async_url_and_a_missing_driver(tmp_path, monkeypatch):
     assert message == ("no async driver for sqlite: aiosqlite is not installed; "
                        "pip install aiosqlite, or pip install 'dkenv[async]'")
     assert caught.value.exit_code == 3
+
+
+def test_async_url_keeps_password_host_and_query():
+    from sqlalchemy.engine import make_url
+
+    from dkenv.databases.async_engines import async_url
+
+    pg = "postgresql+psycopg2://postgres:p%40ss@/dk_1?host=/run/pg&port=5433"
+    url = make_url(async_url(pg, "postgres", "asyncpg"))
+    assert (url.drivername, url.password, url.database) == ("postgresql+asyncpg", "p@ss", "dk_1")
+    assert dict(url.query) == {"host": "/run/pg", "port": "5433"}
+    my = "mysql+pymysql://root:secret@127.0.0.1:33061/dk_2"
+    assert async_url(my, "mysql") == "mysql+aiomysql://root:secret@127.0.0.1:33061/dk_2"
 
 
 def test_dkenv_async_engine_without_its_driver_fails_in_one_line(pytester):
