@@ -196,7 +196,9 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
     ``server`` names a server fixture; by default the engine comes from ``--dkenv-engines``
     (``dkenv_<engine>``), and tests using the fixture run once per engine.  ``datakits``
     (paths relative to the rootdir) apply unless a test's ``dkenv`` marker names others; so do
-    ``data`` directories (rows loaded into the template: every copy holds them).
+    ``data`` directories (rows loaded into the template: every copy holds them).  A test marked
+    ``isolation="transaction"`` gets the session's database for its datakit set instead, kept
+    until the server goes (:mod:`dkenv.pytest_isolation`).
     """
 
     def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:

@@ -354,3 +354,11 @@ def test_readme_fastapi_recipes(engine_env, tmp_path, monkeypatch):
                          capture_output=True, text=True, timeout=TIMEOUT)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "4 passed" in out.stdout, out.stdout[-2000:]
+
+
+def test_help_shows_the_unavailable_option_and_the_isolation_marker(pytester):
+    help_out = pytester.runpytest_subprocess("--help").stdout.str()
+    assert "--dkenv-unavailable={error,skip}" in help_out
+    assert re.search(r"^\s+dkenv_unavailable \(string\):", help_out, re.MULTILINE), help_out
+    markers = pytester.runpytest_subprocess("--markers").stdout.str()
+    assert "isolation='database'|'transaction'" in markers
