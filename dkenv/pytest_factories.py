@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from dkenv.pytest_isolation import isolation_of, shared_database
+
 #: Engines the plugin knows, in the order ids are shown.
 ENGINES = ("sqlite", "postgres", "mysql")
 
@@ -41,6 +43,7 @@ class Settings:
     containers_started: bool = False  # this process (or a worker) started a dkenv container
     data_cli: list[str] = field(default_factory=list)
     data_ini: list[Path] = field(default_factory=list)
+    unavailable: str = "error"  # no Docker engine: "error" the container tests, or "skip" them
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -165,6 +168,9 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
                 server = start(name, image=image or settings.images.get(name), persistent=keep_,
                                progress=False, **start_options)
         except DkenvError as exc:
+            from dkenv.pytest_unavailable import skip_if_unavailable
+
+            skip_if_unavailable(settings.unavailable, name, exc)
             pytest.fail(f"dkenv could not start {name} for {request.fixturename}: {exc}", pytrace=False)
         factory = factory_for(server, keep=keep_, **({"ready": ready} if ready is not None else {}))
         try:
@@ -190,7 +196,9 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
     ``server`` names a server fixture; by default the engine comes from ``--dkenv-engines``
     (``dkenv_<engine>``), and tests using the fixture run once per engine.  ``datakits``
     (paths relative to the rootdir) apply unless a test's ``dkenv`` marker names others; so do
-    ``data`` directories (rows loaded into the template: every copy holds them).
+    ``data`` directories (rows loaded into the template: every copy holds them).  A test marked
+    ``isolation="transaction"`` gets the session's database for its datakit set instead, kept
+    until the server goes (:mod:`dkenv.pytest_isolation`).
     """
 
     def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:
@@ -205,11 +213,18 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
         else:
             kits = resolve_datakits(request, datakits)
         dirs = [] if snapshot else resolve_data(request, data)
-        try:
-            db = server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
-        except DkenvError as exc:
-            pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
-        with db:
+
+        def make() -> Any:
+            try:
+                return server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
+            except DkenvError as exc:
+                pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
+
+        if isolation_of(request) == "transaction":  # the session's database, owned by the server
+            key = (server_name, id(srv), tuple(map(str, kits)), tuple(map(str, dirs)), snapshot)
+            yield shared_database(request.config, key, make)
+            return
+        with make() as db:
             yield db
 
     if server is not None:

@@ -13,7 +13,11 @@ xdist worker, owned by the worker's pid, so a crashed worker's container is reap
 latest by the controller when the run ends); ``dkenv_database`` (function-scoped
 :class:`~dkenv.databases.IsolatedDatabase`; its name carries the xdist worker id);
 ``dkenv_url``, ``dkenv_engine`` (a SQLAlchemy engine, disposed after the test), ``dkenv_target``
-(for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``.  Declare more with
+(for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``; ``dkenv_connection``,
+``dkenv_session`` (SQLModel), ``dkenv_async_engine`` (:mod:`dkenv.pytest_sessions`).  The marker's
+``isolation="transaction"`` shares one database and rolls each test back
+(:mod:`dkenv.pytest_isolation`); ``--dkenv-unavailable=skip`` skips container tests when no
+Docker engine answers.  Declare more with
 :mod:`dkenv.pytest_factories`.  Each option exists as ini key and command-line flag; the
 command line wins.
 
@@ -36,6 +40,13 @@ from dkenv.pytest_factories import (
     server_fixture,
     settings_of,
 )
+from dkenv.pytest_isolation import refuse_in_transaction
+from dkenv.pytest_sessions import (  # noqa: F401 - a plugin module attribute is a fixture
+    dkenv_async_engine,
+    dkenv_connection,
+    dkenv_session,
+)
+from dkenv.pytest_unavailable import CHOICES, parse_unavailable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -55,6 +66,8 @@ HELP = {
     "keep": "leave dkenv's servers and test databases in place after the run and print their URLs",
     "postgres_image": "image for dkenv_postgres (default: $DKENV_POSTGRES_IMAGE, dkenv.toml, postgres:16)",
     "mysql_image": "image for dkenv_mysql (default: $DKENV_MYSQL_IMAGE, dkenv.toml, mysql:8.0)",
+    "unavailable": "what tests needing a container engine do when no Docker engine answers: error "
+                   "(default) or skip (DKENV_REQUIRE_DOCKER=1 forbids skipping)",
 }
 
 
@@ -75,6 +88,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dkenv-keep", dest="dkenv_keep", action="store_true", default=None,
                     help=HELP["keep"])
     parser.addini("dkenv_keep", HELP["keep"], type="bool", default=False)
+    group.addoption("--dkenv-unavailable", dest="dkenv_unavailable", default=None, choices=CHOICES,
+                    help=HELP["unavailable"])
+    parser.addini("dkenv_unavailable", HELP["unavailable"], default="error")
     for engine in ("postgres", "mysql"):
         key = f"dkenv_{engine}_image"
         group.addoption(f"--dkenv-{engine}-image", dest=key, default=None, metavar="IMAGE",
@@ -111,8 +127,9 @@ def parse_engines(raw: str) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME): datakits deployed into this test's "
-        "dkenv_database, in order, and data directories loaded into it; or a copy of snapshot NAME")
+        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME, isolation='database'|'transaction'): "
+        "datakits deployed into this test's dkenv_database, in order, and data directories loaded into it; "
+        "or a copy of snapshot NAME; isolation='transaction' shares one database and rolls the test back")
     config.stash[SETTINGS_KEY] = Settings(
         engines=parse_engines(_option(config, "dkenv_engines")),
         datakits_cli=list(config.getoption("dkenv_datakits", default=None) or []),
@@ -121,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
         data_cli=list(config.getoption("dkenv_data", default=None) or []),
         data_ini=list(config.getini("dkenv_data") or []),
         images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
+        unavailable=parse_unavailable(_option(config, "dkenv_unavailable")),
     )
     pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")
     if pythonpath:
@@ -162,14 +180,16 @@ def dkenv_engine_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def dkenv_url(dkenv_database: IsolatedDatabase) -> str:
+def dkenv_url(request: pytest.FixtureRequest, dkenv_database: IsolatedDatabase) -> str:
     """The isolated database's SQLAlchemy URL (MySQL schemas: prefer ``dkenv_engine``)."""
+    refuse_in_transaction(request, "dkenv_url", "dkenv_connection or dkenv_session")
     return dkenv_database.url
 
 
 @pytest.fixture
-def dkenv_engine(dkenv_database: IsolatedDatabase) -> Iterator[sa.Engine]:
+def dkenv_engine(request: pytest.FixtureRequest, dkenv_database: IsolatedDatabase) -> Iterator[sa.Engine]:
     """A SQLAlchemy engine on the isolated database that sees the datakits' schemas."""
+    refuse_in_transaction(request, "dkenv_engine", "dkenv_connection or dkenv_session")
     engine = dkenv_database.create_engine()
     try:
         yield engine

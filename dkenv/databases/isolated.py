@@ -21,6 +21,7 @@ from dkenv.schema import all_tables, load_kits, model_table_name, tables_for_tar
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from dkenv.results import ValidationResult
 
@@ -60,30 +61,63 @@ class IsolatedDatabase:
         MySQL: maps schema ``X`` to database ``<name>__X`` with ``schema_translate_map``.
         Disposed when the database is dropped.
         """
-        from sqlalchemy import create_engine, event
+        from sqlalchemy import create_engine
 
         if self.engine == "sqlite":
-            connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
-            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
-            attached = dict(self.attached)
-
-            @event.listens_for(engine, "connect")
-            def _attach(dbapi_conn: Any, _record: Any) -> None:
-                cursor = dbapi_conn.cursor()
-                cursor.execute("PRAGMA foreign_keys=ON")
-                for schema, path in attached.items():
-                    cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
-                cursor.close()
+            kwargs["connect_args"] = {"check_same_thread": False, **kwargs.get("connect_args", {})}
         else:
             from dkenv.engines.mysql import loopback_args
 
-            if self.schema_map:
-                options = dict(kwargs.pop("execution_options", {}))
-                options.setdefault("schema_translate_map", dict(self.schema_map))
-                kwargs["execution_options"] = options
-            connect_args = {**loopback_args(self.url), **kwargs.pop("connect_args", {})}
-            engine = create_engine(self.url, connect_args=connect_args, **kwargs)
+            kwargs["connect_args"] = {**loopback_args(self.url), **kwargs.get("connect_args", {})}
+        engine = create_engine(self.url, **self.engine_options(kwargs))
+        self.see_schemas(engine)
         self._engines.append(engine)
+        return engine
+
+    def engine_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` for ``create_engine`` plus the MySQL schema renaming (``schema_translate_map``)."""
+        kwargs = dict(kwargs)
+        if self.schema_map:
+            options = dict(kwargs.pop("execution_options", {}))
+            options.setdefault("schema_translate_map", dict(self.schema_map))
+            kwargs["execution_options"] = options
+        return kwargs
+
+    def see_schemas(self, engine: sa.Engine) -> None:
+        """SQLite: attach each schema's file on every new connection of ``engine`` (a sync engine,
+        or an async engine's ``sync_engine``), foreign keys on.  Other engines: nothing to do."""
+        if self.engine != "sqlite":
+            return
+        from sqlalchemy import event
+
+        attached = dict(self.attached)
+
+        @event.listens_for(engine, "connect")
+        def _attach(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            for schema, path in attached.items():
+                cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
+            cursor.close()
+
+    def async_url(self, driver: str | None = None) -> str:
+        """The database's URL with an async driver: ``driver``, or the first one installed
+        (asyncpg or psycopg; aiomysql or asyncmy; aiosqlite).  MySQL schemas: prefer
+        :meth:`create_async_engine`, which renames them."""
+        from dkenv.databases.async_engines import async_url
+
+        return async_url(self.url, self.engine, driver)
+
+    def create_async_engine(self, driver: str | None = None, **kwargs: Any) -> AsyncEngine:
+        """An ``AsyncEngine`` that sees the datakits' schemas exactly as :meth:`create_engine`'s.
+
+        No pool by default (``NullPool``): each event loop (``asyncio.run``, a test's loop) opens
+        connections of its own, so none outlives the loop it belongs to.  Disposed on drop.
+        """
+        from dkenv.databases.async_engines import create_async_engine
+
+        engine = create_async_engine(self, driver, **kwargs)
+        self._engines.append(engine.sync_engine)
         return engine
 
     def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:

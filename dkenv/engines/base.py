@@ -38,6 +38,9 @@ class Engine:
     name: str
     dialects: tuple[str, ...]
     driver: str = ""
+    #: SQLAlchemy async drivers for this engine, in order of preference; each is also the
+    #: name of the module to import and of the PyPI package that provides it.
+    async_drivers: tuple[str, ...] = ()
     default_image: str | None = None
     image_env: str | None = None
     container_port: int | None = None

@@ -74,6 +74,7 @@ MYSQL = MySQLEngine(
     name="mysql",
     dialects=("mysql", "mariadb"),
     driver="pymysql",
+    async_drivers=("aiomysql", "asyncmy"),
     default_image="mysql:8.0",
     image_env="DKENV_MYSQL_IMAGE",
     container_port=3306,

@@ -95,6 +95,7 @@ POSTGRES = PostgresEngine(
     name="postgres",
     dialects=("postgresql",),
     driver="psycopg2",
+    async_drivers=("asyncpg", "psycopg"),
     default_image="postgres:16",
     image_env="DKENV_POSTGRES_IMAGE",
     container_port=5432,
