@@ -33,7 +33,7 @@ def _distributions() -> dict[str, list[str]]:
     return packages_distributions()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def depends_on_sqlalchemy(top: str) -> bool:
     """Whether the installed package ``top`` is SQLAlchemy or requires it (extras do not count)."""
     from importlib.metadata import PackageNotFoundError, requires
@@ -63,7 +63,7 @@ def is_declarative(obj: Any) -> bool:
     return isinstance(obj, type) and isinstance(getattr(obj, "registry", None), registry)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def library_object(dotted: str) -> Any:
     """The object ``pkg.mod.Name`` of an installed SQLAlchemy library, or None if there is none."""
     parts = dotted.split(".")

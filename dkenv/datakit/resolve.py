@@ -192,7 +192,7 @@ def resolve_bases(scans: list[ModuleScan], *, external: Callable[[str], bool | N
             else:
                 kit.verdict[id(cls)] = verdict
         if len(left) == len(pending):  # a cycle of bases (or a base never defined): undecided
-            for scan, cls in left:
+            for _scan, cls in left:
                 kit.verdict[id(cls)] = ("undecided", "its bases derive from each other")
             break
         pending = left
