@@ -62,9 +62,14 @@ def protected() -> Iterator[None]:
     if _fd_of(real) == 1 and _fd_of(err_stream) is not None:
         try:
             saved = os.dup(1)
-            os.dup2(_fd_of(err_stream), 1)  # C code, subprocesses, handlers bound to the old object
         except OSError:
             saved = None
+        if saved is not None:
+            try:
+                os.dup2(_fd_of(err_stream), 1)  # C code, subprocesses, handlers bound to the old object
+            except OSError:
+                os.close(saved)
+                saved = None
     if saved is not None:
         raw = io.FileIO(saved, "w", closefd=False)
         _user = io.TextIOWrapper(raw, encoding=real.encoding, errors=real.errors,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -83,7 +84,12 @@ def library_object(dotted: str) -> Any:
 def library_base(dotted: str) -> bool | None:
     """True: a library's declarative base; False: a library class that is not; None: cannot tell."""
     parts = dotted.split(".")
-    if len(parts) < 2 or not depends_on_sqlalchemy(parts[0]):
+    if len(parts) < 2:
+        return None
+    module, _, attr = dotted.rpartition(".")
+    if module in sys.modules:  # already imported (sqlmodel, sqlalchemy.orm): asking costs nothing
+        return is_declarative(getattr(sys.modules[module], attr, None))
+    if not depends_on_sqlalchemy(parts[0]):
         return None
     obj = library_object(dotted)
     if obj is None:

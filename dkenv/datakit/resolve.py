@@ -25,8 +25,8 @@ from dkenv.datakit.libraries import library_base
 from dkenv.datakit.scan import ModuleScan, _ClassInfo
 
 BASE, MAPPED, PLAIN = "base", "mapped", "plain"
-#: Module-level factories whose instance's attribute is a declarative base: (module, call) -> attribute.
-_INSTANCE_BASES = {("flask_sqlalchemy", "SQLAlchemy"): "Model", ("flask_sqlalchemy.extension", "SQLAlchemy"): "Model"}
+#: Module-level factories whose instance's attribute is a declarative base: factory -> attribute.
+_INSTANCE_BASES = {"flask_sqlalchemy.SQLAlchemy": "Model", "flask_sqlalchemy.extension.SQLAlchemy": "Model"}
 
 
 @dataclass
@@ -104,9 +104,11 @@ class _Resolver:
     def instance_base(self, scan: ModuleScan, name: str, attr: str, expr: str) -> tuple[str | None, str, str | None]:
         """``db.Model`` where ``scan`` binds ``db = SQLAlchemy()``: a base when the factory is known."""
         call = scan.instances[name]
-        target = scan.imports.get(call.split(".")[0])
-        if target is not None and target[2] is not None:
-            source = (_absolute(scan, target[0], target[1]), target[2])
+        head, _, rest = call.partition(".")
+        target = scan.imports.get(head)
+        if target is not None:
+            level, module, imported = target
+            source = ".".join(p for p in (_absolute(scan, level, module), imported, rest) if p)
             if _INSTANCE_BASES.get(source) == attr:
                 return BASE, f"Flask-SQLAlchemy's model base ({name} = {call}())", None
         return None, f"{expr} is an attribute of {name} = {call}()", None

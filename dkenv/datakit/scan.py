@@ -232,7 +232,7 @@ class _Scanner:
         if counted and func is None:
             self.scan.classes.append(_ClassInfo(node.name, bases, node.lineno, abstract, direct and not abstract,
                                                 is_base, [_dotted(b) for b in node.bases],
-                                                _declares_columns(node), table_kw))
+                                                not direct and _declares_columns(node), table_kw))
             if is_base:
                 self.scan.base_names.append(node.name)
             if direct and not abstract:

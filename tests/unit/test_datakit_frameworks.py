@@ -113,3 +113,21 @@ def test_sqlmodel_subclasses_of_a_table_are_no_tables(tmp_path):
     )
     assert scans["m"].declarations == [(2, "class Hero")]
     assert not scans["n"].declares_tables
+
+
+@pytest.mark.parametrize("source", [
+    "from flask_sqlalchemy import SQLAlchemy as FSA\ndb = FSA()\n",
+    "import flask_sqlalchemy\ndb = flask_sqlalchemy.SQLAlchemy()\n",
+    "from flask_sqlalchemy.extension import SQLAlchemy\ndb = SQLAlchemy(model_class=object)\n",
+])
+def test_flask_sqlalchemy_instance_however_it_is_imported(tmp_path, source):
+    scans = _scan(tmp_path, m=source + "class Tag(db.Model):\n    pass\n")
+    assert scans["m"].declarations == [(3, "class Tag (derives from db.Model, Flask-SQLAlchemy's model base "
+                                           f"(db = {source.splitlines()[1].split('= ')[1].split('(')[0]}()))")]
+
+
+def test_an_attribute_of_another_object_is_undecided(tmp_path):
+    scans = _scan(tmp_path, m="from lib import make\nthing = make()\nclass A(thing.Model):\n    pass\n"
+                              "class B(thing.Model):\n    x = mapped_column(Integer)\n")
+    assert scans["m"].declarations == [
+        (5, "class B (declares columns and thing.Model is an attribute of thing = make())")]
