@@ -11,13 +11,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "datakits"
 
 
 @pytest.mark.docker
-@pytest.mark.postgres
 @pytest.mark.usefixtures("local_images", "scope")
-def test_framework_named_tables_deploy_and_validate_on_postgres(dk):
+@pytest.mark.parametrize("target", [pytest.param("postgres_container", marks=pytest.mark.postgres),
+                                    pytest.param("mysql_container", marks=pytest.mark.mysql)])
+def test_framework_named_tables_deploy_and_validate_on_servers(dk, target):
     pytest.importorskip("flask_sqlalchemy", reason="flask-sqlalchemy is not installed (pip install -e '.[dev]')")
     pytest.importorskip("advanced_alchemy", reason="advanced-alchemy is not installed (pip install -e '.[dev]')")
     r = dk("deploy", FIXTURES / "flask_models", FIXTURES / "advanced_models", FIXTURES / "mapped_styles",
-           "--target", "postgres_container", "--validate", "--json")
+           "--target", target, "--validate", "--json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert doc["validation"] == {"success": True, "problems": []}
