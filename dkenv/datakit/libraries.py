@@ -53,6 +53,16 @@ def depends_on_sqlalchemy(top: str) -> bool:
     return False
 
 
+def installed(top: str) -> bool:
+    """Whether a top-level package ``top`` can be imported here (without importing it)."""
+    import importlib.util
+
+    try:
+        return top in sys.modules or importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def is_declarative(obj: Any) -> bool:
     """A class whose subclasses SQLAlchemy maps: it carries a declarative ``registry``.
 
@@ -82,15 +92,18 @@ def library_object(dotted: str) -> Any:
 
 
 def library_base(dotted: str) -> bool | None:
-    """True: a library's declarative base; False: a library class that is not; None: cannot tell."""
+    """True: a library's declarative base; False: not one; None: cannot tell (not installed, not a
+    distribution, or the library does not import)."""
     parts = dotted.split(".")
     if len(parts) < 2:
         return None
     module, _, attr = dotted.rpartition(".")
     if module in sys.modules:  # already imported (sqlmodel, sqlalchemy.orm): asking costs nothing
         return is_declarative(getattr(sys.modules[module], attr, None))
+    if parts[0] not in _FAMILY and not _distributions().get(parts[0]):
+        return None  # a local module, or nothing installed under that name
     if not depends_on_sqlalchemy(parts[0]):
-        return None
+        return False  # pydantic, typer, pandas: no declarative base without SQLAlchemy
     obj = library_object(dotted)
     if obj is None:
         return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dkenv.datakit.libraries import library_base
+from dkenv.datakit.libraries import installed, library_base
 from dkenv.datakit.scan import ModuleScan, _ClassInfo
 
 BASE, MAPPED, PLAIN = "base", "mapped", "plain"
@@ -122,7 +122,10 @@ class _Resolver:
             return BASE, f"a declarative base of {dotted.split('.')[0]}", dotted
         if answer is False:
             return PLAIN, f"{expr} is no declarative base", None
-        return None, f"{expr} comes from {dotted.rpartition('.')[0]}, which the scan cannot look into", None
+        module = dotted.rpartition(".")[0]
+        if not installed(module.split(".")[0]):
+            return None, f"{expr} comes from {module}, which is not installed", None
+        return None, f"{expr} comes from {module}, which the scan cannot look into", None
 
     def kit_name(self, owner: ModuleScan | None, name: str) -> tuple[str | None, str, str | None]:
         """A name of the datakit: a class or factory base of ``owner``, else by name in any module."""
@@ -203,6 +206,8 @@ def resolve_bases(scans: list[ModuleScan], *, external: Callable[[str], bool | N
             verdict, why = kit.verdict[id(cls)]
             if verdict == BASE and cls.name not in scan.base_names:
                 scan.base_names.append(cls.name)
+            if verdict == "undecided" and not cls.abstract:
+                scan.undecided.append((cls.line, f"class {cls.name}: {why}"))
             if verdict == MAPPED and not cls.direct and not cls.abstract:
                 scan.declarations.append((cls.line, f"class {cls.name} ({why})"))
                 if id(cls) in kit.library_bases:

@@ -79,6 +79,7 @@ class ModuleScan:
     imports: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)  # local -> (level, module, attr)
     instances: dict[str, str] = field(default_factory=dict)  # X = f(...) at module level: X -> "f" as written
     library_bases: list[str] = field(default_factory=list)  # libraries' declarative bases its tables use
+    undecided: list[tuple[int, str]] = field(default_factory=list)  # classes whose bases the scan cannot tell
 
     @property
     def declares_tables(self) -> bool:

@@ -86,7 +86,7 @@ def test_an_undecidable_base_counts_when_the_body_declares_columns(tmp_path):
         d="from lib import Schema\nclass Out(Schema):\n    id = Column(Integer)\n",  # decided: no base
     )
     assert scans["a"].declarations == [
-        (2, "class Row (declares columns and Model comes from missing_lib, which the scan cannot look into)")]
+        (2, "class Row (declares columns and Model comes from missing_lib, which is not installed)")]
     assert scans["b"].declares_tables
     assert not scans["c"].declares_tables
     assert not scans["d"].declares_tables
@@ -131,3 +131,34 @@ def test_an_attribute_of_another_object_is_undecided(tmp_path):
                               "class B(thing.Model):\n    x = mapped_column(Integer)\n")
     assert scans["m"].declarations == [
         (5, "class B (declares columns and thing.Model is an attribute of thing = make())")]
+
+
+def test_libraries_are_asked_only_what_they_can_answer():
+    from dkenv.datakit.libraries import library_base
+
+    assert library_base("sqlmodel.SQLModel") is False  # tables only with table=True
+    assert library_base("sqlalchemy.orm.MappedAsDataclass") is False  # a mixin
+    assert library_base("pydantic.BaseModel") is False  # installed, no SQLAlchemy in its requirements
+    assert library_base("no_such_package_here.Base") is None
+    pytest.importorskip("advanced_alchemy", reason="advanced-alchemy is not installed")
+    assert library_base("advanced_alchemy.base.BigIntAuditBase") is True
+
+
+def test_a_base_from_a_missing_library_is_named_when_nothing_else_declares_a_table(tmp_path, dk):
+    (tmp_path / "models.py").write_text("from no_such_package_here.base import UUIDBase\n\n"
+                                        "class Tag(UUIDBase):\n    pass\n")
+    r = dk("deploy", tmp_path)
+    assert r.code == 2
+    assert r.err.splitlines() == [
+        f"dkenv: error: datakit {str(tmp_path)!r} defines no table it can tell: models line 3: class Tag: "
+        "UUIDBase comes from no_such_package_here.base, which is not installed",
+        "  hint: install the library its base comes from, or declare the columns in the class body "
+        "(Column(...), mapped_column(...))",
+    ]
+    (tmp_path / "tables.py").write_text("import sqlalchemy as sa\nt = sa.Table('t', sa.MetaData(), "
+                                        "sa.Column('id', sa.Integer, primary_key=True))\n")
+    r = dk("deploy", tmp_path, "--verbose")
+    assert r.code == 0, r.err
+    assert (f"dkenv: {tmp_path.name}: skipped models: loose script that declares no table it can tell (class Tag: UUIDBase comes "
+            "from no_such_package_here.base, which is not installed, line 3; its body declares no column)") in r.err
+    assert f"dkenv: {tmp_path.name}: imported tables: line 2: Table(...)" in r.err
