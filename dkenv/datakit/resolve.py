@@ -57,6 +57,7 @@ def _find_class(scans: list[ModuleScan], name: str) -> list[_ClassInfo]:
 class _Resolver:
     def __init__(self, kit: _Kit) -> None:
         self.kit = kit
+        self.tops = {m.split(".")[0] for m in kit.by_module}  # the datakit's own top-level names
 
     def base_verdict(self, scan: ModuleScan, expr: str) -> tuple[str | None, str, str | None]:
         """(BASE/MAPPED/PLAIN/None=undecided/"wait", why, library dotted name) for one base as written."""
@@ -93,7 +94,7 @@ class _Resolver:
                  expr: str) -> tuple[str | None, str, str | None]:
         """A base imported from ``module``: the datakit's own module, else a library, else by name."""
         owner = self.kit.by_module.get(module)
-        if owner is not None or level > 0 or module.split(".")[0] in self._tops():
+        if owner is not None or level > 0 or module.split(".")[0] in self.tops:
             return self.kit_name(owner, name)
         answer = self.library(dotted, expr)
         if answer[0] is not None:
@@ -112,9 +113,6 @@ class _Resolver:
             if _INSTANCE_BASES.get(source) == attr:
                 return BASE, f"Flask-SQLAlchemy's model base ({name} = {call}())", None
         return None, f"{expr} is an attribute of {name} = {call}()", None
-
-    def _tops(self) -> set[str]:
-        return {m.split(".")[0] for m in self.kit.by_module}
 
     def library(self, dotted: str, expr: str) -> tuple[str | None, str, str | None]:
         answer = self.kit.external(dotted)
