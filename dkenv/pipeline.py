@@ -96,8 +96,12 @@ def skipped_of(kits: Sequence[Datakit]) -> list[dict[str, Any]]:
 
 
 def report_skipped(kits: Sequence[Datakit], show: Callable[[str], None], *, verbose: bool) -> None:
-    """Skips are listed with --verbose; a skipped file that declares a table is always shown."""
+    """With --verbose, why each module was imported or skipped; a skipped file that declares a
+    table is always shown."""
     for kit in kits:
+        if verbose:
+            for module, why in getattr(kit, "imported", []):
+                show(f"dkenv: {kit.name}: imported {module}: {why}")
         for s in kit.skipped:
             if verbose or s.declares_tables:
                 show(f"dkenv: {kit.name}: skipped {s.module}: {s.reason}")

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from dkenv.cli._stdout import out
 from dkenv.engines import describe_db_error
 from dkenv.errors import EXIT_FAILED, EXIT_USAGE, DkenvError
 
@@ -26,10 +27,10 @@ def err(message: str) -> None:
 
 
 def emit_json(document: Any) -> None:
-    """Exactly one JSON document on stdout."""
+    """Exactly one JSON document on stdout (the real one, also while a command protects it)."""
     global _emitted
     _emitted = True
-    click.echo(json.dumps(document, indent=2, default=str))
+    out(json.dumps(document, indent=2, default=str))
 
 
 def run(group: click.Group, args: list[str]) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from dkenv.cli._common import datakit_options, emit_json, err
+from dkenv.cli._stdout import out, stream
 from dkenv.errors import DkenvError, UsageError
 
 DEFAULT_ENGINES = "sqlite,postgres,mysql"
@@ -124,7 +124,7 @@ def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as
         if live is None or live.environment_error is None:
             emit_json(document)
     else:
-        click.echo(render_matrix(results, findings, color=_color(), engines=engines,
+        out(render_matrix(results, findings, color=_color(), engines=engines,
                                  ascii_only=_ascii_only()), nl=False)
     if live is not None and live.servers:
         err("dkenv: checked on " + ", ".join(live.servers[e] for e in engines if e in live.servers))
@@ -165,12 +165,12 @@ def _junit_path(value: str | None) -> Path | None:
 
 def _color() -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return stream().isatty() and not os.environ.get("NO_COLOR")
 
 
 def _ascii_only() -> bool:
     """Plain marks when stdout cannot encode ✓ ✗ – (LANG=C terminals, some CI logs)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    encoding = getattr(stream(), "encoding", None) or "ascii"
     try:
         "✓✗–".encode(encoding)
     except (UnicodeEncodeError, LookupError):

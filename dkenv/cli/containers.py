@@ -7,13 +7,13 @@ that touches Docker first reaps abandoned dkenv containers, with one stderr line
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from typing import Any
 
 import click
 
 from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._stdout import out, stream
 
 
 def _client_after_reaping() -> Any:
@@ -73,9 +73,9 @@ def up(engine: str, name: str | None, image: str | None, port: str | None, ttl: 
     if as_json:
         emit_json(server.to_dict(show_secrets=True))
     elif as_env:
-        click.echo(env_lines(server))
+        out(env_lines(server))
     else:
-        click.echo(server.url)
+        out(server.url)
 
 
 def env_lines(server: Any) -> str:
@@ -115,7 +115,7 @@ def down(names: tuple[str, ...], all_: bool) -> None:
     client = _client_after_reaping()
     removed = remove_servers(list(names), all=all_, client=client)
     for name in removed:
-        click.echo(name)
+        out(name)
     err(f"dkenv: removed {len(removed)} server(s)" if removed else "dkenv: no dkenv servers to remove")
 
 
@@ -146,7 +146,7 @@ def ls(as_json: bool, show_secrets: bool) -> None:
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header) - 1)]
     for row in table:
         cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-        click.echo("  ".join([*cells, str(row[-1])]))
+        out("  ".join([*cells, str(row[-1])]))
 
 
 @click.command()
@@ -160,7 +160,7 @@ def url(name: str) -> None:
     """
     from dkenv.inventory import get_server
 
-    click.echo(get_server(name, _client_after_reaping()).url)
+    out(get_server(name, _client_after_reaping()).url)
 
 
 @click.command()
@@ -179,8 +179,8 @@ def logs(name: str, tail: int | None) -> None:
     server = get_server(name, client)
     raw = client.api.logs(server.container, stdout=True, stderr=True,
                           tail="all" if tail is None else max(0, tail))
-    sys.stdout.write(raw.decode("utf-8", errors="replace"))
-    sys.stdout.flush()
+    stream().write(raw.decode("utf-8", errors="replace"))
+    stream().flush()
 
 
 @click.command()
@@ -198,5 +198,5 @@ def prune() -> None:
 
     removed = reap_abandoned(get_client(), note=None)
     for name in removed:
-        click.echo(name)
+        out(name)
     err(f"dkenv: removed {len(removed)} abandoned server(s)")

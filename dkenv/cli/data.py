@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from dkenv.cli._common import emit_json, err, resolve, target_options
+from dkenv.cli._stdout import out
 from dkenv.errors import DkenvError
 
 
@@ -54,7 +55,7 @@ def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ..
         if result.note:
             err(f"dkenv: {result.note}")
     else:
-        click.echo(result.summary())
+        out(result.summary())
 
 
 @click.command()
@@ -87,7 +88,7 @@ def snapshot(args: tuple[str, ...], url: str, replace: bool, as_json: bool) -> N
             err("dkenv: no snapshots")
         for s in [] if as_json else found:
             size = f"{s.size_bytes / 1e6:.1f} MB" if s.size_bytes is not None else ""
-            click.echo(f"{s.name}  {s.engine}  {s.where}  {size}")
+            out(f"{s.name}  {s.engine}  {s.where}  {size}")
         return
     if args[0] == "rm":
         if len(args) < 2:
@@ -104,4 +105,4 @@ def snapshot(args: tuple[str, ...], url: str, replace: bool, as_json: bool) -> N
     if as_json:
         emit_json(made.to_dict())
     else:
-        click.echo(f"snapshot {made.name}: {made.where}")
+        out(f"snapshot {made.name}: {made.where}")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from dkenv.cli._common import datakit_options, emit_json, err, resolve, target_options
+from dkenv.cli._stdout import out
 from dkenv.errors import DkenvError
 
 
@@ -19,7 +20,7 @@ def _list_targets(as_json: bool) -> None:
         return
     width = max(len(n) for n in targets)
     for name, t in targets.items():
-        click.echo(f"{name:<{width}}  {t.db_type:<8}  {t.kind:<9}  {t.description}")
+        out(f"{name:<{width}}  {t.db_type:<8}  {t.kind:<9}  {t.description}")
 
 
 @click.command()
@@ -92,7 +93,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
     if as_json:
         emit_json(document)
     else:
-        click.echo(outcome.summary())
+        out(outcome.summary())
     if not outcome.success:
         raise click.exceptions.Exit(1)
 
@@ -130,6 +131,6 @@ def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...],
     if as_json:
         emit_json(outcome.to_dict())
     else:
-        click.echo(outcome.summary())
+        out(outcome.summary())
     if not outcome.success:
         raise click.exceptions.Exit(1)

@@ -11,6 +11,7 @@ import time
 import click
 
 from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._stdout import out
 
 
 @click.group(name="env")
@@ -69,12 +70,12 @@ def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ..
     if as_json:
         emit_json(environment.to_dict(show_secrets=True))
     elif as_env:
-        click.echo("\n".join(f"export DKENV_{db.name.upper()}_URL={shlex.quote(db.url)}"
+        out("\n".join(f"export DKENV_{db.name.upper()}_URL={shlex.quote(db.url)}"
                              for db in environment.databases.values()))
     else:
         width = max(len(db) for db in environment.databases)
         for db in environment.databases.values():
-            click.echo(f"{db.name.ljust(width)}  {db.url}")
+            out(f"{db.name.ljust(width)}  {db.url}")
 
 
 @env.command(name="ls")
@@ -107,7 +108,7 @@ def ls_command(as_json: bool, show_secrets: bool) -> None:
                           db["engine"], db["url"] or f"({db['status']})"))
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     for r in table:
-        click.echo("  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip())
+        out("  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip())
 
 
 @env.command(name="down")
@@ -127,6 +128,6 @@ def down_command(names: tuple[str, ...]) -> None:
     for name in names:
         removed = down(name)
         for item in removed:
-            click.echo(item)
+            out(item)
         err(f"dkenv: environment {name}: removed {len(removed)} database(s)" if removed
             else f"dkenv: environment {name} is not up; nothing to remove")

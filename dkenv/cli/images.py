@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._stdout import out
 
 
 @contextmanager
@@ -63,7 +64,7 @@ def build(engine: str, tag: str | None, rebuild: bool) -> None:
     progress: Callable[[str], None] = err
     with _image_errors():
         result = build_image(get_client(), name, tag=tag, rebuild=rebuild, progress=progress)
-    click.echo(result)
+    out(result)
 
 
 @image.command(name="ls")
@@ -92,7 +93,7 @@ def ls_images(as_json: bool) -> None:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
-        click.echo("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3]]))
+        out("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3]]))
 
 
 def _size(value: Any) -> str:
