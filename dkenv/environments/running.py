@@ -38,7 +38,8 @@ What bringing one up does, and in which order (so that bad input costs nothing):
 Containers are named ``env-<ENV>-<DB>`` (``env up``; ``.<scope hash>`` appended under
 ``$DKENV_SCOPE``) or ``env-<ENV>-<DB>.<random>`` (``with environment(...)``, owned by the
 process and removed when the block exits).  SQLite databases are files: in a fresh temp dir
-for ``with environment(...)``; for ``env up`` in ``$TMPDIR/dkenv-env-<ENV>/`` until ``env down``
+for ``with environment(...)``; for ``env up`` in ``environments/<ENV>/`` of dkenv's private
+state directory (:mod:`dkenv.state`: ``~/.local/state/dkenv`` on Linux) until ``env down``
 (schemas live beside ``<DB>.db`` as ``<DB>.<schema>.db``, attached by dkenv).
 """
 
@@ -64,6 +65,7 @@ from dkenv.environments.specs import (
 )
 from dkenv.environments.state import container_name, refuse_if_up, state_dir
 from dkenv.errors import DeployError, DkenvError
+from dkenv.state import make_private, private_file
 
 if TYPE_CHECKING:
     from dkenv.datakit import Datakit
@@ -283,6 +285,8 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
         checked = ", validated" if db.validate else ""
         progress(f"dkenv: {label}: deployed {kit.name} ({len(result.tables)} tables{checked})")
     _load(db, kits, target, label, context, progress)
+    if database.path is not None:
+        make_private(database.path.parent)  # schema files SQLite created (0644 under umask 022)
     return database
 
 
@@ -307,13 +311,12 @@ def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progres
         from dkenv.config import create_custom_target
 
         if persistent:
-            folder = state_dir(spec.name)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = state_dir(spec.name, create=True)  # private: 0700, our own, no symlink
         else:
             folder = Path(tempfile.mkdtemp(prefix=f"dkenv-env-{spec.name}-"))
         file = folder / f"{db.name}.db"
         on_undo(_named(lambda: _remove_sqlite(folder, db.name), str(file)))
-        file.touch()  # an empty file is an empty SQLite database: up even with no datakits
+        private_file(file)  # 0600; an empty file is an empty SQLite database: up even with no datakits
         target = create_custom_target("sqlite", str(file), name=f"{spec.name}.{db.name}")
         return Database(db.name, db.engine, f"sqlite:///{file}", target, path=file)
 
