@@ -260,7 +260,7 @@ def release(target: Target, *, keep: bool = False) -> None:
     """Dispose the runtime of ``target``: engine, temp dir and container. Idempotent.
 
     ``keep=True`` (``deploy --keep``) forgets the runtime but leaves its container (started
-    persistent) and its SQLite temp directory in place for the user.
+    persistent, kept from now on: see ``Server.keep``) and its SQLite temp directory in place.
     """
     with _REG_LOCK:
         rt = _RUNTIMES.pop(id(target), None)
@@ -271,7 +271,9 @@ def release(target: Target, *, keep: bool = False) -> None:
     finally:
         if rt.tempdir is not None and not keep:
             shutil.rmtree(rt.tempdir, ignore_errors=True)
-        if rt.server is not None and not keep:
+        if rt.server is not None and keep:
+            rt.server.keep()
+        elif rt.server is not None:
             rt.server.stop()
 
 

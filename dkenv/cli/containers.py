@@ -65,8 +65,9 @@ def up(engine: str, name: str | None, image: str | None, port: str | None, ttl: 
     client = _client_after_reaping()
     began = time.monotonic()
     server = start(engine, name=name, image=image, port=port, user=user, database=database,
-                   timeout=timeout, ttl=ttl, reuse=reuse, persistent=True, progress=err,
-                   client=client)
+                   timeout=timeout, ttl=ttl, reuse=reuse, persistent=True, keep=False,
+                   progress=err, client=client)
+    server.keep()  # from here on it outlives this command; an interrupt before removes it
     took = time.monotonic() - began
     err(f"dkenv: {server.engine} server {server.name} ({server.image}) ready in {took:.1f} s "
         f"on {server.host}:{server.port}; remove it with: dkenv down {server.name}")

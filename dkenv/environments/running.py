@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dkenv import hooks
 from dkenv.config import Target
 from dkenv.environments.datakits import check_order, discover, in_context, order_hint
 from dkenv.environments.specs import (
@@ -179,7 +180,16 @@ def up(name: str, *, config: str | Path | None = None,
         extra = tuple(Path(d) for d in data)
         spec = dataclasses.replace(spec, databases={
             key: dataclasses.replace(db, data=(*db.data, *extra)) for key, db in spec.databases.items()})
-    return _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
+    env = _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
+    try:
+        hooks.gate("environment-ready")
+        for database in env.databases.values():
+            if database.server is not None:
+                database.server.keep()  # outlives this process from now on
+    except BaseException:
+        env.close()
+        raise
+    return env
 
 
 def _printer(progress: Progress | bool | None) -> Progress:
@@ -325,7 +335,8 @@ def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progres
     server = start(db.engine, name=container_name(spec.name, db.name, persistent=persistent),
                    image=db.image, port=db.port, user=db.user, password=db.password,
                    database=db.database, env=db.env or None, timeout=db.timeout,
-                   ttl=db.ttl if persistent else None, persistent=persistent, progress=progress)
+                   ttl=db.ttl if persistent else None, persistent=persistent, keep=False,
+                   progress=progress)
     on_undo(_named(server.remove, server.name))
     return Database(db.name, db.engine, server.url, server.target, server=server)
 
