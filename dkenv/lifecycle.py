@@ -267,11 +267,19 @@ def start(
              f"port is published on {endpoint.publish_host} of that host, reachable beyond loopback")
     install_signal_handlers()  # even for `dkenv up`: SIGTERM while waiting must remove it too
 
+    def container_spec(cname: str) -> C.ContainerSpec:
+        labels = L.build(name=cname, engine=spec.name, user=user, database=database,
+                         container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
+                         digest=digest)
+        return C.ContainerSpec(name=L.starting_name(cname) if persistent else cname, image=image,
+                               env=environment, labels=labels, container_port=spec.container_port,
+                               publish_host=endpoint.publish_host, host_port=host_port,
+                               command=command)
+
     made: list[str] = []  # the container id, as soon as it exists
     try:
-        attrs, labels = _create(client, spec, name, image, environment, user, database, ttl_s,
-                                persistent, digest, endpoint.publish_host, host_port, command,
-                                show, made)
+        attrs, labels = C.run_named(client, container_spec, name=name,
+                                    prefix=f"dkenv-{spec.name}", progress=show, made=made)
         server = _server_from(attrs, labels, client, endpoint, password=password, image=image)
         server.remove_on_stop = not reuse
         with _LOCK:  # owned until kept, persistent or not: removed at exit, reaped if we die
@@ -288,37 +296,6 @@ def start(
             C.remove(client, cid)
         raise
     return server
-
-
-def _create(client: Any, spec: Any, name: str | None, image: str, environment: dict[str, str],
-            user: str, database: str, ttl_s: int, persistent: bool, digest: str,
-            publish_host: str, host_port: int | None, command: list[str] | None,
-            show: Callable[[str], None], made: list[str]) -> tuple[dict, dict[str, str]]:
-    """Create and start the container under a free name: (inspect document, labels).
-
-    A persistent one is created as ``NAME.starting`` (see :meth:`Server.keep`), after checking
-    that ``NAME`` itself is free.
-    """
-    for _ in range(5):  # auto-generated names collide only by bad luck
-        cname = name or f"dkenv-{spec.name}-{secrets.token_hex(3)}"
-        labels = L.build(name=cname, engine=spec.name, user=user, database=database,
-                         container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
-                         digest=digest)
-        docker_name = L.starting_name(cname) if persistent else cname
-        container_spec = C.ContainerSpec(name=docker_name, image=image, env=environment,
-                                         labels=labels, container_port=spec.container_port,
-                                         publish_host=publish_host, host_port=host_port,
-                                         command=command)
-        try:
-            if persistent and C.name_taken(client, cname):
-                raise C.name_conflict(cname)
-            return C.run(client, container_spec, show, made), labels
-        except UsageError as exc:
-            if name is not None or "already exists" not in exc.message:
-                if persistent and "already exists" in exc.message:
-                    raise C.name_conflict(cname) from None
-                raise
-    raise UsageError("could not find a free container name", "pass --name")  # pragma: no cover
 
 
 @contextmanager

@@ -99,6 +99,32 @@ def run(client: docker.DockerClient, spec: ContainerSpec, progress: Progress | N
         raise
 
 
+def run_named(client: docker.DockerClient, make: Callable[[str], ContainerSpec], *,
+              name: str | None, prefix: str, progress: Progress | None,
+              made: list[str]) -> tuple[dict, dict[str, str]]:
+    """:func:`run` under ``name``, or a free ``PREFIX-xxxxxx``: (inspect document, labels).
+
+    ``make(name)`` gives the spec; a persistent one is created as ``NAME.starting`` (see
+    :func:`labels.is_kept`), after checking that ``NAME`` itself is free.
+    """
+    import secrets
+
+    for _ in range(5):  # generated names collide only by bad luck
+        wanted = name or f"{prefix}-{secrets.token_hex(3)}"
+        spec = make(wanted)
+        pending = spec.name != wanted
+        try:
+            if pending and name_taken(client, wanted):
+                raise name_conflict(wanted)
+            return run(client, spec, progress, made), spec.labels
+        except UsageError as exc:
+            if "already exists" not in exc.message:
+                raise
+            if name is not None:
+                raise name_conflict(wanted) from None
+    raise UsageError("could not find a free container name", "pass --name")  # pragma: no cover
+
+
 def rename(client: docker.DockerClient, container_id: str, name: str) -> None:
     """Give a container its final Docker name (a name taken meanwhile is a UsageError)."""
     from docker.errors import APIError
@@ -193,9 +219,20 @@ def remove(client: docker.DockerClient, container_id: str) -> bool:
         return False
     except APIError as exc:
         if exc.status_code == 409 and "in progress" in _explain(exc):
-            return False  # another process is removing it right now
+            _wait_removed(client, container_id)  # another process is removing it right now
+            return False
         raise
     return True
+
+
+def _wait_removed(client: docker.DockerClient, container_id: str) -> None:
+    """Return once another process's removal of the container is done (so lists no longer show it)."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        client.api.wait(container_id, condition="removed")
+    except (NotFound, APIError):
+        pass  # already gone (or the engine cannot say): nothing left to wait for
 
 
 def state(client: docker.DockerClient, container_id: str) -> dict:

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM at every step of ``dkenv up``, ``dkenv deploy --keep`` and ``dkenv env up``
+"""Ctrl-C and SIGTERM at every step of ``dkenv up``, ``dkenv deploy`` (also ``--keep``) and ``dkenv env up``
 leave nothing behind; SIGKILL leaves nothing the next dkenv command does not reap (issue 18).
 
 No timing: each run sets ``DKENV_TEST_GATE`` to one step (see ``dkenv.hooks.gate``); the
@@ -36,6 +36,8 @@ datakits = ["{KIT}"]
 
 COMMANDS = {
     "up": (("up", "postgres", "--name", "{name}"), (*CONTAINER_STEPS,)),
+    "deploy": (("deploy", str(KIT), "--target", "postgres_container"),
+               (*CONTAINER_STEPS, "deployed")),
     "deploy --keep": (("deploy", str(KIT), "--target", "postgres_container", "--keep"),
                       (*CONTAINER_STEPS, "deployed")),
     "env up": (("env", "up", "sig"), (*CONTAINER_STEPS, "environment-ready")),
