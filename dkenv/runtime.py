@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dkenv.config import Target
 from dkenv.engines.sqlite import schema_file
 from dkenv.errors import ConnectionFailed, UsageError
+from dkenv.state import state_dir
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -218,7 +219,10 @@ def _create_runtime(target: Target) -> TargetRuntime:
         url = target.url
     elif engine_spec.name == "sqlite":
         if target.kind == "file" and not target.database:
-            tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-"))
+            # kept (deploy --keep): it outlives the command, so it goes to the private state dir
+            kept = bool((target.options or {}).get("keep"))
+            tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-",
+                                            dir=state_dir("sqlite") if kept else None))
             url = f"sqlite:///{tempdir / 'main.db'}"
         else:
             url = engine_spec.url(database=target.database)

@@ -6,6 +6,7 @@ hostile local user would: a symlink or a folder of someone else's where dkenv ke
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -134,3 +135,13 @@ def test_env_up_refuses_someone_elses_folder(dk, lite) -> None:
     up = dk("env", "up", "lite")
     assert up.code == 3 and "belongs to uid 65534" in up.err
     assert list(lite.iterdir()) == []
+
+
+def test_a_kept_sqlite_file_target_lives_in_the_state_dir(dk, tmp_path, monkeypatch, fixtures) -> None:
+    monkeypatch.setenv("DKENV_STATE_DIR", str(tmp_path / "state"))
+    result = dk("deploy", fixtures / "flat", "--target", "sqlite_file", "--keep", "--json")
+    assert result.code == 0, result.err
+    url = json.loads(result.out)["url"]
+    path = Path(url.removeprefix("sqlite:///"))
+    assert path.is_file() and path.parent.parent == tmp_path / "state" / "sqlite"
+    assert mode(path.parent) == 0o700 and mode(tmp_path / "state" / "sqlite") == 0o700
