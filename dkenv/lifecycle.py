@@ -132,13 +132,13 @@ class Server:
         with _LOCK:
             _OWNED.pop(self.container, None)
 
-    def remove(self) -> None:
-        """Remove the container whatever its kind (what ``dkenv down`` does)."""
+    def remove(self) -> bool:
+        """Remove the container whatever its kind (what ``dkenv down`` does); False if it was gone."""
         _close_databases(self)
         with _LOCK:
             self._stopped = True
             _OWNED.pop(self.container, None)
-        C.remove(self._docker(), self.container)
+        return C.remove(self._docker(), self.container)
 
     def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
         expires = self.created + self.ttl if self.ttl and self.created else None

@@ -138,8 +138,8 @@ def down(name: str, *, config: str | Path | None = None) -> list[str]:
         by_env = {}
     removed = []
     for server in by_env.get(name, []):
-        server.remove()
-        removed.append(server.name)
+        if server.remove():  # not one another process removed meanwhile
+            removed.append(server.name)
     folder = state_dir(name)
     if _existing(folder):
         removed.extend(_remove_folder(folder))
