@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dkenv import hooks
 from dkenv.config import Target
 from dkenv.datakit import Datakit, load_datakits
 from dkenv.deploy import deploy_data_objects, precompile
@@ -145,6 +146,7 @@ def deploy_paths(
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
+    interrupted = True  # until the try below ends or raises an ordinary error
     try:
         for kit in kits:
             if progress:
@@ -159,12 +161,17 @@ def deploy_paths(
         if keep:
             outcome.url = runtime_for(target).url
             outcome.kept = True
+        hooks.gate("deployed")
+        interrupted = False
+    except Exception:
+        interrupted = False  # a failed deploy with --keep is kept for inspection, as before
+        raise
     finally:
         if prepared is not None:
             prepared.close()
         if cleanup:
             cleanup_test_target(target)
-        elif keep:
+        elif keep and not interrupted:  # Ctrl-C or SIGTERM: nothing is left behind
             release(target, keep=True)
         else:
             release(target)

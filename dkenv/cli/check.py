@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import datakit_options, emit_json, err
+from dkenv.cli._common import datakit_options, emit_json, err, json_document
 from dkenv.cli._stdout import out, stream
-from dkenv.errors import DkenvError, UsageError
+from dkenv.errors import UsageError
 
 DEFAULT_ENGINES = "sqlite,postgres,mysql"
 
@@ -57,18 +57,11 @@ def check(paths: tuple[str, ...], engines: str, static_only: bool, as_json: bool
     See docs/check-traps.md for each trap with before/after model code.
     """
     timings: dict[str, Any] = {}
-    document: dict[str, Any] = {"success": False, "datakits": list(paths)}
-    try:
-        wanted = _parse_engines(engines)
-        junit_path = _junit_path(junit)
-        _run(paths, wanted, static_only, as_json, junit_path, timeout, timings, document,
-             pythonpath=pythonpath, verbose=verbose)
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint,
-                                 "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document(datakits=list(paths))
+    wanted = _parse_engines(engines)
+    junit_path = _junit_path(junit)
+    _run(paths, wanted, static_only, as_json, junit_path, timeout, timings, document,
+         pythonpath=pythonpath, verbose=verbose)
 
 
 def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as_json: bool,

@@ -6,9 +6,8 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import emit_json, err, resolve, target_options
+from dkenv.cli._common import emit_json, err, json_document, resolve, target_options
 from dkenv.cli._stdout import out
-from dkenv.errors import DkenvError
 
 
 @click.command()
@@ -40,16 +39,10 @@ def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ..
     """
     from dkenv.data import load_paths
 
-    document: dict[str, Any] = {"success": False}
-    try:
-        target = resolve(kw)
-        document["target"] = target.name
-        result = load_paths(args, target, data=data, pythonpath=pythonpath, progress=err, encoding=encoding)
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document()
+    target = resolve(kw)
+    document["target"] = target.name
+    result = load_paths(args, target, data=data, pythonpath=pythonpath, progress=err, encoding=encoding)
     if as_json:
         emit_json(result.to_dict())
         if result.note:

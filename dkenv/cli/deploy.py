@@ -6,9 +6,15 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import datakit_options, emit_json, err, resolve, target_options
+from dkenv.cli._common import (
+    datakit_options,
+    emit_json,
+    err,
+    json_document,
+    resolve,
+    target_options,
+)
 from dkenv.cli._stdout import out
-from dkenv.errors import DkenvError
 
 
 def _list_targets(as_json: bool) -> None:
@@ -77,21 +83,14 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
 
     if cleanup and keep:
         raise click.UsageError("--cleanup and --keep contradict each other; give one")
-    document: dict[str, Any] = {"success": False, "datakits": list(paths), "tables": []}
-    try:
-        target = resolve(kw)
-        document["target"] = target.name
-        outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
-                                        data=data, progress=None if as_json else err,
-                                        pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding)
-        document = outcome.to_dict()
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document(datakits=list(paths), tables=[])
+    target = resolve(kw)
+    document["target"] = target.name
+    outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
+                                    data=data, progress=None if as_json else err,
+                                    pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding)
     if as_json:
-        emit_json(document)
+        emit_json(outcome.to_dict())
     else:
         out(outcome.summary())
     if not outcome.success:
@@ -117,17 +116,11 @@ def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...],
     """
     from dkenv import pipeline
 
-    document: dict[str, Any] = {"success": False, "datakits": list(paths)}
-    try:
-        target = resolve(kw)
-        document["target"] = target.name
-        outcome = pipeline.validate_paths(paths, target, pythonpath=pythonpath,
-                                          progress=None if as_json else err, verbose=verbose)
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document(datakits=list(paths))
+    target = resolve(kw)
+    document["target"] = target.name
+    outcome = pipeline.validate_paths(paths, target, pythonpath=pythonpath,
+                                      progress=None if as_json else err, verbose=verbose)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -10,7 +10,7 @@ import time
 
 import click
 
-from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._common import emit_json, err, json_document, usage
 from dkenv.cli._stdout import out
 
 
@@ -113,7 +113,8 @@ def ls_command(as_json: bool, show_secrets: bool) -> None:
 
 @env.command(name="down")
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
-def down_command(names: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def down_command(names: tuple[str, ...], as_json: bool) -> None:
     """Remove environment NAME: its containers and SQLite files (never anything else).
 
     Works from what is running, so an environment no longer in the config file can still be
@@ -122,12 +123,18 @@ def down_command(names: tuple[str, ...]) -> None:
     \b
     Example:
       dkenv env down pagila
+      dkenv env down pagila --json   # {"success": true, "environments": {"pagila": [...]}}
     """
     from dkenv.environments import down
 
+    document = json_document(environments={})
     for name in names:
         removed = down(name)
-        for item in removed:
-            out(item)
+        document["environments"][name] = removed
+        if not as_json:
+            for item in removed:
+                out(item)
         err(f"dkenv: environment {name}: removed {len(removed)} database(s)" if removed
             else f"dkenv: environment {name} is not up; nothing to remove")
+    if as_json:
+        emit_json({**document, "success": True})
