@@ -109,6 +109,22 @@ def report_skipped(kits: Sequence[Datakit], show: Callable[[str], None], *, verb
                 show(f"dkenv: {kit.name}: skipped {s.module}: {s.reason}")
 
 
+def _builder(build: str, kits: Sequence[Datakit]) -> Callable[[Datakit, Target], Any] | None:
+    """None for ``models``; for ``migrations``, the function that runs a datakit's history
+    (every datakit's history is loaded first: a broken one fails before anything starts)."""
+    from dkenv.errors import UsageError
+
+    if build == "models":
+        return None
+    if build != "migrations":
+        raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
+    from dkenv.migrations import history_of, migrate_target
+
+    for kit in kits:
+        history_of(kit).script()
+    return migrate_target
+
+
 def deploy_paths(
     paths: Sequence[str],
     target: Target,
@@ -121,6 +137,7 @@ def deploy_paths(
     pythonpath: Sequence[str] = (),
     verbose: bool = False,
     warn: Callable[[str], None] | None = None,
+    build: str = "models",
 ) -> Outcome:
     """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
     clean up or keep.
@@ -131,13 +148,16 @@ def deploy_paths(
     Data: each datakit's own ``data`` directories, then ``data`` (``--data``), in one load after
     every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
     empty of its rows (a container target is removed anyway unless ``keep``).
+
+    ``build="migrations"`` runs each datakit's Alembic history instead of ``create_all``.
     """
     from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
     kits = load_all(paths, pythonpath, progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
-    for warning in dict.fromkeys(w for kit in kits for w in precompile(kit, target)):
+    migrate = _builder(build, kits)
+    for warning in dict.fromkeys(w for kit in kits for w in (precompile(kit, target) if migrate is None else [])):
         (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
@@ -148,8 +168,9 @@ def deploy_paths(
     try:
         for kit in kits:
             if progress:
-                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
-            outcome.deploys.append(deploy_data_objects(kit, target))
+                how = " by its migrations" if migrate is not None else ""
+                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}{how}")
+            outcome.deploys.append(deploy_data_objects(kit, target) if migrate is None else migrate(kit, target))
         if prepared is not None:
             outcome.load = prepared.write(progress)
             if progress and outcome.load.note:

@@ -50,12 +50,14 @@ def _list_targets_callback(ctx: click.Context, _param: click.Parameter, value: b
 @click.option("--keep", is_flag=True, help="Keep a container or temp file target after exit; print its URL.")
 @click.option("--data", "data", multiple=True, metavar="DIR",
               help="Load the data files of DIR after the deploy (repeatable; all or nothing).")
+@click.option("--from", "build", type=click.Choice(["models", "migrations"]), default="models", show_default=True,
+              help="Build the tables from the models (create_all) or by running the datakit's Alembic migrations.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list-targets", is_flag=True, expose_value=False, is_eager=True,
               callback=_list_targets_callback, help="List the targets and exit.")
 @datakit_options
 def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, data: tuple[str, ...],
-           as_json: bool, pythonpath: tuple[str, ...], verbose: bool, **kw: Any) -> None:
+           build: str, as_json: bool, pythonpath: tuple[str, ...], verbose: bool, **kw: Any) -> None:
     """Deploy one or more datakits, in the order given (bronze before silver).
 
     \b
@@ -65,6 +67,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
       dkenv deploy ./bronze-pagila --target postgres_container --validate --json
       dkenv deploy ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
       dkenv deploy examples/bronze-pagila --data examples/bronze-pagila/data/sample --validate
+      dkenv deploy examples/migrations-shop --from migrations --validate
 
     Exit codes: 0 deployed (and valid), 1 deploy or validation failed, 2 bad input,
     3 environment failure (Docker, image, connection).
@@ -79,7 +82,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
         document["target"] = target.name
         outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
                                         data=data, progress=None if as_json else err,
-                                        pythonpath=pythonpath, verbose=verbose, warn=err)
+                                        pythonpath=pythonpath, verbose=verbose, warn=err, build=build)
         document = outcome.to_dict()
     except DkenvError as exc:
         if as_json:
