@@ -193,8 +193,14 @@ def deploy_paths(
 
 
 def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence[str] = (),
-                   progress: Callable[[str], None] | None = None, verbose: bool = False) -> Outcome:
-    """Validate the live target against the datakits at ``paths``, deploying nothing."""
+                   progress: Callable[[str], None] | None = None, verbose: bool = False,
+                   strict: bool = False) -> Outcome:
+    """Validate the live target against the datakits at ``paths``, deploying nothing.
+
+    ``strict``: also report what the database has beyond the models (extra tables, columns,
+    uniques, indexes, foreign keys, CHECKs, longer strings), for a database that should hold
+    exactly these datakits (a migrated or hand-kept one).
+    """
     from dkenv.errors import UsageError
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
@@ -206,6 +212,18 @@ def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     try:
         outcome.validation = validate_deployment(kits, target)
+        if strict:
+            _add_extras(outcome.validation, kits, target)
     finally:
         release(target)
     return outcome
+
+
+def _add_extras(result: ValidationResult, kits: Sequence[Datakit], target: Target) -> None:
+    from dkenv.migrations.compare import beyond_models
+
+    tables = [t for kit in kits for t in kit.tables]
+    with runtime_for(target).connect() as conn:
+        extras = beyond_models(tables, conn, result.problems)
+    result.problems.extend(extras)
+    result.success = result.success and not extras

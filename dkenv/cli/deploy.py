@@ -100,9 +100,12 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @target_options
+@click.option("--strict", is_flag=True,
+              help="Also report what the database has beyond the models (tables, columns, uniques, indexes, "
+                   "foreign keys, CHECKs, longer strings).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @datakit_options
-def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...], verbose: bool,
+def validate(paths: tuple[str, ...], strict: bool, as_json: bool, pythonpath: tuple[str, ...], verbose: bool,
              **kw: Any) -> None:
     """Check a live database against the datakits, without deploying anything.
 
@@ -110,9 +113,12 @@ def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...],
     Examples:
       dkenv validate ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
       dkenv validate ./bronze-pagila --target postgres_local --json
+      dkenv validate ./my-datakit --url sqlite:///app.db --strict
 
     Every difference is one line: table, kind (missing_table, missing_column, type_mismatch,
     nullability, primary_key, foreign_key, unique, index) and detail.  Exit 1 when any.
+    By default only what the models declare is looked for (a database may hold several
+    datakits); --strict also reports what the database has beyond them (extra_table, ...).
     """
     from dkenv import pipeline
 
@@ -121,7 +127,7 @@ def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...],
         target = resolve(kw)
         document["target"] = target.name
         outcome = pipeline.validate_paths(paths, target, pythonpath=pythonpath,
-                                          progress=None if as_json else err, verbose=verbose)
+                                          progress=None if as_json else err, verbose=verbose, strict=strict)
     except DkenvError as exc:
         if as_json:
             document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}

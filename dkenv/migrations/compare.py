@@ -169,12 +169,18 @@ def _is_type_bound(table: sa.Table, text: str) -> bool:
 
 def compare_both_ways(tables: Sequence[sa.Table], conn: sa.Connection) -> list[Problem]:
     """``validate_tables`` (the models' side) and :func:`extra_in_database` (the database's side)."""
+    problems = list(validate_tables(tables, conn))
+    return problems + beyond_models(tables, conn, problems)
+
+
+def beyond_models(tables: Sequence[sa.Table], conn: sa.Connection, reported: Sequence[Problem]) -> list[Problem]:
+    """:func:`extra_in_database`, less what ``reported`` (validate's problems) already says."""
     import re
 
-    problems = list(validate_tables(tables, conn))
-    seen = {(p.table, p.kind, p.detail) for p in problems}
+    problems: list[Problem] = []
+    seen = {(p.table, p.kind, p.detail) for p in reported}
     # validate already names a NOT NULL column without default the models lack: say it once
-    flagged = {(p.table, m.group(1)) for p in problems if p.kind == "extra_column"
+    flagged = {(p.table, m.group(1)) for p in reported if p.kind == "extra_column"
                for m in [re.search(r'column "([^"]+)"', p.detail)] if m}
     for problem in extra_in_database(tables, conn):
         if (problem.table, problem.kind, problem.detail) in seen:
