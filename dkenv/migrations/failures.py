@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dkenv.errors import DatakitError, DeployError, DkenvError
 
-if TYPE_CHECKING:
-    from dkenv.migrations.source import History
+History = Any  # dkenv.migrations.source.History (which imports this module)
 
 
 def _first_line(exc: BaseException) -> str:
