@@ -99,10 +99,11 @@ def _table_extras(inspector: Any, table: sa.Table, schema: str | None, name: str
         if column is None:
             report("extra_column", f"the database has column {col['name']} {col['type']}, the models do not")
             continue
+        model_type = _underlying(column.type)
         live_length = getattr(col["type"], "length", None)
-        model_length = getattr(column.type, "length", None)
-        if (isinstance(col["type"], sa.String) and isinstance(column.type, sa.String)
-                and not isinstance(column.type, sa.Enum) and live_length and model_length
+        model_length = getattr(model_type, "length", None)
+        if (isinstance(col["type"], sa.String) and isinstance(model_type, sa.String)
+                and not isinstance(model_type, sa.Enum) and live_length and model_length
                 and live_length > model_length):
             report("type_mismatch", f"column {column.name}: the database has length {live_length}, "
                    f"the models say {model_length} (longer strings fit the database than the models accept)")
@@ -136,6 +137,13 @@ def _table_extras(inspector: Any, table: sa.Table, schema: str | None, name: str
             report("unique", f"the database has UNIQUE {constraint_name or ''} {_show(cols)}, the models do not")
     found += _extra_checks(inspector, table, model, schema, name, dialect, ddl)
     return found
+
+
+def _underlying(type_: Any) -> Any:
+    """A TypeDecorator's implementation type (SQLModel's AutoString is one over String)."""
+    while isinstance(type_, sa.types.TypeDecorator):
+        type_ = type_.impl_instance
+    return type_
 
 
 def _extra_checks(inspector: Any, table: sa.Table, model: _Model, schema: str | None, name: str,
