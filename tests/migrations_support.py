@@ -30,7 +30,7 @@ DRIFT = {
     # SQLite keeps the status as VARCHAR(9): a new label that fits changes nothing it can see.
     "enum_label_added": ('    cancelled = "cancelled"  # revision 0003\n',
                          '    cancelled = "cancelled"  # revision 0003\n    returned = "returned"\n',
-                         "enum", ("postgres", "mysql")),
+                         "type_mismatch", ("postgres", "mysql")),
 }
 
 
@@ -57,24 +57,28 @@ def drifted(tmp: Path, row: str) -> Path:
 def add_revision(kit: Path, revision: str, down: str | None, upgrade: str, downgrade: str = "pass",
                  filename: str | None = None) -> Path:
     """Write a revision file whose upgrade()/downgrade() bodies are the given statements."""
-    body = textwrap.dedent(f'''\
-        """revision {revision}"""
-        import sqlalchemy as sa
-        from alembic import op
+    def block(code: str) -> str:
+        return textwrap.indent(textwrap.dedent(code).strip(), "    ")
 
-        revision = {revision!r}
-        down_revision = {down!r}
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade() -> None:
-        {textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")}
-
-
-        def downgrade() -> None:
-        {textwrap.indent(textwrap.dedent(downgrade).strip(), "    ")}
-        ''')
+    body = "\n".join([
+        f'"""revision {revision}"""',
+        "import sqlalchemy as sa",
+        "from alembic import op",
+        "",
+        f"revision = {revision!r}",
+        f"down_revision = {down!r}",
+        "branch_labels = None",
+        "depends_on = None",
+        "",
+        "",
+        "def upgrade() -> None:",
+        block(upgrade),
+        "",
+        "",
+        "def downgrade() -> None:",
+        block(downgrade),
+        "",
+    ])
     path = kit / "migrations" / "versions" / (filename or f"{revision}_rev.py")
     path.write_text(body)
     return path

@@ -30,7 +30,7 @@ def _frames_in(exc: BaseException, roots: tuple[Path, ...]) -> list[traceback.Fr
     return [f for f in frames if any(Path(f.filename).is_relative_to(r) for r in roots)]
 
 
-def history_error(exc: BaseException, history: History) -> DkenvError:
+def history_error(exc: BaseException, history: History, warned: list[str] | None = None) -> DkenvError:
     """A history Alembic cannot load: a syntax error, a cycle, a missing down_revision."""
     if isinstance(exc, DkenvError):
         return exc
@@ -43,6 +43,9 @@ def history_error(exc: BaseException, history: History) -> DkenvError:
         where = f"{frames[-1].filename}:{frames[-1].lineno}"
         return DatakitError(f"{where}: loading the revisions failed: {_first_line(exc)}", "fix that file")
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    missing = [w for w in warned or [] if "is not present" in w]
+    if isinstance(exc, KeyError) and missing:
+        message = missing[0]
     hint = "give every revision a down_revision that names an existing revision (None for the first)"
     if "cycle" in message.lower() or "loop" in message.lower():
         hint = "break the cycle: the first revision has down_revision = None, each other names its parent"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,12 +63,15 @@ class History:
 
         from dkenv.migrations.failures import history_error
 
-        with self.imports():
+        # Alembic warns about a down_revision that names nothing, then fails with a bare KeyError:
+        # the warning is the message worth showing.
+        with self.imports(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
                 script = ScriptDirectory.from_config(self.config())
                 list(script.walk_revisions())  # loads every revision file, checks the graph
             except Exception as exc:  # noqa: BLE001 - translated into one line, or re-raised
-                raise history_error(exc, self) from None
+                raise history_error(exc, self, [str(w.message) for w in caught]) from None
         return script
 
     def heads(self) -> list[str]:

@@ -1,0 +1,192 @@
+"""Migrations as a source of truth on real PostgreSQL and MariaDB containers: databases built by
+the Alembic history (deploy, isolated databases, the marker), templates keyed by the history,
+`dkenv migrations check` catching every row of issue 20's drift matrix the engine can hold,
+a revision that fails on MySQL only, downgrade leftovers, and `validate --strict`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from dkenv.databases import DatabaseFactory, close_server_databases
+from dkenv.datakit import load_datakit
+from dkenv.migrations.check import check_engine, empty_database
+from tests.integration.conftest import module_scope
+from tests.migrations_support import DRIFT, SHOP, add_revision, copy_shop, drifted
+
+pytest.importorskip("alembic")
+
+pytestmark = pytest.mark.docker
+pytest_plugins = ["pytester"]
+
+ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
+           pytest.param("mysql", marks=pytest.mark.mysql)]
+
+
+@pytest.fixture(scope="module")
+def scope(client, local_images):
+    with module_scope(client, "migrations") as name:
+        yield name
+
+
+_SERVERS: dict[str, object] = {}
+
+
+@pytest.fixture(scope="module")
+def servers(scope):
+    yield _SERVERS
+    for server in _SERVERS.values():
+        close_server_databases(server)
+        server.stop()
+    _SERVERS.clear()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def server(servers, engine):
+    from dkenv.lifecycle import start
+
+    if engine not in servers:
+        servers[engine] = start(engine, progress=False)
+    return servers[engine]
+
+
+def scalar(url: str, sql: str):
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as conn:
+            return conn.exec_driver_sql(sql).scalar()
+    finally:
+        eng.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as conn:
+            return set(sa.inspect(conn).get_table_names())
+    finally:
+        eng.dispose()
+
+
+def test_deploy_from_migrations(dk, server, engine):
+    with empty_database(engine, server.url) as url:
+        result = dk("deploy", SHOP, "--from", "migrations", "--url", url, "--validate", "--json")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["validation"]["success"] is True
+        assert table_names(url) == {"alembic_version", "customers", "orders"}
+        assert scalar(url, "SELECT version_num FROM alembic_version") == "0003"
+
+
+def test_isolated_databases_from_migrations_keep_their_version_row_across_recycling(server):
+    with DatabaseFactory(server.url, engine=server.engine, ready=1) as factory:
+        for _ in range(3):  # the second and third are recycled or rebuilt copies
+            with factory.database([SHOP], build="migrations") as db:
+                assert scalar(db.url, "SELECT version_num FROM alembic_version") == "0003"
+                assert db.validate().success
+                eng = db.create_engine()
+                with eng.begin() as conn:
+                    conn.exec_driver_sql("INSERT INTO customers (email, name) VALUES ('a@x', 'A')")
+                eng.dispose()
+            factory.wait_for_drops()
+        with factory.database([SHOP], build="migrations") as db:
+            assert scalar(db.url, "SELECT count(*) FROM customers") == 0
+
+
+def test_templates_follow_the_history(server, tmp_path):
+    kit = copy_shop(tmp_path)
+    with DatabaseFactory(server.url, engine=server.engine, ready=0) as factory:
+        factory.database([kit], build="migrations").drop()
+        first = factory.pool([kit], build="migrations").builder
+    with DatabaseFactory(server.url, engine=server.engine, ready=0) as factory:
+        factory.database([kit], build="migrations").drop()
+        same = factory.pool([kit], build="migrations").builder
+    add_revision(kit, "0004", "0003", 'op.add_column("orders", sa.Column("note", sa.String(40)))',
+                 'op.drop_column("orders", "note")')
+    with DatabaseFactory(server.url, engine=server.engine, ready=0) as factory:
+        with factory.database([kit], build="migrations") as db:
+            assert scalar(db.url, "SELECT version_num FROM alembic_version") == "0004"
+            assert "note" in {c["name"] for c in sa.inspect(sa.create_engine(db.url)).get_columns("orders")}
+        newer = factory.pool([kit], build="migrations").builder
+    if server.engine == "postgres":
+        assert same.template_reused and same.template == first.template
+        assert not newer.template_reused and newer.template != first.template
+    else:  # MySQL replays what the first migrated database held: the new column is in it
+        assert any("`note`" in sql for sql in newer.ddl) and not any("`note`" in sql for sql in first.ddl)
+
+
+MARKED = f'''
+import pytest
+
+@pytest.mark.dkenv(datakits=[{str(SHOP)!r}], build="migrations")
+def test_marker(dkenv_engine):
+    with dkenv_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+'''
+
+
+def test_marker_builds_from_migrations(pytester, engine, scope):
+    pytester.makepyfile(MARKED)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--dkenv-engines", engine, timeout=300)
+    result.assert_outcomes(passed=1)
+
+
+def test_check_passes_on_the_example(server, engine):
+    report = check_engine(load_datakit(SHOP), engine, server_url=server.url)
+    assert report.success, "\n".join(report.lines())
+
+
+DRIFT_CASES = [pytest.param(engine, row, marks=getattr(pytest.mark, engine), id=f"{engine}-{row}")
+               for row, spec in DRIFT.items() for engine in ("postgres", "mysql") if engine in spec[3]]
+
+
+@pytest.mark.parametrize("engine, row", DRIFT_CASES)
+def test_check_catches_each_drift_row(server, engine, tmp_path, row):
+    report = check_engine(load_datakit(drifted(tmp_path, row)), engine, server_url=server.url)
+    models = report.finding("models")
+    assert models is not None and not models.ok, f"{row} not caught on {engine}: " + "\n".join(report.lines())
+    assert DRIFT[row][2] in {p.kind for p in models.problems}, models.problems
+
+
+def test_a_revision_that_fails_on_mysql_only(server, engine, tmp_path):
+    kit = copy_shop(tmp_path)
+    path = add_revision(kit, "0004", "0003", '''
+        if op.get_bind().dialect.name == "mysql":
+            op.execute("ALTER TABLE orders ADD COLUMN tags TEXT[]")
+        ''')
+    report = check_engine(load_datakit(kit), engine, server_url=server.url)
+    upgrade = report.finding("upgrade")
+    if engine == "postgres":
+        assert report.success, "\n".join(report.lines())
+    else:
+        assert not upgrade.ok
+        assert "revision 0004" in upgrade.detail and str(path) in upgrade.detail and "1064" in upgrade.detail
+        assert report.finding("downgrade") is None
+
+
+def test_check_names_what_a_downgrade_leaves(server, engine, tmp_path):
+    kit = copy_shop(tmp_path)
+    add_revision(kit, "0004", "0003", 'op.create_table("audit", sa.Column("id", sa.Integer, primary_key=True))')
+    report = check_engine(load_datakit(kit), engine, server_url=server.url)
+    assert not report.finding("downgrade").ok and "table audit" in report.finding("downgrade").detail
+
+
+def test_validate_strict_reports_an_extra_unique_index(dk, server, engine):
+    with empty_database(engine, server.url) as url:
+        assert dk("deploy", SHOP, "--from", "migrations", "--url", url).code == 0
+        eng = sa.create_engine(url)
+        with eng.begin() as conn:
+            conn.exec_driver_sql("CREATE UNIQUE INDEX ux_customers_name ON customers (name)")
+        eng.dispose()
+        assert dk("validate", SHOP, "--url", url).code == 0
+        result = dk("validate", SHOP, "--url", url, "--strict", "--json")
+        assert result.code == 1
+        problems = json.loads(result.out)["validation"]["problems"]
+        assert [(p["table"], p["kind"]) for p in problems] == [("customers", "unique")]
+        assert "ux_customers_name (name)" in problems[0]["detail"]
