@@ -335,3 +335,21 @@ def test_build_from_migrations_of_a_datakit_without_any(dk):
     assert result.code == 2
     assert_short(result.err)
     assert "declares no migrations" in result.err
+
+
+def test_readme_commands_work_as_written(tmp_path):
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Migrations"):readme.index("## Per-test databases")]
+    commands = [line.split("  #")[0].strip() for line in re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+                .splitlines() if line.strip()]
+    assert len(commands) == 3
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in commands:
+        args = command.split()[1:]
+        args = [str(ROOT / a) if a.startswith("examples/") else a for a in args]
+        done = subprocess.run([sys.executable, "-m", "dkenv", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+    assert tables_of(tmp_path / "shop.db") == {"alembic_version", "customers", "orders"}
