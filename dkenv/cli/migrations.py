@@ -14,7 +14,13 @@ DEFAULT_ENGINES = "sqlite,postgres,mysql"
 
 @click.group()
 def migrations() -> None:
-    """A datakit's Alembic migrations ([tool.dkenv] migrations = "alembic.ini")."""
+    """A datakit's Alembic migrations ([tool.dkenv] migrations = "alembic.ini").
+
+    \b
+    Examples:
+      dkenv migrations check examples/migrations-shop --engines sqlite
+      dkenv deploy examples/migrations-shop --from migrations --validate
+    """
 
 
 @migrations.command("check")
