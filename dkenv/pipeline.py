@@ -183,6 +183,11 @@ def deploy_paths(
     finally:
         if prepared is not None:
             prepared.close()
+        if cleanup and migrate is not None:
+            from dkenv.migrations.run import unmigrate_target
+
+            for kit in reversed(kits[:len(outcome.deploys)]):
+                unmigrate_target(kit, target)  # downgrade base: what the migrations built goes
         if cleanup:
             cleanup_test_target(target)
         elif keep:

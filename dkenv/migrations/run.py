@@ -33,8 +33,25 @@ def _finish(conn: Any) -> None:
         conn.commit()
 
 
-def upgrade_on(history: History, conn: Any, url: str, revision: str = "head", *, script: Any = None) -> list[str]:
-    """``alembic upgrade revision`` on ``conn``; returns the tables it created."""
+def _drop_new(conn: Any, before: set[str]) -> None:
+    """Drop the tables a failed upgrade left (engines without transactional DDL keep them)."""
+    import sqlalchemy as sa
+
+    new = _tables(conn) - before
+    if not new:
+        return
+    metadata = sa.MetaData()
+    metadata.reflect(conn, only=sorted(new))
+    metadata.drop_all(conn)
+    _finish(conn)
+
+
+def upgrade_on(history: History, conn: Any, url: str, revision: str = "head", *, script: Any = None,
+               undo: bool = False) -> list[str]:
+    """``alembic upgrade revision`` on ``conn``; returns the tables it created.
+
+    ``undo``: a failure drops the tables this call created, so the target is left as found
+    (PostgreSQL rolls the whole upgrade back by itself; MySQL/MariaDB commit each DDL)."""
     from alembic import command
 
     script = script if script is not None else history.script()
@@ -47,6 +64,11 @@ def upgrade_on(history: History, conn: Any, url: str, revision: str = "head", *,
         except BaseException as exc:
             if conn.in_transaction():
                 conn.rollback()
+            if undo:
+                try:
+                    _drop_new(conn, before)
+                except Exception:  # noqa: BLE001 - the migration's own error is the one to report
+                    pass
             if isinstance(exc, Exception):
                 raise run_error(exc, history, script, conn.dialect.name) from None
             raise
@@ -91,9 +113,24 @@ def migrate_target(kit: Any, target: Target, revision: str = "head") -> DeployRe
     script = history.script()  # a broken history fails before any connection
     rt = runtime_for(target)
     with rt.connect() as conn:
-        created = upgrade_on(history, conn, rt.url, revision, script=script)
+        created = upgrade_on(history, conn, rt.url, revision, script=script, undo=True)
     return DeployResult(success=True, target=target.name, datakits=[kit.name], tables=created, created=created,
                         duration_s=time.perf_counter() - started)
+
+
+def unmigrate_target(kit: Any, target: Target) -> None:
+    """Undo :func:`migrate_target` (``--cleanup``): ``downgrade base``, then drop Alembic's version table."""
+    import sqlalchemy as sa
+
+    from dkenv.runtime import runtime_for
+
+    history = history_of(kit)
+    rt = runtime_for(target)
+    with rt.connect() as conn:
+        downgrade_on(history, conn, rt.url, "base")
+        if VERSION_TABLE in _tables(conn):
+            sa.Table(VERSION_TABLE, sa.MetaData()).drop(conn)
+            _finish(conn)
 
 
 def migrate_kits(kits: Sequence[Any], target: Target) -> list[DeployResult]:

@@ -190,3 +190,15 @@ def test_validate_strict_reports_an_extra_unique_index(dk, server, engine):
         problems = json.loads(result.out)["validation"]["problems"]
         assert [(p["table"], p["kind"]) for p in problems] == [("customers", "unique")]
         assert "ux_customers_name (name)" in problems[0]["detail"]
+
+
+def test_a_failing_revision_leaves_the_target_as_found(dk, server, engine, tmp_path):
+    kit = copy_shop(tmp_path)
+    add_revision(kit, "0004", "0003", 'op.execute("ALTER TABLE nowhere ADD COLUMN x INTEGER")')
+    with empty_database(engine, server.url) as url:
+        result = dk("deploy", kit, "--from", "migrations", "--url", url)
+        assert result.code == 1
+        assert "revision 0004" in result.err and "nowhere" in result.err
+        assert table_names(url) == set()  # MariaDB committed revisions 1-3: dropped again
+        if engine == "postgres":
+            assert scalar(url, "SELECT count(*) FROM pg_type WHERE typname = 'orderstatus'") == 0

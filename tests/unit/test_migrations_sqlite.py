@@ -353,3 +353,23 @@ def test_readme_commands_work_as_written(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{command}: {done.stderr}"
     assert tables_of(tmp_path / "shop.db") == {"alembic_version", "customers", "orders"}
+
+
+def test_deploy_cleanup_downgrades_what_the_migrations_built(dk, tmp_path):
+    db = tmp_path / "shop.db"
+    result = dk("deploy", SHOP, "--from", "migrations", "--url", f"sqlite:///{db}", "--validate", "--cleanup")
+    assert result.code == 0, result.err
+    assert tables_of(db) == set()
+
+
+def test_a_failing_revision_leaves_the_target_as_found(dk, tmp_path):
+    kit = copy_shop(tmp_path)
+    add_revision(kit, "0004", "0003", 'op.execute("ALTER TABLE nowhere ADD COLUMN x INTEGER")')
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
+    result = dk("deploy", kit, "--from", "migrations", "--url", f"sqlite:///{db}")
+    assert result.code == 1
+    assert_short(result.err)
+    assert "revision 0004" in result.err and "no such table: nowhere" in result.err
+    assert tables_of(db) == {"kept"}
