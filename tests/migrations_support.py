@@ -82,3 +82,12 @@ def add_revision(kit: Path, revision: str, down: str | None, upgrade: str, downg
     path = kit / "migrations" / "versions" / (filename or f"{revision}_rev.py")
     path.write_text(body)
     return path
+
+
+def sample_data(tmp: Path) -> Path:
+    """Two customers and two orders, in the columns revision 0001 already has."""
+    folder = tmp / "data"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("id,email,name\n1,a@example.com,Ann\n2,b@example.com,Bob\n")
+    (folder / "orders.csv").write_text("id,customer_id,status,quantity\n1,1,pending,2\n2,2,shipped,1\n")
+    return folder

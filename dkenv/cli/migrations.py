@@ -27,12 +27,15 @@ def migrations() -> None:
 @click.argument("path", metavar="PATH")
 @click.option("--engines", default=DEFAULT_ENGINES, show_default=True, metavar="LIST",
               help="Comma-separated engines to check on: sqlite, postgres, mysql (mariadb).")
+@click.option("--data", "data", multiple=True, metavar="DIR",
+              help="Also load DIR's data files at the oldest revision that holds them, upgrade to head "
+                   "and report rows lost or changed (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--timeout", default=60.0, show_default=True, metavar="SECONDS", type=float,
               help="How long a throwaway database may take to accept queries.")
 @datakit_options
-def check(path: str, engines: str, as_json: bool, timeout: float, pythonpath: tuple[str, ...],
-          verbose: bool) -> None:
+def check(path: str, engines: str, data: tuple[str, ...], as_json: bool, timeout: float,
+          pythonpath: tuple[str, ...], verbose: bool) -> None:
     """Check the datakit's migration history on each engine, in a fresh database per engine.
 
     \b
@@ -44,11 +47,14 @@ def check(path: str, engines: str, as_json: bool, timeout: float, pythonpath: tu
                      and longer strings the database has and the models do not
       downgrade      downgrade base leaves an empty database (else: what remains)
       upgrade_again  upgrading again rebuilds the same catalog
+      data           (--data DIR) rows loaded at the oldest revision that holds them
+                     survive the upgrade to head (else: rows_lost, rows_changed per table)
 
     \b
     Examples:
       dkenv migrations check examples/migrations-shop --engines sqlite
       dkenv migrations check ./my-datakit --engines sqlite,postgres,mysql --json
+      dkenv migrations check ./my-datakit --engines sqlite --data ./my-datakit/data/sample
 
     Exit codes: 0 every check passed on every engine, 1 a check failed, 2 bad input (path,
     engine, a broken history, an env.py that fails or migrates another database),
@@ -63,7 +69,8 @@ def check(path: str, engines: str, as_json: bool, timeout: float, pythonpath: tu
         wanted = _parse_engines(engines)
         kit = load_datakit(path, pythonpath=pythonpath)
         document["datakit"] = kit.name
-        report = check_kit(kit, wanted, progress=None if as_json else err, timeout=timeout)
+        load = _loader(kit, data) if data else None
+        report = check_kit(kit, wanted, progress=None if as_json else err, timeout=timeout, load=load)
     except DkenvError as exc:
         if as_json:
             document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
@@ -75,3 +82,27 @@ def check(path: str, engines: str, as_json: bool, timeout: float, pythonpath: tu
         click.echo(report.summary())
     if not report.success:
         raise click.exceptions.Exit(1)
+
+
+def _loader(kit: Any, dirs: tuple[str, ...]) -> Any:
+    """Load ``dirs`` into a check's database with dkenv's data loader (validated, all or nothing)."""
+    from pathlib import Path
+
+    from dkenv.errors import UsageError
+
+    for folder in dirs:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--data: {folder!r} is not a directory", "give a directory of data files")
+
+    def load(engine: str, url: str) -> None:
+        from dkenv.config import Target
+        from dkenv.data import load_data
+        from dkenv.runtime import release
+
+        target = Target(name=f"migrations check ({engine})", db_type=engine, kind="url", url=url)
+        try:
+            load_data(target, list(dirs), [kit])
+        finally:
+            release(target)
+
+    return load

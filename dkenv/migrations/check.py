@@ -8,7 +8,9 @@ For every engine, in a fresh empty database:
    database's one-line error; the remaining checks are skipped);
 3. **models**: the models vs the migrated database, both ways (:mod:`dkenv.migrations.compare`);
 4. **downgrade**: ``downgrade base`` leaves an empty catalog (what remains is named);
-5. **upgrade again**: upgrading once more rebuilds a catalog identical to the first.
+5. **upgrade again**: upgrading once more rebuilds a catalog identical to the first;
+6. **data** (with a loader, ``--data DIR``): rows loaded at the oldest revision that holds
+   them survive the upgrade to head (:mod:`dkenv.migrations.data_check`).
 
 A broken history, an env.py that fails to import or ignores the target are bad input and
 raise (exit 2); findings make the report fail (exit 1).
@@ -32,7 +34,9 @@ from dkenv.migrations.run import downgrade_on, upgrade_on
 from dkenv.migrations.source import history_of
 from dkenv.validate import Problem
 
-CHECKS = ("heads", "upgrade", "models", "downgrade", "upgrade_again")
+CHECKS = ("heads", "upgrade", "models", "downgrade", "upgrade_again", "data")
+#: ``load(engine, url)``: load the check's data files into the database at ``url`` (all or nothing).
+Loader = Callable[[str, str], None]
 Progress = Callable[[str], None]
 
 
@@ -139,7 +143,8 @@ def empty_database(engine: str, server_url: str | None) -> Iterator[str]:
 # ---------------------------------------------------------------------------
 # The checks
 # ---------------------------------------------------------------------------
-def check_engine(kit: Any, engine: str, *, server_url: str | None = None) -> EngineReport:
+def check_engine(kit: Any, engine: str, *, server_url: str | None = None,
+                 load: Loader | None = None) -> EngineReport:
     """Run every check of ``kit``'s history on ``engine`` in a fresh database on ``server_url``
     (a server's admin URL; SQLite needs none)."""
     import sqlalchemy as sa
@@ -159,6 +164,8 @@ def check_engine(kit: Any, engine: str, *, server_url: str | None = None) -> Eng
         db = sa.create_engine(url, poolclass=sa.pool.NullPool)
         try:
             _run_checks(report, history, script, db, url, target, kit)
+            if load is not None and report.finding("upgrade").ok:
+                _data_check(report, history, script, db, url, target, lambda u: load(engine, u))
         finally:
             db.dispose()
     return report
@@ -203,8 +210,22 @@ def _run_checks(report: EngineReport, history: Any, script: Any, db: Any, url: s
                                    else "upgrading again rebuilds the same catalog"))
 
 
+def _data_check(report: EngineReport, history: Any, script: Any, db: Any, url: str, target: str,
+                load: Callable[[str], None]) -> None:
+    from dkenv.migrations.data_check import data_survives
+
+    try:
+        ok, detail, problems = data_survives(history, script, db, url, target, load)
+    except DkenvError as exc:
+        if exc.exit_code == 2:
+            raise
+        ok, detail, problems = False, exc.message, []
+    report.findings.append(Finding("data", ok, detail, problems))
+
+
 def check_kit(kit: Any, engines: Sequence[str], *, servers: dict[str, str] | None = None,
-              progress: Progress | None = None, timeout: float = 60.0) -> MigrationsReport:
+              progress: Progress | None = None, timeout: float = 60.0,
+              load: Loader | None = None) -> MigrationsReport:
     """Check ``kit`` on each engine; a server engine without a URL in ``servers`` gets a
     throwaway container for the duration of the check."""
     from dkenv import lifecycle
@@ -221,7 +242,7 @@ def check_kit(kit: Any, engines: Sequence[str], *, servers: dict[str, str] | Non
                 url = server.url
             if progress:
                 progress(f"dkenv: checking {kit.name}'s migrations on {engine}")
-            report.reports.append(check_engine(kit, engine, server_url=url))
+            report.reports.append(check_engine(kit, engine, server_url=url, load=load))
     finally:
         for server in started:
             server.stop()

@@ -14,7 +14,7 @@ from dkenv.databases import DatabaseFactory, close_server_databases
 from dkenv.datakit import load_datakit
 from dkenv.migrations.check import check_engine, empty_database
 from tests.integration.conftest import module_scope
-from tests.migrations_support import DRIFT, SHOP, add_revision, copy_shop, drifted
+from tests.migrations_support import DRIFT, SHOP, add_revision, copy_shop, drifted, sample_data
 
 pytest.importorskip("alembic")
 
@@ -202,3 +202,15 @@ def test_a_failing_revision_leaves_the_target_as_found(dk, server, engine, tmp_p
         assert table_names(url) == set()  # MariaDB committed revisions 1-3: dropped again
         if engine == "postgres":
             assert scalar(url, "SELECT count(*) FROM pg_type WHERE typname = 'orderstatus'") == 0
+
+
+def test_check_data_reports_rows_a_revision_loses(server, engine, tmp_path):
+    from dkenv.cli.migrations import _loader
+
+    kit = copy_shop(tmp_path)
+    add_revision(kit, "0004", "0003", 'op.execute("DELETE FROM orders WHERE quantity > 1")')
+    datakit = load_datakit(kit)
+    report = check_engine(datakit, engine, server_url=server.url, load=_loader(datakit, (str(sample_data(tmp_path)),)))
+    data = report.finding("data")
+    assert data is not None and not data.ok, "\n".join(report.lines())
+    assert [(p.table, p.kind) for p in data.problems] == [("orders", "rows_lost")]

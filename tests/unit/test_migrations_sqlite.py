@@ -19,7 +19,7 @@ from dkenv.databases import DatabaseFactory
 from dkenv.datakit import load_datakit
 from dkenv.migrations.check import check_engine
 from dkenv.testing import migrations_check
-from tests.migrations_support import DRIFT, ROOT, SHOP, add_revision, copy_shop, drifted, edit
+from tests.migrations_support import DRIFT, ROOT, SHOP, add_revision, copy_shop, drifted, edit, sample_data
 
 pytest.importorskip("alembic")
 
@@ -373,3 +373,32 @@ def test_a_failing_revision_leaves_the_target_as_found(dk, tmp_path):
     assert_short(result.err)
     assert "revision 0004" in result.err and "no such table: nowhere" in result.err
     assert tables_of(db) == {"kept"}
+
+
+def test_check_data_survives_the_history(dk, tmp_path):
+    result = dk("migrations", "check", SHOP, "--engines", "sqlite", "--data", sample_data(tmp_path), "--json")
+    assert result.code == 0, result.out + result.err
+    [report] = json.loads(result.out)["reports"]
+    data = next(c for c in report["checks"] if c["check"] == "data")
+    assert data["ok"] and "all 4 row(s) kept" in data["detail"]
+
+
+@pytest.mark.parametrize("upgrade, kind, table", [
+    ('op.execute("DELETE FROM orders WHERE quantity > 1")', "rows_lost", "orders"),
+    ('op.execute("UPDATE customers SET name = upper(name)")', "rows_changed", "customers"),
+])
+def test_check_data_reports_rows_a_revision_loses_or_changes(dk, tmp_path, upgrade, kind, table):
+    kit = copy_shop(tmp_path)
+    add_revision(kit, "0004", "0003", upgrade)
+    result = dk("migrations", "check", kit, "--engines", "sqlite", "--data", sample_data(tmp_path), "--json")
+    assert result.code == 1
+    [report] = json.loads(result.out)["reports"]
+    data = next(c for c in report["checks"] if c["check"] == "data")
+    assert not data["ok"]
+    assert [(p["table"], p["kind"]) for p in data["problems"]] == [(table, kind)]
+
+
+def test_check_data_that_is_not_a_directory(dk, tmp_path):
+    result = dk("migrations", "check", SHOP, "--engines", "sqlite", "--data", tmp_path / "nope")
+    assert result.code == 2
+    assert_short(result.err)
