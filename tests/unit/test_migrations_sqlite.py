@@ -19,7 +19,16 @@ from dkenv.databases import DatabaseFactory
 from dkenv.datakit import load_datakit
 from dkenv.migrations.check import check_engine
 from dkenv.testing import migrations_check
-from tests.migrations_support import DRIFT, ROOT, SHOP, add_revision, copy_shop, drifted, edit, sample_data
+from tests.migrations_support import (
+    DRIFT,
+    ROOT,
+    SHOP,
+    add_revision,
+    copy_shop,
+    drifted,
+    edit,
+    sample_data,
+)
 
 pytest.importorskip("alembic")
 
