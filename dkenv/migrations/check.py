@@ -133,9 +133,11 @@ def empty_database(engine: str, server_url: str | None) -> Iterator[str]:
         try:
             yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
         finally:
-            force = " WITH (FORCE)" if engine == "postgres" else ""
             with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{force}")
+                if engine == "postgres":  # end sessions env.py may have left (FORCE needs 13+)
+                    conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
     finally:
         admin.dispose()
 

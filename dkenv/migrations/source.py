@@ -94,11 +94,11 @@ class History:
         """env.py and the revisions import the application: its folders on ``sys.path`` for the
         run, its modules out of ``sys.modules`` afterwards, and SQLModel tables it defines in a
         registry of their own (a second run would otherwise find them already defined)."""
-        from dkenv.datakit import _LOCK, _fresh_sqlmodel_registry
+        from dkenv.datakit import own_registry
 
         saved_path = list(sys.path)
         before = set(sys.modules)
-        with _LOCK, _fresh_sqlmodel_registry():
+        with own_registry():
             sys.path[:0] = [str(r) for r in self.roots if str(r) not in sys.path]
             try:
                 yield
