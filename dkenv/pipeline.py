@@ -121,7 +121,8 @@ def _builder(build: str, kits: Sequence[Datakit]) -> Callable[[Datakit, Target],
     from dkenv.migrations import history_of, migrate_target
 
     for kit in kits:
-        history_of(kit).script()
+        history = history_of(kit)
+        history.one_head(history.script())
     return migrate_target
 
 

@@ -59,8 +59,13 @@ def run_error(exc: BaseException, history: History, script: Any, engine: str) ->
 
     from dkenv.engines import describe_db_error
 
+    from alembic.util import CommandError
+
     if isinstance(exc, DkenvError):
         return exc
+    if isinstance(exc, CommandError):  # Alembic refusing the command itself, not env.py's fault
+        return DatakitError(f"{history.kit_name}: alembic: {str(exc).splitlines()[0]}",
+                            "fix the history (alembic heads, alembic history show what it holds)")
     roots = (history.scripts, *history.roots)
     frames = _frames_in(exc, roots)
     revision = _revision_of(frames, script)

@@ -111,6 +111,8 @@ def migrate_target(kit: Any, target: Target, revision: str = "head") -> DeployRe
     started = time.perf_counter()
     history = history_of(kit)
     script = history.script()  # a broken history fails before any connection
+    if revision == "head":
+        history.one_head(script)
     rt = runtime_for(target)
     with rt.connect() as conn:
         created = upgrade_on(history, conn, rt.url, revision, script=script, undo=True)
@@ -135,6 +137,7 @@ def unmigrate_target(kit: Any, target: Target) -> None:
 
 def migrate_kits(kits: Sequence[Any], target: Target) -> list[DeployResult]:
     """Every datakit's migrations, in order (bronze before silver)."""
-    for kit in kits:
-        history_of(kit).script()  # every history declared and loadable before anything runs
+    for kit in kits:  # every history declared, loadable and with one head before anything runs
+        history = history_of(kit)
+        history.one_head(history.script())
     return [migrate_target(kit, target) for kit in kits]

@@ -77,6 +77,13 @@ class History:
     def heads(self) -> list[str]:
         return list(self.script().get_heads())
 
+    def one_head(self, script: Any) -> None:
+        """A build needs one head: several are named, with the command that merges them."""
+        heads = list(script.get_heads())
+        if len(heads) > 1:
+            raise DatakitError(f"{self.kit_name}: the migration history has {len(heads)} heads: {', '.join(heads)}",
+                               f'merge them: alembic merge -m "merge heads" {" ".join(heads)}')
+
     def content_hash(self) -> str:
         """A hash of the scripts (env.py, every revision) and the ini: a new revision, a new key."""
         digest = hashlib.sha256(f"migrations v{BUILD_VERSION}".encode())

@@ -411,3 +411,16 @@ def test_check_data_that_is_not_a_directory(dk, tmp_path):
     result = dk("migrations", "check", SHOP, "--engines", "sqlite", "--data", tmp_path / "nope")
     assert result.code == 2
     assert_short(result.err)
+
+
+def test_deploy_from_a_history_with_several_heads(dk, tmp_path):
+    kit = copy_shop(tmp_path)
+    add_revision(kit, "0004a", "0003", 'op.add_column("orders", sa.Column("a", sa.Integer))')
+    add_revision(kit, "0004b", "0003", 'op.add_column("customers", sa.Column("b", sa.Integer))')
+    db = tmp_path / "t.db"
+    result = dk("deploy", kit, "--from", "migrations", "--url", f"sqlite:///{db}")
+    assert result.code == 2
+    assert_short(result.err)
+    assert "2 heads: 0004a, 0004b" in result.err or "2 heads: 0004b, 0004a" in result.err
+    assert 'alembic merge -m "merge heads"' in result.err
+    assert not db.exists() or not tables_of(db)
