@@ -55,11 +55,10 @@ def history_error(exc: BaseException, history: History, warned: list[str] | None
 
 def run_error(exc: BaseException, history: History, script: Any, engine: str) -> DkenvError:
     """A failure while env.py or a revision ran against the target."""
+    from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from dkenv.engines import describe_db_error
-
-    from alembic.util import CommandError
 
     if isinstance(exc, DkenvError):
         return exc
