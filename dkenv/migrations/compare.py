@@ -56,7 +56,7 @@ class _Model:
             (self.uniques if index.unique else self.indexes).add(cols)
         self.foreign_keys = {
             (frozenset(_fold(e.parent.name, dialect) for e in fk.elements),
-             _fold(fk.elements[0].column.table.name, dialect))
+             _fold(fk.elements[0].target_fullname.split(".")[-2], dialect))  # its table may live elsewhere
             for fk in table.foreign_key_constraints
         }
         self.checks = model_checks(table)
@@ -68,11 +68,16 @@ def extra_in_database(tables: Sequence[sa.Table], conn: sa.Connection) -> list[P
     inspector = sa.inspect(conn)
     ddl = compiler(conn.dialect)
     problems: list[Problem] = []
+    default = conn.dialect.default_schema_name
     by_schema: dict[str | None, dict[str, sa.Table]] = {}
-    for table in tables:
-        by_schema.setdefault(table.schema, {})[_fold(table.name, dialect)] = table
+    for table in tables:  # a model naming the default schema ("public") lives beside unqualified ones
+        schema = None if table.schema in (default, "main" if dialect == "sqlite" else default) else table.schema
+        by_schema.setdefault(schema, {})[_fold(table.name, dialect)] = table
     by_schema.setdefault(None, {})
+    present = {_fold(s, dialect) for s in inspector.get_schema_names()}
     for schema, models in by_schema.items():
+        if schema is not None and _fold(schema, dialect) not in present:
+            continue  # validate already reports the models' tables there as missing
         for name in sorted(inspector.get_table_names(schema=schema)):
             if name in BOOKKEEPING:
                 continue

@@ -214,3 +214,21 @@ def test_check_data_reports_rows_a_revision_loses(server, engine, tmp_path):
     data = report.finding("data")
     assert data is not None and not data.ok, "\n".join(report.lines())
     assert [(p.table, p.kind) for p in data.problems] == [("orders", "rows_lost")]
+
+
+@pytest.mark.parametrize("kits", [["bronze-pagila", "silver-pagila"], ["retail-warehouse"]])
+def test_validate_strict_has_no_false_positive_on_the_examples(dk, server, engine, kits):
+    paths = [SHOP.parent / k for k in kits]
+    with empty_database(engine, server.url) as url:
+        assert dk("deploy", *paths, "--url", url).code == 0
+        result = dk("validate", *paths, "--url", url, "--strict")
+        assert result.code == 0, result.out + result.err
+
+
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_validate_strict_with_models_naming_the_default_schema(dk, server, engine):
+    kit = SHOP.parent / "pagila-source"  # every table says schema="public"
+    with empty_database(engine, server.url) as url:
+        assert dk("deploy", kit, "--url", url).code == 0
+        result = dk("validate", kit, "--url", url, "--strict")
+        assert result.code == 0, result.out + result.err

@@ -424,3 +424,12 @@ def test_deploy_from_a_history_with_several_heads(dk, tmp_path):
     assert "2 heads: 0004a, 0004b" in result.err or "2 heads: 0004b, 0004a" in result.err
     assert 'alembic merge -m "merge heads"' in result.err
     assert not db.exists() or not tables_of(db)
+
+
+@pytest.mark.parametrize("kits", [["bronze-pagila", "silver-pagila"], ["retail-warehouse"]])
+def test_validate_strict_has_no_false_positive_on_the_examples(dk, tmp_path, kits):
+    paths = [ROOT / "examples" / k for k in kits]
+    url = f"sqlite:///{tmp_path / 'kits.db'}"
+    assert dk("deploy", *paths, "--url", url).code == 0
+    result = dk("validate", *paths, "--url", url, "--strict")
+    assert result.code == 0, result.out + result.err
