@@ -232,3 +232,15 @@ def test_validate_strict_with_models_naming_the_default_schema(dk, server, engin
         assert dk("deploy", kit, "--url", url).code == 0
         result = dk("validate", kit, "--url", url, "--strict")
         assert result.code == 0, result.out + result.err
+
+
+def test_environment_database_built_from_migrations(scope, engine, tmp_path):
+    import dkenv
+
+    (tmp_path / "dkenv.toml").write_text(
+        f'[environments.shop.databases.main]\nengine = "{engine}"\ndatakits = ["{SHOP.as_posix()}"]\n'
+        'build = "migrations"\n')
+    with dkenv.environment("shop", config=tmp_path / "dkenv.toml") as env:
+        url = env["main"].url
+        assert scalar(url, "SELECT version_num FROM alembic_version") == "0003"
+        assert table_names(url) == {"alembic_version", "customers", "orders"}
