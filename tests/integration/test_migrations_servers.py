@@ -244,3 +244,17 @@ def test_environment_database_built_from_migrations(scope, engine, tmp_path):
         url = env["main"].url
         assert scalar(url, "SELECT version_num FROM alembic_version") == "0003"
         assert table_names(url) == {"alembic_version", "customers", "orders"}
+
+
+@pytest.mark.parametrize("engine", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_readme_python_example(engine, scope):
+    import re
+    import subprocess
+    import sys
+
+    readme = (SHOP.parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Migrations"):readme.index("## Per-test databases")]
+    block = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if 'build="migrations"' in b)
+    done = subprocess.run([sys.executable, "-c", block], cwd=SHOP.parents[1], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
