@@ -258,3 +258,11 @@ def test_readme_python_example(engine, scope):
     done = subprocess.run([sys.executable, "-c", block], cwd=SHOP.parents[1], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_migrations_check_helper_on_a_running_server(server, engine, tmp_path):
+    from dkenv.testing import migrations_check
+
+    assert migrations_check(SHOP, engine, server=server)
+    broken = migrations_check(drifted(tmp_path, "varchar_shorter"), engine, server=server)
+    assert not broken and "type_mismatch" in repr(broken)
