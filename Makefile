@@ -67,5 +67,6 @@ bench: install images  ## run the benchmarks and print their figures (README has
 	$(PYTHON) benchmarks/image_startup.py
 	$(PYTHON) benchmarks/startup.py
 	$(PYTHON) benchmarks/handout.py
+	$(PYTHON) benchmarks/migrations_handout.py
 	$(PYTHON) benchmarks/data_load.py --rss-mb 200
 	$(PYTHON) benchmarks/check_live.py

@@ -108,6 +108,23 @@ def report_skipped(kits: Sequence[Datakit], show: Callable[[str], None], *, verb
                 show(f"dkenv: {kit.name}: skipped {s.module}: {s.reason}")
 
 
+def _builder(build: str, kits: Sequence[Datakit]) -> Callable[[Datakit, Target], Any] | None:
+    """None for ``models``; for ``migrations``, the function that runs a datakit's history
+    (every datakit's history is loaded first: a broken one fails before anything starts)."""
+    from dkenv.errors import UsageError
+
+    if build == "models":
+        return None
+    if build != "migrations":
+        raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
+    from dkenv.migrations import history_of, migrate_target
+
+    for kit in kits:
+        history = history_of(kit)
+        history.one_head(history.script())
+    return migrate_target
+
+
 def deploy_paths(
     paths: Sequence[str],
     target: Target,
@@ -121,6 +138,7 @@ def deploy_paths(
     verbose: bool = False,
     warn: Callable[[str], None] | None = None,
     encoding: str | None = None,
+    build: str = "models",
 ) -> Outcome:
     """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
     clean up or keep.
@@ -132,13 +150,16 @@ def deploy_paths(
     every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
     empty of its rows (a container target is removed anyway unless ``keep``).  ``encoding`` is
     the data files' (default UTF-8).
+
+    ``build="migrations"`` runs each datakit's Alembic history instead of ``create_all``.
     """
     from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
     kits = load_all(paths, pythonpath, progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
-    for warning in dict.fromkeys(w for kit in kits for w in precompile(kit, target)):
+    migrate = _builder(build, kits)
+    for warning in dict.fromkeys(w for kit in kits for w in (precompile(kit, target) if migrate is None else [])):
         (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
@@ -150,8 +171,9 @@ def deploy_paths(
     try:
         for kit in kits:
             if progress:
-                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
-            outcome.deploys.append(deploy_data_objects(kit, target))
+                how = " by its migrations" if migrate is not None else ""
+                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}{how}")
+            outcome.deploys.append(deploy_data_objects(kit, target) if migrate is None else migrate(kit, target))
         if prepared is not None:
             outcome.load = prepared.write(progress)
             if progress and outcome.load.note:
@@ -169,6 +191,11 @@ def deploy_paths(
     finally:
         if prepared is not None:
             prepared.close()
+        if cleanup and migrate is not None:
+            from dkenv.migrations.run import unmigrate_target
+
+            for kit in reversed(kits[:len(outcome.deploys)]):
+                unmigrate_target(kit, target)  # downgrade base: what the migrations built goes
         if cleanup:
             cleanup_test_target(target)
         elif keep and not interrupted:  # Ctrl-C or SIGTERM: nothing is left behind
@@ -179,8 +206,14 @@ def deploy_paths(
 
 
 def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence[str] = (),
-                   progress: Callable[[str], None] | None = None, verbose: bool = False) -> Outcome:
-    """Validate the live target against the datakits at ``paths``, deploying nothing."""
+                   progress: Callable[[str], None] | None = None, verbose: bool = False,
+                   strict: bool = False) -> Outcome:
+    """Validate the live target against the datakits at ``paths``, deploying nothing.
+
+    ``strict``: also report what the database has beyond the models (extra tables, columns,
+    uniques, indexes, foreign keys, CHECKs, longer strings), for a database that should hold
+    exactly these datakits (a migrated or hand-kept one).
+    """
     from dkenv.errors import UsageError
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
@@ -192,6 +225,18 @@ def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     try:
         outcome.validation = validate_deployment(kits, target)
+        if strict:
+            _add_extras(outcome.validation, kits, target)
     finally:
         release(target)
     return outcome
+
+
+def _add_extras(result: ValidationResult, kits: Sequence[Datakit], target: Target) -> None:
+    from dkenv.migrations.compare import beyond_models
+
+    tables = [t for kit in kits for t in kit.tables]
+    with runtime_for(target).connect() as conn:
+        extras = beyond_models(tables, conn, result.problems)
+    result.problems.extend(extras)
+    result.success = result.success and not extras

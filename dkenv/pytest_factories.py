@@ -28,6 +28,8 @@ from dkenv.pytest_isolation import isolation_of, shared_database
 
 #: Engines the plugin knows, in the order ids are shown.
 ENGINES = ("sqlite", "postgres", "mysql")
+#: How an isolated database is built: the models (create_all) or the datakits' Alembic migrations.
+BUILDS = ("models", "migrations")
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Settings:
     data_cli: list[str] = field(default_factory=list)
     data_ini: list[Path] = field(default_factory=list)
     unavailable: str = "error"  # no Docker engine: "error" the container tests, or "skip" them
+    build: str = "models"  # dkenv_build: "models" (create_all) or "migrations" (Alembic)
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -189,6 +192,18 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
     return _server
 
 
+def resolve_build(request: pytest.FixtureRequest) -> str:
+    """How the test's database is built: the marker's ``build`` > ``--dkenv-build`` > ini ``dkenv_build``."""
+    marker = request.node.get_closest_marker("dkenv")
+    build = marker.kwargs.get("build") if marker is not None else None
+    if build is None:
+        return settings_of(request.config).build
+    if build not in BUILDS:
+        pytest.fail(f"{request.node.nodeid}: dkenv marker: build={build!r}; use one of {', '.join(BUILDS)}",
+                    pytrace=False)
+    return str(build)
+
+
 def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,
                      data: Sequence[Any] | None = None, scope: str = "function") -> Callable[..., Any]:
     """A fixture yielding an :class:`~dkenv.databases.IsolatedDatabase`, dropped after its scope.
@@ -214,9 +229,12 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
             kits = resolve_datakits(request, datakits)
         dirs = [] if snapshot else resolve_data(request, data)
 
+        build = resolve_build(request)
+
         def make() -> Any:
             try:
-                return server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
+                return server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot,
+                                       build=build)
             except DkenvError as exc:
                 pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
 

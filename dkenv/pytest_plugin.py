@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dkenv.pytest_factories import (
+    BUILDS,
     ENGINES,
     SETTINGS_KEY,
     Settings,
@@ -63,6 +64,8 @@ HELP = {
     "pythonpath": "folders put on sys.path while datakits are imported, for helpers that live outside "
                   "them (like dkenv's --pythonpath)",
     "data": "data directories whose rows every dkenv_database holds when a test's dkenv marker names none",
+    "build": "how dkenv_database is built when a test's dkenv marker does not say: models (create_all, "
+             "default) or migrations (each datakit's Alembic history, [tool.dkenv] migrations)",
     "keep": "leave dkenv's servers and test databases in place after the run and print their URLs",
     "postgres_image": "image for dkenv_postgres (default: $DKENV_POSTGRES_IMAGE, dkenv.toml, postgres:16)",
     "mysql_image": "image for dkenv_mysql (default: $DKENV_MYSQL_IMAGE, dkenv.toml, mysql:8.0)",
@@ -85,6 +88,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dkenv-data", dest="dkenv_data", action="append", default=None,
                     metavar="DIR", help=HELP["data"] + " (repeatable)")
     parser.addini("dkenv_data", HELP["data"], type="paths", default=[])
+    group.addoption("--dkenv-build", dest="dkenv_build", default=None, choices=BUILDS, help=HELP["build"])
+    parser.addini("dkenv_build", HELP["build"], default="models")
     group.addoption("--dkenv-keep", dest="dkenv_keep", action="store_true", default=None,
                     help=HELP["keep"])
     parser.addini("dkenv_keep", HELP["keep"], type="bool", default=False)
@@ -125,10 +130,18 @@ def parse_engines(raw: str) -> list[str]:
     return engines
 
 
+def parse_build(raw: str) -> str:
+    """``dkenv_build``: models or migrations; anything else is a usage error."""
+    build = str(raw or "models").strip()
+    if build not in BUILDS:
+        raise pytest.UsageError(f"dkenv_build: unknown build {build!r}; use one of {', '.join(BUILDS)}")
+    return build
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME, isolation='database'|'transaction'): "
-        "datakits deployed into this test's dkenv_database, in order, and data directories loaded into it; "
+        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME, build=models|migrations, isolation='database'|'transaction'): "
+        "datakits deployed into this test's dkenv_database, in order (from their models or their Alembic migrations), and data directories loaded into it; "
         "or a copy of snapshot NAME; isolation='transaction' shares one database and rolls the test back")
     config.stash[SETTINGS_KEY] = Settings(
         engines=parse_engines(_option(config, "dkenv_engines")),
@@ -139,6 +152,7 @@ def pytest_configure(config: pytest.Config) -> None:
         data_ini=list(config.getini("dkenv_data") or []),
         images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
         unavailable=parse_unavailable(_option(config, "dkenv_unavailable")),
+        build=parse_build(_option(config, "dkenv_build")),
     )
     pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")
     if pythonpath:

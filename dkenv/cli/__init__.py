@@ -32,6 +32,7 @@ COMMANDS = {
     "check": "dkenv.cli.check:check",
     "load": "dkenv.cli.data:load",
     "snapshot": "dkenv.cli.data:snapshot",
+    "migrations": "dkenv.cli.migrations:migrations",
 }
 
 

@@ -59,12 +59,14 @@ def _list_targets_callback(ctx: click.Context, _param: click.Parameter, value: b
               help="Load the data files of DIR after the deploy (repeatable; all or nothing).")
 @click.option("--encoding", metavar="CODEC", default=None,
               help="The --data files' text encoding (default: UTF-8, with or without a byte-order mark).")
+@click.option("--from", "build", type=click.Choice(["models", "migrations"]), default="models", show_default=True,
+              help="Build the tables from the models (create_all) or by running the datakit's Alembic migrations.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list-targets", is_flag=True, expose_value=False, is_eager=True,
               callback=_list_targets_callback, help="List the targets and exit.")
 @datakit_options
 def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bool, data: tuple[str, ...],
-           as_json: bool, pythonpath: tuple[str, ...], verbose: bool, encoding: str | None = None,
+           build: str, as_json: bool, pythonpath: tuple[str, ...], verbose: bool, encoding: str | None = None,
            **kw: Any) -> None:
     """Deploy one or more datakits, in the order given (bronze before silver).
 
@@ -75,6 +77,7 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
       dkenv deploy ./bronze-pagila --target postgres_container --validate --json
       dkenv deploy ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
       dkenv deploy examples/bronze-pagila --data examples/bronze-pagila/data/sample --validate
+      dkenv deploy examples/migrations-shop --from migrations --validate
 
     Exit codes: 0 deployed (and valid), 1 deploy or validation failed, 2 bad input,
     3 environment failure (Docker, image, connection).
@@ -88,7 +91,8 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
     document["target"] = target.name
     outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
                                     data=data, progress=None if as_json else err,
-                                    pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding)
+                                    pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding,
+                                    build=build)
     if as_json:
         emit_json(outcome.to_dict())
     else:
@@ -100,9 +104,12 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @target_options
+@click.option("--strict", is_flag=True,
+              help="Also report what the database has beyond the models (tables, columns, uniques, indexes, "
+                   "foreign keys, CHECKs, longer strings).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @datakit_options
-def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...], verbose: bool,
+def validate(paths: tuple[str, ...], strict: bool, as_json: bool, pythonpath: tuple[str, ...], verbose: bool,
              **kw: Any) -> None:
     """Check a live database against the datakits, without deploying anything.
 
@@ -110,9 +117,12 @@ def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...],
     Examples:
       dkenv validate ./bronze-pagila --url postgresql://postgres:pw@127.0.0.1:5433/test_db
       dkenv validate ./bronze-pagila --target postgres_local --json
+      dkenv validate ./my-datakit --url sqlite:///app.db --strict
 
     Every difference is one line: table, kind (missing_table, missing_column, type_mismatch,
     nullability, primary_key, foreign_key, unique, index) and detail.  Exit 1 when any.
+    By default only what the models declare is looked for (a database may hold several
+    datakits); --strict also reports what the database has beyond them (extra_table, ...).
     """
     from dkenv import pipeline
 
@@ -120,7 +130,7 @@ def validate(paths: tuple[str, ...], as_json: bool, pythonpath: tuple[str, ...],
     target = resolve(kw)
     document["target"] = target.name
     outcome = pipeline.validate_paths(paths, target, pythonpath=pythonpath,
-                                      progress=None if as_json else err, verbose=verbose)
+                                      progress=None if as_json else err, verbose=verbose, strict=strict)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -45,7 +45,8 @@ from dkenv.errors import DatakitError, UsageError
 
 __all__ = [
     "SKIP_DIRS", "SKIP_FILES", "Datakit", "Skipped", "datakit_of", "discover_datakit_modules",
-    "discover_sqlmodel_classes", "load_datakit", "load_datakits", "pythonpath_from_env", "set_default_pythonpath",
+    "discover_sqlmodel_classes", "load_datakit", "load_datakits", "own_registry", "pythonpath_from_env",
+    "set_default_pythonpath",
 ]
 
 # Discovery swaps SQLModel's registry and touches sys.path/sys.modules: one at a time.
@@ -139,6 +140,15 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def own_registry() -> Iterator[None]:
+    """Discovery's lock and a fresh SQLModel registry, for code that imports a project's models
+    outside discovery (Alembic's env.py and revisions): their tables never meet a datakit's,
+    and importing them twice does not find them already defined."""
+    with _LOCK, _fresh_sqlmodel_registry():
+        yield
 
 
 def _check_path(path: str | Path) -> Path:

@@ -19,6 +19,7 @@ An environment is declared in ``dkenv.toml`` (or under ``[tool.dkenv]`` in ``pyp
     env = { TZ = "UTC" }    # extra container environment variables
     # optional, any engine:
     validate = true         # validate each datakit after deploying it
+    build = "models"        # or "migrations": run each datakit's Alembic history ([tool.dkenv] migrations)
 
 Names: an environment is ``[A-Za-z0-9][A-Za-z0-9_-]*``; a database is an identifier
 (``[A-Za-z][A-Za-z0-9_]*``), because ``dkenv env up --env`` exports ``DKENV_<DATABASE>_URL``.
@@ -284,7 +285,12 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
         if cancel.is_set():
             raise _Cancelled
         try:
-            result = deploy_data_objects(kit, target)
+            if db.build == "migrations":
+                from dkenv.migrations import migrate_target
+
+                result = migrate_target(kit, target)
+            else:
+                result = deploy_data_objects(kit, target)
             if db.validate:
                 _validate(kit, target, db)
         except DkenvError as exc:
