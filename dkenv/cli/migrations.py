@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import datakit_options, emit_json, err
-from dkenv.errors import DkenvError
+from dkenv.cli._common import datakit_options, emit_json, err, json_document
+from dkenv.cli._stdout import out
 
 DEFAULT_ENGINES = "sqlite,postgres,mysql"
 
@@ -64,22 +64,16 @@ def check(path: str, engines: str, data: tuple[str, ...], as_json: bool, timeout
     from dkenv.datakit import load_datakit
     from dkenv.migrations.check import check_kit
 
-    document: dict[str, Any] = {"success": False, "datakit": path}
-    try:
-        wanted = _parse_engines(engines)
-        kit = load_datakit(path, pythonpath=pythonpath)
-        document["datakit"] = kit.name
-        load = _loader(kit, data) if data else None
-        report = check_kit(kit, wanted, progress=None if as_json else err, timeout=timeout, load=load)
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document(datakit=path)
+    wanted = _parse_engines(engines)
+    kit = load_datakit(path, pythonpath=pythonpath)
+    document["datakit"] = kit.name
+    load = _loader(kit, data) if data else None
+    report = check_kit(kit, wanted, progress=None if as_json else err, timeout=timeout, load=load)
     if as_json:
         emit_json(document | report.to_dict())
     else:
-        click.echo(report.summary())
+        out(report.summary())
     if not report.success:
         raise click.exceptions.Exit(1)
 
