@@ -37,6 +37,8 @@ class Engine:
 
     name: str
     dialects: tuple[str, ...]
+    #: How messages name the engine.
+    label: str = ""
     driver: str = ""
     #: SQLAlchemy async drivers for this engine, in order of preference; each is also the
     #: name of the module to import and of the PyPI package that provides it.
@@ -47,6 +49,9 @@ class Engine:
     default_user: str | None = None
     default_database: str | None = None
     data_dir: str | None = None
+    #: Whether a database can become a named template that isolated databases are copied from
+    #: (PostgreSQL's template databases, SQLite's files; MySQL has no such thing).
+    snapshots: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     # -- URLs ---------------------------------------------------------------

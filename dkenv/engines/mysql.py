@@ -73,6 +73,8 @@ class MySQLEngine(Engine):
 MYSQL = MySQLEngine(
     name="mysql",
     dialects=("mysql", "mariadb"),
+    label="MySQL/MariaDB",
+    snapshots=False,
     driver="pymysql",
     async_drivers=("aiomysql", "asyncmy"),
     default_image="mysql:8.0",

@@ -94,6 +94,7 @@ class PostgresEngine(Engine):
 POSTGRES = PostgresEngine(
     name="postgres",
     dialects=("postgresql",),
+    label="PostgreSQL",
     driver="psycopg2",
     async_drivers=("asyncpg", "psycopg"),
     default_image="postgres:16",
