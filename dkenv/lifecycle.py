@@ -205,6 +205,8 @@ def start(
     persistent: bool = False,
     progress: Callable[[str], None] | bool | None = None,
     client: docker.DockerClient | None = None,
+    owner_pid: int | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Server:
     """Start a database container and return once ``SELECT 1`` succeeds through the driver.
 
@@ -214,6 +216,12 @@ def start(
     outlives this process.  ``persistent``: not removed at this process's exit.
     ``command``: the image's command (e.g. ``["postgres", "-c", "log_statement=all"]``).
     ``progress``: a line printer (default stderr; False for silence).
+    ``owner_pid``: the process of this host that owns the container (default: this one).
+    ``labels``: extra labels (``dkenv.*``), e.g. the xdist run a shared server belongs to.
+
+    ``reuse`` adopts only a server that ``reuse=True`` started (a ``dkenv up`` dev server only
+    when asked for by ``name``), with the same configuration and ``$DKENV_SCOPE``; processes
+    racing to reuse start exactly one (a file lock per configuration).
     """
     spec = get_engine(engine)
     if spec.name == "sqlite":  # no container: a temp directory with the same surface
@@ -233,13 +241,41 @@ def start(
 
     digest = L.config_hash(engine=spec.name, image=image, user=user, database=database,
                            env=env or {}, command=command, port=host_port,
-                           publish=endpoint.publish_host)
+                           publish=endpoint.publish_host, scope=L.current_scope())
     if reuse:
-        found = _find_reusable(client, digest, name)
-        if found is not None:
-            wait_for_server(client, found, timeout)
-            return found
-    persistent = persistent or reuse
+        with reuse_lock(digest):
+            found = _find_reusable(client, digest, name)
+            if found is not None:
+                wait_for_server(client, found, timeout)
+                return found
+            return _start_new(spec, client, endpoint, show, image=image, user=user, password=password,
+                              database=database, env=env, command=command, timeout=timeout,
+                              ttl_s=ttl_s, reuse=True, persistent=True, name=name, host_port=host_port,
+                              digest=digest, owner_pid=owner_pid, labels=labels)
+    return _start_new(spec, client, endpoint, show, image=image, user=user, password=password,
+                      database=database, env=env, command=command, timeout=timeout, ttl_s=ttl_s,
+                      reuse=False, persistent=persistent, name=name, host_port=host_port,
+                      digest=digest, owner_pid=owner_pid, labels=labels)
+
+
+def reuse_lock(digest: str) -> Any:
+    """An inter-process lock per reusable configuration: find-or-start happens once at a time."""
+    import tempfile
+    from pathlib import Path
+
+    from filelock import FileLock
+
+    folder = Path(tempfile.gettempdir()) / "dkenv-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / f"reuse-{digest}.lock"))
+
+
+def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None], *, image: str,
+               user: str, password: str | None, database: str, env: dict[str, str] | None,
+               command: list[str] | None, timeout: float, ttl_s: int, reuse: bool,
+               persistent: bool, name: str | None, host_port: int | None, digest: str,
+               owner_pid: int | None, labels: dict[str, str] | None) -> Server:
+    """Run a new container and wait until it answers; removed again if it never does."""
     password = password or secrets.token_urlsafe(18)
     environment = {**spec.container_environment(user=user, password=password, database=database),
                    **(env or {})}
@@ -250,10 +286,11 @@ def start(
 
     for _ in range(5):  # auto-generated names collide only by bad luck
         cname = name or f"dkenv-{spec.name}-{secrets.token_hex(3)}"
-        labels = L.build(name=cname, engine=spec.name, user=user, database=database,
-                         container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
-                         digest=digest)
-        container_spec = C.ContainerSpec(name=cname, image=image, env=environment, labels=labels,
+        extra = {**(labels or {}), **({L.REUSE: "true"} if reuse else {})}
+        all_labels = L.build(name=cname, engine=spec.name, user=user, database=database,
+                             container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
+                             digest=digest, owner_pid=owner_pid, extra=extra)
+        container_spec = C.ContainerSpec(name=cname, image=image, env=environment, labels=all_labels,
                                          container_port=spec.container_port,
                                          publish_host=endpoint.publish_host, host_port=host_port,
                                          command=command)
@@ -266,7 +303,7 @@ def start(
     else:  # pragma: no cover
         raise UsageError("could not find a free container name", "pass --name")
 
-    server = _server_from(attrs, labels, client, endpoint, password=password, image=image)
+    server = _server_from(attrs, all_labels, client, endpoint, password=password, image=image)
     server.remove_on_stop = not reuse
     if not persistent:
         with _LOCK:
@@ -332,7 +369,11 @@ def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, containe
 
 
 def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
+    """A running server with this configuration (the digest covers the scope) that reuse=True
+    started -- or, asked for by ``name``, any persistent one (a ``dkenv up`` dev server)."""
     extra = [f"{L.CONFIG_HASH}={digest}", f"{L.PERSISTENT}=true"]
+    if name is None:
+        extra.append(f"{L.REUSE}=true")
     for row in C.list_dkenv(client, all=False, extra_labels=extra):
         labels = row.get("Labels") or {}
         if name is not None and labels.get(L.NAME) != name:
@@ -341,6 +382,35 @@ def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
         server.remove_on_stop = False
         return server
     return None
+
+
+def refresh(server: Server, *, start_stopped: bool = False, timeout: float = 60.0) -> str:
+    """Follow ``server``'s container: ``"running"`` (host and port re-read: ``docker restart``
+    publishes on a new host port), ``"stopped"`` or ``"gone"``.
+
+    ``start_stopped``: start a stopped container again (a killed one, or one a restarted
+    engine did not bring back) and wait until it answers.
+    """
+    from docker.errors import NotFound
+
+    client = server._docker()
+    try:
+        attrs = client.api.inspect_container(server.container)
+    except NotFound:
+        return "gone"
+    state = attrs.get("State") or {}
+    if not state.get("Running"):
+        if not start_stopped:
+            return "stopped"
+        client.api.start(server.container)
+        attrs = client.api.inspect_container(server.container)
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    fresh = _server_from(attrs, labels, client, endpoint_of(client), password=server._password,
+                         image=server.image)
+    server.host, server.port, server.status = fresh.host, fresh.port, fresh.status
+    server.__dict__.pop("target", None)  # cached with the old port
+    wait_for_server(client, server, timeout, attrs.get("State"))
+    return "running"
 
 
 def server_from_row(row: dict, client: Any) -> Server:

@@ -26,6 +26,8 @@ import pytest
 
 #: Engines the plugin knows, in the order ids are shown.
 ENGINES = ("sqlite", "postgres", "mysql")
+#: Time-to-live of a server ``server_fixture(..., reuse=True)`` starts (it has no owner).
+REUSE_TTL = "2h"
 
 
 @dataclass
@@ -139,37 +141,51 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
 
     ``start_options`` go to :func:`dkenv.lifecycle.start` (``env``, ``command``, ``timeout``,
     ``reuse``...).  The server is removed after its scope unless ``keep`` (or ``--dkenv-keep``)
-    is on; under pytest-xdist each worker starts its own, owned by the worker's pid, so a
-    crashed worker's container is reaped (at the latest when the run ends).
+    is on.  Under pytest-xdist the run's workers share one server per fixture, owned by the
+    controller (:mod:`dkenv.pytest_xdist`).  ``reuse=True`` servers outlive the run, with a
+    time-to-live (default :data:`REUSE_TTL`).  A server that goes away mid-session is brought
+    back at the next hand-out (:mod:`dkenv.pytest_recovery`).
     """
     from dkenv.engines import get_engine
 
     name = get_engine(engine).name
+    options = dict(start_options)
+    if options.get("reuse") and options.get("ttl") is None:
+        options["ttl"] = REUSE_TTL  # ownerless: without a TTL nothing would ever reap it
 
     @pytest.fixture(scope=scope)  # type: ignore[misc]
     def _server(request: pytest.FixtureRequest) -> Iterator[Any]:
+        from dkenv import pytest_recovery
         from dkenv.databases import close_server_databases, factory_for
         from dkenv.errors import DkenvError
 
         settings = settings_of(request.config)
         keep_ = settings.keep if keep is None else keep
-        try:
+
+        def launch() -> Any:
             if name == "sqlite":
                 from dkenv.databases.sqlite_server import SqliteServer
 
-                server = SqliteServer(keep=keep_)
-            else:
-                from dkenv.lifecycle import start
+                return SqliteServer(keep=keep_)
+            from dkenv.pytest_xdist import start_session_server
 
-                settings.containers_started = True
-                server = start(name, image=image or settings.images.get(name), persistent=keep_,
-                               progress=False, **start_options)
+            settings.containers_started = True
+            return start_session_server(request.config, request.fixturename, name,
+                                        image=image or settings.images.get(name),
+                                        persistent=keep_, options=options)
+
+        try:
+            server = launch()
         except DkenvError as exc:
             pytest.fail(f"dkenv could not start {name} for {request.fixturename}: {exc}", pytrace=False)
-        factory = factory_for(server, keep=keep_, **({"ready": ready} if ready is not None else {}))
+        factory_options: dict[str, Any] = {"keep": keep_, **({"ready": ready} if ready is not None else {})}
+        factory = factory_for(server, **factory_options)
+        if name != "sqlite":
+            pytest_recovery.watch(server, launch, factory_options)
         try:
             yield server
         finally:
+            pytest_recovery.unwatch(server)
             if keep_:
                 close_server_databases(server, keep=True)
                 settings.kept.append({"engine": name, "name": server.name, "url": server.url,
@@ -197,7 +213,13 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
         from dkenv.databases import server_database
         from dkenv.errors import DkenvError
 
+        from dkenv.pytest_recovery import ensure_alive
+
         srv = request.getfixturevalue(server_name)
+        try:
+            ensure_alive(srv)  # a restarted or killed server: followed or replaced first
+        except DkenvError as exc:
+            pytest.fail(f"{request.node.nodeid}: dkenv: {exc.message}", pytrace=False)
         marker = request.node.get_closest_marker("dkenv")
         snapshot = marker.kwargs.get("snapshot") if marker is not None else None
         if snapshot and not (marker.kwargs.get("datakits") or marker.args):

@@ -8,9 +8,10 @@ Installed with dkenv (``pytest11`` entry point); nothing to enable.
 
     pytest --dkenv-engines=sqlite,postgres,mysql    # the same test on every engine: test_actor[postgres]
 
-Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; one per
-xdist worker, owned by the worker's pid, so a crashed worker's container is reaped — at the
-latest by the controller when the run ends); ``dkenv_database`` (function-scoped
+Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; under
+xdist one per run, shared by the workers and owned by the controller, see
+:mod:`dkenv.pytest_xdist`; followed or replaced when they go away, see
+:mod:`dkenv.pytest_recovery`); ``dkenv_database`` (function-scoped
 :class:`~dkenv.databases.IsolatedDatabase`; its name carries the xdist worker id);
 ``dkenv_url``, ``dkenv_engine`` (a SQLAlchemy engine, disposed after the test), ``dkenv_target``
 (for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``.  Declare more with
@@ -122,6 +123,11 @@ def pytest_configure(config: pytest.Config) -> None:
         data_ini=list(config.getini("dkenv_data") or []),
         images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
     )
+    from dkenv import pytest_recovery, pytest_xdist
+
+    for module in (pytest_xdist, pytest_recovery):  # their hooks: shared servers, lost servers
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
     pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")
     if pythonpath:
         from dkenv.datakit import set_default_pythonpath
@@ -261,8 +267,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["dkenv_kept"] = list(settings.kept)
         workeroutput["dkenv_containers"] = settings.containers_started
         return
-    if _xdist_active(config) and (settings.containers_started or any(e != "sqlite" for e in settings.engines)):
-        _reap_quietly()
+    if _xdist_active(config):
+        from dkenv.pytest_xdist import finish_run
+
+        if not settings.keep:
+            finish_run(config)  # the servers the workers shared
+        if settings.containers_started or any(e != "sqlite" for e in settings.engines):
+            _reap_quietly()
 
 
 def _xdist_active(config: pytest.Config) -> bool:

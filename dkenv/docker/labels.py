@@ -39,6 +39,9 @@ DATABASE = "dkenv.database"
 PORT = "dkenv.port"  # the container port that serves the database
 SCOPE = "dkenv.scope"  # from $DKENV_SCOPE: keeps CI jobs / test sessions sharing an engine apart
 SCOPE_ENV = "DKENV_SCOPE"
+REUSE = "dkenv.reuse"  # "true": started by reuse=True, so another reuse=True may adopt it
+RUN = "dkenv.run"  # a pytest-xdist run's testrunuid: the server its workers share
+SHARE = "dkenv.share"  # which session server of that run (fixture name + configuration)
 
 #: Docker filter for dkenv's own containers (both labels must be present; see the module doc).
 FILTER: dict[str, list[str]] = {"label": [f"{MANAGED}=true", CREATED]}
@@ -88,11 +91,17 @@ def build(
     persistent: bool,
     digest: str,
     now: float | None = None,
+    owner_pid: int | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The labels of a new container.  A persistent one has no owner, so it outlives its starter."""
-    pid = 0 if persistent else os.getpid()
+    """The labels of a new container.  A persistent one has no owner, so it outlives its starter.
+
+    ``owner_pid``: another process of this host that owns it (an xdist worker starts the
+    server its controller owns, so killing the controller gets it reaped); default: this one.
+    """
+    pid = 0 if persistent else (owner_pid or os.getpid())
     scope = current_scope()
-    return ({SCOPE: scope} if scope else {}) | {
+    return ({SCOPE: scope} if scope else {}) | dict(extra or {}) | {
         MANAGED: "true",
         NAME: name,
         ENGINE: engine,
