@@ -386,7 +386,8 @@ def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
 
 def refresh(server: Server, *, start_stopped: bool = False, timeout: float = 60.0) -> str:
     """Follow ``server``'s container: ``"running"`` (host and port re-read: ``docker restart``
-    publishes on a new host port), ``"stopped"`` or ``"gone"``.
+    publishes on a new host port), ``"started"`` (was stopped, started again), ``"stopped"``
+    or ``"gone"``.
 
     ``start_stopped``: start a stopped container again (a killed one, or one a restarted
     engine did not bring back) and wait until it answers.
@@ -399,18 +400,20 @@ def refresh(server: Server, *, start_stopped: bool = False, timeout: float = 60.
     except NotFound:
         return "gone"
     state = attrs.get("State") or {}
+    result = "running"
     if not state.get("Running"):
         if not start_stopped:
             return "stopped"
         client.api.start(server.container)
         attrs = client.api.inspect_container(server.container)
+        result = "started"
     labels = (attrs.get("Config") or {}).get("Labels") or {}
     fresh = _server_from(attrs, labels, client, endpoint_of(client), password=server._password,
                          image=server.image)
     server.host, server.port, server.status = fresh.host, fresh.port, fresh.status
     server.__dict__.pop("target", None)  # cached with the old port
     wait_for_server(client, server, timeout, attrs.get("State"))
-    return "running"
+    return result
 
 
 def server_from_row(row: dict, client: Any) -> Server:

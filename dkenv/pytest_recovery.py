@@ -95,6 +95,8 @@ def _recover(watched: Watched) -> None:
         state = refresh(server, start_stopped=True)
         if state == "running":
             what = f"was restarted: following it to port {server.port}"
+        elif state == "started":
+            what = f"had stopped: started it again, now on port {server.port}"
         else:
             replacement = watched.relaunch()
             _take_over(server, replacement)
