@@ -152,7 +152,7 @@ def lost_server_message(exc: BaseException | None) -> str | None:
     detail = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
     names = ", ".join(f"{s.engine} server {s.name}" for s in lost)
     return (f"dkenv: the {names} went away during this test (restarted, killed or its Docker "
-            f"engine stopped): {type(error).__name__}: {detail}; the next test gets it back")
+            f"engine stopped): {type(error).__name__}: {detail}; dkenv brings it back at the next hand-out")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -267,3 +267,26 @@ def test_a_server_that_goes_away_is_followed_and_later_tests_pass(pytester, scop
     # The user is told what happened, in one line.
     assert told in out
     assert left_in(client, scope) == []
+
+
+def test_an_engine_that_stops_answering_fails_tests_in_one_line_and_is_reaped_later(pytester, scope, client):
+    """The engine itself cannot be stopped here (it is shared): the session's server is killed
+    and the plugin's Docker client pointed at a socket nobody serves, which is what a stopped
+    engine looks like from the plugin.  Every later test errors with one line; the container
+    left behind is reaped by the next dkenv command."""
+    pytester.makepyfile(GOES_AWAY.replace("ACTION", (
+        "session_container().kill(); "
+        "request.getfixturevalue('dkenv_postgres')._client = docker.DockerClient("
+        "base_url='unix:///nonexistent/docker.sock', version='1.41')")).replace(
+        "def test_2_goes_away(dkenv_engine):", "def test_2_goes_away(dkenv_engine, request):"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--dkenv-engines=postgres", timeout=TIMEOUT)
+    result.assert_outcomes(passed=1, failed=1, errors=2)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*test_3_after*: dkenv: the postgres server dkenv-postgres-* (port *) went away "
+                                 "and could not be brought back: ConnectionError: *"])
+    assert "Traceback" not in out and "could not remove postgres server" in out
+    assert "went away during this test" in out
+    ls = subprocess.run([sys.executable, "-m", "dkenv", "ls"], env=inner_env(), capture_output=True,
+                        text=True, timeout=120)
+    assert ls.returncode == 0, ls.stderr
+    wait_for(lambda: left_in(client, scope) == [], "the abandoned container to be removed")
