@@ -183,7 +183,7 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
             pytest.fail(failure, pytrace=False)
         factory_options: dict[str, Any] = {"keep": keep_, **({"ready": ready} if ready is not None else {})}
         factory = factory_for(server, **factory_options)
-        if name != "sqlite":
+        if getattr(server, "container", None):  # a container can go away; SQLite's directory cannot
             pytest_recovery.watch(server, launch, factory_options)
         try:
             yield server
@@ -231,7 +231,6 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
     def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:
         from dkenv.databases import server_database
         from dkenv.errors import DkenvError
-
         from dkenv.pytest_recovery import ensure_alive
 
         srv = request.getfixturevalue(server_name)

@@ -113,7 +113,7 @@ def test_xdist_workers_share_one_server_per_engine_and_leave_nothing(pytester, s
 
 def test_a_worker_crash_leaves_the_shared_server_to_the_others(pytester, scope, client):
     """gw0 dies mid-run: the other tests still pass on the same server; nothing is left after."""
-    pytester.makepyfile(RECORDING + f'''
+    pytester.makepyfile(RECORDING + '''
 
 @pytest.mark.dkenv(datakits=KITS)
 def test_crash(dkenv_database):
@@ -261,7 +261,7 @@ def test_a_server_that_goes_away_is_followed_and_later_tests_pass(pytester, scop
     result.assert_outcomes(passed=3, failed=1)
     out = result.stdout.str()
     # The test that was running: dkenv's one line, no driver traceback.
-    result.stdout.fnmatch_lines([f"*test_2_goes_away*", f"dkenv: the {engine} server dkenv-{engine}-* went away "
+    result.stdout.fnmatch_lines(["*test_2_goes_away*", f"dkenv: the {engine} server dkenv-{engine}-* went away "
                                  "during this test (restarted, killed or its Docker engine stopped): *"])
     assert "Traceback" not in out and "raise " not in out and ".py:" not in out.split("FAILURES")[1].split("warnings summary")[0]
     # The user is told what happened, in one line.
