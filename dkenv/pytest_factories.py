@@ -231,16 +231,9 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
     def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:
         from dkenv.databases import server_database
         from dkenv.errors import DkenvError
-        from dkenv.pytest_recovery import ensure_alive
+        from dkenv.pytest_recovery import hand_out
 
         srv = request.getfixturevalue(server_name)
-        lost = None
-        try:
-            ensure_alive(srv)  # a restarted or killed server: followed or replaced first
-        except DkenvError as exc:
-            lost = f"{request.node.nodeid}: dkenv: {exc.message}"
-        if lost is not None:
-            pytest.fail(lost, pytrace=False)
         marker = request.node.get_closest_marker("dkenv")
         snapshot = marker.kwargs.get("snapshot") if marker is not None else None
         if snapshot and not (marker.kwargs.get("datakits") or marker.args):
@@ -248,10 +241,14 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
         else:
             kits = resolve_datakits(request, datakits)
         dirs = [] if snapshot else resolve_data(request, data)
-        try:
-            db = server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
+        failure = None
+        try:  # a restarted, killed or removed server is followed or replaced first
+            db = hand_out(srv, lambda: server_database(srv, datakits=kits or None, data=dirs or None,
+                                                       snapshot=snapshot))
         except DkenvError as exc:
-            pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
+            failure = f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}"
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         with db:
             yield db
 

@@ -296,7 +296,12 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", None) or {}
     settings = node.config.stash.get(SETTINGS_KEY, None)
     if settings is not None:
-        settings.kept.extend(output.get("dkenv_kept") or [])
+        for server in output.get("dkenv_kept") or []:  # workers share servers: one entry each
+            same = next((k for k in settings.kept if k["name"] == server["name"]), None)
+            if same is None:
+                settings.kept.append(server)
+            else:
+                same["databases"] = [*same.get("databases", []), *server.get("databases", [])]
         # A crashed worker reports nothing: reap at the end in case it had started a container.
         settings.containers_started |= bool(output.get("dkenv_containers")) or error is not None
 

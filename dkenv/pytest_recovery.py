@@ -21,6 +21,7 @@ This module imports neither SQLAlchemy nor the Docker SDK at load time.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import socket
 import threading
 import warnings
@@ -82,18 +83,65 @@ def ensure_alive(server: Any) -> None:
         _recover(watched)
 
 
+#: Driver errors that say "the connection is gone", as opposed to errors in SQL or data.
+_CONNECTION_ERRORS = frozenset({"OperationalError", "InterfaceError", "DisconnectionError"})
+_ATTEMPTS = 3
+
+
+def hand_out(server: Any, open_database: Callable[[], Any], *, timeout: float = 60.0) -> Any:
+    """``open_database()`` on a server that may be going away under it.
+
+    A watched server is checked first (:func:`ensure_alive`).  When the hand-out itself then
+    fails with a driver error -- the server went down between the check and the hand-out,
+    e.g. while ``docker restart`` was stopping it -- the server is recovered and the hand-out
+    tried again (three attempts within ``timeout``); then one :class:`~dkenv.errors.DkenvError` line.
+    """
+    import time
+
+    from dkenv.errors import EnvironmentFailure
+
+    ensure_alive(server)
+    watched = _WATCHED.get(id(server))
+    deadline = time.monotonic() + timeout
+    for attempt in itertools.count(1):
+        try:
+            return open_database()
+        except Exception as exc:
+            error = _driver_error(exc)
+            if watched is None or error is None or type(error).__name__ not in _CONNECTION_ERRORS:
+                raise  # the datakit's or the test's own error, not a server going away
+            if attempt >= _ATTEMPTS or time.monotonic() > deadline:
+                raise EnvironmentFailure(f"the {server.engine} server {server.name} keeps failing: "
+                                         f"{_one_line(error)}", "check the server's logs (`docker logs`)") from None
+        with _LOCK:
+            _recover(watched)
+
+
+def _one_line(error: BaseException) -> str:
+    detail = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {detail}"
+
+
 def _recover(watched: Watched) -> None:
-    from dkenv.databases import close_server_databases, factory_for
+    from dkenv.databases import factory_for
+    from dkenv.databases.factory import detach_server_databases
     from dkenv.errors import DkenvError, EnvironmentFailure
-    from dkenv.lifecycle import refresh
 
     server = watched.server
     before = f"{server.engine} server {server.name} (port {server.port})"
-    # Its databases went with the server or cannot be reached: forget them, drop nothing.
-    close_server_databases(server, keep=True)
+    port_before = server.port
+    # Its databases went with the server or cannot be reached: forget them, drop nothing.  The
+    # old factory's threads may be stuck on the old address (a server half-way through its
+    # shutdown accepts, then answers nothing): closed in the background, never waited for.
+    old = detach_server_databases(server)
+    if old is not None:
+        threading.Thread(target=old.close, kwargs={"keep": True}, name="dkenv-recovery-close",
+                         daemon=True).start()
     try:
-        state = refresh(server, start_stopped=True)
-        if state == "running":
+        state = _follow(server)
+        if state == "running" and server.port == port_before:
+            what = "dropped its connections: reconnecting"
+        elif state == "running":
             what = f"was restarted: following it to port {server.port}"
         elif state == "started":
             what = f"had stopped: started it again, now on port {server.port}"
@@ -102,7 +150,8 @@ def _recover(watched: Watched) -> None:
             _take_over(server, replacement)
             what = f"is gone: started {server.name} on port {server.port} instead"
     except DkenvError as exc:
-        raise EnvironmentFailure(f"the {before} went away and could not be brought back: {exc.message}",
+        first = (exc.message.strip().splitlines() or [""])[0]  # not the container's last log lines
+        raise EnvironmentFailure(f"the {before} went away and could not be brought back: {first}",
                                 "check the Docker engine (`docker ps`)") from None
     except Exception as exc:  # noqa: BLE001 - Docker SDK errors: one line, not a traceback
         raise EnvironmentFailure(f"the {before} went away and could not be brought back: "
@@ -111,6 +160,26 @@ def _recover(watched: Watched) -> None:
     factory_for(server, **watched.factory_options)
     warnings.warn(DkenvServerWarning(f"dkenv: the {before} {what}; its test databases are rebuilt"),
                   stacklevel=2)
+
+
+def _follow(server: Any, timeout: float = 60.0, attempt_s: float = 5.0) -> str:
+    """:func:`~dkenv.lifecycle.refresh` in short attempts, each re-reading the container: one
+    caught half-way through ``docker restart`` looks running on its old port at first, then
+    exits under the wait, or comes back on a port the first look could not know."""
+    import time
+
+    from docker.errors import APIError
+
+    from dkenv.errors import NotReady
+    from dkenv.lifecycle import refresh
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return refresh(server, start_stopped=True, timeout=attempt_s)
+        except (NotReady, APIError):  # APIError: started while Docker was restarting it
+            if time.monotonic() > deadline:
+                raise
 
 
 def _take_over(server: Any, replacement: Any) -> None:
@@ -149,10 +218,9 @@ def lost_server_message(exc: BaseException | None) -> str | None:
     lost = [s for s in servers if not reachable(s, timeout=0.5)]
     if not lost:
         return None
-    detail = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
     names = ", ".join(f"{s.engine} server {s.name}" for s in lost)
     return (f"dkenv: the {names} went away during this test (restarted, killed or its Docker "
-            f"engine stopped): {type(error).__name__}: {detail}; dkenv brings it back at the next hand-out")
+            f"engine stopped): {_one_line(error)}; dkenv brings it back at the next hand-out")
 
 
 @pytest.hookimpl(hookwrapper=True)

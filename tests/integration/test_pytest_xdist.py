@@ -282,11 +282,43 @@ def test_an_engine_that_stops_answering_fails_tests_in_one_line_and_is_reaped_la
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--dkenv-engines=postgres", timeout=TIMEOUT)
     result.assert_outcomes(passed=1, failed=1, errors=2)
     out = result.stdout.str()
-    result.stdout.fnmatch_lines(["*test_3_after*: dkenv: the postgres server dkenv-postgres-* (port *) went away "
-                                 "and could not be brought back: ConnectionError: *"])
+    result.stdout.fnmatch_lines(["*test_3_after*: no isolated postgres database: the postgres server "
+                                 "dkenv-postgres-* (port *) went away and could not be brought back: ConnectionError: *"])
     assert "Traceback" not in out and "could not remove postgres server" in out
     assert "went away during this test" in out
     ls = subprocess.run([sys.executable, "-m", "dkenv", "ls"], env=inner_env(), capture_output=True,
                         text=True, timeout=120)
     assert ls.returncode == 0, ls.stderr
     wait_for(lambda: left_in(client, scope) == [], "the abandoned container to be removed")
+
+
+def test_a_shared_server_restarted_under_xdist_is_followed_by_every_worker(pytester, scope, client):
+    """One worker restarts the run's server; a test running on the other at that moment may fail
+    (in one line), every later test on both workers passes on the new port."""
+    pytester.makepyfile(f'''
+        import json, os
+        import docker
+        import pytest
+        from sqlalchemy import text
+
+        @pytest.mark.dkenv(datakits=[{str(BRONZE)!r}])
+        @pytest.mark.parametrize("i", range(30))
+        def test_many(i, dkenv_engine, dkenv_postgres):
+            if i == 10:
+                docker.from_env().containers.get(dkenv_postgres.container).restart(timeout=0)
+            with dkenv_engine.connect() as conn:
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+            with open("ports.jsonl", "a") as fh:
+                fh.write(json.dumps([os.environ["PYTEST_XDIST_WORKER"], i, dkenv_postgres.port]) + "\\n")
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dkenv-engines=postgres",
+                                           timeout=TIMEOUT)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) == 0 and 1 <= outcomes.get("failed", 0) <= 2, outcomes
+    assert outcomes["passed"] == 30 - outcomes["failed"]
+    out = result.stdout.str()
+    assert "Traceback" not in out and out.count("went away during this test") == outcomes["failed"]
+    rows = [json.loads(line) for line in (pytester.path / "ports.jsonl").read_text().splitlines()]
+    last = {worker: port for worker, _, port in rows}  # each worker's port in its last test
+    assert len(last) == 2 and len(set(last.values())) == 1, rows
+    assert left_in(client, scope) == []
