@@ -182,7 +182,7 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
         if failure is not None:  # outside the except: no "during handling ..." chain in the report
             pytest.fail(failure, pytrace=False)
         factory_options: dict[str, Any] = {"keep": keep_, **({"ready": ready} if ready is not None else {})}
-        factory = factory_for(server, **factory_options)
+        factory_for(server, **factory_options)
         if getattr(server, "container", None):  # a container can go away; SQLite's directory cannot
             pytest_recovery.watch(server, launch, factory_options)
         try:
@@ -190,6 +190,7 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
         finally:
             pytest_recovery.unwatch(server)
             if keep_:
+                factory = factory_for(server, **factory_options)  # a recovered server has a new one
                 close_server_databases(server, keep=True)
                 settings.kept.append({"engine": name, "name": server.name, "url": server.url,
                                       "databases": [db.url for db in factory.kept]})
