@@ -70,3 +70,4 @@ bench: install images  ## run the benchmarks and print their figures (README has
 	$(PYTHON) benchmarks/migrations_handout.py
 	$(PYTHON) benchmarks/data_load.py --rss-mb 200
 	$(PYTHON) benchmarks/check_live.py
+	$(PYTHON) benchmarks/xdist.py

@@ -222,6 +222,8 @@ def start(
     keep: bool = True,
     progress: Callable[[str], None] | bool | None = None,
     client: docker.DockerClient | None = None,
+    owner_pid: int | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Server:
     """Start a database container and return once ``SELECT 1`` succeeds through the driver.
 
@@ -233,6 +235,12 @@ def start(
     process dies) until ``server.keep()``, for callers with more to do before it may outlive them.
     ``command``: the image's command (e.g. ``["postgres", "-c", "log_statement=all"]``).
     ``progress``: a line printer (default stderr; False for silence).
+    ``owner_pid``: the process of this host that owns the container (default: this one).
+    ``labels``: extra labels (``dkenv.*``), e.g. the xdist run a shared server belongs to.
+
+    ``reuse`` adopts only a server that ``reuse=True`` started (a ``dkenv up`` dev server only
+    when asked for by ``name``), with the same configuration and ``$DKENV_SCOPE``; processes
+    racing to reuse start exactly one (a file lock per configuration).
     """
     spec = get_engine(engine)
     if spec.name == "sqlite":  # no container: a temp directory with the same surface
@@ -252,13 +260,39 @@ def start(
 
     digest = L.config_hash(engine=spec.name, image=image, user=user, database=database,
                            env=env or {}, command=command, port=host_port,
-                           publish=endpoint.publish_host)
+                           publish=endpoint.publish_host, scope=L.current_scope())
     if reuse:
-        found = _find_reusable(client, digest, name)
-        if found is not None:
-            wait_for_server(client, found, timeout)
-            return found
-    persistent = persistent or reuse
+        with reuse_lock(digest):
+            found = _find_reusable(client, digest, name)
+            if found is not None:
+                wait_for_server(client, found, timeout)
+                return found
+            return _start_new(spec, client, endpoint, show, image=image, user=user, password=password,
+                              database=database, env=env, command=command, timeout=timeout,
+                              ttl_s=ttl_s, reuse=True, persistent=True, name=name, host_port=host_port,
+                              digest=digest, owner_pid=owner_pid, labels=labels)
+    return _start_new(spec, client, endpoint, show, image=image, user=user, password=password,
+                      database=database, env=env, command=command, timeout=timeout, ttl_s=ttl_s,
+                      reuse=False, persistent=persistent, name=name, host_port=host_port,
+                      digest=digest, owner_pid=owner_pid, labels=labels, keep=keep)
+
+
+def reuse_lock(digest: str) -> Any:
+    """An inter-process lock per reusable configuration: find-or-start happens once at a time."""
+    from filelock import FileLock
+
+    from dkenv.state import state_dir
+
+    folder = state_dir("locks")  # private to this user: no one else can hold or plant the lock
+    return FileLock(str(folder / f"reuse-{digest}.lock"))
+
+
+def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None], *, image: str,
+               user: str, password: str | None, database: str, env: dict[str, str] | None,
+               command: list[str] | None, timeout: float, ttl_s: int, reuse: bool,
+               persistent: bool, name: str | None, host_port: int | None, digest: str,
+               owner_pid: int | None, labels: dict[str, str] | None, keep: bool = True) -> Server:
+    """Run a new container and wait until it answers; removed again if it never does."""
     password = password or secrets.token_urlsafe(18)
     environment = {**spec.container_environment(user=user, password=password, database=database),
                    **(env or {})}
@@ -268,19 +302,20 @@ def start(
     install_signal_handlers()  # even for `dkenv up`: SIGTERM while waiting must remove it too
 
     def container_spec(cname: str) -> C.ContainerSpec:
-        labels = L.build(name=cname, engine=spec.name, user=user, database=database,
-                         container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
-                         digest=digest)
+        extra = {**(labels or {}), **({L.REUSE: "true"} if reuse else {})}
+        all_labels = L.build(name=cname, engine=spec.name, user=user, database=database,
+                             container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
+                             digest=digest, owner_pid=owner_pid, extra=extra)
         return C.ContainerSpec(name=L.starting_name(cname) if persistent else cname, image=image,
-                               env=environment, labels=labels, container_port=spec.container_port,
+                               env=environment, labels=all_labels, container_port=spec.container_port,
                                publish_host=endpoint.publish_host, host_port=host_port,
                                command=command)
 
     made: list[str] = []  # the container id, as soon as it exists
     try:
-        attrs, labels = C.run_named(client, container_spec, name=name,
-                                    prefix=f"dkenv-{spec.name}", progress=show, made=made)
-        server = _server_from(attrs, labels, client, endpoint, password=password, image=image)
+        attrs, made_labels = C.run_named(client, container_spec, name=name,
+                                         prefix=f"dkenv-{spec.name}", progress=show, made=made)
+        server = _server_from(attrs, made_labels, client, endpoint, password=password, image=image)
         server.remove_on_stop = not reuse
         with _LOCK:  # owned until kept, persistent or not: removed at exit, reaped if we die
             _OWNED[server.container] = server
@@ -357,7 +392,11 @@ def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, containe
 
 
 def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
+    """A running server with this configuration (the digest covers the scope) that reuse=True
+    started -- or, asked for by ``name``, any persistent one (a ``dkenv up`` dev server)."""
     extra = [f"{L.CONFIG_HASH}={digest}", f"{L.PERSISTENT}=true"]
+    if name is None:
+        extra.append(f"{L.REUSE}=true")
     for row in C.list_dkenv(client, all=False, extra_labels=extra):
         labels = row.get("Labels") or {}
         if name is not None and labels.get(L.NAME) != name:
@@ -368,6 +407,38 @@ def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
         server.remove_on_stop = False
         return server
     return None
+
+
+def refresh(server: Server, *, start_stopped: bool = False, timeout: float = 60.0) -> str:
+    """Follow ``server``'s container: ``"running"`` (host and port re-read: ``docker restart``
+    publishes on a new host port), ``"started"`` (was stopped, started again), ``"stopped"``
+    or ``"gone"``.
+
+    ``start_stopped``: start a stopped container again (a killed one, or one a restarted
+    engine did not bring back) and wait until it answers.
+    """
+    from docker.errors import NotFound
+
+    client = server._docker()
+    try:
+        attrs = client.api.inspect_container(server.container)
+    except NotFound:
+        return "gone"
+    state = attrs.get("State") or {}
+    result = "running"
+    if not state.get("Running"):
+        if not start_stopped:
+            return "stopped"
+        client.api.start(server.container)
+        attrs = client.api.inspect_container(server.container)
+        result = "started"
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    fresh = _server_from(attrs, labels, client, endpoint_of(client), password=server._password,
+                         image=server.image)
+    server.host, server.port, server.status = fresh.host, fresh.port, fresh.status
+    server.__dict__.pop("target", None)  # cached with the old port
+    wait_for_server(client, server, timeout, attrs.get("State"))
+    return result
 
 
 def server_from_row(row: dict, client: Any) -> Server:

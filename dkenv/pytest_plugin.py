@@ -8,9 +8,10 @@ Installed with dkenv (``pytest11`` entry point); nothing to enable.
 
     pytest --dkenv-engines=sqlite,postgres,mysql    # the same test on every engine: test_actor[postgres]
 
-Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; one per
-xdist worker, owned by the worker's pid, so a crashed worker's container is reaped — at the
-latest by the controller when the run ends); ``dkenv_database`` (function-scoped
+Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; under
+xdist one per run, shared by the workers and owned by the controller, see
+:mod:`dkenv.pytest_xdist`; followed or replaced when they go away, see
+:mod:`dkenv.pytest_recovery`); ``dkenv_database`` (function-scoped
 :class:`~dkenv.databases.IsolatedDatabase`; its name carries the xdist worker id);
 ``dkenv_url``, ``dkenv_engine`` (a SQLAlchemy engine, disposed after the test), ``dkenv_target``
 (for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``; ``dkenv_connection``,
@@ -154,6 +155,11 @@ def pytest_configure(config: pytest.Config) -> None:
         unavailable=parse_unavailable(_option(config, "dkenv_unavailable")),
         build=parse_build(_option(config, "dkenv_build")),
     )
+    from dkenv import pytest_recovery, pytest_xdist
+
+    for module in (pytest_xdist, pytest_recovery):  # their hooks: shared servers, lost servers
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
     pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")
     if pythonpath:
         from dkenv.datakit import set_default_pythonpath
@@ -295,8 +301,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["dkenv_kept"] = list(settings.kept)
         workeroutput["dkenv_containers"] = settings.containers_started
         return
-    if _xdist_active(config) and (settings.containers_started or any(e != "sqlite" for e in settings.engines)):
-        _reap_quietly()
+    if _xdist_active(config):
+        from dkenv.pytest_xdist import finish_run
+
+        if not settings.keep:
+            finish_run(config)  # the servers the workers shared
+        if settings.containers_started or any(e != "sqlite" for e in settings.engines):
+            _reap_quietly()
 
 
 def _xdist_active(config: pytest.Config) -> bool:
@@ -319,7 +330,12 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", None) or {}
     settings = node.config.stash.get(SETTINGS_KEY, None)
     if settings is not None:
-        settings.kept.extend(output.get("dkenv_kept") or [])
+        for server in output.get("dkenv_kept") or []:  # workers share servers: one entry each
+            same = next((k for k in settings.kept if k["name"] == server["name"]), None)
+            if same is None:
+                settings.kept.append(server)
+            else:
+                same["databases"] = [*same.get("databases", []), *server.get("databases", [])]
         # A crashed worker reports nothing: reap at the end in case it had started a container.
         settings.containers_started |= bool(output.get("dkenv_containers")) or error is not None
 

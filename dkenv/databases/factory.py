@@ -297,6 +297,16 @@ def close_server_databases(server: Any, *, keep: bool = False) -> None:
         factory.close(keep=keep or factory.keep)
 
 
+def detach_server_databases(server: Any) -> DatabaseFactory | None:
+    """Forget ``server``'s factory without closing it: the next hand-out starts a new one.
+
+    For a server that went away and came back elsewhere (pytest_recovery): closing the old
+    factory talks to the old address and may wait long, so the caller closes it off the path.
+    """
+    with _REGISTRY_LOCK:
+        return _BY_SERVER.pop(server, None)
+
+
 # A server (dkenv.lifecycle, a lower layer) drops its databases through this before it goes.
 hooks.on_server_stop(close_server_databases)
 
@@ -310,6 +320,6 @@ def _close_all() -> None:
             pass
 
 
-__all__ = ["DEFAULT_READY", "DatabaseFactory", "IsolatedDatabase",
-           "close_server_databases", "factory_for", "server_database", "server_snapshot"]
+__all__ = ["DEFAULT_READY", "DatabaseFactory", "IsolatedDatabase", "close_server_databases",
+           "detach_server_databases", "factory_for", "server_database", "server_snapshot"]
 

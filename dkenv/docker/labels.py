@@ -43,6 +43,9 @@ DATABASE = "dkenv.database"
 PORT = "dkenv.port"  # the container port that serves the database
 SCOPE = "dkenv.scope"  # from $DKENV_SCOPE: keeps CI jobs / test sessions sharing an engine apart
 SCOPE_ENV = "DKENV_SCOPE"
+REUSE = "dkenv.reuse"  # "true": started by reuse=True, so another reuse=True may adopt it
+RUN = "dkenv.run"  # a pytest-xdist run's testrunuid: the server its workers share
+SHARE = "dkenv.share"  # which session server of that run (fixture name + configuration)
 
 #: Docker filter for dkenv's own containers (both labels must be present; see the module doc).
 FILTER: dict[str, list[str]] = {"label": [f"{MANAGED}=true", CREATED]}
@@ -92,17 +95,21 @@ def build(
     persistent: bool,
     digest: str,
     now: float | None = None,
+    owner_pid: int | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The labels of a new container, owned by this process from its first moment.
 
     A persistent one has no owner (it outlives its starter), but it names its starter: until
     that process has finished with it (``Server.keep()`` renames it from
     :func:`starting_name` to ``name``), a starter that dies leaves a reapable container.
+    ``owner_pid``: another process of this host that owns it (an xdist worker starts the
+    server its controller owns, so killing the controller gets it reaped); default: this one.
     """
-    pid = 0 if persistent else os.getpid()
+    pid = 0 if persistent else (owner_pid or os.getpid())
     starter = os.getpid()
     scope = current_scope()
-    return ({SCOPE: scope} if scope else {}) | {
+    return ({SCOPE: scope} if scope else {}) | dict(extra or {}) | {
         MANAGED: "true",
         NAME: name,
         ENGINE: engine,
