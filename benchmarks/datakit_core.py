@@ -115,7 +115,8 @@ print(time.perf_counter() - started)
 def scan_time(path: Path) -> float:
     """The source scan discovery runs before any import: layout, ast pass, declarative bases."""
     from dkenv.datakit.layout import find_layout
-    from dkenv.datakit.scan import resolve_bases, scan_source
+    from dkenv.datakit.resolve import resolve_bases
+    from dkenv.datakit.scan import scan_source
 
     started = time.perf_counter()
     layout = find_layout(path.resolve())

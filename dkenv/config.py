@@ -99,32 +99,45 @@ def parse_port(value: Any, *, where: str = "--port") -> int:
 # Built-in targets
 # ---------------------------------------------------------------------------
 def _postgres_local() -> Target:
+    """The server ``psql`` reaches with this environment: libpq's defaults where PG* are unset."""
+    from dkenv.engines.local import os_user, pg_socket_dir
+
     env = os.environ
+    port = int(env["PGPORT"]) if env.get("PGPORT", "").isdigit() else None
+    user = env.get("PGUSER") or os_user()
     return Target(
         name="postgres_local",
         db_type="postgres",
         kind="local",
-        host=env.get("PGHOST") or None,
-        port=int(env["PGPORT"]) if env.get("PGPORT", "").isdigit() else None,
-        user=env.get("PGUSER") or "postgres",
+        host=env.get("PGHOST") or pg_socket_dir(port),
+        port=port,
+        user=user,
         password=env.get("PGPASSWORD") or None,
-        database=env.get("PGDATABASE") or env.get("PGUSER") or "postgres",
-        description="an existing local PostgreSQL server (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)",
+        database=env.get("PGDATABASE") or user,
+        description="an existing local PostgreSQL server, as psql reaches it (PGHOST, PGPORT, "
+                    "PGUSER, PGPASSWORD, PGDATABASE; else the Unix socket, as the OS user)",
     )
 
 
 def _mysql_local() -> Target:
+    """The server ``mysql`` reaches: MYSQL_HOST/MYSQL_PORT over TCP, else the client's socket."""
+    from dkenv.engines.local import mysql_socket, os_user
+
     env = os.environ
+    port = int(env["MYSQL_PORT"]) if env.get("MYSQL_PORT", "").isdigit() else None
+    host = env.get("MYSQL_HOST") or ("127.0.0.1" if port else mysql_socket() or "127.0.0.1")
     return Target(
         name="mysql_local",
         db_type="mysql",
         kind="local",
-        host=env.get("MYSQL_HOST") or "127.0.0.1",
-        port=int(env["MYSQL_PORT"]) if env.get("MYSQL_PORT", "").isdigit() else 3306,
-        user=env.get("MYSQL_USER") or "root",
+        host=host,
+        port=None if host.startswith("/") else (port or 3306),
+        user=env.get("MYSQL_USER") or os_user(),
         password=env.get("MYSQL_PASSWORD") or None,
         database=env.get("MYSQL_DATABASE") or "test_db",
-        description="an existing MySQL server (MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE)",
+        description="an existing MySQL server, as the mysql client reaches it (MYSQL_HOST, "
+                    "MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE; else the socket "
+                    "($MYSQL_UNIX_PORT), as the OS user)",
     )
 
 

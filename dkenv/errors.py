@@ -67,3 +67,7 @@ class ImageUnavailable(EnvironmentFailure):
 
 class NotReady(EnvironmentFailure):
     """A database container did not become ready (exited, or timed out)."""
+
+
+class MissingPackage(EnvironmentFailure):
+    """A Python package an optional feature needs is not installed (an async driver, greenlet)."""

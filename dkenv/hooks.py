@@ -1,4 +1,5 @@
-"""Calls from a lower layer into a higher one, bound late so that imports only point down.
+"""Calls from a lower layer into a higher one, bound late so that imports only point down;
+and the test gates (:func:`gate`) where signal tests stop a command at a named step.
 
 A container :class:`~dkenv.lifecycle.Server` offers ``server.database(datakits=[...])`` and
 ``dkenv.ephemeral("sqlite")``, yet isolated databases and the SQLite stand-in live in
@@ -13,7 +14,10 @@ calls the functions registered here:
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 #: name -> implementation; see :func:`call` for the names in use.
@@ -45,3 +49,33 @@ def server_stopping(server: Any) -> None:
     """Tell every registered callback that ``server`` is about to go away."""
     for callback in list(SERVER_STOP):
         callback(server)
+
+
+# ---------------------------------------------------------------------------
+# Test gates: stop at a named step so a test can send a signal exactly there
+# ---------------------------------------------------------------------------
+#: Comma-separated step names to stop at (unset in normal use: :func:`gate` returns at once).
+GATE_ENV = "DKENV_TEST_GATE"
+#: The folder where a gate writes ``<step>.reached`` and waits for ``<step>.go``.
+GATE_DIR_ENV = "DKENV_TEST_GATE_DIR"
+
+
+def gate(step: str) -> None:
+    """Block at ``step`` when a test asked for it; otherwise return at once.
+
+    Why: "a signal at every point of ``dkenv up``" must be tested without timing luck.  The
+    process writes ``<step>.reached`` (its pid inside) and waits until ``<step>.go`` exists;
+    the test sends its signal after ``reached`` appears, then writes ``go`` (which releases a
+    gate in a worker thread; in the main thread the signal's exception has already left it).
+    Steps: ``container-created`` (created, not yet started), ``container-started`` (before the
+    readiness wait), ``server-ready`` (ready, not yet kept or used), ``deployed`` (a deploy
+    done, before its release) and ``environment-ready`` (every database of ``env up`` done).
+    """
+    wanted = os.environ.get(GATE_ENV)
+    if not wanted or step not in wanted.split(","):
+        return
+    folder = Path(os.environ.get(GATE_DIR_ENV) or ".")
+    (folder / f"{step}.reached").write_text(str(os.getpid()), encoding="ascii")
+    go = folder / f"{step}.go"
+    while not go.exists():
+        time.sleep(0.01)  # a signal interrupts the sleep at once (in the main thread)

@@ -8,8 +8,10 @@ wait), SIGTERM/SIGHUP (turned into SystemExit when their handler is the default,
 blocks run), and interpreter exit (atexit).  SIGKILL cannot be caught: the next dkenv command
 reaps such containers (:mod:`dkenv.docker.reaper`), as every container carries its owner's pid.
 
-Servers from ``dkenv up`` (``persistent=True``) and ``reuse=True`` have no owner: they outlive
-the process that started them, until ``dkenv down`` or their time-to-live.
+Servers from ``dkenv up`` (``persistent=True``) and ``reuse=True`` outlive the process that
+started them, until ``dkenv down`` or their time-to-live -- but only once kept: until then
+(Docker name ``NAME.starting``) they belong to their starter like any other, so an ``up``
+interrupted anywhere, even by SIGKILL, leaves nothing the reaper would not remove.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Server:
     owner_pid: int = 0
     owner_host: str = ""
     persistent: bool = False
+    pending: bool = False  # persistent but not kept yet: still owned by its starter (see keep())
     status: str = "running"
     remove_on_stop: bool = True
     _password: str | None = field(default=None, repr=False)
@@ -117,13 +120,25 @@ class Server:
         if self.remove_on_stop:
             self.remove()
 
-    def remove(self) -> None:
-        """Remove the container whatever its kind (what ``dkenv down`` does)."""
+    def keep(self) -> None:
+        """Let a persistent server outlive this process: rename it to its name, stop owning it.
+
+        Call it when whatever started the server has finished (``dkenv up`` once ready,
+        ``env up`` once every database is deployed, ``deploy --keep`` at its release).
+        """
+        if self.pending:
+            C.rename(self._docker(), self.container, self.name)
+            self.pending = False
+        with _LOCK:
+            _OWNED.pop(self.container, None)
+
+    def remove(self) -> bool:
+        """Remove the container whatever its kind (what ``dkenv down`` does); False if it was gone."""
         _close_databases(self)
         with _LOCK:
             self._stopped = True
             _OWNED.pop(self.container, None)
-        C.remove(self._docker(), self.container)
+        return C.remove(self._docker(), self.container)
 
     def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
         expires = self.created + self.ttl if self.ttl and self.created else None
@@ -141,7 +156,8 @@ class Server:
             "created": _iso(self.created),
             "ttl": self.ttl or None,
             "expires": _iso(expires),
-            "owner": f"{self.owner_pid}@{self.owner_host}" if self.owner_pid else None,
+            "owner": (f"{self.owner_pid}@{self.owner_host}"
+                      if self.owner_pid and (self.pending or not self.persistent) else None),
             "persistent": self.persistent,
         }
 
@@ -203,17 +219,28 @@ def start(
     ttl: float | str | None = None,
     reuse: bool = False,
     persistent: bool = False,
+    keep: bool = True,
     progress: Callable[[str], None] | bool | None = None,
     client: docker.DockerClient | None = None,
+    owner_pid: int | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Server:
     """Start a database container and return once ``SELECT 1`` succeeds through the driver.
 
     ``port``: host port (default: Docker picks a free one on 127.0.0.1); taken → UsageError
     (exit 2, naming the holder).  ``ttl``: seconds or "30m"/"2h"; reaped afterwards.
     ``reuse``: return a running unowned server with the same configuration, or start one that
-    outlives this process.  ``persistent``: not removed at this process's exit.
+    outlives this process.  ``persistent``: not removed at this process's exit -- once kept:
+    ``keep=False`` returns it still owned by this process (removed at exit, reaped if this
+    process dies) until ``server.keep()``, for callers with more to do before it may outlive them.
     ``command``: the image's command (e.g. ``["postgres", "-c", "log_statement=all"]``).
     ``progress``: a line printer (default stderr; False for silence).
+    ``owner_pid``: the process of this host that owns the container (default: this one).
+    ``labels``: extra labels (``dkenv.*``), e.g. the xdist run a shared server belongs to.
+
+    ``reuse`` adopts only a server that ``reuse=True`` started (a ``dkenv up`` dev server only
+    when asked for by ``name``), with the same configuration and ``$DKENV_SCOPE``; processes
+    racing to reuse start exactly one (a file lock per configuration).
     """
     spec = get_engine(engine)
     if spec.name == "sqlite":  # no container: a temp directory with the same surface
@@ -233,13 +260,39 @@ def start(
 
     digest = L.config_hash(engine=spec.name, image=image, user=user, database=database,
                            env=env or {}, command=command, port=host_port,
-                           publish=endpoint.publish_host)
+                           publish=endpoint.publish_host, scope=L.current_scope())
     if reuse:
-        found = _find_reusable(client, digest, name)
-        if found is not None:
-            wait_for_server(client, found, timeout)
-            return found
-    persistent = persistent or reuse
+        with reuse_lock(digest):
+            found = _find_reusable(client, digest, name)
+            if found is not None:
+                wait_for_server(client, found, timeout)
+                return found
+            return _start_new(spec, client, endpoint, show, image=image, user=user, password=password,
+                              database=database, env=env, command=command, timeout=timeout,
+                              ttl_s=ttl_s, reuse=True, persistent=True, name=name, host_port=host_port,
+                              digest=digest, owner_pid=owner_pid, labels=labels)
+    return _start_new(spec, client, endpoint, show, image=image, user=user, password=password,
+                      database=database, env=env, command=command, timeout=timeout, ttl_s=ttl_s,
+                      reuse=False, persistent=persistent, name=name, host_port=host_port,
+                      digest=digest, owner_pid=owner_pid, labels=labels, keep=keep)
+
+
+def reuse_lock(digest: str) -> Any:
+    """An inter-process lock per reusable configuration: find-or-start happens once at a time."""
+    from filelock import FileLock
+
+    from dkenv.state import state_dir
+
+    folder = state_dir("locks")  # private to this user: no one else can hold or plant the lock
+    return FileLock(str(folder / f"reuse-{digest}.lock"))
+
+
+def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None], *, image: str,
+               user: str, password: str | None, database: str, env: dict[str, str] | None,
+               command: list[str] | None, timeout: float, ttl_s: int, reuse: bool,
+               persistent: bool, name: str | None, host_port: int | None, digest: str,
+               owner_pid: int | None, labels: dict[str, str] | None, keep: bool = True) -> Server:
+    """Run a new container and wait until it answers; removed again if it never does."""
     password = password or secrets.token_urlsafe(18)
     environment = {**spec.container_environment(user=user, password=password, database=database),
                    **(env or {})}
@@ -248,33 +301,34 @@ def start(
              f"port is published on {endpoint.publish_host} of that host, reachable beyond loopback")
     install_signal_handlers()  # even for `dkenv up`: SIGTERM while waiting must remove it too
 
-    for _ in range(5):  # auto-generated names collide only by bad luck
-        cname = name or f"dkenv-{spec.name}-{secrets.token_hex(3)}"
-        labels = L.build(name=cname, engine=spec.name, user=user, database=database,
-                         container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
-                         digest=digest)
-        container_spec = C.ContainerSpec(name=cname, image=image, env=environment, labels=labels,
-                                         container_port=spec.container_port,
-                                         publish_host=endpoint.publish_host, host_port=host_port,
-                                         command=command)
-        try:
-            attrs = C.run(client, container_spec, show)
-            break
-        except UsageError as exc:
-            if name is not None or "already exists" not in exc.message:
-                raise
-    else:  # pragma: no cover
-        raise UsageError("could not find a free container name", "pass --name")
+    def container_spec(cname: str) -> C.ContainerSpec:
+        extra = {**(labels or {}), **({L.REUSE: "true"} if reuse else {})}
+        all_labels = L.build(name=cname, engine=spec.name, user=user, database=database,
+                             container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
+                             digest=digest, owner_pid=owner_pid, extra=extra)
+        return C.ContainerSpec(name=L.starting_name(cname) if persistent else cname, image=image,
+                               env=environment, labels=all_labels, container_port=spec.container_port,
+                               publish_host=endpoint.publish_host, host_port=host_port,
+                               command=command)
 
-    server = _server_from(attrs, labels, client, endpoint, password=password, image=image)
-    server.remove_on_stop = not reuse
-    if not persistent:
-        with _LOCK:
-            _OWNED[server.container] = server
+    made: list[str] = []  # the container id, as soon as it exists
     try:
+        attrs, made_labels = C.run_named(client, container_spec, name=name,
+                                         prefix=f"dkenv-{spec.name}", progress=show, made=made)
+        server = _server_from(attrs, made_labels, client, endpoint, password=password, image=image)
+        server.remove_on_stop = not reuse
+        with _LOCK:  # owned until kept, persistent or not: removed at exit, reaped if we die
+            _OWNED[server.container] = server
+        hooks.gate("container-started")
         wait_for_server(client, server, timeout, attrs.get("State"))
+        hooks.gate("server-ready")
+        if persistent and (keep or reuse):
+            server.keep()
     except BaseException:
-        server.remove()
+        for cid in made:
+            with _LOCK:
+                _OWNED.pop(cid, None)
+            C.remove(client, cid)
         raise
     return server
 
@@ -300,7 +354,8 @@ def start_for_target(target: Target) -> Server:
                  user=target.user, password=target.password, database=target.database,
                  env=opts.get("env"), command=opts.get("command"),
                  timeout=float(opts.get("timeout", 60.0)), ttl=opts.get("ttl"),
-                 reuse=bool(opts.get("reuse")), persistent=bool(opts.get("keep")))
+                 reuse=bool(opts.get("reuse")), persistent=bool(opts.get("keep")),
+                 keep=False)  # a kept deploy keeps it at its release (runtime.release)
 
 
 def _server_from(attrs: dict, labels: dict[str, str], client: Any, endpoint: Any, *,
@@ -310,37 +365,80 @@ def _server_from(attrs: dict, labels: dict[str, str], client: Any, endpoint: Any
     bound = C.published(attrs, container_port)
     state = attrs.get("State") or {}
     return _make_server(labels, client, endpoint, container=attrs["Id"], image=image,
-                        bound=bound, password=password, status=state.get("Status", "running"))
+                        bound=bound, password=password, status=state.get("Status", "running"),
+                        docker_name=attrs.get("Name"))
 
 
 def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, container: str, image: str,
-                 bound: tuple[str, int] | None, password: str | None, status: str) -> Server:
+                 bound: tuple[str, int] | None, password: str | None, status: str,
+                 docker_name: str | None) -> Server:
     ip, port = bound or ("", 0)
     if endpoint.remote:
         host = endpoint.host
     else:
         host = "127.0.0.1" if ip in ("", "0.0.0.0", "::") else ip
-    pid = L.as_int(labels, L.OWNER_PID)
+    kept = L.is_kept(labels, docker_name)
+    pending = labels.get(L.PERSISTENT) == "true" and not kept
+    pid = L.as_int(labels, L.STARTER_PID if pending else L.OWNER_PID)
     return Server(
         name=labels.get(L.NAME, container[:12]), engine=labels[L.ENGINE], host=host, port=port,
         container=container, image=image, user=labels.get(L.USER, ""),
         database_name=labels.get(L.DATABASE, ""), created=L.as_float(labels, L.CREATED),
         ttl=L.as_int(labels, L.TTL), owner_pid=pid, owner_host=labels.get(L.OWNER_HOST, ""),
-        persistent=labels.get(L.PERSISTENT) == "true", status=status, _password=password,
+        persistent=labels.get(L.PERSISTENT) == "true", pending=pending, status=status,
+        _password=password,
         _client=client,
     )
 
 
 def _find_reusable(client: Any, digest: str, name: str | None) -> Server | None:
+    """A running server with this configuration (the digest covers the scope) that reuse=True
+    started -- or, asked for by ``name``, any persistent one (a ``dkenv up`` dev server)."""
     extra = [f"{L.CONFIG_HASH}={digest}", f"{L.PERSISTENT}=true"]
+    if name is None:
+        extra.append(f"{L.REUSE}=true")
     for row in C.list_dkenv(client, all=False, extra_labels=extra):
         labels = row.get("Labels") or {}
         if name is not None and labels.get(L.NAME) != name:
             continue
         server = server_from_row(row, client)
+        if server.pending:  # another process is still starting it
+            continue
         server.remove_on_stop = False
         return server
     return None
+
+
+def refresh(server: Server, *, start_stopped: bool = False, timeout: float = 60.0) -> str:
+    """Follow ``server``'s container: ``"running"`` (host and port re-read: ``docker restart``
+    publishes on a new host port), ``"started"`` (was stopped, started again), ``"stopped"``
+    or ``"gone"``.
+
+    ``start_stopped``: start a stopped container again (a killed one, or one a restarted
+    engine did not bring back) and wait until it answers.
+    """
+    from docker.errors import NotFound
+
+    client = server._docker()
+    try:
+        attrs = client.api.inspect_container(server.container)
+    except NotFound:
+        return "gone"
+    state = attrs.get("State") or {}
+    result = "running"
+    if not state.get("Running"):
+        if not start_stopped:
+            return "stopped"
+        client.api.start(server.container)
+        attrs = client.api.inspect_container(server.container)
+        result = "started"
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    fresh = _server_from(attrs, labels, client, endpoint_of(client), password=server._password,
+                         image=server.image)
+    server.host, server.port, server.status = fresh.host, fresh.port, fresh.status
+    server.__dict__.pop("target", None)  # cached with the old port
+    wait_for_server(client, server, timeout, attrs.get("State"))
+    return result
 
 
 def server_from_row(row: dict, client: Any) -> Server:
@@ -348,7 +446,8 @@ def server_from_row(row: dict, client: Any) -> Server:
     port = L.as_int(labels, L.PORT) or get_engine(labels[L.ENGINE]).container_port
     return _make_server(labels, client, endpoint_of(client), container=row["Id"],
                         image=row.get("Image", ""), bound=C.published_from_list(row, port),
-                        password=None, status=row.get("State", ""))
+                        password=None, status=row.get("State", ""),
+                        docker_name=(row.get("Names") or [None])[0])
 
 
 _REAPED_IN: set[int] = set()

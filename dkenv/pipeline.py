@@ -10,18 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dkenv import hooks
 from dkenv.config import Target
 from dkenv.datakit import Datakit, load_datakits
 from dkenv.deploy import deploy_data_objects, precompile
 from dkenv.deployed import cleanup_test_target, validate_deployment
 from dkenv.results import DeployResult, ValidationResult
 from dkenv.runtime import release, runtime_for
-
-
-def _mask(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @dataclass
@@ -102,11 +97,32 @@ def skipped_of(kits: Sequence[Datakit]) -> list[dict[str, Any]]:
 
 
 def report_skipped(kits: Sequence[Datakit], show: Callable[[str], None], *, verbose: bool) -> None:
-    """Skips are listed with --verbose; a skipped file that declares a table is always shown."""
+    """With --verbose, why each module was imported or skipped; a skipped file that declares a
+    table is always shown."""
     for kit in kits:
+        if verbose:
+            for module, why in getattr(kit, "imported", []):
+                show(f"dkenv: {kit.name}: imported {module}: {why}")
         for s in kit.skipped:
             if verbose or s.declares_tables:
                 show(f"dkenv: {kit.name}: skipped {s.module}: {s.reason}")
+
+
+def _builder(build: str, kits: Sequence[Datakit]) -> Callable[[Datakit, Target], Any] | None:
+    """None for ``models``; for ``migrations``, the function that runs a datakit's history
+    (every datakit's history is loaded first: a broken one fails before anything starts)."""
+    from dkenv.errors import UsageError
+
+    if build == "models":
+        return None
+    if build != "migrations":
+        raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
+    from dkenv.migrations import history_of, migrate_target
+
+    for kit in kits:
+        history = history_of(kit)
+        history.one_head(history.script())
+    return migrate_target
 
 
 def deploy_paths(
@@ -121,6 +137,8 @@ def deploy_paths(
     pythonpath: Sequence[str] = (),
     verbose: bool = False,
     warn: Callable[[str], None] | None = None,
+    encoding: str | None = None,
+    build: str = "models",
 ) -> Outcome:
     """Deploy the datakits at ``paths`` in order, load their data, optionally validate, then
     clean up or keep.
@@ -130,26 +148,32 @@ def deploy_paths(
 
     Data: each datakit's own ``data`` directories, then ``data`` (``--data``), in one load after
     every deploy.  The load is all or nothing; a failed load leaves the tables deployed and
-    empty of its rows (a container target is removed anyway unless ``keep``).
+    empty of its rows (a container target is removed anyway unless ``keep``).  ``encoding`` is
+    the data files' (default UTF-8).
+
+    ``build="migrations"`` runs each datakit's Alembic history instead of ``create_all``.
     """
     from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
     kits = load_all(paths, pythonpath, progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
-    for warning in dict.fromkeys(w for kit in kits for w in precompile(kit, target)):
+    migrate = _builder(build, kits)
+    for warning in dict.fromkeys(w for kit in kits for w in (precompile(kit, target) if migrate is None else [])):
         (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
-    prepared: PreparedLoad | None = read_data(target, dirs, kits) if dirs else None
+    prepared: PreparedLoad | None = read_data(target, dirs, kits, encoding=encoding) if dirs else None
     if keep:
         target.options["keep"] = True
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
+    interrupted = True  # until the try below ends or raises an ordinary error
     try:
         for kit in kits:
             if progress:
-                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}")
-            outcome.deploys.append(deploy_data_objects(kit, target))
+                how = " by its migrations" if migrate is not None else ""
+                progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}{how}")
+            outcome.deploys.append(deploy_data_objects(kit, target) if migrate is None else migrate(kit, target))
         if prepared is not None:
             outcome.load = prepared.write(progress)
             if progress and outcome.load.note:
@@ -159,12 +183,22 @@ def deploy_paths(
         if keep:
             outcome.url = runtime_for(target).url
             outcome.kept = True
+        hooks.gate("deployed")
+        interrupted = False
+    except Exception:
+        interrupted = False  # a failed deploy with --keep is kept for inspection, as before
+        raise
     finally:
         if prepared is not None:
             prepared.close()
+        if cleanup and migrate is not None:
+            from dkenv.migrations.run import unmigrate_target
+
+            for kit in reversed(kits[:len(outcome.deploys)]):
+                unmigrate_target(kit, target)  # downgrade base: what the migrations built goes
         if cleanup:
             cleanup_test_target(target)
-        elif keep:
+        elif keep and not interrupted:  # Ctrl-C or SIGTERM: nothing is left behind
             release(target, keep=True)
         else:
             release(target)
@@ -172,8 +206,14 @@ def deploy_paths(
 
 
 def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence[str] = (),
-                   progress: Callable[[str], None] | None = None, verbose: bool = False) -> Outcome:
-    """Validate the live target against the datakits at ``paths``, deploying nothing."""
+                   progress: Callable[[str], None] | None = None, verbose: bool = False,
+                   strict: bool = False) -> Outcome:
+    """Validate the live target against the datakits at ``paths``, deploying nothing.
+
+    ``strict``: also report what the database has beyond the models (extra tables, columns,
+    uniques, indexes, foreign keys, CHECKs, longer strings), for a database that should hold
+    exactly these datakits (a migrated or hand-kept one).
+    """
     from dkenv.errors import UsageError
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
@@ -185,6 +225,18 @@ def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     try:
         outcome.validation = validate_deployment(kits, target)
+        if strict:
+            _add_extras(outcome.validation, kits, target)
     finally:
         release(target)
     return outcome
+
+
+def _add_extras(result: ValidationResult, kits: Sequence[Datakit], target: Target) -> None:
+    from dkenv.migrations.compare import beyond_models
+
+    tables = [t for kit in kits for t in kit.tables]
+    with runtime_for(target).connect() as conn:
+        extras = beyond_models(tables, conn, result.problems)
+    result.problems.extend(extras)
+    result.success = result.success and not extras

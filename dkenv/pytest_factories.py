@@ -24,8 +24,14 @@ from typing import Any
 
 import pytest
 
+from dkenv.pytest_isolation import isolation_of, shared_database
+
 #: Engines the plugin knows, in the order ids are shown.
 ENGINES = ("sqlite", "postgres", "mysql")
+#: How an isolated database is built: the models (create_all) or the datakits' Alembic migrations.
+BUILDS = ("models", "migrations")
+#: Time-to-live of a server ``server_fixture(..., reuse=True)`` starts (it has no owner).
+REUSE_TTL = "2h"
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Settings:
     containers_started: bool = False  # this process (or a worker) started a dkenv container
     data_cli: list[str] = field(default_factory=list)
     data_ini: list[Path] = field(default_factory=list)
+    unavailable: str = "error"  # no Docker engine: "error" the container tests, or "skip" them
+    build: str = "models"  # dkenv_build: "models" (create_all) or "migrations" (Alembic)
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -139,48 +147,97 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
 
     ``start_options`` go to :func:`dkenv.lifecycle.start` (``env``, ``command``, ``timeout``,
     ``reuse``...).  The server is removed after its scope unless ``keep`` (or ``--dkenv-keep``)
-    is on; under pytest-xdist each worker starts its own, owned by the worker's pid, so a
-    crashed worker's container is reaped (at the latest when the run ends).
+    is on.  Under pytest-xdist the run's workers share one server per fixture, owned by the
+    controller (:mod:`dkenv.pytest_xdist`).  ``reuse=True`` servers outlive the run, with a
+    time-to-live (default :data:`REUSE_TTL`).  A server that goes away mid-session is brought
+    back at the next hand-out (:mod:`dkenv.pytest_recovery`).
     """
     from dkenv.engines import get_engine
 
     name = get_engine(engine).name
+    options = dict(start_options)
+    if options.get("reuse") and options.get("ttl") is None:
+        options["ttl"] = REUSE_TTL  # ownerless: without a TTL nothing would ever reap it
 
     @pytest.fixture(scope=scope)  # type: ignore[misc]
     def _server(request: pytest.FixtureRequest) -> Iterator[Any]:
+        from dkenv import pytest_recovery
         from dkenv.databases import close_server_databases, factory_for
         from dkenv.errors import DkenvError
 
         settings = settings_of(request.config)
         keep_ = settings.keep if keep is None else keep
-        try:
+
+        def launch() -> Any:
             if name == "sqlite":
                 from dkenv.databases.sqlite_server import SqliteServer
 
-                server = SqliteServer(keep=keep_)
-            else:
-                from dkenv.lifecycle import start
+                return SqliteServer(keep=keep_)
+            from dkenv.pytest_xdist import start_session_server
 
-                settings.containers_started = True
-                server = start(name, image=image or settings.images.get(name), persistent=keep_,
-                               progress=False, **start_options)
+            settings.containers_started = True
+            return start_session_server(request.config, request.fixturename, name,
+                                        image=image or settings.images.get(name),
+                                        persistent=keep_, options=options)
+
+        failure = None
+        try:
+            server = launch()
         except DkenvError as exc:
-            pytest.fail(f"dkenv could not start {name} for {request.fixturename}: {exc}", pytrace=False)
-        factory = factory_for(server, keep=keep_, **({"ready": ready} if ready is not None else {}))
+            from dkenv.pytest_unavailable import skip_if_unavailable
+
+            skip_if_unavailable(settings.unavailable, name, exc)
+            failure = f"dkenv could not start {name} for {request.fixturename}: {exc}"
+        if failure is not None:  # outside the except: no "during handling ..." chain in the report
+            pytest.fail(failure, pytrace=False)
+        factory_options: dict[str, Any] = {"keep": keep_, **({"ready": ready} if ready is not None else {})}
+        factory_for(server, **factory_options)
+        if getattr(server, "container", None):  # a container can go away; SQLite's directory cannot
+            pytest_recovery.watch(server, launch, factory_options)
         try:
             yield server
         finally:
+            pytest_recovery.unwatch(server)
             if keep_:
+                factory = factory_for(server, **factory_options)  # a recovered server has a new one
                 close_server_databases(server, keep=True)
                 settings.kept.append({"engine": name, "name": server.name, "url": server.url,
                                       "databases": [db.url for db in factory.kept]})
             else:
-                try:
-                    close_server_databases(server)
-                finally:
-                    server.stop()
+                _remove(server, close_server_databases)
 
     return _server
+
+
+def resolve_build(request: pytest.FixtureRequest) -> str:
+    """How the test's database is built: the marker's ``build`` > ``--dkenv-build`` > ini ``dkenv_build``."""
+    marker = request.node.get_closest_marker("dkenv")
+    build = marker.kwargs.get("build") if marker is not None else None
+    if build is None:
+        return settings_of(request.config).build
+    if build not in BUILDS:
+        pytest.fail(f"{request.node.nodeid}: dkenv marker: build={build!r}; use one of {', '.join(BUILDS)}",
+                    pytrace=False)
+    return str(build)
+
+
+def _remove(server: Any, close_databases: Callable[[Any], None]) -> None:
+    """Drop the server's databases and remove it; an engine that stopped answering is one
+    warning line (the next dkenv command reaps the container once its owner is gone)."""
+    import warnings
+
+    from dkenv.pytest_recovery import DkenvServerWarning
+
+    try:
+        try:
+            close_databases(server)
+        finally:
+            server.stop()
+    except Exception as exc:  # noqa: BLE001 - Docker SDK/requests errors: one line, not a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        warnings.warn(DkenvServerWarning(
+            f"dkenv: could not remove {server.engine} server {server.name} ({type(exc).__name__}: "
+            f"{first}); the next dkenv command reaps it"), stacklevel=2)
 
 
 def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,
@@ -190,12 +247,15 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
     ``server`` names a server fixture; by default the engine comes from ``--dkenv-engines``
     (``dkenv_<engine>``), and tests using the fixture run once per engine.  ``datakits``
     (paths relative to the rootdir) apply unless a test's ``dkenv`` marker names others; so do
-    ``data`` directories (rows loaded into the template: every copy holds them).
+    ``data`` directories (rows loaded into the template: every copy holds them).  A test marked
+    ``isolation="transaction"`` gets the session's database for its datakit set instead, kept
+    until the server goes (:mod:`dkenv.pytest_isolation`).
     """
 
     def _open(request: pytest.FixtureRequest, server_name: str) -> Iterator[Any]:
         from dkenv.databases import server_database
         from dkenv.errors import DkenvError
+        from dkenv.pytest_recovery import hand_out
 
         srv = request.getfixturevalue(server_name)
         marker = request.node.get_closest_marker("dkenv")
@@ -205,11 +265,23 @@ def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | Non
         else:
             kits = resolve_datakits(request, datakits)
         dirs = [] if snapshot else resolve_data(request, data)
-        try:
-            db = server_database(srv, datakits=kits or None, data=dirs or None, snapshot=snapshot)
-        except DkenvError as exc:
-            pytest.fail(f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}", pytrace=False)
-        with db:
+
+        build = resolve_build(request)
+
+        def make() -> Any:
+            failure = None
+            try:  # a restarted, killed or removed server is followed or replaced first
+                return hand_out(srv, lambda: server_database(srv, datakits=kits or None, data=dirs or None,
+                                                             snapshot=snapshot, build=build))
+            except DkenvError as exc:
+                failure = f"{request.node.nodeid}: no isolated {srv.engine} database: {exc}"
+            pytest.fail(failure, pytrace=False)  # outside the except: no "during handling ..." chain
+
+        if isolation_of(request) == "transaction":  # the session's database, owned by the server
+            key = (server_name, id(srv), tuple(map(str, kits)), tuple(map(str, dirs)), snapshot)
+            yield shared_database(request.config, key, make)
+            return
+        with make() as db:
             yield db
 
     if server is not None:

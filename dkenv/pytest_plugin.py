@@ -8,12 +8,17 @@ Installed with dkenv (``pytest11`` entry point); nothing to enable.
 
     pytest --dkenv-engines=sqlite,postgres,mysql    # the same test on every engine: test_actor[postgres]
 
-Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; one per
-xdist worker, owned by the worker's pid, so a crashed worker's container is reaped — at the
-latest by the controller when the run ends); ``dkenv_database`` (function-scoped
+Fixtures: ``dkenv_sqlite``, ``dkenv_postgres``, ``dkenv_mysql`` (session-scoped servers; under
+xdist one per run, shared by the workers and owned by the controller, see
+:mod:`dkenv.pytest_xdist`; followed or replaced when they go away, see
+:mod:`dkenv.pytest_recovery`); ``dkenv_database`` (function-scoped
 :class:`~dkenv.databases.IsolatedDatabase`; its name carries the xdist worker id);
 ``dkenv_url``, ``dkenv_engine`` (a SQLAlchemy engine, disposed after the test), ``dkenv_target``
-(for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``.  Declare more with
+(for ``deploy_data_objects``/``validate_deployment``); ``dkenv_engine_name``; ``dkenv_connection``,
+``dkenv_session`` (SQLModel), ``dkenv_async_engine`` (:mod:`dkenv.pytest_sessions`).  The marker's
+``isolation="transaction"`` shares one database and rolls each test back
+(:mod:`dkenv.pytest_isolation`); ``--dkenv-unavailable=skip`` skips container tests when no
+Docker engine answers.  Declare more with
 :mod:`dkenv.pytest_factories`.  Each option exists as ini key and command-line flag; the
 command line wins.
 
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dkenv.pytest_factories import (
+    BUILDS,
     ENGINES,
     SETTINGS_KEY,
     Settings,
@@ -36,6 +42,13 @@ from dkenv.pytest_factories import (
     server_fixture,
     settings_of,
 )
+from dkenv.pytest_isolation import refuse_in_transaction
+from dkenv.pytest_sessions import (  # noqa: F401 - a plugin module attribute is a fixture
+    dkenv_async_engine,
+    dkenv_connection,
+    dkenv_session,
+)
+from dkenv.pytest_unavailable import CHOICES, parse_unavailable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -52,9 +65,13 @@ HELP = {
     "pythonpath": "folders put on sys.path while datakits are imported, for helpers that live outside "
                   "them (like dkenv's --pythonpath)",
     "data": "data directories whose rows every dkenv_database holds when a test's dkenv marker names none",
+    "build": "how dkenv_database is built when a test's dkenv marker does not say: models (create_all, "
+             "default) or migrations (each datakit's Alembic history, [tool.dkenv] migrations)",
     "keep": "leave dkenv's servers and test databases in place after the run and print their URLs",
     "postgres_image": "image for dkenv_postgres (default: $DKENV_POSTGRES_IMAGE, dkenv.toml, postgres:16)",
     "mysql_image": "image for dkenv_mysql (default: $DKENV_MYSQL_IMAGE, dkenv.toml, mysql:8.0)",
+    "unavailable": "what tests needing a container engine do when no Docker engine answers: error "
+                   "(default) or skip (DKENV_REQUIRE_DOCKER=1 forbids skipping)",
 }
 
 
@@ -72,9 +89,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dkenv-data", dest="dkenv_data", action="append", default=None,
                     metavar="DIR", help=HELP["data"] + " (repeatable)")
     parser.addini("dkenv_data", HELP["data"], type="paths", default=[])
+    group.addoption("--dkenv-build", dest="dkenv_build", default=None, choices=BUILDS, help=HELP["build"])
+    parser.addini("dkenv_build", HELP["build"], default="models")
     group.addoption("--dkenv-keep", dest="dkenv_keep", action="store_true", default=None,
                     help=HELP["keep"])
     parser.addini("dkenv_keep", HELP["keep"], type="bool", default=False)
+    group.addoption("--dkenv-unavailable", dest="dkenv_unavailable", default=None, choices=CHOICES,
+                    help=HELP["unavailable"])
+    parser.addini("dkenv_unavailable", HELP["unavailable"], default="error")
     for engine in ("postgres", "mysql"):
         key = f"dkenv_{engine}_image"
         group.addoption(f"--dkenv-{engine}-image", dest=key, default=None, metavar="IMAGE",
@@ -109,10 +131,19 @@ def parse_engines(raw: str) -> list[str]:
     return engines
 
 
+def parse_build(raw: str) -> str:
+    """``dkenv_build``: models or migrations; anything else is a usage error."""
+    build = str(raw or "models").strip()
+    if build not in BUILDS:
+        raise pytest.UsageError(f"dkenv_build: unknown build {build!r}; use one of {', '.join(BUILDS)}")
+    return build
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME): datakits deployed into this test's "
-        "dkenv_database, in order, and data directories loaded into it; or a copy of snapshot NAME")
+        "markers", "dkenv(datakits=[...], data=[...], snapshot=NAME, build=models|migrations, isolation='database'|'transaction'): "
+        "datakits deployed into this test's dkenv_database, in order (from their models or their Alembic migrations), and data directories loaded into it; "
+        "or a copy of snapshot NAME; isolation='transaction' shares one database and rolls the test back")
     config.stash[SETTINGS_KEY] = Settings(
         engines=parse_engines(_option(config, "dkenv_engines")),
         datakits_cli=list(config.getoption("dkenv_datakits", default=None) or []),
@@ -121,7 +152,14 @@ def pytest_configure(config: pytest.Config) -> None:
         data_cli=list(config.getoption("dkenv_data", default=None) or []),
         data_ini=list(config.getini("dkenv_data") or []),
         images={e: _option(config, f"dkenv_{e}_image") or None for e in ("postgres", "mysql")},
+        unavailable=parse_unavailable(_option(config, "dkenv_unavailable")),
+        build=parse_build(_option(config, "dkenv_build")),
     )
+    from dkenv import pytest_recovery, pytest_xdist
+
+    for module in (pytest_xdist, pytest_recovery):  # their hooks: shared servers, lost servers
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
     pythonpath = config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath")
     if pythonpath:
         from dkenv.datakit import set_default_pythonpath
@@ -162,14 +200,16 @@ def dkenv_engine_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def dkenv_url(dkenv_database: IsolatedDatabase) -> str:
+def dkenv_url(request: pytest.FixtureRequest, dkenv_database: IsolatedDatabase) -> str:
     """The isolated database's SQLAlchemy URL (MySQL schemas: prefer ``dkenv_engine``)."""
+    refuse_in_transaction(request, "dkenv_url", "dkenv_connection or dkenv_session")
     return dkenv_database.url
 
 
 @pytest.fixture
-def dkenv_engine(dkenv_database: IsolatedDatabase) -> Iterator[sa.Engine]:
+def dkenv_engine(request: pytest.FixtureRequest, dkenv_database: IsolatedDatabase) -> Iterator[sa.Engine]:
     """A SQLAlchemy engine on the isolated database that sees the datakits' schemas."""
+    refuse_in_transaction(request, "dkenv_engine", "dkenv_connection or dkenv_session")
     engine = dkenv_database.create_engine()
     try:
         yield engine
@@ -261,8 +301,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["dkenv_kept"] = list(settings.kept)
         workeroutput["dkenv_containers"] = settings.containers_started
         return
-    if _xdist_active(config) and (settings.containers_started or any(e != "sqlite" for e in settings.engines)):
-        _reap_quietly()
+    if _xdist_active(config):
+        from dkenv.pytest_xdist import finish_run
+
+        if not settings.keep:
+            finish_run(config)  # the servers the workers shared
+        if settings.containers_started or any(e != "sqlite" for e in settings.engines):
+            _reap_quietly()
 
 
 def _xdist_active(config: pytest.Config) -> bool:
@@ -285,7 +330,12 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", None) or {}
     settings = node.config.stash.get(SETTINGS_KEY, None)
     if settings is not None:
-        settings.kept.extend(output.get("dkenv_kept") or [])
+        for server in output.get("dkenv_kept") or []:  # workers share servers: one entry each
+            same = next((k for k in settings.kept if k["name"] == server["name"]), None)
+            if same is None:
+                settings.kept.append(server)
+            else:
+                same["databases"] = [*same.get("databases", []), *server.get("databases", [])]
         # A crashed worker reports nothing: reap at the end in case it had started a container.
         settings.containers_started |= bool(output.get("dkenv_containers")) or error is not None
 

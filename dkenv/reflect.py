@@ -44,6 +44,7 @@ class LiveColumn:
     scale: int | None = None
     timezone: bool | None = None  # PostgreSQL timestamptz / timetz
     collation: str | None = None
+    type_name: str | None = None  # PostgreSQL: the name of a type that is not built in
 
 
 @dataclass
@@ -81,7 +82,9 @@ class LiveTable:
     indexes: list[LiveIndex] = field(default_factory=list)  # + unique constraints
     checks: list[tuple[str | None, str]] = field(default_factory=list)  # (name, expression)
     comment: str | None = None
-    options: dict[str, str] = field(default_factory=dict)  # MySQL engine / collation
+    # MySQL engine / collation; PostgreSQL persistence, inherits, partition_by; SQLite
+    # with_rowid, strict
+    options: dict[str, str] = field(default_factory=dict)
     sql: str | None = None  # SQLite: the CREATE TABLE text
 
 
@@ -94,6 +97,8 @@ class LiveObjects:
     sequences: set[tuple[str, str]] = field(default_factory=set)
     extensions: set[str] = field(default_factory=set)
     enums: set[tuple[str, str]] = field(default_factory=set)  # PostgreSQL enum types
+    # PostgreSQL partitions: (schema, name) -> (parent's schema, parent's name)
+    partitions: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     supports: frozenset[str] = frozenset()  # which kinds this engine can report
 
 

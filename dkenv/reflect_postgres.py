@@ -1,7 +1,9 @@
 """PostgreSQL's live catalog: SQLAlchemy's bulk reflection (``Inspector.get_multi_*``, a fixed
 number of queries per schema involved) plus one ``pg_catalog`` query for what the inspector
-does not give in bulk: views, sequences, triggers, enum types and UNLOGGED tables of every
-schema at once, and extensions."""
+does not give in bulk: views, sequences, triggers, enum types, UNLOGGED tables, inheritance
+and partitions (``pg_inherits``, ``pg_get_partkeydef``), the names of column types that are
+not built in (``citext``, ``hstore``: the inspector reads CITEXT as TEXT's family and does
+not know HSTORE) of every schema at once, and extensions."""
 
 from __future__ import annotations
 
@@ -53,29 +55,47 @@ def reflect_postgres(
             catalog[(folded_schema, table)].comment = (comment or {}).get("text")
 
     objects = LiveObjects(
-        supports=frozenset({"view", "trigger", "sequence", "extension", "enum"})
+        supports=frozenset({"view", "trigger", "sequence", "extension", "enum", "partition"})
     )
     schemas = sorted({schema or default_schema for schema in wanted} | {default_schema})
     rows = conn.execute(
         sa.text(
-            "SELECT n.nspname, c.relname, c.relkind FROM pg_catalog.pg_class c"
+            "SELECT n.nspname, c.relname, c.relkind::text, NULL, NULL FROM pg_catalog.pg_class c"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE c.relkind IN ('v', 'm', 'S') AND n.nspname IN :schemas"
-            " UNION ALL SELECT n.nspname, t.tgname, 't' FROM pg_catalog.pg_trigger t"
+            " UNION ALL SELECT n.nspname, t.tgname, 't', NULL, NULL FROM pg_catalog.pg_trigger t"
             " JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE NOT t.tgisinternal AND n.nspname IN :schemas"
-            " UNION ALL SELECT n.nspname, c.relname, 'u' FROM pg_catalog.pg_class c"
+            " UNION ALL SELECT n.nspname, c.relname, 'u', NULL, NULL FROM pg_catalog.pg_class c"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND n.nspname IN :schemas"
-            " UNION ALL SELECT n.nspname, t.typname, 'E' FROM pg_catalog.pg_type t"
+            " UNION ALL SELECT n.nspname, t.typname, 'E', NULL, NULL FROM pg_catalog.pg_type t"
             " JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
             " WHERE t.typtype = 'e' AND n.nspname IN :schemas"
-            " UNION ALL SELECT '', extname, 'e' FROM pg_catalog.pg_extension"
+            " UNION ALL SELECT n.nspname, c.relname, CASE WHEN c.relispartition THEN 'P' ELSE 'I'"
+            " END, pn.nspname, p.relname FROM pg_catalog.pg_inherits i"
+            " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_catalog.pg_class p ON p.oid = i.inhparent"
+            " JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace"
+            " WHERE n.nspname IN :schemas"
+            " UNION ALL SELECT n.nspname, c.relname, 'K', pg_catalog.pg_get_partkeydef(c.oid), NULL"
+            " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind = 'p' AND n.nspname IN :schemas"
+            " UNION ALL SELECT n.nspname, c.relname, 'X', a.attname,"
+            " pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a"
+            " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
+            " WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')"
+            " AND ty.typnamespace <> 'pg_catalog'::regnamespace AND n.nspname IN :schemas"
+            " UNION ALL SELECT '', extname, 'e', NULL, NULL FROM pg_catalog.pg_extension"
         ).bindparams(sa.bindparam("schemas", expanding=True)),
         {"schemas": schemas},
     ).all()
-    for schema, name, kind in rows:
+    for schema, name, kind, extra, more in rows:
+        live = catalog.get((schema, name))
         if kind in ("v", "m"):
             objects.views.add((schema, name))
         elif kind == "S":
@@ -84,9 +104,19 @@ def reflect_postgres(
             objects.triggers.add((schema, name))
         elif kind == "E":
             objects.enums.add((schema, name))
-        elif kind == "u":
-            if (schema, name) in catalog:
-                catalog[(schema, name)].options["persistence"] = "unlogged"
-        else:
+        elif kind == "P":
+            objects.partitions[(schema, name)] = (extra, more)
+        elif kind == "e":
             objects.extensions.add(name)
+        elif live is None:
+            continue
+        elif kind == "u":
+            live.options["persistence"] = "unlogged"
+        elif kind == "I":
+            parents = [p for p in live.options.get("inherits", "").split(",") if p]
+            live.options["inherits"] = ",".join(sorted([*parents, f"{extra}.{more}"]))
+        elif kind == "K":
+            live.options["partition_by"] = extra
+        elif kind == "X" and extra in live.columns:
+            live.columns[extra].type_name = more
     return catalog, objects

@@ -57,11 +57,15 @@ def _unquote(name: str) -> str:
 
 
 def parse_table_sql(sql: str, live: LiveTable) -> None:
-    """CHECKs, generation expressions and FK deferrability from a CREATE TABLE text."""
+    """CHECKs, generation expressions, FK deferrability and the table options (WITHOUT ROWID,
+    STRICT) from a CREATE TABLE text."""
     start = sql.find("(")
     if start < 0:
         return
-    body, _ = balanced(sql, start)
+    body, end = balanced(sql, start)
+    tail = sql[end:].upper()
+    live.options["with_rowid"] = "false" if re.search(r"\bWITHOUT\s+ROWID\b", tail) else "true"
+    live.options["strict"] = "true" if re.search(r"\bSTRICT\b", tail) else "false"
     for item in split_top_level(body):
         head = item.split(None, 1)[0].upper() if item.split() else ""
         constraint = None
@@ -205,4 +209,8 @@ def reflect_sqlite(conn: Connection, schemas: set[str]) -> tuple[Catalog, LiveOb
         if (schema, index) in index_sql:
             parse_index_sql(index_sql[(schema, index)], entry)
         catalog[(schema, table)].indexes.append(entry)
+    for live in catalog.values():  # the rowid alias: the only key, in a table with a rowid
+        if len(live.primary_key) != 1 or live.options.get("with_rowid") == "false":
+            for column in live.columns.values():
+                column.autoincrement = False
     return catalog, objects, set(attached)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dkenv.config import Target
 from dkenv.engines.sqlite import schema_file
 from dkenv.errors import ConnectionFailed, UsageError
+from dkenv.state import state_dir
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -215,10 +216,15 @@ def _create_runtime(target: Target) -> TargetRuntime:
         server = start_for_target(target)
         url = server.url
     elif target.url:
-        url = target.url
+        from dkenv.engines.drivers import with_installed_driver
+
+        url = with_installed_driver(target.url)
     elif engine_spec.name == "sqlite":
         if target.kind == "file" and not target.database:
-            tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-"))
+            # kept (deploy --keep): it outlives the command, so it goes to the private state dir
+            kept = bool((target.options or {}).get("keep"))
+            tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-",
+                                            dir=state_dir("sqlite") if kept else None))
             url = f"sqlite:///{tempdir / 'main.db'}"
         else:
             url = engine_spec.url(database=target.database)
@@ -260,7 +266,7 @@ def release(target: Target, *, keep: bool = False) -> None:
     """Dispose the runtime of ``target``: engine, temp dir and container. Idempotent.
 
     ``keep=True`` (``deploy --keep``) forgets the runtime but leaves its container (started
-    persistent) and its SQLite temp directory in place for the user.
+    persistent, kept from now on: see ``Server.keep``) and its SQLite temp directory in place.
     """
     with _REG_LOCK:
         rt = _RUNTIMES.pop(id(target), None)
@@ -271,7 +277,9 @@ def release(target: Target, *, keep: bool = False) -> None:
     finally:
         if rt.tempdir is not None and not keep:
             shutil.rmtree(rt.tempdir, ignore_errors=True)
-        if rt.server is not None and not keep:
+        if rt.server is not None and keep:
+            rt.server.keep()
+        elif rt.server is not None:
             rt.server.stop()
 
 

@@ -8,11 +8,18 @@ expression defaults in parentheses. `normalize` reduces a fragment to tokens whe
 differences vanish; `operands` is the coarser fallback (the columns and literals it mentions)
 for rewrites `normalize` cannot undo (PostgreSQL turns `BETWEEN` into two comparisons).
 The model side is rendered by the target dialect's own DDL compiler, as `create_all` would.
+
+What an engine *rewrites* when it stores a fragment (MariaDB turns `length()` into
+`octet_length()` and qualifies a sequence with its database; PostgreSQL stores a boolean
+default `'true'` as `true`) is listed in `REWRITES`, one entry per known rewrite with the
+two spellings it reconciles; `same_sql(..., rewrites=engine_rewrites(engine, ...))` applies
+the entries of that engine only, to both sides.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -121,11 +128,74 @@ def operands(sql: str | None) -> tuple[str, ...]:
     )
 
 
-def same_sql(model: str | None, live: str | None) -> bool:
-    """True when two fragments mean the same, as far as text comparison can tell."""
-    if normalize(model) == normalize(live):
+@dataclass(frozen=True)
+class Rewrite:
+    """One rewrite an engine applies to a fragment it stores, undone on the normalised text.
+
+    `pattern` is matched against `normalize`d text (tokens joined by spaces, identifiers
+    unquoted and lower-cased); `{schema}` in it stands for the table's own schema/database.
+    `families` limits a rewrite to the defaults of columns of those type families (a quoted
+    'true' is a boolean only on a boolean column); empty means every fragment. `model` and
+    `live` are the two spellings the rewrite reconciles (tests run each one).
+    """
+
+    engine: str  # "postgresql", "mysql" (MySQL and MariaDB) or "sqlite"
+    name: str
+    pattern: str
+    replacement: str
+    model: str
+    live: str
+    families: frozenset[str] = frozenset()
+
+
+_BOOLEAN = frozenset({"boolean"})
+REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("postgresql", "boolean default written as a quoted word",
+            r"^'(?:true|t|yes|y|on|1)'$", "1", "'true'", "true", _BOOLEAN),
+    Rewrite("postgresql", "boolean default written as a quoted word (false)",
+            r"^'(?:false|f|no|n|off|0)'$", "0", "'false'", "false", _BOOLEAN),
+    # the operator rewrites run in this order: the longer spellings first
+    Rewrite("postgresql", "NOT ILIKE stored as !~~*", r"! ~ ~ \*", "not ilike",
+            "name NOT ILIKE 'a%'", "((name)::text !~~* 'a%'::text)"),
+    Rewrite("postgresql", "NOT LIKE stored as !~~", r"! ~ ~", "not like",
+            "name NOT LIKE 'a%'", "((name)::text !~~ 'a%'::text)"),
+    Rewrite("postgresql", "ILIKE stored as ~~*", r"~ ~ \*", "ilike",
+            "name ILIKE 'a%'", "((name)::text ~~* 'a%'::text)"),
+    Rewrite("postgresql", "LIKE stored as ~~", r"~ ~", "like",
+            "name LIKE 'a%'", "((name)::text ~~ 'a%'::text)"),
+    Rewrite("mysql", "length() stored as octet_length()", r"\blength\b", "octet_length",
+            "length(name) > 1", "(octet_length(`name`) > 1)"),
+    Rewrite("mysql", "a sequence qualified with the table's database",
+            r"\b(nextval|lastval|setval) {schema} \. ", r"\1 ",
+            "nextval(ref_no_seq)", "nextval(`db`.`ref_no_seq`)"),
+)
+
+
+def engine_rewrites(engine: str, schema: str = "", family: str | None = None
+                    ) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The compiled rewrites of `engine` ("mysql" for MariaDB too) for a fragment of a table
+    in `schema`; `family` is the column's type family when the fragment is its default."""
+    return tuple(
+        (re.compile(r.pattern.replace("{schema}", re.escape(schema.lower()))), r.replacement)
+        for r in REWRITES
+        if r.engine == engine and (not r.families or family in r.families)
+    )
+
+
+def _rewrite(text: str, rewrites: tuple[tuple[re.Pattern[str], str], ...]) -> str:
+    for pattern, replacement in rewrites:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())
+
+
+def same_sql(model: str | None, live: str | None,
+             rewrites: tuple[tuple[re.Pattern[str], str], ...] = ()) -> bool:
+    """True when two fragments mean the same, as far as text comparison can tell; `rewrites`
+    (from `engine_rewrites`) undo what the engine changed when it stored `live`."""
+    left, right = _rewrite(normalize(model), rewrites), _rewrite(normalize(live), rewrites)
+    if left == right:
         return True
-    return bool(operands(model)) and operands(model) == operands(live)
+    return bool(operands(left)) and operands(left) == operands(right)
 
 
 def compiler(dialect: sa.engine.Dialect) -> Any:

@@ -114,6 +114,28 @@ def classify(
     return None, None, None, None
 
 
+#: PostgreSQL types that extensions add: compared by name, since the inspector reads CITEXT
+#: as TEXT's family and knows nothing of most others (CITEXT turned into TEXT is drift).
+EXTENSION_TYPES = frozenset({
+    "citext", "hstore", "ltree", "lquery", "ltxtquery", "cube", "seg", "isbn", "isbn13",
+    "issn", "issn13", "ismn", "ismn13", "ean13", "upc", "geometry", "geography", "raster",
+    "vector", "halfvec", "sparsevec",
+})
+
+
+def base_type_name(text: str) -> str:
+    """`public.citext` / `"citext"` / `geometry(Point,4326)` → `citext` / `geometry`."""
+    return text.split("(", 1)[0].strip().rsplit(".", 1)[-1].strip('"').lower()
+
+
+def extension_type_name(type_: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str | None:
+    """The type's name when it is a PostgreSQL extension type (`citext`, `hstore`), else None."""
+    if dialect.name != "postgresql":
+        return None
+    name = base_type_name(type_text(type_, dialect))
+    return name if name in EXTENSION_TYPES else None
+
+
 def classify_text(declared: str, dialect: str) -> tuple[frozenset[str], int | None, int | None]:
     """(families, integer width, length) of a type as the catalog spells it (SQLite, MySQL)."""
     text = declared.strip().lower()

@@ -36,8 +36,15 @@ from dkenv.reflect import LiveColumn, LiveObjects, dialect_family, fold, reflect
 from dkenv.reflect_mysql import reflect_mysql
 from dkenv.reflect_postgres import reflect_postgres
 from dkenv.reflect_sqlite import reflect_sqlite
-from dkenv.sql_normalize import compiler, model_default, normalize, render, same_sql
-from dkenv.type_families import accepted_families, classify, model_type, type_text
+from dkenv.sql_normalize import compiler, engine_rewrites, model_default, render, same_sql
+from dkenv.type_families import (
+    accepted_families,
+    base_type_name,
+    classify,
+    extension_type_name,
+    model_type,
+    type_text,
+)
 from dkenv.validate_constraints import (
     TableContext,
     compare_checks,
@@ -70,6 +77,7 @@ PROBLEM_KINDS = (
     "sequence",
     "extension",
     "enum",
+    "partition",
 )
 
 
@@ -156,7 +164,7 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
         compare_foreign_keys(ctx)
         compare_indexes(ctx)
         compare_checks(ctx)
-        if dialect in ("mysql", "postgresql"):
+        if dialect in ("mysql", "postgresql", "sqlite"):
             problems.extend(Problem(table.fullname, k, d)
                             for k, d in compare_table_options(table, live, dialect))
         if table.comment is not None and dialect in ("postgresql", "mysql"):
@@ -213,6 +221,13 @@ def _compare_columns(ctx: TableContext) -> None:
 def _compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngine,
                   found: LiveColumn) -> None:
     sa_dialect, dialect = ctx.sa_dialect, ctx.dialect
+    extension = extension_type_name(type_, sa_dialect)
+    if extension is not None:  # compared by name: CITEXT turned into TEXT is drift
+        has = found.type_name or type_text(found.type_, sa_dialect)
+        if base_type_name(has) != extension:
+            ctx.report("type_mismatch", f'column "{column.name}": model says'
+                       f" {type_text(type_, sa_dialect)}, database has {has}")
+        return
     family, width, length, labels = classify(type_)
     if not family or not found.families:
         return
@@ -250,15 +265,27 @@ def _is_autoincrement(column: sa.Column, dialect: sa.engine.Dialect) -> bool:
     AUTO_INCREMENT; on SQLite only an INTEGER PRIMARY KEY, the rowid alias — a BIGINT key is
     not one)."""
     table = column.table
+    if dialect.name == "sqlite":  # only the rowid alias is generated, whatever the model asks
+        return table is not None and is_rowid_alias(column, dialect) and (
+            column.identity is not None or (
+                table.autoincrement_column is column and column.server_default is None
+                and column.default is None))
     if column.identity is not None:
         return True
     if table is None or table.autoincrement_column is not column:
         return False
-    if column.server_default is not None or column.default is not None:
-        return False
-    if dialect.name == "sqlite":
-        return type_text(model_type(column, dialect), dialect).upper() == "INTEGER"
-    return True
+    return column.server_default is None and column.default is None
+
+
+def is_rowid_alias(column: sa.Column, dialect: sa.engine.Dialect) -> bool:
+    """SQLite generates a key only for the rowid alias: the table's single INTEGER PRIMARY KEY
+    column, in a table with a rowid (an Identity() or a BIGINT key there is a plain column)."""
+    table = column.table
+    return (
+        list(table.primary_key.columns) == [column]
+        and table.dialect_options["sqlite"].get("with_rowid", True) is not False
+        and type_text(model_type(column, dialect), dialect).upper() == "INTEGER"
+    )
 
 
 def _compare_identity(ctx: TableContext, column: sa.Column, found: LiveColumn) -> None:
@@ -286,7 +313,7 @@ def _compare_column_extras(ctx: TableContext, column: sa.Column, found: LiveColu
                    f" ({render(column.computed.sqltext, ctx.ddl)}), database has a plain column")
         else:
             text = render(column.computed.sqltext, ctx.ddl)
-            if found.generated and not same_sql(text, found.generated):
+            if found.generated and not same_sql(text, found.generated, ctx.rewrites):
                 report("generated", f'column "{name}": model says AS ({text}), database has'
                        f" AS ({found.generated})")
             elif column.computed.persisted is not None and found.persisted is not None and (
@@ -307,7 +334,9 @@ def _compare_column_extras(ctx: TableContext, column: sa.Column, found: LiveColu
     if want is not None and column.computed is None:
         if found.default is None:
             report("default", f'column "{name}": model says DEFAULT {want}, database has none')
-        elif not same_sql(want, found.default) and normalize(want) != normalize(found.default):
+        elif not same_sql(want, found.default, engine_rewrites(
+            ctx.dialect, ctx.schema, classify(model_type(column, ctx.sa_dialect))[0]
+        )):
             report("default", f'column "{name}": model says DEFAULT {want}, database has'
                    f" DEFAULT {found.default}")
     if column.comment is not None and ctx.dialect in ("postgresql", "mysql"):

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import UnaryExpression, _textual_label_reference
 from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
 
 from dkenv.reflect import LiveForeignKey, LiveIndex, LiveTable, fold
-from dkenv.sql_normalize import normalize, render, same_sql
+from dkenv.sql_normalize import engine_rewrites, normalize, render, same_sql
 
 
 @dataclass
@@ -33,6 +33,11 @@ class TableContext:
     ddl: Any  # the dialect's DDL compiler
     report: Callable[[str, str], None]
     missing: set[str] = field(default_factory=set)  # folded columns reported missing
+
+    @property
+    def rewrites(self) -> Any:
+        """What this engine rewrites in the fragments it stores (dkenv.sql_normalize)."""
+        return engine_rewrites(self.dialect, self.schema)
 
     @property
     def named(self) -> bool:
@@ -81,8 +86,14 @@ def compare_primary_key(ctx: TableContext) -> None:
 
 
 def _rule(value: str | None, dialect: str) -> str:
+    """The rule as the engine enforces it (MySQL: RESTRICT is NO ACTION), for comparing."""
     text = (value or "NO ACTION").upper()
     return "NO ACTION" if dialect == "mysql" and text == "RESTRICT" else text
+
+
+def _said(value: str | None) -> str:
+    """The rule as the model or the catalog spells it, for quoting in a message."""
+    return (value or "NO ACTION").upper()
 
 
 def compare_foreign_keys(ctx: TableContext) -> None:
@@ -120,8 +131,7 @@ def _fk_diffs(fk: sa.ForeignKeyConstraint, live: LiveForeignKey, dialect: str) -
         ("ON UPDATE", fk.onupdate, live.onupdate),
     ):
         if _rule(model, dialect) != _rule(found, dialect):
-            diffs.append(f"model says {what} {_rule(model, dialect)}, database has"
-                         f" {_rule(found, dialect)}")
+            diffs.append(f"model says {what} {_said(model)}, database has {_said(found)}")
     if dialect in ("postgresql", "sqlite"):  # MySQL has no deferrable constraints
         model_deferrable = bool(fk.deferrable)
         if model_deferrable != bool(live.deferrable):
@@ -218,7 +228,7 @@ def _model_index(item: Any, ctx: TableContext) -> ModelIndex:
     )
 
 
-def _same_shape(model: ModelIndex, live: LiveIndex) -> bool:
+def _same_shape(model: ModelIndex, live: LiveIndex, rewrites: Any = ()) -> bool:
     if None in model.columns:
         if len(model.columns) != len(live.columns):
             return False
@@ -227,12 +237,12 @@ def _same_shape(model: ModelIndex, live: LiveIndex) -> bool:
         if [c for c in model.columns if c] != [c for c in live.columns if c]:
             return False
         return len(model.expressions) == len(live.expressions) and all(
-            same_sql(m, lv) for m, lv in zip(model.expressions, live.expressions)
+            same_sql(m, lv, rewrites) for m, lv in zip(model.expressions, live.expressions)
         )
     return None not in live.columns and frozenset(model.columns) == frozenset(live.columns)
 
 
-def _index_diffs(model: ModelIndex, live: LiveIndex) -> list[str]:
+def _index_diffs(model: ModelIndex, live: LiveIndex, rewrites: Any = ()) -> list[str]:
     diffs = []
     if model.unique and not live.unique:
         diffs.append("it is not unique")
@@ -240,7 +250,7 @@ def _index_diffs(model: ModelIndex, live: LiveIndex) -> list[str]:
         diffs.append(f"it is partial (WHERE {live.where})")
     elif model.where is not None and live.where is None:
         diffs.append(f"it has no WHERE {model.where}")
-    elif model.where is not None and not same_sql(model.where, live.where):
+    elif model.where is not None and not same_sql(model.where, live.where, rewrites):
         diffs.append(f"its predicate is WHERE {live.where}, the model says WHERE {model.where}")
     if (model.method or "btree").lower() != (live.method or "btree").lower():
         diffs.append(f"it uses {live.method or 'btree'}, the model says {model.method or 'btree'}")
@@ -270,7 +280,7 @@ def compare_indexes(ctx: TableContext) -> None:
             ", ".join(c or e for c, e in zip(model.columns, _pad(model)))
         )
         kind = "unique" if model.unique else "index"
-        candidates = [ix for ix in ctx.live.indexes if _same_shape(model, ix)]
+        candidates = [ix for ix in ctx.live.indexes if _same_shape(model, ix, ctx.rewrites)]
         plain = None not in model.columns and model.where is None and not model.kind
         if plain and not model.lengths and (model.method or "btree") == "btree" and (
             _same_shape(model, pk)
@@ -279,7 +289,7 @@ def compare_indexes(ctx: TableContext) -> None:
         if not candidates:
             ctx.report(kind, f"{what} on ({shape}) is missing")
             continue
-        diffs = [_index_diffs(model, ix) for ix in candidates]
+        diffs = [_index_diffs(model, ix, ctx.rewrites) for ix in candidates]
         if not model.unique and plain:  # any unique index on the columns serves a plain one
             diffs = [[d for d in ds if d != "it is not unique"] for ds in diffs]
         if all(diffs):
@@ -307,12 +317,13 @@ def _pad(model: ModelIndex) -> list[str]:
 
 
 def model_checks(table: sa.Table) -> list[sa.CheckConstraint]:
-    """The CHECKs `create_all` writes: table- and column-level, not the ones SQLAlchemy adds
-    for non-native Boolean/Enum types (their presence depends on the engine)."""
+    """The CHECKs `create_all` writes: table- and column-level, and the ones SQLAlchemy adds
+    for a non-native Boolean/Enum with `create_constraint=True` (each carries the rule that
+    says whether the engine gets it: a native ENUM or BOOLEAN needs none)."""
     found = [c for c in table.constraints if isinstance(c, sa.CheckConstraint)]
     for column in table.columns:
         found += [c for c in column.constraints if isinstance(c, sa.CheckConstraint)]
-    unique = {id(c): c for c in found if not getattr(c, "_type_bound", False)}
+    unique = {id(c): c for c in found}
     return sorted(unique.values(), key=lambda c: str(c.name or ""))
 
 
@@ -325,11 +336,11 @@ def compare_checks(ctx: TableContext) -> None:
         want = ctx.name_of(check)
         by_name = [c for c in live if want and c[0] and fold(ctx.dialect, c[0]) == want]
         if by_name:
-            if not any(same_sql(text, expr) for _, expr in by_name):
+            if not any(same_sql(text, expr, ctx.rewrites) for _, expr in by_name):
                 ctx.report("check", f'CHECK "{want}": model says ({text}), database has'
                            f" ({by_name[0][1]})")
             continue
-        same = [c for c in live if same_sql(text, c[1])]
+        same = [c for c in live if same_sql(text, c[1], ctx.rewrites)]
         if not same:
             label = f'CHECK "{want}" ({text})' if want else f"CHECK ({text})"
             ctx.report("check", f"{label} is missing")

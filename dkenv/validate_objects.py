@@ -1,6 +1,7 @@
 """What a datakit declares beside its tables — views, triggers, sequences, extensions, enum
-types (PostgreSQL) — and
-the MySQL table options (engine, charset, collation) its tables set.
+types and partitions (PostgreSQL: `CREATE TABLE ... PARTITION OF` in its DDL) — and the table
+options its tables set (MySQL engine, charset, collation; PostgreSQL UNLOGGED, INHERITS,
+PARTITION BY; SQLite WITHOUT ROWID, STRICT).
 
 Views and triggers usually come from DDL events (`event.listen(table, "after_create",
 DDL("CREATE VIEW ..."))`): the objects a `CREATE VIEW / TRIGGER / SEQUENCE / EXTENSION`
@@ -19,7 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from dkenv.reflect import LiveObjects, LiveTable, fold
+from dkenv.sql_normalize import normalize
 
+_NAME = r'(?:"[^"]+"|`[^`]+`|[\w$]+)(?:\.(?:"[^"]+"|`[^`]+`|[\w$]+))?'
+_PARTITION = re.compile(
+    rf"\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})\s+PARTITION\s+OF\s+"
+    rf"({_NAME})",
+    re.IGNORECASE,
+)
 _CREATE = re.compile(
     r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:MATERIALIZED\s+)?"
     r"(?:CONSTRAINT\s+)?(VIEW|TRIGGER|SEQUENCE|EXTENSION)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
@@ -65,10 +73,15 @@ def _declared(target: Any, events: Iterable[Any], compiler: Any) -> list[tuple[s
                 "%(schema)s", target.schema or ""
             ).replace("%(fullname)s", target.fullname)
         for kind, qualified in _CREATE.findall(statement):
-            parts = [p.strip('"`') for p in qualified.split(".")]
-            schema, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
-            found.append((kind.lower(), schema, name))
+            found.append((kind.lower(), *_split(qualified)))
+        for qualified, _parent in _PARTITION.findall(statement):
+            found.append(("partition", *_split(qualified)))
     return found
+
+
+def _split(qualified: str) -> tuple[str | None, str]:
+    parts = [p.strip('"`') for p in qualified.split(".")]
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
 
 
 def table_objects(table: sa.Table, compiler: Any) -> list[tuple[str, str | None, str]]:
@@ -116,7 +129,7 @@ def compare_objects(
             wanted += [(obj[2], obj) for obj in metadata_objects(metadata, compiler)]
     holders = {
         "view": live.views, "trigger": live.triggers, "sequence": live.sequences,
-        "enum": live.enums,
+        "enum": live.enums, "partition": set(live.partitions),
     }
     seen = set()
     for owner, (kind, schema, name) in wanted:
@@ -142,19 +155,68 @@ def _alias(charset: str) -> str:
     return {"utf8": "utf8mb3"}.get(charset.lower(), charset.lower())
 
 
+def _postgres_options(table: sa.Table, live: LiveTable) -> list[tuple[str, str]]:
+    """INHERITS parents and the PARTITION BY key, compared when the model sets them."""
+    problems = []
+    options = table.dialect_options["postgresql"]
+    inherits = options.get("inherits")
+    if inherits:
+        wanted = [inherits] if isinstance(inherits, str) else list(inherits)
+        parents = [p for p in live.options.get("inherits", "").split(",") if p]
+        for parent in wanted:
+            name = str(getattr(parent, "fullname", parent))
+            if not any(_same_relation(name, p, table.schema) for p in parents):
+                has = ", ".join(p.split(".", 1)[1] for p in parents) or "no parent"
+                problems.append(("table_option", f"the table inherits from {has}, the model"
+                                 f" says INHERITS ({name})"))
+    partition_by = options.get("partition_by")
+    if partition_by:
+        has_key = live.options.get("partition_by")
+        if has_key is None:
+            problems.append(("table_option", "the table is not partitioned, the model says"
+                             f" PARTITION BY {partition_by}"))
+        elif normalize(has_key) != normalize(partition_by):
+            problems.append(("table_option", f"the table is partitioned by {has_key}, the model"
+                             f" says PARTITION BY {partition_by}"))
+    return problems
+
+
+def _same_relation(model: str, live: str, schema: str | None) -> bool:
+    """`model` (as written: "parent" or "schema.parent") names the live "schema.name"."""
+    live_schema, live_name = live.split(".", 1)
+    parts = [p.strip('"') for p in model.split(".")]
+    if len(parts) == 2:
+        return (parts[0], parts[1]) == (live_schema, live_name)
+    return parts[0] == live_name
+
+
+def _sqlite_options(table: sa.Table, live: LiveTable) -> list[tuple[str, str]]:
+    """WITHOUT ROWID and STRICT, compared when the model sets them."""
+    problems = []
+    options = table.dialect_options["sqlite"]
+    if options.get("with_rowid", True) is False and live.options.get("with_rowid") != "false":
+        problems.append(("table_option", "the table has a rowid, the model says WITHOUT ROWID"))
+    if options.get("strict") and live.options.get("strict") != "true":
+        problems.append(("table_option", "the table is not STRICT, the model says STRICT"))
+    return problems
+
+
 def compare_table_options(
     table: sa.Table, live: LiveTable, dialect: str
 ) -> list[tuple[str, str]]:
     """MySQL/MariaDB engine, default charset and collation, where the model sets them;
-    PostgreSQL UNLOGGED (a table prefix)."""
+    PostgreSQL UNLOGGED (a table prefix), INHERITS and PARTITION BY; SQLite WITHOUT ROWID
+    and STRICT."""
     problems: list[tuple[str, str]] = []
+    if dialect == "sqlite":
+        return _sqlite_options(table, live)
     if dialect == "postgresql":
         want = "UNLOGGED" in (p.upper() for p in table._prefixes)
         has = live.options.get("persistence") == "unlogged"
         if want != has:
             problems.append(("table_option", f"the table is {'UNLOGGED' if has else 'logged'},"
                              f" the model says {'UNLOGGED' if want else 'logged'}"))
-        return problems
+        return problems + _postgres_options(table, live)
     kw = {k.split("_", 1)[1].replace(" ", "_"): v for k, v in table.kwargs.items()
           if k.startswith(("mysql_", "mariadb_"))}
     engine = kw.get("engine")

@@ -61,6 +61,8 @@ def _no_user_config(monkeypatch, tmp_path_factory):
         if key.startswith("DKENV_") and key not in ("DKENV_POSTGRES_IMAGE", "DKENV_MYSQL_IMAGE"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    # dkenv's state (env up's SQLite files) goes to this test's own folder, not ~/.local/state
+    monkeypatch.setenv("DKENV_STATE_DIR", str(tmp_path_factory.mktemp("state") / "dkenv"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -74,13 +74,64 @@ def battery(engine: str) -> list[sa.MetaData]:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("v", sa.String(10)),
     )
+    sa.Table(  # SQLite: an INTEGER PRIMARY KEY is the rowid, generated whatever the model says
+        "ident",
+        md,
+        sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+        sa.Column("v", sa.String(10)),
+    )
+    if engine == "sqlite":
+        sa.Table(  # a BIGINT key is no rowid: create_all cannot make SQLite generate it
+            "bigident", md, sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)
+        )
+        sa.Table(
+            "norowid",
+            md,
+            sa.Column("id", sa.Integer, primary_key=True),  # no rowid: not generated either
+            sa.Column("v", sa.Integer),
+            sqlite_with_rowid=False,
+            sqlite_strict=True,
+        )
+    sa.Table(
+        "lenck",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(20)),
+        sa.CheckConstraint("length(name) > 1", name="ck_lenck_name"),  # MariaDB: octet_length
+    )
+    sa.Table(  # a non-native enum: create_all adds the CHECK on every engine
+        "nnenum",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("mood", sa.Enum("calm", "busy", name="ck_nnenum_mood", native_enum=False,
+                                  create_constraint=True)),
+    )
     if engine == "postgres":
         sa.Table(
-            "ident",
+            "flags_pg",
             md,
-            sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
-            sa.Column("v", sa.String(10)),
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("on", sa.Boolean, nullable=False, server_default="true"),  # stored: true
+            sa.Column("off", sa.Boolean, nullable=False, server_default="false"),
         )
+        sa.Table("base_t", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("at", sa.Date))
+        sa.Table("heir", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("at", sa.Date), sa.Column("extra", sa.Integer),
+                 postgresql_inherits="base_t")
+        events = sa.Table(
+            "events",
+            md,
+            sa.Column("id", sa.Integer, nullable=False),
+            sa.Column("at", sa.Date, nullable=False),
+            sa.PrimaryKeyConstraint("id", "at"),
+            postgresql_partition_by="RANGE (at)",
+        )
+        sa.event.listen(events, "after_create", sa.DDL(
+            "CREATE TABLE events_2024 PARTITION OF events"
+            " FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"))
+        sa.Table("ext", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("email", pg.CITEXT), sa.Column("attrs", pg.HSTORE))
         sa.Table(
             "staging",
             md,
@@ -134,6 +185,13 @@ def battery(engine: str) -> list[sa.MetaData]:
         )
         sa.Index("ix_gin_doc", gin.c.doc, postgresql_using="gin")
     parent = sa.Table("parent", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(  # MySQL treats RESTRICT as NO ACTION: the message must still say RESTRICT
+        "rchild",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent_id", sa.Integer,
+                  sa.ForeignKey(parent.c.id, name="fk_rchild_parent", ondelete="RESTRICT")),
+    )
     sa.Table(
         "child",
         md,
@@ -177,13 +235,18 @@ def battery(engine: str) -> list[sa.MetaData]:
         sa.CreateView(sa.select(vt.c.id, vt.c.v).where(vt.c.v > 0), "vt_positive", metadata=md)
     if engine != "sqlite":
         sa.Sequence("order_no_seq", metadata=md, start=500)
+    if engine == "mysql":
+        sa.Table(  # MariaDB stores nextval(`db`.`order_no_seq`)
+            "refs",
+            md,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("ref", sa.Integer, server_default=sa.text("nextval(order_no_seq)")),
+        )
     if engine == "postgres":
         sa.Enum("calm", "busy", name="mood", metadata=md)  # standalone: used by no column
-        sa.event.listen(
-            md,
-            "before_create",
-            sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
-        )
+        for extension in ("pg_trgm", "citext", "hstore"):
+            sa.event.listen(md, "before_create", sa.DDL(
+                f"CREATE EXTENSION IF NOT EXISTS {extension}").execute_if(dialect="postgresql"))
     if engine == "mysql":
         mt = sa.Table(
             "mytab",
@@ -243,10 +306,16 @@ class Drift:
     kind: str  # the Problem.kind it must raise
     table: str  # the Problem.table it must raise it on
     ddl: tuple[str, ...]
+    says: str = ""  # a text the problem's detail must contain (the model's own words)
 
 
-def _d(name: str, kind: str, table: str, *ddl: str) -> Drift:
-    return Drift(name, kind, table, ddl)
+def _d(name: str, kind: str, table: str, *ddl: str, says: str = "") -> Drift:
+    return Drift(name, kind, table, ddl, says)
+
+
+def caught(drift: Drift, problems: list[tuple[str, str, str]]) -> bool:
+    """Whether `problems` report `drift`: its kind, on its table, in the model's words."""
+    return any((t, k) == (drift.table, drift.kind) and drift.says in d for t, k, d in problems)
 
 
 def _sqlite_rebuild(table: str, create: str, columns: str) -> tuple[str, ...]:
@@ -309,6 +378,21 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("CreateView view dropped", "view", "vt_positive", "DROP VIEW vt_positive"),
         _d("index renamed under a naming convention", "name", "nc_parent",
            "DROP INDEX ix_nc_parent_n", "CREATE INDEX nc_parent_n_idx ON nc_parent (n)"),
+        _d("WITHOUT ROWID table rebuilt with a rowid", "table_option", "norowid",
+           *_sqlite_rebuild("norowid", "CREATE TABLE norowid_new (id INTEGER NOT NULL,"
+                            " v INTEGER, PRIMARY KEY (id)) STRICT", "id, v"),
+           says="WITHOUT ROWID"),
+        _d("STRICT table rebuilt plainly", "table_option", "norowid",
+           *_sqlite_rebuild("norowid", "CREATE TABLE norowid_new (id INTEGER NOT NULL,"
+                            " v INTEGER, PRIMARY KEY (id)) WITHOUT ROWID", "id, v"),
+           says="STRICT"),
+        _d("non-native enum CHECK dropped", "check", "nnenum", *_sqlite_rebuild(
+            "nnenum", "CREATE TABLE nnenum_new (id INTEGER NOT NULL PRIMARY KEY,"
+            " mood VARCHAR(4))", "id, mood")),
+        _d("FK ON DELETE RESTRICT changed", "foreign_key", "rchild", *_sqlite_rebuild(
+            "rchild", "CREATE TABLE rchild_new (id INTEGER NOT NULL PRIMARY KEY, parent_id"
+            " INTEGER, CONSTRAINT fk_rchild_parent FOREIGN KEY(parent_id) REFERENCES"
+            " parent (id) ON DELETE CASCADE)", "id, parent_id"), says="ON DELETE RESTRICT"),
     ],
     "postgres": [
         _d("drop CHECK", "check", "chk", "ALTER TABLE chk DROP CONSTRAINT chk_price_positive"),
@@ -373,6 +457,30 @@ DRIFTS: dict[str, list[Drift]] = {
         _d("FK renamed under a naming convention", "name", "nc_child",
            "ALTER TABLE nc_child RENAME CONSTRAINT fk_nc_child_parent_id_nc_parent"
            " TO nc_child_parent_id_fkey"),
+        _d("INHERITS parent removed", "table_option", "heir", "ALTER TABLE heir NO INHERIT base_t",
+           says="INHERITS (base_t)"),
+        _d("partition the DDL creates dropped", "partition", "events", "DROP TABLE events_2024"),
+        _d("partition detached", "partition", "events",
+           "ALTER TABLE events DETACH PARTITION events_2024"),
+        _d("PARTITION BY key changed", "table_option", "events", "DROP TABLE events",
+           "CREATE TABLE events (id integer NOT NULL, at date NOT NULL, PRIMARY KEY (id, at))"
+           " PARTITION BY LIST (at)", "CREATE TABLE events_2024 PARTITION OF events"
+           " FOR VALUES IN ('2024-01-01')", says="PARTITION BY RANGE (at)"),
+        _d("table no longer partitioned", "table_option", "events", "DROP TABLE events",
+           "CREATE TABLE events (id integer NOT NULL, at date NOT NULL, PRIMARY KEY (id, at))",
+           "CREATE TABLE events_2024 (id integer NOT NULL, at date NOT NULL)"),
+        _d("non-native enum CHECK dropped", "check", "nnenum",
+           "ALTER TABLE nnenum DROP CONSTRAINT ck_nnenum_mood"),
+        _d("CITEXT -> TEXT", "type_mismatch", "ext",
+           "ALTER TABLE ext ALTER COLUMN email TYPE text", says="CITEXT"),
+        _d("HSTORE -> TEXT", "type_mismatch", "ext",
+           "ALTER TABLE ext ALTER COLUMN attrs TYPE text", says="HSTORE"),
+        _d("boolean default true -> false", "default", "flags_pg",
+           "ALTER TABLE flags_pg ALTER COLUMN \"on\" SET DEFAULT false"),
+        _d("FK ON DELETE RESTRICT changed", "foreign_key", "rchild",
+           "ALTER TABLE rchild DROP CONSTRAINT fk_rchild_parent",
+           "ALTER TABLE rchild ADD CONSTRAINT fk_rchild_parent FOREIGN KEY (parent_id)"
+           " REFERENCES parent (id) ON DELETE CASCADE", says="ON DELETE RESTRICT"),
     ],
     "mysql": [
         _d("drop CHECK", "check", "chk", "ALTER TABLE chk DROP CONSTRAINT chk_price_positive"),
@@ -417,6 +525,18 @@ DRIFTS: dict[str, list[Drift]] = {
            "ALTER TABLE nc_parent ADD CONSTRAINT n_not_negative CHECK (n >= 0)"),
         _d("column charset changed", "collation", "mytab",
            "ALTER TABLE mytab MODIFY label VARCHAR(20) CHARACTER SET utf8mb4"),
+        _d("FK ON DELETE RESTRICT changed", "foreign_key", "rchild",
+           "ALTER TABLE rchild DROP FOREIGN KEY fk_rchild_parent",
+           "ALTER TABLE rchild ADD CONSTRAINT fk_rchild_parent FOREIGN KEY (parent_id)"
+           " REFERENCES parent (id) ON DELETE CASCADE", says="ON DELETE RESTRICT"),
+        _d("octet_length CHECK changed", "check", "lenck",
+           "ALTER TABLE lenck DROP CONSTRAINT ck_lenck_name",
+           "ALTER TABLE lenck ADD CONSTRAINT ck_lenck_name CHECK (length(name) > 5)"),
+        _d("sequence default changed", "default", "refs",
+           "CREATE SEQUENCE other_seq", "ALTER TABLE refs ALTER COLUMN ref SET DEFAULT"
+           " nextval(other_seq)"),
+        _d("non-native enum CHECK dropped", "check", "nnenum",
+           "ALTER TABLE nnenum DROP CONSTRAINT ck_nnenum_mood"),
     ],
 }
 if not HAS_CREATE_VIEW:

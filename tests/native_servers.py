@@ -156,13 +156,17 @@ def _run(cmd: list[str], log: Path, **kwargs) -> None:
 
 @contextmanager
 def native_postgres(
-    user: str = "postgres", password: str = "test", database: str = "test_db"
+    user: str = "postgres", password: str = "test", database: str = "test_db", *,
+    socket_dir: str | None = None, auth_local: str = "trust",
 ) -> Iterator[NativeServer]:
     """Start a throwaway PostgreSQL cluster; yield its connection facts; remove it on exit.
 
     PostgreSQL refuses to run as root, so when we are root the cluster belongs to the `postgres`
     system user. TCP (127.0.0.1) requires the password (scram-sha-256); the Unix socket in the
     temp dir trusts local users. fsync is off: the data is disposable.
+    ``socket_dir``: put the socket there instead (e.g. libpq's default, /var/run/postgresql;
+    the port is a free one, so the socket's name is this cluster's own); ``auth_local``: the
+    socket's authentication (``peer``: the OS user logs in as the role of the same name).
     """
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
@@ -194,7 +198,7 @@ def native_postgres(
                 "-U",
                 user,
                 f"--pwfile={pwfile}",
-                "--auth-local=trust",
+                f"--auth-local={auth_local}",
                 "--auth-host=scram-sha-256",
                 "-E",
                 "UTF8",
@@ -209,7 +213,7 @@ def native_postgres(
         port = free_port()
         config = {
             "listen_addresses": "127.0.0.1",
-            "unix_socket_directories": str(tmp),
+            "unix_socket_directories": socket_dir or str(tmp),
             "fsync": "off",  # disposable data: no durability
             "synchronous_commit": "off",
             "full_page_writes": "off",
@@ -237,8 +241,8 @@ def native_postgres(
             engine="postgres",
             host="127.0.0.1",
             port=port,
-            socket_dir=str(tmp),
-            socket_path=str(tmp / f".s.PGSQL.{port}"),
+            socket_dir=socket_dir or str(tmp),
+            socket_path=str(Path(socket_dir or tmp) / f".s.PGSQL.{port}"),
             user=user,
             password=password,
             database=database,

@@ -11,7 +11,10 @@ starts a throwaway database, creates the datakits' tables one at a time in forei
   changed (rounded decimals, enum labels);
 * ``skipped``  — not tried: it references a table that failed, or the engine's server could
   not start (the error is in `LiveReport.errors`);
-* ``ok``       — deployed, validated, and the smoke row round-tripped.
+* ``unchecked`` — deployed and validated, but dkenv could not make a smoke row for it (a type
+  it cannot produce a value for): dkenv's limit, shown ``?``, never the table's failure;
+* ``ok``       — deployed, validated, and the smoke row round-tripped (an enum stored by
+  member name is a warning of the static pass, not a problem of the cell).
 
 Why table by table rather than ``deploy_data_objects``: a deploy stops at the first failing
 table and undoes everything, which answers "does it deploy" but not "which tables break where".
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv.check.deployer import TableDeployer, first_line
 from dkenv.check.findings import ENGINE_LABELS, Finding, normalize_engines
-from dkenv.check.report import FAILED, OK, PROBLEMS, SKIPPED, CheckResult
+from dkenv.check.report import FAILED, OK, PROBLEMS, RANK, SKIPPED, UNCHECKED, CheckResult
 from dkenv.errors import DkenvError, EnvironmentFailure, UsageError
 from dkenv.schema import unique_tables
 
@@ -358,13 +361,17 @@ class _Worker:
             where = f" ({failure.column})" if failure.column else ""
             if failure.kind == "insert":
                 _worsen(cells, failure.table, FAILED, f"smoke row refused{where}: {failure.error}")
-            elif failure.kind in ("changed", "enum-labels"):
+            elif failure.kind == "changed":
                 _worsen(cells, failure.table, PROBLEMS, f"smoke row{where}: {failure.error}")
+            elif failure.kind == "unchecked":  # dkenv's limit, not the table's
+                _worsen(cells, failure.table, UNCHECKED, f"no smoke row{where}: {failure.error}")
+            elif failure.kind == "enum-labels":  # a warning: the static pass explains the fix
+                _worsen(cells, failure.table, OK, f"smoke row{where}: {failure.error}")
             else:  # "parent": not tried because of another table; that table carries the failure
                 _worsen(cells, failure.table, OK, f"smoke row not tried{where}: {failure.error}")
 
 
-_RANK = {OK: 0, SKIPPED: 1, PROBLEMS: 2, FAILED: 3}
+_RANK = RANK
 
 
 def _worsen(cells: dict[str, tuple[str, str]], table: str, status: str, detail: str) -> None:

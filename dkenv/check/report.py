@@ -25,14 +25,17 @@ from dkenv.check.findings import (
 )
 
 OK, PROBLEMS, FAILED, SKIPPED = "ok", "problems", "failed", "skipped"
-STATUSES: tuple[str, ...] = (OK, PROBLEMS, FAILED, SKIPPED)
+UNCHECKED = "unchecked"  # deployed and validated; dkenv could not make a smoke row for it
+STATUSES: tuple[str, ...] = (OK, UNCHECKED, PROBLEMS, FAILED, SKIPPED)
 #: Worse statuses win when several results describe one cell.
-_RANK = {OK: 0, SKIPPED: 1, PROBLEMS: 2, FAILED: 3}
+RANK = {OK: 0, UNCHECKED: 1, SKIPPED: 2, PROBLEMS: 3, FAILED: 4}
+_RANK = RANK
 
-_MARKS = {OK: "✓", PROBLEMS: "!", FAILED: "✗", SKIPPED: "–"}
-_ASCII_MARKS = {OK: "ok", PROBLEMS: "!", FAILED: "X", SKIPPED: "-"}
-_COLORS = {OK: "32", PROBLEMS: "33", FAILED: "31", SKIPPED: "2"}  # green, yellow, red, dim
-_LEGEND = {OK: "deployed and validated", PROBLEMS: "deployed with problems",
+_MARKS = {OK: "✓", UNCHECKED: "?", PROBLEMS: "!", FAILED: "✗", SKIPPED: "–"}
+_ASCII_MARKS = {OK: "ok", UNCHECKED: "?", PROBLEMS: "!", FAILED: "X", SKIPPED: "-"}
+_COLORS = {OK: "32", UNCHECKED: "36", PROBLEMS: "33", FAILED: "31", SKIPPED: "2"}
+_LEGEND = {OK: "deployed and validated", UNCHECKED: "deployed and validated; no smoke row"
+           " (dkenv's limit, not the table's)", PROBLEMS: "deployed with problems",
            FAILED: "failed", SKIPPED: "skipped"}
 
 
@@ -40,7 +43,8 @@ _LEGEND = {OK: "deployed and validated", PROBLEMS: "deployed with problems",
 class CheckResult:
     """What happened to one table on one engine.
 
-    ``status``: ``ok`` (deployed and validated), ``problems`` (deployed, but validation or
+    ``status``: ``ok`` (deployed and validated), ``unchecked`` (deployed and validated, but
+    dkenv could not produce a smoke row for it: its own limit, not the table's), ``problems`` (deployed, but validation or
     the smoke row found something), ``failed`` (did not deploy; ``detail`` holds the database's
     own message), ``skipped`` (not tried, e.g. the engine's server could not start).
     """
@@ -81,8 +85,9 @@ def results_from_findings(
 
 
 def is_success(results: Sequence[CheckResult]) -> bool:
-    """Exit 0 only when every table deployed and validated on every requested engine."""
-    return bool(results) and all(r.status == OK for r in results)
+    """Exit 0 only when every table deployed and validated on every requested engine (a
+    table dkenv could not smoke-test counts: that is dkenv's limit, not the table's)."""
+    return bool(results) and all(r.status in (OK, UNCHECKED) for r in results)
 
 
 def _grid(
@@ -145,7 +150,8 @@ def render_matrix(
             mark = marks[status] + ("*" if status == OK and (table, engine) in warned else "")
             row.append(paint(status, f"{mark:<{width}}"))
         lines.append("  ".join(row).rstrip())
-    used = [s for s in (OK, PROBLEMS, FAILED, SKIPPED) if any(c.status == s for c in cells.values())]
+    used = [s for s in (OK, UNCHECKED, PROBLEMS, FAILED, SKIPPED)
+            if any(c.status == s for c in cells.values())]
     if used:
         lines.append("")
         legend = [paint(s, marks[s]) + f" {_LEGEND[s]}" for s in used]
@@ -156,7 +162,7 @@ def render_matrix(
     explained = {f.message for f in findings}  # static cells repeat a finding: list it once
     failures = [
         r for t in tables for e in engines
-        if (r := cells.get((t, e))) is not None and r.status in (FAILED, PROBLEMS)
+        if (r := cells.get((t, e))) is not None and r.status in (FAILED, PROBLEMS, UNCHECKED)
         and r.detail and r.detail not in explained
     ]
     if failures:
@@ -233,8 +239,9 @@ def write_junit(
     """A JUnit XML file: one test suite per engine, one test case per table.
 
     ``failed`` and ``problems`` cells are failures (their message is the database's, followed
-    by the error findings for that cell), ``skipped`` cells are skipped, and warnings go to
-    the case's system-out, so CI systems show the fix next to the table.
+    by the error findings for that cell), ``skipped`` cells are skipped, and warnings (and why
+    an ``unchecked`` cell had no smoke row) go to the case's system-out, so CI systems show
+    the fix next to the table.
     """
     tables, engines, cells = _grid(results, engines)
     by_cell: dict[tuple[str, str], list[Finding]] = {}
@@ -262,10 +269,12 @@ def write_junit(
                 n_skip += 1
                 ET.SubElement(case, "skipped", message=result.detail or "skipped")
             warnings = [f for f in mine if f.severity != ERROR]
-            if warnings:
+            notes = [f"unchecked: {result.detail}"] if result.status == UNCHECKED else []
+            if warnings or notes:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"{f.severity} {f.code} ({f.column or f.table}): {f.message}\n"
-                                     f"fix: {f.fix}" for f in warnings)
+                out.text = "\n".join(notes + [
+                    f"{f.severity} {f.code} ({f.column or f.table}): {f.message}\nfix: {f.fix}"
+                    for f in warnings])
         suite.set("tests", str(len(tables)))
         suite.set("failures", str(n_fail))
         suite.set("errors", "0")

@@ -38,7 +38,9 @@ class SmokeFailure:
 
     ``kind`` says what failed: ``"insert"`` (the database refused the row — the table does not
     work), ``"changed"`` (the row was stored but read back different: silent data change),
-    ``"enum-labels"`` (the database holds member names; loading the values fails), or
+    ``"enum-labels"`` (the database holds member names; loading the values fails: a warning),
+    ``"unchecked"`` (dkenv could not produce a value the column's type takes, or the type's
+    own Python code refused dkenv's value: dkenv's limit, not the table's), or
     ``"parent"`` (not tried: a parent table it references failed or is empty).
     """
 
@@ -122,13 +124,18 @@ class _Runner:
             result = self.connection.execute(table.insert().values(values))
             key = _primary_key(table, result, values)
             row = self._read_back(table, key, values)
-        except (DBAPIError, StatementError) as exc:
+        except DBAPIError as exc:  # the database refused the row: the table's failure
             savepoint.rollback()
             self.fail(table, _guess_column(trim_error(exc), table), trim_error(exc))
             return None
         except (SQLAlchemyError, LookupError, ValueError, TypeError) as exc:
+            # raised in Python (a TypeDecorator's bind/result code, a result processor) on
+            # dkenv's own value: dkenv's limit, not the table's
             savepoint.rollback()
-            self.fail(table, _guess_column(str(exc), table), f"{type(exc).__name__}: {exc}")
+            cause = getattr(exc, "orig", None) or exc
+            self.fail(table, _guess_column(str(exc), table),
+                      f"the column's type did not take dkenv's value ({type(cause).__name__}:"
+                      f" {str(cause).splitlines()[0][:160]})", "unchecked")
             return None
         if row is not None:
             for column in table.columns:
@@ -166,7 +173,8 @@ class _Runner:
             except NoValue as exc:
                 if column.nullable:
                     continue
-                self.fail(table, column.name, f"dkenv cannot generate a value: {exc}", "parent")
+                self.fail(table, column.name, f"dkenv cannot generate a value: {exc}",
+                          "unchecked")
                 return None
         return values
 

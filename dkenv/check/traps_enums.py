@@ -13,15 +13,37 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Table
 from sqlalchemy import types as sqltypes
+from sqlalchemy.orm import mapperlib
 
 from dkenv.check.context import CheckContext
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING
 
 PG_MAX_LABEL_BYTES = 63
 
-NAMES_FIX = (
-    "sa_column=Column(sa.Enum(MyEnum, values_callable=lambda e: [m.value for m in e]))"
-)
+def model_style(table: Table) -> str:
+    """How the model owning ``table`` is written: ``"sqlmodel"``, ``"declarative"`` (a
+    mapped class of any other base) or ``"table"`` (a Core ``Table``), so a fix can be
+    pasted as is."""
+    for registry in list(mapperlib._mapper_registries):
+        for mapper in registry.mappers:
+            if mapper.local_table is table:
+                if any(c.__name__ == "SQLModel" and c.__module__.startswith("sqlmodel")
+                       for c in mapper.class_.__mro__):
+                    return "sqlmodel"
+                return "declarative"
+    return "table"
+
+
+def enum_fix(table: Table, column: Column, real: sqltypes.Enum, option: str) -> str:
+    """``Enum(TheEnum, <option>)`` in the model's own style, naming its enum class."""
+    name = real.enum_class.__name__ if real.enum_class is not None else "MyEnum"
+    enum = f"Enum({name}, {option})"
+    style = model_style(table)
+    if style == "sqlmodel":
+        return f"sa_column=Column({enum})"
+    if style == "declarative":
+        return f"mapped_column({enum})"
+    return f'Column("{column.name}", {enum})'
 
 
 def check_enums(ctx: CheckContext, tables: Sequence[Table]) -> None:
@@ -44,7 +66,7 @@ def check_enums(ctx: CheckContext, tables: Sequence[Table]) -> None:
                         table, column.name, engine, WARNING, "enum-type",
                         f"SQLite stores this enum as VARCHAR({real.length}) with no CHECK: any "
                         "text is accepted, while PostgreSQL and MySQL reject unknown labels",
-                        "sa_column=Column(sa.Enum(MyEnum, create_constraint=True))",
+                        enum_fix(table, column, real, "create_constraint=True"),
                     )
                 _check_names_vs_values(ctx, table, column, engine, real)
     _check_shared_types(ctx, usages)
@@ -94,7 +116,7 @@ def _check_names_vs_values(
         f"({member.value!r}): rows loaded with the values by other tools "
         + ("are stored unchecked and unreadable by SQLAlchemy" if engine == "sqlite" and
            not real.create_constraint else "are rejected"),
-        NAMES_FIX,
+        enum_fix(table, column, real, "values_callable=lambda e: [m.value for m in e]"),
     )
 
 

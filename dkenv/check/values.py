@@ -9,6 +9,7 @@ read-back comparison says so.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 import uuid
 from decimal import Decimal
@@ -17,7 +18,8 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy import types as sqltypes
 
-from dkenv.check.context import effective_type
+from dkenv.check.context import effective_type, variant_for
+from dkenv.check.findings import dialect_for
 
 _NAMESPACE = uuid.UUID("6f1d3a52-7c1b-4d8e-9a63-0d6b2f1c9e47")
 _TZ = dt.timezone(dt.timedelta(hours=2))
@@ -42,10 +44,95 @@ def engine_of(dialect_name: str) -> str:
 def value_for(column: Column, engine: str, seed: int) -> Any:
     """A valid, ordinary value for ``column`` on ``engine``; distinct per ``seed``.
 
+    A ``TypeDecorator`` gets a value of the Python type it takes, not of the type it stores:
+    a decorator that JSON-encodes lists into TEXT gets a list (see `_decorated`).
     Raises `NoValue` for types it cannot produce (the caller skips nullable columns).
     """
     real = effective_type(column.type, engine)
+    outer = variant_for(column.type, engine)
+    if isinstance(outer, sqltypes.TypeDecorator) and not isinstance(outer, sqltypes.Interval):
+        return _decorated(outer, real, column, engine, seed)
     return _value(real, column, engine, seed)
+
+
+def _declared_python_type(type_: sqltypes.TypeDecorator) -> type | None:
+    """The ``python_type`` a decorator class declares itself (not the one it inherits)."""
+    for cls in type(type_).__mro__:
+        if cls is sqltypes.TypeDecorator:
+            return None
+        if "python_type" in cls.__dict__:
+            try:
+                declared = type_.python_type
+            except NotImplementedError:
+                return None
+            return declared if isinstance(declared, type) else None
+    return None
+
+
+def _decorated(outer: sqltypes.TypeDecorator, real: sqltypes.TypeEngine, column: Column,
+               engine: str, seed: int) -> Any:
+    """A value ``outer`` takes: the first candidate that survives its own round trip.
+
+    Candidates, in order: a value of the Python type the decorator declares, a value of the
+    stored type, a list, a dict. A candidate survives when ``process_bind_param`` turns it
+    into something the stored type holds and ``process_result_value`` reads that back
+    without raising — what the decorator does with real data on every insert and select.
+    """
+    candidates: list[Any] = []
+    declared = _declared_python_type(outer)
+    if declared is not None:
+        with_type = _of_python_type(declared, seed)
+        if with_type is not None:
+            candidates.append(with_type)
+    try:
+        candidates.append(_value(real, column, engine, seed))
+    except NoValue:
+        pass
+    candidates += [["smoke", seed], {"smoke": seed}]
+    dialect = dialect_for(engine)
+    for candidate in candidates:
+        if _round_trips(outer, real, candidate, dialect):
+            return candidate
+    raise NoValue(f"{type(outer).__name__} takes none of the values dkenv tried (its own"
+                  " Python type, the stored type's, a list, a dict)")
+
+
+def _of_python_type(python_type: type, seed: int) -> Any:
+    samples: dict[type, Any] = {
+        bool: True, int: 1000 + seed, float: 1.5, Decimal: Decimal("1.5"),
+        str: f"smoke{seed}", bytes: b"smoke", list: ["smoke", seed], dict: {"smoke": seed},
+        dt.date: dt.date(2024, 2, 29), dt.time: dt.time(13, 45, 30),
+        dt.datetime: dt.datetime(2024, 2, 29, 13, 45, 30), uuid.UUID: uuid.uuid5(_NAMESPACE, str(seed)),
+    }
+    if python_type in samples:
+        return samples[python_type]
+    if issubclass(python_type, enum.Enum):
+        return next(iter(python_type), None)
+    return None
+
+
+def _round_trips(outer: sqltypes.TypeDecorator, real: sqltypes.TypeEngine, value: Any,
+                 dialect: Any) -> bool:
+    cls = type(outer)
+    try:
+        bound = value
+        if cls.process_bind_param is not sqltypes.TypeDecorator.process_bind_param:
+            bound = outer.process_bind_param(value, dialect)
+        if bound is None:
+            return False
+        try:
+            stored = real.python_type
+        except NotImplementedError:
+            stored = object
+        if stored is not object and not isinstance(bound, stored) and not (
+            stored is float and isinstance(bound, (int, Decimal))
+        ):
+            return False
+        if cls.process_result_value is not sqltypes.TypeDecorator.process_result_value:
+            outer.process_result_value(bound, dialect)
+    except Exception:  # noqa: BLE001 - any error means the decorator does not take the value
+        return False
+    return True
 
 
 def _value(real: sqltypes.TypeEngine, column: Column, engine: str, seed: int) -> Any:

@@ -14,6 +14,7 @@ import click
 from dkenv import __version__
 from dkenv.cli import _common
 from dkenv.cli._noise import route_library_noise
+from dkenv.cli._stdout import guard_command
 
 # command name -> "module:attribute"
 COMMANDS = {
@@ -31,6 +32,7 @@ COMMANDS = {
     "check": "dkenv.cli.check:check",
     "load": "dkenv.cli.data:load",
     "snapshot": "dkenv.cli.data:snapshot",
+    "migrations": "dkenv.cli.migrations:migrations",
 }
 
 
@@ -55,7 +57,7 @@ class LazyGroup(click.Group):
             if exc.name == module_name:  # command not built into this version
                 return None
             raise
-        return getattr(module, attr)
+        return guard_command(getattr(module, attr))  # stdout is the user's: see _stdout
 
 
 @click.group(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from dkenv.cli._stdout import out
 from dkenv.engines import describe_db_error
 from dkenv.errors import EXIT_FAILED, EXIT_USAGE, DkenvError
 
@@ -19,6 +19,8 @@ DEBUG = bool(os.environ.get("DKENV_DEBUG"))
 _emitted = False
 #: (message, hint) of the failure being reported, for the --json error document.
 _last_error: tuple[str, str | None] | None = None
+#: What the command knew when it failed (paths, target...); the error document starts from it.
+_partial: dict[str, Any] | None = None
 
 
 def err(message: str) -> None:
@@ -27,24 +29,47 @@ def err(message: str) -> None:
 
 
 def emit_json(document: Any) -> None:
-    """Exactly one JSON document on stdout."""
+    """Exactly one JSON document on stdout (a second call is a bug, and prints nothing)."""
     global _emitted
+    if _emitted:
+        return
     _emitted = True
-    click.echo(json.dumps(document, indent=2, default=str))
+    out(json.dumps(document, indent=2, default=str))
+
+
+def json_document(**fields: Any) -> dict[str, Any]:
+    """Start this command's ``--json`` document with what is known before the work begins.
+
+    The command fills it in as it goes (``document["target"] = ...``).  If it fails before
+    printing a document, :func:`run` prints this one with ``success: false`` and ``error``:
+    the one place where a failure becomes JSON, for every command.
+    """
+    global _partial
+    _partial = {"success": False, **fields}
+    return _partial
+
+
+def json_wanted(args: list[str]) -> bool:
+    """Whether ``--json`` is anywhere among the options (not after a ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
 def run(group: click.Group, args: list[str]) -> int:
     """Run ``group`` and map every failure to (one or two lines on stderr, exit code).
 
-    With ``--json``, a command that failed before printing its document still prints one:
-    ``{"success": false, "error": {message, hint, exit_code}}`` (what deploy and check print).
+    With ``--json`` anywhere in ``args``, a run that failed before printing its document
+    still prints exactly one: the command's :func:`json_document` (or ``{}``) with
+    ``success: false`` and ``error: {message, hint, exit_code}``.  That covers usage errors
+    (an unknown option, a missing argument), bad input, environment failures and Ctrl-C.
     """
-    global _emitted
+    global _emitted, _partial
     _emitted = False
+    _partial = None
     code = _run(group, args)
-    if code not in (0, 130) and "--json" in args and not _emitted and _last_error is not None:
+    if code != 0 and json_wanted(args) and not _emitted and _last_error is not None:
         message, hint = _last_error
-        emit_json({"success": False, "error": {"message": message, "hint": hint, "exit_code": code}})
+        error = {"message": message, "hint": hint, "exit_code": code}
+        emit_json({**(_partial or {}), "success": False, "error": error})
     return code
 
 
@@ -68,6 +93,7 @@ def _run(group: click.Group, args: list[str]) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         err("dkenv: aborted")
+        _fail("aborted", None)
         return 130
     except DkenvError as exc:
         if DEBUG:
@@ -79,6 +105,7 @@ def _run(group: click.Group, args: list[str]) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         err("dkenv: interrupted; everything dkenv started has been removed")
+        _fail("interrupted; everything dkenv started has been removed", None)
         return 130
     except BrokenPipeError:
         return EXIT_FAILED
@@ -137,11 +164,3 @@ def usage(message: str, hint: str | None = None) -> DkenvError:
     e = DkenvError(message, hint)
     e.exit_code = EXIT_USAGE
     return e
-
-
-def progress_printer(enabled: bool = True) -> Callable[[str], None]:
-    def show(line: str) -> None:
-        if enabled:
-            print(line, file=sys.stderr, flush=True)
-
-    return show

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dkenv.cli._common import datakit_options, emit_json, err
-from dkenv.errors import DkenvError, UsageError
+from dkenv.cli._common import datakit_options, emit_json, err, json_document
+from dkenv.cli._stdout import out, stream
+from dkenv.errors import UsageError
 
 DEFAULT_ENGINES = "sqlite,postgres,mysql"
 
@@ -57,18 +57,11 @@ def check(paths: tuple[str, ...], engines: str, static_only: bool, as_json: bool
     See docs/check-traps.md for each trap with before/after model code.
     """
     timings: dict[str, Any] = {}
-    document: dict[str, Any] = {"success": False, "datakits": list(paths)}
-    try:
-        wanted = _parse_engines(engines)
-        junit_path = _junit_path(junit)
-        _run(paths, wanted, static_only, as_json, junit_path, timeout, timings, document,
-             pythonpath=pythonpath, verbose=verbose)
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint,
-                                 "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document(datakits=list(paths))
+    wanted = _parse_engines(engines)
+    junit_path = _junit_path(junit)
+    _run(paths, wanted, static_only, as_json, junit_path, timeout, timings, document,
+         pythonpath=pythonpath, verbose=verbose)
 
 
 def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as_json: bool,
@@ -124,7 +117,7 @@ def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as
         if live is None or live.environment_error is None:
             emit_json(document)
     else:
-        click.echo(render_matrix(results, findings, color=_color(), engines=engines,
+        out(render_matrix(results, findings, color=_color(), engines=engines,
                                  ascii_only=_ascii_only()), nl=False)
     if live is not None and live.servers:
         err("dkenv: checked on " + ", ".join(live.servers[e] for e in engines if e in live.servers))
@@ -165,12 +158,12 @@ def _junit_path(value: str | None) -> Path | None:
 
 def _color() -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return stream().isatty() and not os.environ.get("NO_COLOR")
 
 
 def _ascii_only() -> bool:
     """Plain marks when stdout cannot encode ✓ ✗ – (LANG=C terminals, some CI logs)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    encoding = getattr(stream(), "encoding", None) or "ascii"
     try:
         "✓✗–".encode(encoding)
     except (UnicodeEncodeError, LookupError):

@@ -7,13 +7,13 @@ that touches Docker first reaps abandoned dkenv containers, with one stderr line
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from typing import Any
 
 import click
 
 from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._stdout import out, stream
 
 
 def _client_after_reaping() -> Any:
@@ -65,17 +65,18 @@ def up(engine: str, name: str | None, image: str | None, port: str | None, ttl: 
     client = _client_after_reaping()
     began = time.monotonic()
     server = start(engine, name=name, image=image, port=port, user=user, database=database,
-                   timeout=timeout, ttl=ttl, reuse=reuse, persistent=True, progress=err,
-                   client=client)
+                   timeout=timeout, ttl=ttl, reuse=reuse, persistent=True, keep=False,
+                   progress=err, client=client)
+    server.keep()  # from here on it outlives this command; an interrupt before removes it
     took = time.monotonic() - began
     err(f"dkenv: {server.engine} server {server.name} ({server.image}) ready in {took:.1f} s "
         f"on {server.host}:{server.port}; remove it with: dkenv down {server.name}")
     if as_json:
         emit_json(server.to_dict(show_secrets=True))
     elif as_env:
-        click.echo(env_lines(server))
+        out(env_lines(server))
     else:
-        click.echo(server.url)
+        out(server.url)
 
 
 def env_lines(server: Any) -> str:
@@ -98,7 +99,8 @@ def env_lines(server: Any) -> str:
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--all", "all_", is_flag=True, help="Remove every dkenv server (never other containers).")
-def down(names: tuple[str, ...], all_: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def down(names: tuple[str, ...], all_: bool, as_json: bool) -> None:
     """Remove dkenv servers by name (or all of them).
 
     Only containers dkenv created are ever touched.
@@ -107,6 +109,7 @@ def down(names: tuple[str, ...], all_: bool) -> None:
     Examples:
       dkenv down dev
       dkenv down --all
+      dkenv down dev --json       # {"success": true, "removed": ["dev"]}
     """
     from dkenv.inventory import remove_servers
 
@@ -114,8 +117,11 @@ def down(names: tuple[str, ...], all_: bool) -> None:
         raise usage("give server names or --all, not both")
     client = _client_after_reaping()
     removed = remove_servers(list(names), all=all_, client=client)
-    for name in removed:
-        click.echo(name)
+    if as_json:
+        emit_json({"success": True, "removed": removed})
+    else:
+        for name in removed:
+            out(name)
     err(f"dkenv: removed {len(removed)} server(s)" if removed else "dkenv: no dkenv servers to remove")
 
 
@@ -146,32 +152,40 @@ def ls(as_json: bool, show_secrets: bool) -> None:
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header) - 1)]
     for row in table:
         cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-        click.echo("  ".join([*cells, str(row[-1])]))
+        out("  ".join([*cells, str(row[-1])]))
 
 
 @click.command()
 @click.argument("name")
-def url(name: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def url(name: str, as_json: bool) -> None:
     """Print a server's URL, with its password.
 
     \b
-    Example:
+    Examples:
       dkenv deploy ./kit --url "$(dkenv url dev)"
+      dkenv url dev --json        # the server as `dkenv ls --json --show-secrets` shows it
     """
     from dkenv.inventory import get_server
 
-    click.echo(get_server(name, _client_after_reaping()).url)
+    server = get_server(name, _client_after_reaping())
+    if as_json:
+        emit_json(server.to_dict(show_secrets=True))
+    else:
+        out(server.url)
 
 
 @click.command()
 @click.argument("name")
 @click.option("--tail", type=int, default=None, metavar="N", help="Only the last N lines.")
-def logs(name: str, tail: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def logs(name: str, tail: int | None, as_json: bool) -> None:
     """Print a server container's log (the database server's output).
 
     \b
     Example:
       dkenv logs dev --tail 20
+      dkenv logs dev --json | jq -r .log
     """
     from dkenv.inventory import get_server
 
@@ -179,12 +193,17 @@ def logs(name: str, tail: int | None) -> None:
     server = get_server(name, client)
     raw = client.api.logs(server.container, stdout=True, stderr=True,
                           tail="all" if tail is None else max(0, tail))
-    sys.stdout.write(raw.decode("utf-8", errors="replace"))
-    sys.stdout.flush()
+    text = raw.decode("utf-8", errors="replace")
+    if as_json:
+        emit_json({"name": server.name, "container": server.container, "log": text})
+        return
+    stream().write(text)
+    stream().flush()
 
 
 @click.command()
-def prune() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def prune(as_json: bool) -> None:
     """Remove dkenv servers whose owner process is gone or whose time-to-live has passed.
 
     Every dkenv command does this first; `prune` only does that.  Prints the removed names.
@@ -192,11 +211,15 @@ def prune() -> None:
     \b
     Example:
       dkenv prune
+      dkenv prune --json          # {"success": true, "removed": [...]}
     """
     from dkenv.docker.client import get_client
     from dkenv.lifecycle import reap_abandoned
 
     removed = reap_abandoned(get_client(), note=None)
-    for name in removed:
-        click.echo(name)
+    if as_json:
+        emit_json({"success": True, "removed": removed})
+    else:
+        for name in removed:
+            out(name)
     err(f"dkenv: removed {len(removed)} abandoned server(s)")

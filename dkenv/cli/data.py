@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from dkenv.cli._common import emit_json, err, resolve, target_options
-from dkenv.errors import DkenvError
+from dkenv.cli._common import emit_json, err, json_document, resolve, target_options
+from dkenv.cli._stdout import out
 
 
 @click.command()
@@ -15,9 +15,11 @@ from dkenv.errors import DkenvError
 @target_options
 @click.option("--data", "data", multiple=True, metavar="DIR", help="A data directory (repeatable; same as a DIR).")
 @click.option("--pythonpath", multiple=True, metavar="DIR", help="Extra import path for the datakits (repeatable).")
+@click.option("--encoding", metavar="CODEC", default=None,
+              help="The data files' text encoding (default: UTF-8, with or without a byte-order mark).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ...], as_json: bool,
-         **kw: Any) -> None:
+         encoding: str | None = None, **kw: Any) -> None:
     """Load data files into an existing deployment of the datakits, all or nothing.
 
     DIR is a data directory: one file per table, <table>.csv|json|jsonl or
@@ -30,28 +32,23 @@ def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ..
     Examples:
       dkenv load examples/bronze-pagila/data --url "$(dkenv url dev)" examples/bronze-pagila
       dkenv load data/ more/ --url sqlite:///dev.db ./kit --json
+      dkenv load legacy/ --encoding latin-1 --url sqlite:///dev.db ./kit
 
     Exit codes: 0 loaded, 1 bad rows or the database refused them, 2 bad input
     (unknown table or column, malformed file), 3 environment failure.
     """
     from dkenv.data import load_paths
 
-    document: dict[str, Any] = {"success": False}
-    try:
-        target = resolve(kw)
-        document["target"] = target.name
-        result = load_paths(args, target, data=data, pythonpath=pythonpath, progress=err)
-    except DkenvError as exc:
-        if as_json:
-            document["error"] = {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
-            emit_json(document)
-        raise
+    document = json_document()
+    target = resolve(kw)
+    document["target"] = target.name
+    result = load_paths(args, target, data=data, pythonpath=pythonpath, progress=err, encoding=encoding)
     if as_json:
         emit_json(result.to_dict())
         if result.note:
             err(f"dkenv: {result.note}")
     else:
-        click.echo(result.summary())
+        out(result.summary())
 
 
 @click.command()
@@ -84,7 +81,7 @@ def snapshot(args: tuple[str, ...], url: str, replace: bool, as_json: bool) -> N
             err("dkenv: no snapshots")
         for s in [] if as_json else found:
             size = f"{s.size_bytes / 1e6:.1f} MB" if s.size_bytes is not None else ""
-            click.echo(f"{s.name}  {s.engine}  {s.where}  {size}")
+            out(f"{s.name}  {s.engine}  {s.where}  {size}")
         return
     if args[0] == "rm":
         if len(args) < 2:
@@ -101,4 +98,4 @@ def snapshot(args: tuple[str, ...], url: str, replace: bool, as_json: bool) -> N
     if as_json:
         emit_json(made.to_dict())
     else:
-        click.echo(f"snapshot {made.name}: {made.where}")
+        out(f"snapshot {made.name}: {made.where}")

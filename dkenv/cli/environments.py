@@ -10,7 +10,8 @@ import time
 
 import click
 
-from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._common import emit_json, err, json_document, usage
+from dkenv.cli._stdout import out
 
 
 @click.group(name="env")
@@ -69,12 +70,12 @@ def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ..
     if as_json:
         emit_json(environment.to_dict(show_secrets=True))
     elif as_env:
-        click.echo("\n".join(f"export DKENV_{db.name.upper()}_URL={shlex.quote(db.url)}"
+        out("\n".join(f"export DKENV_{db.name.upper()}_URL={shlex.quote(db.url)}"
                              for db in environment.databases.values()))
     else:
         width = max(len(db) for db in environment.databases)
         for db in environment.databases.values():
-            click.echo(f"{db.name.ljust(width)}  {db.url}")
+            out(f"{db.name.ljust(width)}  {db.url}")
 
 
 @env.command(name="ls")
@@ -107,12 +108,13 @@ def ls_command(as_json: bool, show_secrets: bool) -> None:
                           db["engine"], db["url"] or f"({db['status']})"))
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     for r in table:
-        click.echo("  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip())
+        out("  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip())
 
 
 @env.command(name="down")
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
-def down_command(names: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def down_command(names: tuple[str, ...], as_json: bool) -> None:
     """Remove environment NAME: its containers and SQLite files (never anything else).
 
     Works from what is running, so an environment no longer in the config file can still be
@@ -121,12 +123,18 @@ def down_command(names: tuple[str, ...]) -> None:
     \b
     Example:
       dkenv env down pagila
+      dkenv env down pagila --json   # {"success": true, "environments": {"pagila": [...]}}
     """
     from dkenv.environments import down
 
+    document = json_document(environments={})
     for name in names:
         removed = down(name)
-        for item in removed:
-            click.echo(item)
+        document["environments"][name] = removed
+        if not as_json:
+            for item in removed:
+                out(item)
         err(f"dkenv: environment {name}: removed {len(removed)} database(s)" if removed
             else f"dkenv: environment {name} is not up; nothing to remove")
+    if as_json:
+        emit_json({**document, "success": True})

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from dkenv.cli._common import emit_json, err, usage
+from dkenv.cli._stdout import out
 
 
 @contextmanager
@@ -44,7 +45,8 @@ def image() -> None:
 @click.argument("engine", metavar="ENGINE")
 @click.option("--tag", metavar="TAG", help="Image tag (default: dkenv/postgres:15, dkenv/mysql:mariadb-10.11).")
 @click.option("--rebuild", is_flag=True, help="Build again even if the image exists (no layer cache).")
-def build(engine: str, tag: str | None, rebuild: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def build(engine: str, tag: str | None, rebuild: bool, as_json: bool) -> None:
     """Build the image for ENGINE (postgres or mysql); print its tag as the last stdout line.
 
     An existing image is reused unless --rebuild.  Build output goes to stderr.
@@ -52,6 +54,7 @@ def build(engine: str, tag: str | None, rebuild: bool) -> None:
     \b
     Example:
       dkenv image build mysql --rebuild
+      dkenv image build postgres --json | jq -r .tag
     """
     from dkenv.docker.client import get_client
     from dkenv.docker.images import build_image
@@ -63,7 +66,10 @@ def build(engine: str, tag: str | None, rebuild: bool) -> None:
     progress: Callable[[str], None] = err
     with _image_errors():
         result = build_image(get_client(), name, tag=tag, rebuild=rebuild, progress=progress)
-    click.echo(result)
+    if as_json:
+        emit_json({"success": True, "engine": name, "tag": result})
+    else:
+        out(result)
 
 
 @image.command(name="ls")
@@ -92,7 +98,7 @@ def ls_images(as_json: bool) -> None:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
-        click.echo("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3]]))
+        out("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3]]))
 
 
 def _size(value: Any) -> str:

@@ -16,6 +16,7 @@ Layer: above runtime/deploy/datakit, below databases/environments/cli.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.data.files import DataFile, DataFileError, content_hash, find_files
+from dkenv.data.files import DataFile, DataFileError, check_encoding, content_hash, find_files
+from dkenv.data.guard import environment_failure, is_disk_full, is_environmental, strict_mode
 from dkenv.data.load import (
     FilePlan,
     LoadFailed,
@@ -36,7 +38,8 @@ from dkenv.data.load import (
 )
 from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
 from dkenv.datakit import Datakit, datakit_of
-from dkenv.errors import UsageError
+from dkenv.engines import describe_db_error
+from dkenv.errors import EnvironmentFailure, UsageError
 from dkenv.runtime import runtime_for
 
 
@@ -79,15 +82,16 @@ def data_dirs_of(kits: Iterable[Any]) -> list[Path]:
 
 
 def load_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
-              progress: Callable[[str], None] | None = None) -> LoadResult:
+              progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
     """Load the data files of ``dirs`` into ``target``, where ``datakits`` are deployed.
 
     Raises :class:`UsageError` (exit 2) for a file or column no datakit defines or a
     malformed file, :class:`BadRows` (exit 1) for rows that do not fit their tables, and
-    :class:`LoadFailed` (exit 1) when the database refuses them; in every case nothing of
-    this load is in the database afterwards.
+    :class:`LoadFailed` (exit 1) when the database refuses them, :class:`EnvironmentFailure`
+    (exit 3) for a full disk or a lost server; in every case nothing of this load is in the
+    database afterwards.  ``encoding`` is the data files' (default UTF-8, past a byte-order mark).
     """
-    with read_data(target, dirs, datakits) as prepared:
+    with read_data(target, dirs, datakits, encoding=encoding) as prepared:
         return prepared.write(progress)
 
 
@@ -110,18 +114,28 @@ class PreparedLoad:
         rt = runtime_for(target)
         rt.attach_schemas({p.rules.table.schema for p in plans if p.rules.table.schema}, create=False)
         schema_map = dict((target.options or {}).get("schema_map") or {})
-        with rt.lock, rt.begin() as conn:
-            if schema_map:
-                conn.execution_options(schema_translate_map=schema_map)
-            _check_references(conn, self.keys, loaded, problems)
-            problems.raise_if_any()
-            plans_in_order, postpone = ordered(plans)
-            undo = defer_checks(conn, plans_in_order) if postpone else (lambda: None)
-            try:
-                counts = write(conn, plans_in_order, progress)
-            finally:
-                undo()
-            advance_sequences(conn, plans_in_order)
+        try:
+            with rt.lock, rt.begin() as conn:
+                if schema_map:
+                    conn.execution_options(schema_translate_map=schema_map)
+                lenient = strict_mode(conn)
+                try:
+                    _check_references(conn, self.keys, loaded, problems)
+                    problems.raise_if_any()
+                    plans_in_order, postpone = ordered(plans)
+                    undo = defer_checks(conn, plans_in_order) if postpone else (lambda: None)
+                    try:
+                        counts = write(conn, plans_in_order, progress)
+                    finally:
+                        undo()
+                    advance_sequences(conn, plans_in_order)
+                finally:
+                    lenient()
+        except Exception as exc:  # a full disk, a lost server: exit 3 with where it happened
+            failure = environment_failure(exc, rt)
+            if failure is None:
+                raise
+            raise failure from None
         return LoadResult(
             success=True, target=target.name, tables=counts,
             files=[{"file": str(p.file), "table": p.rules.name, "rows": p.spool.rows} for p in plans],
@@ -139,7 +153,8 @@ class PreparedLoad:
         self.close()
 
 
-def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any]) -> PreparedLoad:
+def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
+              encoding: str | None = None) -> PreparedLoad:
     """Read and validate every data file of ``dirs`` against ``datakits``; touches no database.
 
     ``target`` only says which engine the rows are for (PostgreSQL: spooled as COPY text).
@@ -148,7 +163,7 @@ def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any
     """
     started = time.perf_counter()
     kits = [datakit_of(k) for k in datakits]
-    files = find_files(dirs)
+    files = find_files(dirs, check_encoding(encoding))
     if not files:
         where = ", ".join(str(d) for d in dirs) or "(no directory)"
         return PreparedLoad(target, [], Keys(), f"no data files in {where}: nothing to load", started)
@@ -160,9 +175,13 @@ def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any
         for plan in plans:
             _read(plan, keys, problems, copy=copy)
         problems.raise_if_any()
-    except BaseException:
+    except BaseException as exc:
         for plan in plans:
             plan.spool.close()
+        if isinstance(exc, OSError) and is_disk_full(exc):  # the spool's temp files
+            raise EnvironmentFailure(f"no space left for the load's temporary files in {tempfile.gettempdir()} "
+                                     f"({describe_db_error(exc)}); nothing was loaded",
+                                     "free space there, or point TMPDIR at a bigger disk") from None
         raise
     return PreparedLoad(target, plans, keys, None, started)
 
@@ -286,7 +305,9 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
                     where = tuple_(*(parent_table.c[c] for c in parent_cols)).in_(batch)
                 query = select(*(parent_table.c[c] for c in parent_cols)).where(where)
                 found.update(tuple(r) for r in _select(conn, query))
-        except Exception:  # noqa: BLE001 - the parent table is not there: every value is missing
+        except Exception as exc:  # noqa: BLE001 - the parent table is not there: every value is missing
+            if is_environmental(exc, conn.dialect):
+                raise  # the server went away: not an orphan row
             found = set()
         if len(parent_cols) == 1:
             found = {f[0] for f in found}
@@ -338,7 +359,7 @@ def discover(paths: Sequence[str | Path], pythonpath: Sequence[str] | None = Non
 
 def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str | Path] = (),
                pythonpath: Sequence[str] | None = None,
-               progress: Callable[[str], None] | None = None) -> LoadResult:
+               progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
     """``dkenv load DIR... PATH...``: data directories and datakit paths in one list, told apart by
     their content (a datakit holds Python code); no directory at all loads the datakits' own data."""
     from dkenv.runtime import release
@@ -359,6 +380,6 @@ def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str
             raise UsageError("no data directory given, and the datakits declare none",
                              "dkenv load DIR... --url URL PATH..., or [tool.dkenv] data = [...] in the datakit")
     try:
-        return load_data(target, dirs, kits, progress=progress)
+        return load_data(target, dirs, kits, progress=progress, encoding=encoding)
     finally:
         release(target)

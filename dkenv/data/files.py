@@ -13,6 +13,7 @@ re-read from their raw text (rare, and only those rows).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -23,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from dkenv.errors import UsageError
+
+#: What data files are read with unless ``--encoding`` says otherwise: UTF-8, past a byte-order mark.
+DEFAULT_ENCODING = "utf-8-sig"
 
 #: File extensions that hold data; other files in a data directory (README.md) are ignored.
 EXTENSIONS = ("csv", "json", "jsonl")
@@ -42,6 +46,7 @@ class DataFile:
     table: str
     schema: str | None
     ext: str
+    encoding: str = DEFAULT_ENCODING
 
     @property
     def fullname(self) -> str:
@@ -52,24 +57,76 @@ class DataFile:
 
     def rows(self) -> Iterator[tuple[int, Row]]:
         """``(line, row)`` pairs, streamed."""
-        return {"csv": read_csv, "json": read_json, "jsonl": read_jsonl}[self.ext](self.path)
+        reader = {"csv": read_csv, "json": read_json, "jsonl": read_jsonl}[self.ext]
+        try:
+            yield from reader(self.path, self.encoding)
+        except UnicodeDecodeError as exc:
+            raise decode_error(self.path, self.encoding, exc) from None
 
     def columns(self) -> list[str] | None:
         """The CSV header (None for JSON files, whose keys vary per object)."""
         if self.ext != "csv":
             return None
-        with self.path.open(newline="", encoding="utf-8-sig") as fh:
-            try:
-                return next(csv.reader(fh, strict=True))
-            except StopIteration:
-                return []
-            except csv.Error as exc:
-                raise DataFileError(f"{self.path}:1: malformed CSV header: {exc}") from None
+        try:
+            with self.path.open(newline="", encoding=self.encoding) as fh:
+                try:
+                    return next(csv.reader(fh, strict=True))
+                except StopIteration:
+                    return []
+                except csv.Error as exc:
+                    raise DataFileError(f"{self.path}:1: malformed CSV header: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise decode_error(self.path, self.encoding, exc) from None
 
 
-def find_files(dirs: Iterable[str | Path]) -> list[DataFile]:
+def check_encoding(encoding: str | None) -> str:
+    """The codec to read data files with: UTF-8 (any spelling) reads past a byte-order mark;
+    an unknown name is a UsageError (exit 2)."""
+    if not encoding:
+        return DEFAULT_ENCODING
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r}",
+                         "give a Python codec name: utf-8, latin-1, cp1252, utf-16...") from None
+    return DEFAULT_ENCODING if name == "utf-8" else name
+
+
+def decode_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataFileError:
+    """``file:line: not valid <encoding> text`` for the first line that does not decode.
+
+    The decoder reads blocks, so ``exc`` knows a position in a block, not a line: the file is
+    scanned again line by line (bytes) to find it.  Only for encodings where a newline byte is
+    always a newline (UTF-8, single-byte codecs); others are reported without a line.
+    """
+    line: int | None = None
+    column = 0
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") or _single_byte(encoding):
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    raw.decode(encoding)
+                except UnicodeDecodeError as bad:
+                    line, column = number, bad.start + 1
+                    break
+    where = f"{path}:{line}" if line else str(path)
+    byte = exc.object[exc.start:exc.start + 1].hex()
+    at = f" (byte 0x{byte} at column {column})" if line else f" (byte 0x{byte})"
+    shown = "UTF-8" if encoding == DEFAULT_ENCODING else encoding
+    return DataFileError(f"{where}: not valid {shown} text{at}",
+                         "give the file's encoding, e.g. --encoding latin-1 (or cp1252), or save it as UTF-8")
+
+
+def _single_byte(encoding: str) -> bool:
+    try:
+        return len("\n".encode(encoding)) == 1 and codecs.lookup(encoding).name not in ("utf-7",)
+    except (LookupError, UnicodeEncodeError):
+        return False
+
+
+def find_files(dirs: Iterable[str | Path], encoding: str = DEFAULT_ENCODING) -> list[DataFile]:
     """The data files of ``dirs``, directory by directory, sorted by name within each; a directory
-    given twice counts once."""
+    given twice counts once.  ``encoding`` is what their text is read with."""
     found: list[DataFile] = []
     seen: set[Path] = set()
     for d in dirs:
@@ -88,7 +145,8 @@ def find_files(dirs: Iterable[str | Path]) -> list[DataFile]:
             if ext.lower() not in EXTENSIONS or not stem:
                 continue
             schema, _, table = stem.rpartition(".")
-            found.append(DataFile(path=path, table=table, schema=schema or None, ext=ext.lower()))
+            found.append(DataFile(path=path, table=table, schema=schema or None, ext=ext.lower(),
+                                  encoding=encoding))
     return found
 
 
@@ -163,9 +221,9 @@ def _quoted_flags(raw: str, delimiter: str = ",", quote: str = '"') -> list[bool
         i += 1  # the delimiter
 
 
-def read_csv(path: Path) -> Iterator[tuple[int, Row]]:
+def read_csv(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, Row]]:
     """Rows of a CSV file as dicts of strings (None for an empty unquoted field)."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open(newline="", encoding=encoding) as fh:
         lines = _Lines(fh)
         reader = csv.reader(lines, strict=True)
         try:
@@ -207,9 +265,9 @@ _CHUNK = 1 << 16
 _MAX_OBJECT = 64 << 20
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
+def read_jsonl(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, Row]]:
     """One object per line; blank lines are skipped."""
-    with path.open(encoding="utf-8-sig") as fh:
+    with path.open(encoding=encoding) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -223,10 +281,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
             yield number, value
 
 
-def read_json(path: Path) -> Iterator[tuple[int, Row]]:
+def read_json(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, Row]]:
     """The objects of a JSON array, decoded one at a time from a sliding buffer."""
     decoder = json.JSONDecoder()
-    with path.open(encoding="utf-8-sig") as fh:
+    with path.open(encoding=encoding) as fh:
         buf = ""
         line = 1  # line number at buf[0]
         pos = 0

@@ -28,6 +28,7 @@ from datetime import time as dtime
 from typing import Any
 
 from dkenv.data.files import DataFile
+from dkenv.data.guard import is_environmental
 from dkenv.data.rows import TableRules
 from dkenv.errors import DkenvError
 
@@ -143,7 +144,7 @@ def defer_checks(conn: Any, plans: Sequence[FilePlan]) -> Callable[[], None]:
         conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
     elif dialect == "mysql":
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        return lambda: conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+        return lambda: None if conn.invalidated else conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
     elif dialect == "postgresql":
         fks = [fk for p in plans for fk in p.rules.table.foreign_key_constraints]
         if all(fk.deferrable for fk in fks):
@@ -197,6 +198,8 @@ def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] 
                 from sqlalchemy.exc import DBAPIError, StatementError
 
                 driver_error = getattr(conn.dialect.loaded_dbapi, "Error", ())
+                if is_environmental(exc, conn.dialect):
+                    raise  # the caller says where: the container, the file
                 if isinstance(exc, (DBAPIError, StatementError, driver_error)):
                     raise LoadFailed(f"loading {plan.file} into {name} failed: {_db_message(exc)}; "
                                      f"nothing was loaded (the load was rolled back)",
@@ -243,6 +246,8 @@ def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
                     f"FROM (SELECT pg_get_serial_sequence(:t, :c) AS s, (SELECT max({col}) FROM {name}) AS m) q "
                     f"WHERE q.s IS NOT NULL AND q.m IS NOT NULL"), {"t": name, "c": column})
             except DBAPIError as exc:
+                if is_environmental(exc, conn.dialect):
+                    raise
                 raise LoadFailed(f"loading into {plan.rules.name} failed: the sequence of {column} could not be "
                                  f"moved past the loaded keys: {_db_message(exc)}; nothing was loaded (the load "
                                  f"was rolled back)", "load as the sequence's owner, or GRANT USAGE, UPDATE ON "
@@ -306,7 +311,9 @@ def copy_mode(target: Any) -> bool:
         return True  # dkenv's own PostgreSQL URLs use psycopg2
     from sqlalchemy.engine import make_url
 
-    return make_url(target.url).get_driver_name() == "psycopg2"
+    from dkenv.engines.drivers import with_installed_driver
+
+    return make_url(with_installed_driver(target.url)).get_driver_name() == "psycopg2"
 
 
 def line_encoder(table: Any, columns: list[str], all_columns: list[str]) -> Callable[[tuple], str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from dkenv.data.limits import checks_for
 from dkenv.errors import DkenvError
 
 #: Bad rows listed in one report; the rest are counted.
@@ -86,6 +87,7 @@ class TableRules:
         self._pairs = [(c, self.field_of[c]) for c in self.columns]
         self._plain_enums = {i for i, c in enumerate(self.columns) if not _is_enum_column(self.table.c[c])
                              and _enum_field(self.model, self.field_of[c])}
+        self._limits = checks_for(self.table, self.columns)
 
     @property
     def name(self) -> str:
@@ -119,6 +121,10 @@ class TableRules:
         if self.defaults:  # columns the row leaves out that SQLAlchemy would fill on the Python side
             values = tuple(self.defaults[c]() if c in self.defaults and c not in row else v
                            for c, v in zip(self.columns, values))
+        if self._limits:
+            values = self._within_limits(row, values, where, problems)
+            if values is None:
+                return None
         if None in values:
             bad = [c for c, v in zip(self.columns, values) if v is None and c in row and c in self.not_null]
             for column in bad:
@@ -129,6 +135,25 @@ class TableRules:
             values = tuple(v.value if i in self._plain_enums and isinstance(v, enum.Enum) else v
                            for i, v in enumerate(values))
         return values
+
+
+    def _within_limits(self, row: dict[str, Any], values: tuple[Any, ...], where: str,
+                       problems: Problems) -> tuple[Any, ...] | None:
+        """The values the columns' SQLAlchemy types can hold as given (:mod:`dkenv.data.limits`),
+        or None after reporting each that would change."""
+        out = list(values)
+        bad = False
+        for i, column, check in self._limits:
+            value = out[i]
+            if value is None or column not in row:
+                continue  # a Python-side default is the model's own value
+            value, problem = check(value, where)
+            if problem is None:
+                out[i] = value
+            else:
+                problems.add(where, self.name, column, problem, row[column])
+                bad = True
+        return None if bad else tuple(out)
 
 
 def _enum_field(model: type[BaseModel], name: str) -> bool:

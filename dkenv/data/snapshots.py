@@ -58,15 +58,17 @@ def template_of(name: str) -> str:
 def _engine(url: str) -> str:
     from sqlalchemy.engine import make_url
 
+    from dkenv.engines import get_engine
+
     backend = make_url(url).get_backend_name()
-    if backend in ("postgresql", "postgres"):
-        return "postgres"
-    if backend in ("mysql", "mariadb"):
-        raise UsageError("snapshots are not supported on MySQL/MariaDB: it has no template databases to copy",
-                         "take snapshots on PostgreSQL or SQLite; on MySQL, reload the data with dkenv load")
-    if backend == "sqlite":
-        return "sqlite"
-    raise UsageError(f"snapshots are not supported on {backend}")
+    try:
+        engine = get_engine(backend)  # "postgres" too: an alias SQLAlchemy no longer accepts
+    except UsageError:
+        raise UsageError(f"snapshots are not supported on {backend}") from None
+    if not engine.snapshots:
+        raise UsageError(f"snapshots are not supported on {engine.label}: it has no template databases to copy",
+                         f"take snapshots on PostgreSQL or SQLite; on {engine.label}, reload the data with dkenv load")
+    return engine.name
 
 
 # ---------------------------------------------------------------------------
@@ -126,8 +128,11 @@ class _admin:  # noqa: N801 - a context manager used like a function
         from sqlalchemy import create_engine
         from sqlalchemy.engine import make_url
 
+        from dkenv.engines.drivers import with_installed_driver
+
         self.source = make_url(url).database or ""
-        self.engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self.engine = create_engine(make_url(with_installed_driver(url)).set(database="postgres"),
+                                    isolation_level="AUTOCOMMIT")
 
     def __enter__(self) -> Any:
         from sqlalchemy.exc import DBAPIError

@@ -92,15 +92,16 @@ class DatabaseFactory:
     def _new_name(self) -> str:
         return "_".join(p for p in ("dk", _worker_id(), self._token, str(next(self._seq))) if p)
 
-    def _builder(self, kits: Sequence[Datakit], data: Sequence[Path] = ()) -> Builder:
+    def _builder(self, kits: Sequence[Datakit], data: Sequence[Path] = (), build: str = "models") -> Builder:
         if self.engine == "postgres":
             from dkenv.databases.postgres import PostgresBuilder
 
-            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle, data=data)
+            return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle, data=data,
+                                   build=build)
         if self.engine == "mysql":
             from dkenv.databases.mysql import MySQLBuilder
 
-            return MySQLBuilder(self.url, kits, recycle=self.recycle, data=data)
+            return MySQLBuilder(self.url, kits, recycle=self.recycle, data=data, build=build)
         from sqlalchemy.engine import make_url
 
         from dkenv.databases.sqlite import SqliteBuilder
@@ -109,30 +110,34 @@ class DatabaseFactory:
         if not database or database == ":memory:":
             raise UsageError("isolated SQLite databases need a directory, not an in-memory URL",
                              "use dkenv.databases.SqliteServer() or a sqlite:///path/file.db URL")
-        return SqliteBuilder(Path(database).parent, kits, data)
+        return SqliteBuilder(Path(database).parent, kits, data, build=build)
 
     def _new_pool(self, builder: Builder) -> Pool:
         return Pool(builder, self._new_name, ready=self.ready,
                     warmer=_EngineWarmer(self.engine, builder) if self.warm_engines else None)
 
     def pool(self, datakits: Iterable[str | Path | Datakit],
-             data: Iterable[str | Path] | None = None) -> Pool:
+             data: Iterable[str | Path] | None = None, build: str = "models") -> Pool:
         """The pool for this datakit set and data (created on first use; not yet prepared).
 
         Data: the datakits' own data directories, then ``data``; the files' content hash is
         part of the key, so changed rows get a pool (and a template) of their own.
+        ``build="migrations"`` builds by the datakits' Alembic histories (a pool of its own).
         """
         from dkenv.data import content_hash, data_dirs_of
 
+        if build not in ("models", "migrations"):
+            raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
         kits = load_kits(datakits)
         dirs = [*data_dirs_of(kits), *(Path(d) for d in (data or []))]
         key = kits_key(kits) + ((f"data:{content_hash(dirs)}",) if dirs else ())
+        key += ("build:migrations",) if build == "migrations" else ()
         with self._lock:
             if self._closed:
                 raise UsageError(f"the database factory for {self.label} is closed")
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._pools[key] = self._new_pool(self._builder(kits, dirs))
+                pool = self._pools[key] = self._new_pool(self._builder(kits, dirs, build))
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
@@ -165,24 +170,26 @@ class DatabaseFactory:
                 pool.kits = kits  # type: ignore[attr-defined]
             return pool
 
-    def warm(self, datakits: Iterable[str | Path | Datakit], data: Iterable[str | Path] | None = None) -> float:
+    def warm(self, datakits: Iterable[str | Path | Datakit], data: Iterable[str | Path] | None = None,
+             build: str = "models") -> float:
         """Deploy the template / capture the DDL now and start filling; returns the seconds it took."""
-        pool = self.pool(datakits, data)
+        pool = self.pool(datakits, data, build)
         pool.warm()
         return pool.cold_start_s or 0.0
 
     # -- hand-out -----------------------------------------------------------
     def database(self, datakits: Iterable[str | Path | Datakit] | None = None, *,
                  data: Iterable[str | Path] | None = None, snapshot: str | None = None,
-                 timeout: float = 300.0) -> IsolatedDatabase:
+                 timeout: float = 300.0, build: str = "models") -> IsolatedDatabase:
         """A fresh database with ``datakits`` deployed, in the order given (bronze before silver),
         holding the rows of their own data directories and of ``data``; or, with ``snapshot``,
-        a copy of that snapshot (``datakits`` then only say what :meth:`validate` compares)."""
+        a copy of that snapshot (``datakits`` then only say what :meth:`validate` compares).
+        ``build="migrations"``: built by the datakits' Alembic histories instead of their models."""
         if datakits is None and snapshot is None:
             raise UsageError("which datakits should the database hold?",
                              "pass datakits=[path_or_Datakit, ...] (bronze before silver), or snapshot=NAME")
         started = time.perf_counter()
-        pool = self.snapshot_pool(snapshot, datakits) if snapshot is not None else self.pool(datakits, data)
+        pool = self.snapshot_pool(snapshot, datakits) if snapshot is not None else self.pool(datakits, data, build)
         name = pool.take(timeout=timeout)
         builder = pool.builder
         db = IsolatedDatabase(
@@ -283,7 +290,8 @@ def server_database(server: Any, datakits: Iterable[str | Path | Datakit] | None
     timeout = kw.pop("timeout", 300.0)
     data = kw.pop("data", None)
     snapshot = kw.pop("snapshot", None)
-    return factory_for(server, **kw).database(datakits, data=data, snapshot=snapshot, timeout=timeout)
+    build = kw.pop("build", "models")
+    return factory_for(server, **kw).database(datakits, data=data, snapshot=snapshot, timeout=timeout, build=build)
 
 
 def server_snapshot(server: Any, db: Any, name: str, *, replace: bool = False) -> Any:
@@ -316,6 +324,16 @@ def close_server_databases(server: Any, *, keep: bool = False) -> None:
         factory.close(keep=keep or factory.keep)
 
 
+def detach_server_databases(server: Any) -> DatabaseFactory | None:
+    """Forget ``server``'s factory without closing it: the next hand-out starts a new one.
+
+    For a server that went away and came back elsewhere (pytest_recovery): closing the old
+    factory talks to the old address and may wait long, so the caller closes it off the path.
+    """
+    with _REGISTRY_LOCK:
+        return _BY_SERVER.pop(server, None)
+
+
 # A server (dkenv.lifecycle, a lower layer) drops its databases through this before it goes.
 hooks.on_server_stop(close_server_databases)
 
@@ -329,6 +347,6 @@ def _close_all() -> None:
             pass
 
 
-__all__ = ["DEFAULT_READY", "DatabaseFactory", "IsolatedDatabase",
-           "close_server_databases", "factory_for", "server_database", "server_snapshot"]
+__all__ = ["DEFAULT_READY", "DatabaseFactory", "IsolatedDatabase", "close_server_databases",
+           "detach_server_databases", "factory_for", "server_database", "server_snapshot"]
 

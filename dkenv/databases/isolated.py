@@ -21,12 +21,44 @@ from dkenv.schema import all_tables, load_kits, model_table_name, tables_for_tar
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from dkenv.results import ValidationResult
 
 
 def _sqlite_quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def translate_schemas(kwargs: dict[str, Any], schema_map: dict[str, str]) -> dict[str, Any]:
+    """``create_engine`` kwargs plus MySQL's schema renaming (``schema_translate_map``)."""
+    kwargs = dict(kwargs)
+    if schema_map:
+        options = dict(kwargs.pop("execution_options", {}))
+        options.setdefault("schema_translate_map", dict(schema_map))
+        kwargs["execution_options"] = options
+    return kwargs
+
+
+def attach_schemas(engine: sa.Engine, attached: dict[str, str], *, throwaway: bool) -> None:
+    """SQLite: attach each schema's file on every new connection of ``engine`` (a sync engine,
+    or an async engine's ``sync_engine``), foreign keys on.  ``throwaway``: a test database,
+    so no fsync and the rollback journal in memory."""
+    from sqlalchemy import event
+
+    files = dict(attached)
+
+    @event.listens_for(engine, "connect")
+    def _attach(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        for schema, path in files.items():
+            cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
+        if throwaway:
+            for schema in ("main", *files):
+                cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.synchronous = OFF")
+                cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.journal_mode = MEMORY")
+        cursor.close()
 
 
 def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str],
@@ -37,33 +69,16 @@ def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached
     only a crash would need: SQLite's fsync and journal file, PostgreSQL's WAL flush
     (``synchronous_commit=off``; visibility and rollback are unchanged).
     """
-    from sqlalchemy import create_engine, event
+    from sqlalchemy import create_engine
 
     if engine_name == "sqlite":
         connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        files = dict(attached)
-        throwaway = durable is False
-
-        @event.listens_for(engine, "connect")
-        def _attach(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            for schema, path in files.items():
-                cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
-            if throwaway:  # a test database: no fsync, rollback journal in memory
-                for schema in ("main", *files):
-                    cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.synchronous = OFF")
-                    cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.journal_mode = MEMORY")
-            cursor.close()
-
+        attach_schemas(engine, attached, throwaway=durable is False)
         return engine
     from dkenv.engines.mysql import loopback_args
 
-    if schema_map:
-        options = dict(kwargs.pop("execution_options", {}))
-        options.setdefault("schema_translate_map", dict(schema_map))
-        kwargs["execution_options"] = options
+    kwargs = translate_schemas(kwargs, schema_map)
     connect_args = {**loopback_args(url), **kwargs.pop("connect_args", {})}
     if engine_name == "postgres" and not durable and "options" not in connect_args and "options=" not in url:
         connect_args["options"] = "-c synchronous_commit=off"  # a test database: commits need no WAL flush
@@ -125,6 +140,36 @@ class IsolatedDatabase:
             return warm  # already in self._engines
         engine = open_engine(self.engine, self.url, self.schema_map, self.attached, **kwargs)
         self._engines.append(engine)
+        return engine
+
+    def engine_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` for ``create_engine`` plus the MySQL schema renaming (``schema_translate_map``)."""
+        return translate_schemas(kwargs, self.schema_map)
+
+    def see_schemas(self, engine: sa.Engine) -> None:
+        """SQLite: attach each schema's file on every new connection of ``engine`` (a sync engine,
+        or an async engine's ``sync_engine``), foreign keys on.  Other engines: nothing to do."""
+        if self.engine == "sqlite":
+            attach_schemas(engine, self.attached, throwaway=True)
+
+    def async_url(self, driver: str | None = None) -> str:
+        """The database's URL with an async driver: ``driver``, or the first one installed
+        (asyncpg or psycopg; aiomysql or asyncmy; aiosqlite).  MySQL schemas: prefer
+        :meth:`create_async_engine`, which renames them."""
+        from dkenv.databases.async_engines import async_url
+
+        return async_url(self.url, self.engine, driver)
+
+    def create_async_engine(self, driver: str | None = None, **kwargs: Any) -> AsyncEngine:
+        """An ``AsyncEngine`` that sees the datakits' schemas exactly as :meth:`create_engine`'s.
+
+        No pool by default (``NullPool``): each event loop (``asyncio.run``, a test's loop) opens
+        connections of its own, so none outlives the loop it belongs to.  Disposed on drop.
+        """
+        from dkenv.databases.async_engines import create_async_engine
+
+        engine = create_async_engine(self, driver, **kwargs)
+        self._engines.append(engine.sync_engine)
         return engine
 
     def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:

@@ -43,13 +43,15 @@ class MySQLBuilder:
     engine = "mysql"
 
     def __init__(self, url: str, kits: Sequence[Datakit], *, recycle: str = "reset",
-                 data: Sequence[Any] = ()) -> None:
+                 data: Sequence[Any] = (), build: str = "models") -> None:
         from sqlalchemy.engine import make_url
 
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
         self.data = list(data)  # data directories, loaded into every database as it is built
         self.recycle_mode = "drop" if self.data else recycle
+        self.build = build  # "models": DDL compiled from them; "migrations": captured after Alembic ran
+        self.rows: list[str] = []  # rows the migrations wrote (alembic_version, seeds): put back on recycle
         self._fingerprints: dict[str, str] = {}
         self.admin_url = url
         self.admin_database = make_url(url).database or ""
@@ -61,6 +63,12 @@ class MySQLBuilder:
         self._first_lock = threading.Lock()
 
     def prepare(self) -> None:
+        if self.build == "migrations":
+            from dkenv.migrations import history_of
+
+            for kit in self.kits:
+                history_of(kit).script()  # a broken history fails here, before any database
+            return  # the DDL is captured from the first database Alembic builds
         tables = all_tables(self.kits)
         check_references(tables, self.kits)
         self.schemas = schemas_of(tables)
@@ -106,10 +114,19 @@ class MySQLBuilder:
             if mysql_fingerprint(conn, names) != self._fingerprints[name]:
                 return False
             mysql_empty(conn, names)
+            for sql in self.rows:
+                conn.exec_driver_sql(sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1))
         return True
 
     def _deploy_first(self, name: str) -> None:
-        deploy_into(self.url(name), "mysql", f"isolated database {name}", self.kits, self.schema_map(name))
+        deploy_into(self.url(name), "mysql", f"isolated database {name}", self.kits, self.schema_map(name),
+                    build=self.build)
+        if self.build == "migrations":
+            from dkenv.databases.migrated import capture_mysql
+
+            with self._admin.connect() as conn:
+                captured = capture_mysql(conn, name)
+            self.ddl, self.rows = captured.ddl, captured.rows
 
     def _load(self, name: str) -> None:
         """Load the data into a built database (the pool builds ahead, so requests do not wait)."""
@@ -131,7 +148,7 @@ class MySQLBuilder:
         try:
             cursor = raw.cursor()
             cursor.execute(f"USE {my_quote(name)}")
-            for sql in statements:
+            for sql in [*statements, *self.rows]:
                 try:
                     cursor.execute(sql)  # no parameters: a '%' in a default stays a '%'
                 except Exception as exc:  # noqa: BLE001 - reported with the statement

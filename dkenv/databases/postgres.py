@@ -33,13 +33,14 @@ from dkenv.databases.recycle import (
 )
 from dkenv.databases.servers import (
     admin_engine,
+    build_ddl,
     data_key,
     deploy_into,
     pg_quote,
     url_for,
 )
 from dkenv.datakit import Datakit
-from dkenv.schema import all_tables, check_references, compile_ddl, ddl_key
+from dkenv.schema import all_tables, check_references, ddl_key
 
 #: How long to keep retrying CREATE DATABASE while another session holds the template.
 TEMPLATE_BUSY_TIMEOUT_S = 30.0
@@ -58,7 +59,8 @@ class PostgresBuilder:
     engine = "postgres"
 
     def __init__(self, url: str, kits: Sequence[Datakit], *, strategy: str | None = None,
-                 recycle: str = "reset", data: Sequence[Any] = ()) -> None:
+                 recycle: str = "reset", data: Sequence[Any] = (), build: str = "models") -> None:
+        self.build = build  # "models" (create_all) or "migrations" (the datakits' Alembic histories)
         if recycle not in ("reset", "drop"):
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
         self.data = list(data)  # data directories: the template holds their rows
@@ -79,7 +81,7 @@ class PostgresBuilder:
     def prepare(self) -> None:
         tables = all_tables(self.kits)
         check_references(tables, self.kits)
-        ddl = compile_ddl(self.kits, self._admin)
+        ddl = build_ddl(self.kits, self._admin, self.build)
         with self._admin.connect() as conn:
             self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
         template = "dkenv_tpl_" + ddl_key(ddl + data_key(self.data), engine="postgres",
@@ -108,7 +110,7 @@ class PostgresBuilder:
         self._execute(f"CREATE DATABASE {pg_quote(building)}")
         try:
             deploy_into(url_for(self.admin_url, building), "postgres",
-                        f"template {template}", self.kits, data=self.data)
+                        f"template {template}", self.kits, data=self.data, build=self.build)
             self._execute(f"ALTER DATABASE {pg_quote(building)} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
             try:
                 self._execute_retrying(f"ALTER DATABASE {pg_quote(building)} RENAME TO {pg_quote(template)}")

@@ -43,12 +43,14 @@ def my_quote(name: str) -> str:
 
 
 def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
-                schema_map: Mapping[str, str] | None = None, data: Sequence[Any] = ()) -> None:
+                schema_map: Mapping[str, str] | None = None, data: Sequence[Any] = (),
+                build: str = "models") -> None:
     """Deploy ``kits`` in order with dkenv's own deployer (its checks, errors and default probes),
     then load the ``data`` directories into them.
 
     ``schema_map`` renames schemas (MySQL isolated databases) through ``schema_translate_map``;
-    an error names the user's tables, not the renamed ones.
+    an error names the user's tables, not the renamed ones.  ``build="migrations"`` runs each
+    datakit's Alembic history instead of the deployer (data loads after it all the same).
     """
     from dkenv.deploy import deploy_data_objects
     from dkenv.runtime import release
@@ -56,8 +58,13 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     target = Target(name=label, db_type=engine, kind="url", url=url, description=label,
                     options={"schema_map": dict(schema_map)} if schema_map else {})
     try:
-        for kit in kits:
-            deploy_data_objects(kit, target)
+        if build == "migrations":
+            from dkenv.migrations import migrate_kits
+
+            migrate_kits(kits, target)
+        else:
+            for kit in kits:
+                deploy_data_objects(kit, target)
         if data:
             from dkenv.data import load_data
 
@@ -74,6 +81,18 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
 #: Bumped when what a load leaves in a database changes (2: sequences moved past loaded keys),
 #: so a template an older dkenv left on a reused server is not handed out again.
 LOADER_VERSION = 2
+
+
+def build_ddl(kits: Sequence[Any], engine: Any, build: str) -> list[str]:
+    """What a template's name hashes: the compiled DDL of the models, or for a migrations build
+    the content of each datakit's history (a new revision, a new template)."""
+    if build == "migrations":
+        from dkenv.migrations import history_of
+
+        return [f"-- migrations {kit.name} {history_of(kit).content_hash()}" for kit in kits]
+    from dkenv.schema import compile_ddl
+
+    return compile_ddl(kits, engine)
 
 
 def data_key(data: Sequence[Any]) -> list[str]:

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dkenv.databases.servers import data_key, deploy_into
+from dkenv.databases.servers import build_ddl, data_key, deploy_into
 from dkenv.datakit import Datakit
 from dkenv.engines.sqlite import schema_file
-from dkenv.schema import all_tables, check_references, compile_ddl, ddl_key, schemas_of
+from dkenv.schema import all_tables, check_references, ddl_key, schemas_of
 
 TEMPLATES_DIR = ".dkenv-templates"
 _SIDE_FILES = ("-journal", "-wal", "-shm")
@@ -33,7 +33,9 @@ class SqliteBuilder:
 
     engine = "sqlite"
 
-    def __init__(self, directory: Path, kits: Sequence[Datakit], data: Sequence[Any] = ()) -> None:
+    def __init__(self, directory: Path, kits: Sequence[Datakit], data: Sequence[Any] = (),
+                 build: str = "models") -> None:
+        self.build = build  # "models" (create_all) or "migrations" (the datakits' Alembic histories)
         self.directory = Path(directory)
         self.kits = list(kits)
         self.data = list(data)  # data directories: the template files hold their rows
@@ -48,7 +50,7 @@ class SqliteBuilder:
         check_references(tables, self.kits)
         probe = create_engine("sqlite://")
         try:
-            ddl = compile_ddl(self.kits, probe)
+            ddl = build_ddl(self.kits, probe, self.build)
         finally:
             probe.dispose()
         key = ddl_key(ddl + data_key(self.data), engine="sqlite", server_version=sqlite3.sqlite_version)
@@ -69,7 +71,7 @@ class SqliteBuilder:
         building = Path(tempfile.mkdtemp(prefix=f"{final.name}.building-", dir=root))
         try:
             deploy_into(f"sqlite:///{building / 'tpl.db'}", "sqlite", f"template {final.name}", self.kits,
-                        data=self.data)
+                        data=self.data, build=self.build)
             (building / "READY").write_text("")
             try:
                 building.rename(final)

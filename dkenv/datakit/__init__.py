@@ -35,7 +35,9 @@ from dkenv.datakit.importer import (
     isolated_imports,
 )
 from dkenv.datakit.layout import SKIP_DIRS, SKIP_FILES, find_layout
-from dkenv.datakit.scan import resolve_bases, scan_source
+from dkenv.datakit.libraries import fresh_registries, library_object
+from dkenv.datakit.resolve import resolve_bases
+from dkenv.datakit.scan import scan_source
 from dkenv.datakit.selection import Skipped, no_tables_error, select
 from dkenv.datakit.settings import DatakitSettings, load_settings
 from dkenv.datakit.tables import classes_in, collect
@@ -43,7 +45,8 @@ from dkenv.errors import DatakitError, UsageError
 
 __all__ = [
     "SKIP_DIRS", "SKIP_FILES", "Datakit", "Skipped", "datakit_of", "discover_datakit_modules",
-    "discover_sqlmodel_classes", "load_datakit", "load_datakits", "pythonpath_from_env", "set_default_pythonpath",
+    "discover_sqlmodel_classes", "load_datakit", "load_datakits", "own_registry", "pythonpath_from_env",
+    "set_default_pythonpath",
 ]
 
 # Discovery swaps SQLModel's registry and touches sys.path/sys.modules: one at a time.
@@ -64,6 +67,8 @@ class Datakit:
     metadatas: list[Any] = field(repr=False, default_factory=list)
     extra_tables: list[Any] = field(repr=False, default_factory=list)  # Tables not behind a class
     skipped: list[Skipped] = field(default_factory=list)
+    #: (module, why) for every module discovery imported for its tables (``--verbose``).
+    imported: list[tuple[str, str]] = field(default_factory=list)
     settings: DatakitSettings = field(repr=False, default_factory=DatakitSettings)
 
     @property
@@ -137,6 +142,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def own_registry() -> Iterator[None]:
+    """Discovery's lock and a fresh SQLModel registry, for code that imports a project's models
+    outside discovery (Alembic's env.py and revisions): their tables never meet a datakit's,
+    and importing them twice does not find them already defined."""
+    with _LOCK, _fresh_sqlmodel_registry():
+        yield
+
+
 def _check_path(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
@@ -193,6 +207,8 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
     layout.namespaces = {n: d for n, d in layout.namespaces.items()
                          if not any(d.is_relative_to(f) for f in helpers)}
     scans = {m.name: scan_source(m.path) for m in layout.modules}
+    for m in layout.modules:
+        scans[m.name].module, scans[m.name].package = m.name, m.package
     resolve_bases(list(scans.values()))
     skipped = [Skipped(name, why, name.endswith(".py") and scan_source(layout.root / name).declares_tables)
                for name, why in layout.skipped]
@@ -205,7 +221,8 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
         if error is not None:
             failures.append(describe(error, module.name, [layout.root], module.path))
     names = [m.name for m in chosen if scans[m.name].syntax_error is None]
-    with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, \
+    library_bases = [library_object(d) for d in dict.fromkeys(d for m in chosen for d in scans[m.name].library_bases)]
+    with _LOCK, _gc_paused(), _fresh_sqlmodel_registry() as reg, fresh_registries(library_bases) as libraries, \
             isolated_imports(layout.root, layout.tops, layout.namespaces, folders):
         before = set(sys.modules)
         _imported, failed = import_all(names)
@@ -215,7 +232,7 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
         modules = [sys.modules[m.name] for m in layout.modules if m.name in sys.modules]
         modules += [sys.modules[n] for n in layout.namespaces if n in sys.modules and sys.modules[n] not in modules]
         outside = set(sys.modules) - before - {m.__name__ for m in modules}
-        classes, extra_tables, metadatas = collect(modules, scans, reg, outside)
+        classes, extra_tables, metadatas = collect(modules, scans, [reg, *libraries], outside)
     imported = {m.__name__ for m in modules}
     # A module the table modules import themselves (helpers, factories) was not skipped after all.
     skipped = [s for s in skipped if s.module not in imported]
@@ -224,8 +241,17 @@ def load_datakit(path: str | Path, *, pythonpath: Sequence[str | Path] = ()) -> 
             skipped.append(Skipped(module.name, "package holds no table module"))
     if not classes and not extra_tables:
         raise no_tables_error(path, layout, scans)
+    why = [(m.name, _why_imported(scans[m.name])) for m in chosen]
     return Datakit(path=p, name=layout.name, modules=modules, table_classes=classes, metadata=reg.metadata,
-                   metadatas=metadatas, extra_tables=extra_tables, skipped=skipped, settings=settings)
+                   metadatas=metadatas, extra_tables=extra_tables, skipped=skipped, imported=why, settings=settings)
+
+
+def _why_imported(scan: Any) -> str:
+    if not scan.declarations:
+        return "its source cannot be parsed, but looks like it declares a table"
+    line, what = scan.declarations[0]
+    more = f" (and {len(scan.declarations) - 1} more)" if len(scan.declarations) > 1 else ""
+    return f"line {line}: {what}{more}" if line else f"{what}{more}"
 
 
 def load_datakits(paths: Iterable[str | Path], *, pythonpath: Sequence[str | Path] = (),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import platform
 import re
 import sys
 import traceback
@@ -218,6 +219,29 @@ def declared_dependencies(pyproject: Path | None) -> set[str]:
     return names
 
 
+def python_mismatch(pyproject: Path | None) -> tuple[str, str] | None:
+    """(requires-python, this version) when the project's ``requires-python`` excludes this Python.
+
+    Why: code written for a newer Python fails here with a plain ``NameError`` or
+    ``SyntaxError`` at file:line; the real cause is the interpreter, and the project says so.
+    """
+    if pyproject is None:
+        return None
+    import tomllib
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        wanted = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("requires-python")
+        spec = SpecifierSet(str(wanted)) if wanted else None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, InvalidSpecifier):
+        return None
+    this = platform.python_version()
+    if spec is None or spec.contains(this, prereleases=True):
+        return None
+    return str(wanted), this
+
+
 def _repository_root(start: Path) -> Path:
     for folder in [start, *start.parents]:
         if (folder / ".git").exists():
@@ -269,13 +293,17 @@ def failures_to_error(failures: list[ImportFailure], kit: Path, root: Path) -> D
             missing.setdefault(failure.missing, failure)
         else:
             others.append(failure)
+    pyproject = project_file(kit)
+    mismatch = python_mismatch(pyproject)
+    python = f"; the project requires Python {mismatch[0]} (this is {mismatch[1]})" if mismatch else ""
     if others:
         first = others[0]
         rest = len(others) - 1 + len(missing)
         more = f" (and {rest} more failing module(s))" if rest else ""
+        hint = (f"run dkenv with a Python the project supports ({mismatch[0]}), or make the module work on "
+                f"{mismatch[1]}") if mismatch else first.hint
         return DatakitError(f"{first.where}: datakit {kit} table module {first.module!r} failed to import: "
-                            f"{first.detail}{more}", first.hint)
-    pyproject = project_file(kit)
+                            f"{first.detail}{more}{python}", hint)
     installs: list[str] = []
     hints: list[str] = []
     for name in missing:
@@ -290,4 +318,5 @@ def failures_to_error(failures: list[ImportFailure], kit: Path, root: Path) -> D
         hints.append("pip install " + " ".join(installs))
     named = ", ".join(f"{name} ({f.where})" for name, f in missing.items())
     noun = "a module that is" if len(missing) == 1 else f"{len(missing)} modules that are"
-    return DatakitError(f"datakit {kit}: table modules import {noun} not available: {named}", "; ".join(hints))
+    return DatakitError(f"datakit {kit}: table modules import {noun} not available: {named}{python}",
+                        "; ".join(hints))

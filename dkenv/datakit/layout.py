@@ -117,10 +117,3 @@ def find_layout(path: Path) -> Layout:
             else:
                 layout.skipped.append((child.name, "file name is not a Python identifier, so it cannot be imported"))
     return layout
-
-
-def file_of(name: str, layout: Layout) -> Path | None:
-    for m in layout.modules:
-        if m.name == name:
-            return m.path
-    return None

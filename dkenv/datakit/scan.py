@@ -10,8 +10,13 @@ What counts as a declaration, at module level (also inside ``try``/``with``/``if
 
 * a class with ``table=True`` among its keywords (SQLModel);
 * a class that assigns ``__tablename__`` or ``__table__`` in its body (SQLAlchemy declarative);
-* a class deriving from a declarative base of the datakit (``class Base(DeclarativeBase)``,
-  ``Base = declarative_base()``, ``registry().generate_base()``), unless ``__abstract__``;
+* a class deriving, directly or through the datakit's own classes, from a declarative base:
+  one of the datakit's (``class Base(DeclarativeBase)``, ``Base = declarative_base()``,
+  ``registry().generate_base()``), one a library ships (advanced-alchemy's ``UUIDBase``, looked
+  up in the library itself, see :mod:`dkenv.datakit.libraries`), or Flask-SQLAlchemy's
+  ``db.Model`` of a module-level ``db = SQLAlchemy()``; unless ``__abstract__``;
+* a class whose base the scan cannot decide (a name from an uninstalled library, a star
+  import) when its body declares columns (``Column(``, ``mapped_column(``, ``Mapped[...]``);
 * a ``Table(...)`` call (``sa.Table``, ``sqlalchemy.Table``), and any call with ``table=True``
   (``type(name, bases, ns, table=True)``);
 * a call to a function of the datakit whose body declares tables (a factory building classes
@@ -20,6 +25,7 @@ What counts as a declaration, at module level (also inside ``try``/``with``/``if
 What does not count: declarations inside ``if TYPE_CHECKING:`` or ``if __name__ == "__main__":``
 and inside functions that are never called at import time.  They are recorded, so that the
 "no tables" error and ``--verbose`` can say where they were seen.
+The kit-wide half (which names are bases, across modules) is :mod:`dkenv.datakit.resolve`.
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ from pathlib import Path
 #: Calls whose result is a declarative base class.
 _BASE_FACTORIES = {"declarative_base", "generate_base"}
 #: In a file that cannot be parsed: text that looks like a table declaration.
-_LOOKS_LIKE_TABLE = re.compile(rb"table\s*=\s*True|__tablename__|__table__|\bTable\s*\(|DeclarativeBase|declarative_base")
+_LOOKS_LIKE_TABLE = re.compile(rb"table\s*=\s*True|__tablename__|__table__|\bTable\s*\(|DeclarativeBase|declarative_base"
+                               rb"|mapped_column\s*\(|\bColumn\s*\(|Mapped\[")
 #: Base classes that make a class a declarative base.
 _BASE_CLASSES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
+#: Calls in a class body that declare a column.
+_COLUMN_CALLS = {"Column", "mapped_column"}
 
 
 @dataclass
@@ -46,6 +55,9 @@ class _ClassInfo:
     abstract: bool
     direct: bool  # table=True / __tablename__ / __table__
     is_base: bool  # a declarative base itself
+    base_exprs: list[str] = field(default_factory=list)  # the bases as written: "db.Model", "base.UUIDBase"
+    columns: bool = False  # its body declares a column (Column(, mapped_column(, Mapped[...])
+    table_kw: bool = False  # SQLModel's table=True
 
 
 @dataclass
@@ -62,6 +74,12 @@ class ModuleScan:
     classes: list[_ClassInfo] = field(default_factory=list)
     factories: set[str] = field(default_factory=set)  # functions whose body declares tables
     called: set[str] = field(default_factory=set)  # names called at import time
+    module: str = ""  # dotted name, when the caller knows it (relative imports resolve against it)
+    package: bool = False  # an __init__.py
+    imports: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)  # local -> (level, module, attr)
+    instances: dict[str, str] = field(default_factory=dict)  # X = f(...) at module level: X -> "f" as written
+    library_bases: list[str] = field(default_factory=list)  # libraries' declarative bases its tables use
+    undecided: list[tuple[int, str]] = field(default_factory=list)  # classes whose bases the scan cannot tell
 
     @property
     def declares_tables(self) -> bool:
@@ -77,6 +95,32 @@ def _name(node: ast.expr) -> str:
     if isinstance(node, ast.Call):
         return _name(node.func)
     return ""
+
+
+def _dotted(node: ast.expr) -> str:
+    """A base as written (``db.Model``, ``sa_orm.DeclarativeBase``); ``Generic[T]`` -> ``Generic``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
+    if isinstance(node, ast.Subscript):
+        return _dotted(node.value)
+    if isinstance(node, ast.Call):
+        return _dotted(node.func)
+    return ""
+
+
+def _declares_columns(node: ast.ClassDef) -> bool:
+    """Whether a class body declares a column the way mapped classes do."""
+    for item in node.body:
+        if isinstance(item, ast.AnnAssign) and any(
+                isinstance(n, ast.Subscript) and _name(n.value) == "Mapped" for n in ast.walk(item.annotation)):
+            return True
+        value = item.value if isinstance(item, (ast.Assign, ast.AnnAssign)) else None
+        if value is not None and any(_name(c.func) in _COLUMN_CALLS for c in _calls_in(value)):
+            return True
+    return False
 
 
 def _is_true(node: ast.expr) -> bool:
@@ -128,6 +172,14 @@ class _Scanner:
         if isinstance(stmt, ast.ClassDef):
             self.klass(stmt, counted=counted, why=why, func=func)
             return
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and counted and func is None:
+            for alias in stmt.names:
+                if isinstance(stmt, ast.Import):
+                    local = alias.asname or alias.name.split(".", 1)[0]
+                    self.scan.imports[local] = (0, alias.name if alias.asname else local, None)
+                elif alias.name != "*":
+                    self.scan.imports[alias.asname or alias.name] = (stmt.level, stmt.module or "", alias.name)
+            return
         if isinstance(stmt, ast.If):
             guard = _guard(stmt.test)
             if guard and counted:
@@ -153,6 +205,8 @@ class _Scanner:
                     name = _name(call.func)
                     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                     names = [t.id for t in targets if isinstance(t, ast.Name)]
+                    if call is stmt.value:
+                        self.scan.instances.update({n: _dotted(call.func) for n in names})
                     if call is stmt.value and name == "MetaData":
                         self.scan.metadata_names.extend(names)
                     elif call is stmt.value and name in _BASE_FACTORIES:
@@ -160,7 +214,8 @@ class _Scanner:
 
     def klass(self, node: ast.ClassDef, *, counted: bool, why: str, func: str | None) -> None:
         bases = [_name(b) for b in node.bases]
-        direct = any(k.arg == "table" and _is_true(k.value) for k in node.keywords)
+        table_kw = any(k.arg == "table" and _is_true(k.value) for k in node.keywords)
+        direct = table_kw
         abstract = False
         for item in node.body:
             targets: list[ast.expr] = []
@@ -177,7 +232,8 @@ class _Scanner:
             _name(d) == "as_declarative" for d in node.decorator_list)
         if counted and func is None:
             self.scan.classes.append(_ClassInfo(node.name, bases, node.lineno, abstract, direct and not abstract,
-                                                is_base))
+                                                is_base, [_dotted(b) for b in node.bases],
+                                                not direct and _declares_columns(node), table_kw))
             if is_base:
                 self.scan.base_names.append(node.name)
             if direct and not abstract:
@@ -222,27 +278,3 @@ def scan_source(path: Path, text: str | bytes | None = None) -> ModuleScan:
         return scan
     _Scanner(scan).body(tree.body, counted=True)
     return scan
-
-
-def resolve_bases(scans: list[ModuleScan]) -> None:
-    """Second pass over a whole datakit: subclasses of its declarative bases, and factory calls.
-
-    A declarative base is known only after every module has been read (``Base`` usually lives in
-    ``_base.py`` and the tables elsewhere), so this runs once all sources are scanned.
-    """
-    bases = {name for s in scans for name in s.base_names}
-    changed = True
-    while changed:  # abstract subclasses of a base are bases too
-        changed = False
-        for s in scans:
-            for c in s.classes:
-                if c.abstract and c.name not in bases and any(b in bases for b in c.bases):
-                    bases.add(c.name)
-                    changed = True
-    factories = {name for s in scans for name in s.factories}
-    for s in scans:
-        for c in s.classes:
-            if not c.direct and not c.is_base and not c.abstract and any(b in bases for b in c.bases):
-                s.declarations.append((c.line, f"class {c.name} (declarative)"))
-        for name in sorted(s.called & factories):
-            s.declarations.append((0, f"call of table factory {name}()"))

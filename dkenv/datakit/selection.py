@@ -81,6 +81,9 @@ def select(layout: Layout, scans: dict[str, ModuleScan], settings: DatakitSettin
                 reason = "loose script that declares no table"
             else:
                 reason = "declares no table"
+            if scan.undecided:
+                line, what = scan.undecided[0]
+                reason += f" it can tell ({what}, line {line}; its body declares no column)"
             skipped.append(Skipped(module.name, reason))
     return chosen
 
@@ -92,8 +95,15 @@ def no_tables_error(path: str | Path, layout: Layout, scans: dict[str, ModuleSca
         return DatakitError(f"datakit {str(path)!r} defines no table at import time: {module} line {line}: {what}",
                             "declare tables at module level; declarations under `if TYPE_CHECKING:` or in "
                             "functions that are never called do not count")
+    undecided = [(m, s.undecided[0]) for m, s in scans.items() if s.undecided]
+    if undecided:
+        module, (line, what) = undecided[0]
+        return DatakitError(f"datakit {str(path)!r} defines no table it can tell: {module} line {line}: {what}",
+                            "install the library its base comes from, or declare the columns in the class "
+                            "body (Column(...), mapped_column(...))")
     return DatakitError(f"datakit {str(path)!r} defines no table classes",
                         "a datakit needs SQLModel classes declared with table=True, SQLAlchemy declarative "
-                        "classes (__tablename__) or Table(...) objects")
+                        "classes (__tablename__, or a base's: DeclarativeBase, Flask-SQLAlchemy's db.Model, "
+                        "a library's base) or Table(...) objects")
 
 

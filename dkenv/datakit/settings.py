@@ -8,6 +8,7 @@ Keys (all optional; paths are relative to the file that names them)::
     pythonpath = [".."]                # folders on sys.path while the datakit is imported
     requires = ["../bronze"]           # datakits this one builds on (deployed first)
     data = ["data"]                    # data directories loaded whenever it is deployed
+    migrations = "alembic.ini"         # its Alembic history (ini file or script folder): deploy --from migrations
 
 The same file may hold the project's config (targets, environments): those keys are left to
 :mod:`dkenv.config`.  Any other key is a typo, reported with file and line.
@@ -24,7 +25,7 @@ from typing import Any
 from dkenv.datakit.layout import is_package
 from dkenv.errors import ConfigError
 
-DATAKIT_KEYS = ("include", "exclude", "pythonpath", "requires", "data", "extensions")
+DATAKIT_KEYS = ("include", "exclude", "pythonpath", "requires", "data", "extensions", "migrations")
 #: Keys of the project config file (dkenv.config and the environments/data features) that may share the table.
 CONFIG_KEYS = {"targets", "default_target", "images", "environments", "snapshots", "servers"}
 
@@ -40,6 +41,7 @@ class DatakitSettings:
     requires: list[Path] = field(default_factory=list)
     data: list[Path] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)  # PostgreSQL extensions a deploy creates
+    migrations: Path | None = None  # alembic.ini or the script folder (dkenv.migrations)
 
     def where(self, key: str) -> str:
         """``file:line`` of ``key`` in the settings file (best effort)."""
@@ -128,6 +130,21 @@ def _folders(value: Any, key: str, settings: DatakitSettings, base: Path, *, wha
     return folders
 
 
+def _migrations(value: Any, settings: DatakitSettings, base: Path) -> Path:
+    """The ``alembic.ini`` or script folder ``migrations`` names; it must exist."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{settings.where('migrations')}: migrations must be a path (a string)",
+                          'write migrations = "alembic.ini" (or the folder holding env.py)')
+    path = (base / value).resolve()
+    if not path.exists():
+        raise ConfigError(f"{settings.where('migrations')}: migrations {value!r} does not exist ({path})",
+                          f"fix the path; it is relative to {base} and names alembic.ini or the folder holding env.py")
+    if path.is_dir() and not (path / "env.py").is_file():
+        raise ConfigError(f"{settings.where('migrations')}: migrations folder {value!r} holds no env.py",
+                          "point it at alembic.ini, or at the script folder (the one holding env.py)")
+    return path
+
+
 def load_settings(path: Path) -> DatakitSettings:
     """The settings of the datakit at ``path`` (resolved), from the first file that has any."""
     for candidate in candidate_files(path):
@@ -151,5 +168,7 @@ def load_settings(path: Path) -> DatakitSettings:
                                      what="a datakit this one builds on")
         settings.data = _folders(data.get("data", []), "data", settings, base, what="a data directory")
         settings.extensions = _strings(data.get("extensions", []), "extensions", settings)
+        if "migrations" in data:
+            settings.migrations = _migrations(data["migrations"], settings, base)
         return settings
     return DatakitSettings()

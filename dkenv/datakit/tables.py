@@ -46,15 +46,21 @@ def classes_in(modules: list[ModuleType]) -> list[type]:
     return found
 
 
-def _owned_metadatas(modules: Iterable[ModuleType], scans: Mapping[str, ModuleScan], reg: Any) -> list[Any]:
+#: Module-level instances whose ``.metadata`` belongs to the datakit: ``registry()``, ``SQLAlchemy()``.
+_OWNERS = {"registry", "SQLAlchemy"}
+
+
+def _owned_metadatas(modules: Iterable[ModuleType], scans: Mapping[str, ModuleScan],
+                     registries: list[Any]) -> list[Any]:
     from sqlalchemy import MetaData
 
-    owned = [reg.metadata]
+    owned = [r.metadata for r in registries]
     for module in modules:
         scan = scans.get(module.__name__)
         if scan is None:
             continue
-        for name in [*scan.base_names, *scan.metadata_names]:
+        owners = [n for n, call in scan.instances.items() if call.rpartition(".")[2] in _OWNERS]
+        for name in [*scan.base_names, *scan.metadata_names, *owners]:
             value = getattr(module, name, None)
             metadata = value if isinstance(value, MetaData) else getattr(value, "metadata", None)
             if isinstance(metadata, MetaData) and all(metadata is not m for m in owned):
@@ -62,9 +68,11 @@ def _owned_metadatas(modules: Iterable[ModuleType], scans: Mapping[str, ModuleSc
     return owned
 
 
-def collect(modules: list[ModuleType], scans: Mapping[str, ModuleScan], reg: Any,
+def collect(modules: list[ModuleType], scans: Mapping[str, ModuleScan], fresh: list[Any],
             outside: Collection[str] = ()) -> tuple[list[type], list[Any], list[Any]]:
     """(mapped classes, tables not behind a listed class, metadatas) of the imported datakit.
+
+    ``fresh``: the registries discovery gave this datakit (SQLModel's, libraries' bases').
 
     ``outside``: modules the import pulled in that are not the datakit's (helpers on pythonpath,
     another datakit's models); classes defined there are not the datakit's tables.
@@ -73,10 +81,10 @@ def collect(modules: list[ModuleType], scans: Mapping[str, ModuleScan], reg: Any
 
     outside = set(outside)
     classes = classes_in(modules)
-    owned = _owned_metadatas(modules, scans, reg)
+    owned = _owned_metadatas(modules, scans, fresh)
     # Classes built somewhere no module-level name reaches: they are still in the registries.
-    registries = [reg] + [getattr(b, "registry", None) for m in modules
-                          for b in (getattr(m, n, None) for n in getattr(scans.get(m.__name__), "base_names", []))]
+    registries = [*fresh] + [getattr(b, "registry", None) for m in modules
+                             for b in (getattr(m, n, None) for n in getattr(scans.get(m.__name__), "base_names", []))]
     listed = {id(c) for c in classes}
     order = {id(t): i for i, t in enumerate(t for md in owned for t in md.tables.values())}
     mapped = [mp.class_ for r in registries if r is not None and hasattr(r, "mappers") for mp in r.mappers

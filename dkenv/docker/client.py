@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from dkenv.docker.hints import start_hint
 from dkenv.errors import DockerUnavailable
 
 if TYPE_CHECKING:
@@ -32,10 +33,6 @@ API_TIMEOUT_S = 120
 #: Overrides the address ports are published on (for example a VPN address of a remote engine).
 PUBLISH_HOST_ENV = "DKENV_PUBLISH_HOST"
 
-START_HINT = (
-    "start an engine: `make docker-engine` (installs and starts dockerd on this machine), "
-    "or `sudo systemctl start docker`; or point DOCKER_HOST at a running engine"
-)
 
 _REMOTE_SCHEMES = {"tcp", "http", "https", "ssh"}
 
@@ -168,7 +165,7 @@ def _connect(endpoint: Endpoint, ping_timeout: float) -> docker.DockerClient:
                                          use_ssh_client=use_ssh_client)
     except DockerException as exc:
         raise DockerUnavailable(
-            f"no Docker engine answers at {endpoint.describe()}: {_reason(exc)}", START_HINT
+            f"no Docker engine answers at {endpoint.describe()}: {_reason(exc)}", start_hint()
         ) from None
     client.api.timeout = API_TIMEOUT_S
     client.dkenv_endpoint = endpoint  # type: ignore[attr-defined]

@@ -42,13 +42,20 @@ class ContainerSpec:
     extra: dict[str, Any] = field(default_factory=dict)  # more create_host_config() arguments
 
 
-def run(client: docker.DockerClient, spec: ContainerSpec, progress: Progress | None) -> dict:
+def run(client: docker.DockerClient, spec: ContainerSpec, progress: Progress | None,
+        made: list[str] | None = None) -> dict:
     """Create and start the container; return its inspect document (ports assigned).
 
+    ``made`` gets the container id as soon as it exists, so that the caller can remove it
+    whenever an interrupt lands after this function's own protection ends.
+
     A container that was created but failed to start (port taken) is removed before the error
-    propagates, so a failure leaves nothing behind.
+    propagates, so a failure leaves nothing behind.  So is one whose ``create`` call was cut
+    short by Ctrl-C or SIGTERM after the engine made it: it is found by name and labels.
     """
     from docker.errors import APIError, ImageNotFound
+
+    from dkenv.hooks import gate
 
     api = client.api
     host_config = api.create_host_config(
@@ -59,14 +66,22 @@ def run(client: docker.DockerClient, spec: ContainerSpec, progress: Progress | N
                   ports=[spec.container_port], host_config=host_config, command=spec.command,
                   detach=True)
     try:
-        created = api.create_container(**kwargs)
-    except ImageNotFound:
-        pull(client, spec.image, progress)
-        created = _create(api, spec, kwargs)
-    except APIError as exc:
-        raise _create_error(exc, spec) from None
+        try:
+            created = api.create_container(**kwargs)
+        except ImageNotFound:
+            pull(client, spec.image, progress)
+            created = _create(api, spec, kwargs)
+        except APIError as exc:
+            raise _create_error(exc, spec) from None
+        gate("container-created")
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # interrupted: the engine may have made it anyway
+            _remove_made(client, spec)
+        raise
     cid = created["Id"]
     try:
+        if made is not None:
+            made.append(cid)
         api.start(cid)
         return api.inspect_container(cid)
     except BaseException as exc:
@@ -84,6 +99,58 @@ def run(client: docker.DockerClient, spec: ContainerSpec, progress: Progress | N
         raise
 
 
+def run_named(client: docker.DockerClient, make: Callable[[str], ContainerSpec], *,
+              name: str | None, prefix: str, progress: Progress | None,
+              made: list[str]) -> tuple[dict, dict[str, str]]:
+    """:func:`run` under ``name``, or a free ``PREFIX-xxxxxx``: (inspect document, labels).
+
+    ``make(name)`` gives the spec; a persistent one is created as ``NAME.starting`` (see
+    :func:`labels.is_kept`), after checking that ``NAME`` itself is free.
+    """
+    import secrets
+
+    for _ in range(5):  # generated names collide only by bad luck
+        wanted = name or f"{prefix}-{secrets.token_hex(3)}"
+        spec = make(wanted)
+        pending = spec.name != wanted
+        try:
+            if pending and name_taken(client, wanted):
+                raise name_conflict(wanted)
+            return run(client, spec, progress, made), spec.labels
+        except UsageError as exc:
+            if "already exists" not in exc.message:
+                raise
+            if name is not None:
+                raise name_conflict(wanted) from None
+    raise UsageError("could not find a free container name", "pass --name")  # pragma: no cover
+
+
+def rename(client: docker.DockerClient, container_id: str, name: str) -> None:
+    """Give a container its final Docker name (a name taken meanwhile is a UsageError)."""
+    from docker.errors import APIError
+
+    try:
+        client.api.rename(container_id, name)
+    except APIError as exc:
+        if exc.status_code == 409:
+            raise name_conflict(name) from None
+        raise DockerUnavailable(f"Docker could not rename container {name}: {_explain(exc)}",
+                                "see `docker info` and the engine's log") from None
+
+
+def name_taken(client: docker.DockerClient, name: str) -> bool:
+    """Whether a container (any) is named ``name``."""
+    return bool(client.api.containers(all=True, filters={"name": f"^/{name}$"}))
+
+
+def _remove_made(client: docker.DockerClient, spec: ContainerSpec) -> None:
+    """Remove the container ``spec`` made, if the engine made it (its name and creation label)."""
+    rows = client.api.containers(all=True, filters={
+        "name": f"^/{spec.name}$", "label": [f"{L.CREATED}={spec.labels.get(L.CREATED, '')}"]})
+    for row in rows:
+        remove(client, row["Id"])
+
+
 def _create(api: Any, spec: ContainerSpec, kwargs: dict) -> dict:
     from docker.errors import APIError
 
@@ -93,12 +160,14 @@ def _create(api: Any, spec: ContainerSpec, kwargs: dict) -> dict:
         raise _create_error(exc, spec) from None
 
 
+def name_conflict(name: str) -> UsageError:
+    return UsageError(f"a container named {name!r} already exists",
+                      f"choose another --name, or remove it first (`dkenv down {name}` if dkenv made it)")
+
+
 def _create_error(exc: Any, spec: ContainerSpec) -> Exception:
     if exc.status_code == 409:
-        return UsageError(
-            f"a container named {spec.name!r} already exists",
-            f"choose another --name, or remove it first (`dkenv down {spec.name}` if dkenv made it)",
-        )
+        return name_conflict(spec.name)
     if exc.status_code == 404:
         return ImageUnavailable(f"image {spec.image!r} not found after pulling it", _IMAGE_HINT)
     return DockerUnavailable(f"Docker could not create container {spec.name}: {_explain(exc)}",
@@ -150,9 +219,20 @@ def remove(client: docker.DockerClient, container_id: str) -> bool:
         return False
     except APIError as exc:
         if exc.status_code == 409 and "in progress" in _explain(exc):
-            return False  # another process is removing it right now
+            _wait_removed(client, container_id)  # another process is removing it right now
+            return False
         raise
     return True
+
+
+def _wait_removed(client: docker.DockerClient, container_id: str) -> None:
+    """Return once another process's removal of the container is done (so lists no longer show it)."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        client.api.wait(container_id, condition="removed")
+    except (NotFound, APIError):
+        pass  # already gone (or the engine cannot say): nothing left to wait for
 
 
 def state(client: docker.DockerClient, container_id: str) -> dict:

@@ -30,15 +30,22 @@ ENGINE = "dkenv.engine"
 OWNER_PID = "dkenv.owner.pid"  # "0" = nobody: persistent (dkenv up) or reusable
 OWNER_HOST = "dkenv.owner.host"
 OWNER_START = "dkenv.owner.start"  # the owner's start time, so a recycled pid is not mistaken for it
+# The process that created a persistent container: its owner until the container is kept.
+# (Not OWNER_PID: older dkenv versions reap any container whose OWNER_PID is gone.)
+STARTER_PID = "dkenv.starter.pid"
+STARTER_START = "dkenv.starter.start"
 CREATED = "dkenv.created"  # epoch seconds
 TTL = "dkenv.ttl"  # seconds; "0" = no time-to-live
 CONFIG_HASH = "dkenv.config-hash"
-PERSISTENT = "dkenv.persistent"
+PERSISTENT = "dkenv.persistent"  # outlives its owner, once kept (see :func:`is_kept`)
 USER = "dkenv.user"
 DATABASE = "dkenv.database"
 PORT = "dkenv.port"  # the container port that serves the database
 SCOPE = "dkenv.scope"  # from $DKENV_SCOPE: keeps CI jobs / test sessions sharing an engine apart
 SCOPE_ENV = "DKENV_SCOPE"
+REUSE = "dkenv.reuse"  # "true": started by reuse=True, so another reuse=True may adopt it
+RUN = "dkenv.run"  # a pytest-xdist run's testrunuid: the server its workers share
+SHARE = "dkenv.share"  # which session server of that run (fixture name + configuration)
 
 #: Docker filter for dkenv's own containers (both labels must be present; see the module doc).
 FILTER: dict[str, list[str]] = {"label": [f"{MANAGED}=true", CREATED]}
@@ -88,17 +95,29 @@ def build(
     persistent: bool,
     digest: str,
     now: float | None = None,
+    owner_pid: int | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The labels of a new container.  A persistent one has no owner, so it outlives its starter."""
-    pid = 0 if persistent else os.getpid()
+    """The labels of a new container, owned by this process from its first moment.
+
+    A persistent one has no owner (it outlives its starter), but it names its starter: until
+    that process has finished with it (``Server.keep()`` renames it from
+    :func:`starting_name` to ``name``), a starter that dies leaves a reapable container.
+    ``owner_pid``: another process of this host that owns it (an xdist worker starts the
+    server its controller owns, so killing the controller gets it reaped); default: this one.
+    """
+    pid = 0 if persistent else (owner_pid or os.getpid())
+    starter = os.getpid()
     scope = current_scope()
-    return ({SCOPE: scope} if scope else {}) | {
+    return ({SCOPE: scope} if scope else {}) | dict(extra or {}) | {
         MANAGED: "true",
         NAME: name,
         ENGINE: engine,
         OWNER_PID: str(pid),
         OWNER_HOST: this_host(),
         OWNER_START: process_start(pid) if pid else "",
+        STARTER_PID: str(starter),
+        STARTER_START: process_start(starter),
         CREATED: f"{time.time() if now is None else now:.3f}",
         TTL: str(int(ttl or 0)),
         CONFIG_HASH: digest,
@@ -107,6 +126,27 @@ def build(
         DATABASE: database,
         PORT: str(container_port),
     }
+
+
+#: A persistent container's Docker name while its start is not finished (``NAME.starting``).
+STARTING_SUFFIX = ".starting"
+
+
+def starting_name(name: str) -> str:
+    """The Docker name a persistent container has until it is kept."""
+    return f"{name}{STARTING_SUFFIX}"
+
+
+def is_kept(labels: Mapping[str, str], docker_name: str | None) -> bool:
+    """A persistent container its starter has finished with: its Docker name is its dkenv name.
+
+    Why the name: labels cannot change after ``create``, and a container must carry its owner
+    from that very call (a signal can land while it is in flight).  The Docker name is the one
+    thing dkenv can change afterwards, atomically (``rename``), and every process can read it.
+    """
+    if labels.get(PERSISTENT) != "true":
+        return False
+    return docker_name is None or docker_name.lstrip("/") == labels.get(NAME)
 
 
 def as_int(labels: Mapping[str, str], key: str, default: int = 0) -> int:

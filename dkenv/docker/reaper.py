@@ -7,7 +7,9 @@ so every docker-touching dkenv command calls :func:`reap` first.  A container is
   process: the owner's start time is in the labels), or
 * its time-to-live has passed (wherever its owner is).
 
-Persistent containers (``dkenv up``, ``reuse=True``) have owner pid 0: only their TTL applies.
+Persistent containers (``dkenv up``, ``reuse=True``) carry their starter as owner too, but once
+kept (renamed to their dkenv name when the start finished, see ``labels.is_kept``) only their
+TTL applies; one still named ``NAME.starting`` whose starter is gone was interrupted: reaped.
 Containers without dkenv's labels are never looked at (the Docker filter excludes them).
 ``$DKENV_SCOPE`` does not limit reaping: an abandoned container is abandoned in every scope.
 """
@@ -52,16 +54,43 @@ def _not_zombie(pid: int) -> bool:
         return True
 
 
-def abandoned_reason(labels: dict[str, str], *, now: float, host: str) -> str | None:
-    """Why a container with these labels should be reaped, or None to keep it."""
+def _ttl_passed(labels: dict[str, str], now: float) -> bool:
     ttl = L.as_int(labels, L.TTL)
     created = L.as_float(labels, L.CREATED)
-    if ttl > 0 and created and now > created + ttl:
-        return f"its time-to-live ({ttl} s) has passed"
-    pid = L.as_int(labels, L.OWNER_PID)
-    if pid > 0 and labels.get(L.OWNER_HOST) == host and not pid_alive(pid, labels.get(L.OWNER_START, "")):
+    return bool(ttl > 0 and created and now > created + ttl)
+
+
+def abandoned_reason(labels: dict[str, str], *, now: float, host: str,
+                     docker_name: str | None = None) -> str | None:
+    """Why a container with these labels (and this Docker name) should be reaped, or None."""
+    if _ttl_passed(labels, now):
+        return f"its time-to-live ({L.as_int(labels, L.TTL)} s) has passed"
+    pid, start = L.as_int(labels, L.OWNER_PID), labels.get(L.OWNER_START, "")
+    if labels.get(L.PERSISTENT) == "true":
+        if L.is_kept(labels, docker_name):
+            return None
+        pid, start = L.as_int(labels, L.STARTER_PID), labels.get(L.STARTER_START, "")
+        if pid > 0 and labels.get(L.OWNER_HOST) == host and not pid_alive(pid, start):
+            return f"the process {pid} that was starting it is gone"
+        return None
+    if pid > 0 and labels.get(L.OWNER_HOST) == host and not pid_alive(pid, start):
         return f"its owner process {pid} is gone"
     return None
+
+
+def _kept_since(client: docker.DockerClient, container_id: str, labels: dict[str, str]) -> bool:
+    """Whether a persistent container is kept now (its row was read before its owner's exit).
+
+    The owner renames it before exiting, and we found the owner gone after reading the row:
+    reading the name again now sees the rename, if there was one.
+    """
+    from docker.errors import NotFound
+
+    try:
+        name = client.api.inspect_container(container_id).get("Name")
+    except NotFound:
+        return True  # gone already: nothing to do
+    return L.is_kept(labels, name)
 
 
 def reap(
@@ -80,8 +109,12 @@ def reap(
     removed: list[str] = []
     for row in list_dkenv(client, all=True, scoped=False):
         labels = row.get("Labels") or {}
-        if abandoned_reason(labels, now=now, host=host) is None:
+        docker_name = (row.get("Names") or [""])[0]
+        if abandoned_reason(labels, now=now, host=host, docker_name=docker_name) is None:
             continue
+        if (labels.get(L.PERSISTENT) == "true" and not _ttl_passed(labels, now)
+                and _kept_since(client, row["Id"], labels)):
+            continue  # its starter kept it, then exited, while we were looking
         if remove(client, row["Id"]):
             removed.append(labels.get(L.NAME) or row["Id"][:12])
     if removed and note is not None:

@@ -37,13 +37,21 @@ class Engine:
 
     name: str
     dialects: tuple[str, ...]
+    #: How messages name the engine.
+    label: str = ""
     driver: str = ""
+    #: SQLAlchemy async drivers for this engine, in order of preference; each is also the
+    #: name of the module to import and of the PyPI package that provides it.
+    async_drivers: tuple[str, ...] = ()
     default_image: str | None = None
     image_env: str | None = None
     container_port: int | None = None
     default_user: str | None = None
     default_database: str | None = None
     data_dir: str | None = None
+    #: Whether a database can become a named template that isolated databases are copied from
+    #: (PostgreSQL's template databases, SQLite's files; MySQL has no such thing).
+    snapshots: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     # -- URLs ---------------------------------------------------------------

@@ -97,11 +97,6 @@ def classify(sql: str, column: Column | None = None) -> tuple[str, str | None]:
     return "other", None
 
 
-def is_now_literal(value: str) -> bool:
-    """``'now'``-like words that, as a plain string default, are text rather than a clock."""
-    return f"'{value.strip().lower()}'" in _NOW_WORDS
-
-
 def is_infinity(value: str) -> bool:
     """PostgreSQL's ``infinity``/``-infinity`` timestamps, as a plain string default."""
     return f"'{value.strip().lower()}'" in _INFINITY_WORDS

@@ -1,7 +1,8 @@
 """Database errors as one sentence a user can act on.
 
 Each driver words its errors differently: PyMySQL raises ``(1005, "Can't create table …")``
-tuples, psycopg2 appends ``LINE 1: …`` and a caret, SQLAlchemy wraps everything in
+tuples (recognised by the exception's class, never by the shape of its arguments: an
+``OSError(28, "No space left on device")`` has the same shape and says what the OS said), psycopg2 appends ``LINE 1: …`` and a caret, SQLAlchemy wraps everything in
 ``(driver.Error) … [SQL: …] (Background on this error at: …)``. dkenv prints one line:
 ``MySQL error 1005: Can't create table …``, ``relation "staff" does not exist``.
 """
@@ -25,8 +26,11 @@ def describe_db_error(exc: BaseException) -> str:
     """
     orig = getattr(exc, "orig", None) or exc
     args = getattr(orig, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
+    if _is_mysql_error(orig) and len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
         return _clip(f"MySQL error {args[0]}: {_first_line(args[1])}")  # PyMySQL / mysqlclient
+    if isinstance(orig, OSError) and orig.strerror:
+        where = orig.filename if orig.filename is not None else None
+        return _clip(orig.strerror + (f": {where}" if where is not None else ""))
     text = _SA_NOISE.sub("", str(orig)).strip()
     text = _SA_PREFIX.sub("", text)
     mysql = re.match(r"^\((\d{4}),\s*['\"](.*)['\"]\)$", _first_line(text), re.DOTALL)
@@ -35,6 +39,15 @@ def describe_db_error(exc: BaseException) -> str:
     line = _first_line(text)
     line = re.sub(r"^(ERROR|FATAL):\s+", "", line)  # libpq's severity prefix
     return _clip(line or type(orig).__name__)
+
+
+#: Modules whose exceptions carry MySQL's ``(errno, message)`` pair.
+_MYSQL_MODULES = frozenset({"pymysql", "MySQLdb", "mysql"})
+
+
+def _is_mysql_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a MySQL driver (by its class's module, not its arguments)."""
+    return any(cls.__module__.split(".")[0] in _MYSQL_MODULES for cls in type(exc).__mro__)
 
 
 def _first_line(text: str) -> str:

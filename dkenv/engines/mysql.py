@@ -73,7 +73,10 @@ class MySQLEngine(Engine):
 MYSQL = MySQLEngine(
     name="mysql",
     dialects=("mysql", "mariadb"),
+    label="MySQL/MariaDB",
+    snapshots=False,
     driver="pymysql",
+    async_drivers=("aiomysql", "asyncmy"),
     default_image="mysql:8.0",
     image_env="DKENV_MYSQL_IMAGE",
     container_port=3306,

@@ -94,7 +94,9 @@ class PostgresEngine(Engine):
 POSTGRES = PostgresEngine(
     name="postgres",
     dialects=("postgresql",),
+    label="PostgreSQL",
     driver="psycopg2",
+    async_drivers=("asyncpg", "psycopg"),
     default_image="postgres:16",
     image_env="DKENV_POSTGRES_IMAGE",
     container_port=5432,

@@ -41,7 +41,8 @@ class SQLiteEngine(Engine):
         raise NotImplementedError("SQLite schemas are detached by the target runtime")
 
 
-SQLITE = SQLiteEngine(name="sqlite", dialects=("sqlite",), driver="pysqlite")
+SQLITE = SQLiteEngine(name="sqlite", dialects=("sqlite",), label="SQLite", driver="pysqlite",
+                      async_drivers=("aiosqlite",))
 
 
 def _text(sql: str):

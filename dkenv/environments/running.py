@@ -19,6 +19,7 @@ An environment is declared in ``dkenv.toml`` (or under ``[tool.dkenv]`` in ``pyp
     env = { TZ = "UTC" }    # extra container environment variables
     # optional, any engine:
     validate = true         # validate each datakit after deploying it
+    build = "models"        # or "migrations": run each datakit's Alembic history ([tool.dkenv] migrations)
 
 Names: an environment is ``[A-Za-z0-9][A-Za-z0-9_-]*``; a database is an identifier
 (``[A-Za-z][A-Za-z0-9_]*``), because ``dkenv env up --env`` exports ``DKENV_<DATABASE>_URL``.
@@ -38,7 +39,8 @@ What bringing one up does, and in which order (so that bad input costs nothing):
 Containers are named ``env-<ENV>-<DB>`` (``env up``; ``.<scope hash>`` appended under
 ``$DKENV_SCOPE``) or ``env-<ENV>-<DB>.<random>`` (``with environment(...)``, owned by the
 process and removed when the block exits).  SQLite databases are files: in a fresh temp dir
-for ``with environment(...)``; for ``env up`` in ``$TMPDIR/dkenv-env-<ENV>/`` until ``env down``
+for ``with environment(...)``; for ``env up`` in ``environments/<ENV>/`` of dkenv's private
+state directory (:mod:`dkenv.state`: ``~/.local/state/dkenv`` on Linux) until ``env down``
 (schemas live beside ``<DB>.db`` as ``<DB>.<schema>.db``, attached by dkenv).
 """
 
@@ -54,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dkenv import hooks
 from dkenv.config import Target
 from dkenv.environments.datakits import check_order, discover, in_context, order_hint
 from dkenv.environments.specs import (
@@ -64,6 +67,7 @@ from dkenv.environments.specs import (
 )
 from dkenv.environments.state import container_name, refuse_if_up, state_dir
 from dkenv.errors import DeployError, DkenvError
+from dkenv.state import make_private, private_file
 
 if TYPE_CHECKING:
     from dkenv.datakit import Datakit
@@ -177,7 +181,16 @@ def up(name: str, *, config: str | Path | None = None,
         extra = tuple(Path(d) for d in data)
         spec = dataclasses.replace(spec, databases={
             key: dataclasses.replace(db, data=(*db.data, *extra)) for key, db in spec.databases.items()})
-    return _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
+    env = _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
+    try:
+        hooks.gate("environment-ready")
+        for database in env.databases.values():
+            if database.server is not None:
+                database.server.keep()  # outlives this process from now on
+    except BaseException:
+        env.close()
+        raise
+    return env
 
 
 def _printer(progress: Progress | bool | None) -> Progress:
@@ -272,7 +285,12 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
         if cancel.is_set():
             raise _Cancelled
         try:
-            result = deploy_data_objects(kit, target)
+            if db.build == "migrations":
+                from dkenv.migrations import migrate_target
+
+                result = migrate_target(kit, target)
+            else:
+                result = deploy_data_objects(kit, target)
             if db.validate:
                 _validate(kit, target, db)
         except DkenvError as exc:
@@ -283,6 +301,8 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
         checked = ", validated" if db.validate else ""
         progress(f"dkenv: {label}: deployed {kit.name} ({len(result.tables)} tables{checked})")
     _load(db, kits, target, label, context, progress)
+    if database.path is not None:
+        make_private(database.path.parent)  # schema files SQLite created (0644 under umask 022)
     return database
 
 
@@ -307,13 +327,12 @@ def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progres
         from dkenv.config import create_custom_target
 
         if persistent:
-            folder = state_dir(spec.name)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = state_dir(spec.name, create=True)  # private: 0700, our own, no symlink
         else:
             folder = Path(tempfile.mkdtemp(prefix=f"dkenv-env-{spec.name}-"))
         file = folder / f"{db.name}.db"
         on_undo(_named(lambda: _remove_sqlite(folder, db.name), str(file)))
-        file.touch()  # an empty file is an empty SQLite database: up even with no datakits
+        private_file(file)  # 0600; an empty file is an empty SQLite database: up even with no datakits
         target = create_custom_target("sqlite", str(file), name=f"{spec.name}.{db.name}")
         return Database(db.name, db.engine, f"sqlite:///{file}", target, path=file)
 
@@ -322,7 +341,8 @@ def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progres
     server = start(db.engine, name=container_name(spec.name, db.name, persistent=persistent),
                    image=db.image, port=db.port, user=db.user, password=db.password,
                    database=db.database, env=db.env or None, timeout=db.timeout,
-                   ttl=db.ttl if persistent else None, persistent=persistent, progress=progress)
+                   ttl=db.ttl if persistent else None, persistent=persistent, keep=False,
+                   progress=progress)
     on_undo(_named(server.remove, server.name))
     return Database(db.name, db.engine, server.url, server.target, server=server)
 

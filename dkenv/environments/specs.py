@@ -18,7 +18,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _ENV_KEYS = {"description", "databases"}
 _CONTAINER_KEYS = {"image", "user", "password", "database", "port", "timeout", "ttl", "env"}
-_DB_KEYS = {"engine", "datakits", "data", "validate", "pythonpath", *_CONTAINER_KEYS}
+_DB_KEYS = {"engine", "datakits", "data", "validate", "pythonpath", "build", *_CONTAINER_KEYS}
 _NO_ENTRY = object()  # locate_in_config without an array entry
 
 
@@ -45,6 +45,7 @@ class DatabaseSpec:
     pythonpath: tuple[Path, ...] = ()  # folders on sys.path while its datakits are imported
     where: str = ""  # "file:line" of its table, for messages
     data: tuple[Path, ...] = ()  # data directories loaded after the datakits, resolved like paths
+    build: str = "models"  # "migrations": each datakit's Alembic history builds its tables
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
     validate = raw.get("validate", True)
     if not isinstance(validate, bool):
         raise bad("validate must be true or false", key="validate")
+    build = raw.get("build", "models")
+    if build not in ("models", "migrations"):
+        raise bad(f"build must be \"models\" or \"migrations\", not {build!r}", key="build")
     data = raw.get("data", [])
     if not isinstance(data, list) or not all(isinstance(d, str) and d for d in data):
         raise bad("data must be a list of data directories", key="data")
@@ -190,7 +194,7 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
         database=raw.get("database"), port=port, timeout=float(timeout), ttl=ttl,
         env={str(k): str(v) for k, v in variables.items()}, validate=validate, where=where,
         pythonpath=tuple(base / Path(p).expanduser() for p in pythonpath),
-        data=tuple(base / Path(d).expanduser() for d in data),
+        data=tuple(base / Path(d).expanduser() for d in data), build=build,
     )
 
 

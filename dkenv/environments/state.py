@@ -8,9 +8,8 @@ is :mod:`dkenv.environments.running`.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,9 @@ from dkenv.environments.specs import (
     settings_from,
     unknown_environment,
 )
-from dkenv.errors import DockerUnavailable, UsageError
+from dkenv.errors import DockerUnavailable, EnvironmentFailure, UsageError
+from dkenv.state import private_dir, state_root
+from dkenv.state import state_dir as private_state_dir
 
 if TYPE_CHECKING:
     from dkenv.lifecycle import Server
@@ -50,13 +51,27 @@ def parse_container_name(name: str) -> tuple[str, str] | None:
     return env, db
 
 
-def state_dir(env: str) -> Path:
-    """Where ``env up`` keeps an environment's SQLite files until ``env down``."""
+def state_dir(env: str, *, create: bool = False) -> Path:
+    """Where ``env up`` keeps an environment's SQLite files until ``env down``.
+
+    ``<dkenv state dir>/environments/<ENV>[-<scope hash>]`` (see :mod:`dkenv.state`): private
+    to the user, 0700.  ``create``: make it (and check every level); otherwise only the path.
+    """
     from dkenv.docker.labels import current_scope
 
     scope = current_scope()
-    suffix = f"-{hashlib.sha256(scope.encode()).hexdigest()[:6]}" if scope else ""
-    return Path(tempfile.gettempdir()) / f"dkenv-env-{env}{suffix}"
+    name = f"{env}-{hashlib.sha256(scope.encode()).hexdigest()[:6]}" if scope else env
+    if create:
+        return private_state_dir("environments", name)
+    return state_root() / "environments" / name
+
+
+def _existing(folder: Path) -> bool:
+    """Whether ``folder`` exists; an existing one must be our own real directory (else exit 3)."""
+    if not os.path.lexists(folder):
+        return False
+    private_dir(folder)
+    return True
 
 
 def _servers_by_env() -> dict[str, list[Server]]:
@@ -75,12 +90,29 @@ def _sqlite_files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("*.db") if "." not in p.stem) if folder.is_dir() else []
 
 
+def _remove_folder(folder: Path) -> list[str]:
+    """Delete the files of an environment's folder and the folder; the databases really removed."""
+    databases = set(_sqlite_files(folder))
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        try:
+            entry.unlink()
+        except OSError as exc:
+            raise EnvironmentFailure(f"could not remove {entry}: {exc.strerror or exc}",
+                                     "remove it by hand, then run `dkenv env down` again") from None
+        if str(entry) in databases:
+            removed.append(str(entry))
+    folder.rmdir()
+    return removed
+
+
 def refuse_if_up(spec: EnvironmentSpec) -> None:
     """Refuse to bring ``spec`` up a second time (its containers or SQLite files exist)."""
     running = []
     if any(db.engine != "sqlite" for db in spec.databases.values()):
         running = [s.name for s in _servers_by_env().get(spec.name, []) if s.persistent]
-    files = _sqlite_files(state_dir(spec.name))
+    folder = state_dir(spec.name)
+    files = _sqlite_files(folder) if _existing(folder) else []
     if running or files:
         raise UsageError(f"environment {spec.name} is already up ({', '.join(running + files)})",
                          f"see its URLs with `dkenv env ls --show-secrets`, or remove it first: "
@@ -106,12 +138,11 @@ def down(name: str, *, config: str | Path | None = None) -> list[str]:
         by_env = {}
     removed = []
     for server in by_env.get(name, []):
-        server.remove()
-        removed.append(server.name)
+        if server.remove():  # not one another process removed meanwhile
+            removed.append(server.name)
     folder = state_dir(name)
-    if folder.is_dir():
-        removed.extend(_sqlite_files(folder))
-        shutil.rmtree(folder, ignore_errors=True)
+    if _existing(folder):
+        removed.extend(_remove_folder(folder))
     if not removed and name not in settings.environments:
         raise unknown_environment(name, settings, running=list(by_env))
     return removed
@@ -153,8 +184,9 @@ def list_environments(*, config: str | Path | None = None,
             engine = spec.databases[db].engine if spec else servers[db].engine
             row: dict[str, Any] = {"name": db, "engine": engine, "status": "down", "url": None}
             if engine == "sqlite":
-                file = state_dir(name) / f"{db}.db"
-                if file.is_file():
+                folder = state_dir(name)
+                file = folder / f"{db}.db"
+                if _existing(folder) and file.is_file():
                     row.update(status="running", url=f"sqlite:///{file}", path=str(file))
             elif db in servers:
                 s = servers[db].to_dict(show_secrets=show_secrets)

@@ -151,8 +151,9 @@ def dialect_for(engine_name: str, url: str | None = None) -> Any:
         return make_url(url).get_dialect()()
     from sqlalchemy.dialects import registry
 
-    name = {"postgres": "postgresql", "mysql": "mysql", "sqlite": "sqlite"}[engine_name]
-    return registry.load(name)()
+    from dkenv.engines import get_engine
+
+    return registry.load(get_engine(engine_name).dialects[0])()
 
 
 def compile_units(units: Sequence[Unit], dialect: Any, spec: Engine, *,

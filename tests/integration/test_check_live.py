@@ -162,3 +162,17 @@ def test_a_dangling_key_fails_only_its_own_table(dk):
                              "orphan": {"postgres": "failed", "mysql": "failed"}}
     details = {x["detail"] for x in doc["results"] if x["table"] == "orphan"}
     assert all("orphan.parent_id references nowhere" in d for d in details), details
+
+
+def test_check_judges_the_tables_not_its_own_values_on_every_engine(dk):
+    """Issue 19: a JSON-list TypeDecorator passes, a type dkenv cannot fill is `?` (exit 0),
+    an enum stored by names keeps its ✓ with a warning written for a declarative model."""
+    r = dk("check", CHECK_KITS / "decorated", "--json")
+    assert r.code == 0, r.out + r.err
+    doc = json.loads(r.out)
+    assert doc["matrix"] == {"spawner": dict.fromkeys(ENGINES, "ok"),
+                             "place": dict.fromkeys(ENGINES, "unchecked"),
+                             "job": dict.fromkeys(ENGINES, "ok")}, doc["results"]
+    labels = [f for f in doc["findings"] if f["code"] == "enum-labels"]
+    assert {f["engine"] for f in labels} == set(ENGINES)
+    assert all(f["fix"].startswith("mapped_column(Enum(Kind, values_callable=") for f in labels)

@@ -240,6 +240,7 @@ import logging, sys, warnings
 from sqlalchemy.exc import SAWarning
 import dkenv.cli.deploy as deploy_cli
 from dkenv.cli import main
+from dkenv.cli._stdout import out  # a command's results go through out(): plain print() is noise
 
 def noisy(as_json):
     for _ in range(3):  # shown once
@@ -250,7 +251,7 @@ def noisy(as_json):
     except RuntimeError:
         logging.getLogger("sqlalchemy.pool.impl.StaticPool").error(
             "Exception during reset or similar", exc_info=True)
-    print("listed")
+    out("listed")
 
 deploy_cli._list_targets = noisy
 main(sys.argv[1:])

@@ -303,8 +303,10 @@ def test_reuse_returns_the_same_unowned_server_and_stop_keeps_it(client, scope) 
     with dkenv.ephemeral("postgres", reuse=True) as second:
         assert second.container == first.container
         assert query(second.url) == 1  # the password is read back from the container
-    labels = client.api.inspect_container(first.container)["Config"]["Labels"]
+    attrs = client.api.inspect_container(first.container)
+    labels = attrs["Config"]["Labels"]
     assert labels["dkenv.owner.pid"] == "0" and labels["dkenv.persistent"] == "true"
+    assert attrs["Name"] == f"/{first.name}"  # kept: renamed from NAME.starting when ready
     assert remove_servers([first.name]) == [first.name]
 
 

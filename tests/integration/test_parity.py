@@ -7,6 +7,9 @@ name with ``deploy_data_objects``; both catalogs are read back whole (inspector,
 ``pg_catalog``/``SHOW CREATE``/``sqlite_master``) and must be identical.  Where plain
 ``create_all`` itself fails on an engine (``UNLOGGED`` on SQLite, a sequence on SQLite...),
 the case is skipped for that engine with the reason.
+
+The ``create_all`` database must also validate clean (issue 19): `validate_tables` reports no
+difference on a database the models themselves built, whatever each engine rewrote.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dkenv.config import Target
 from dkenv.datakit import load_datakit
 from dkenv.runtime import release
 from dkenv.schema import metadatas_of
+from dkenv.validate import validate_tables
 from tests.integration.parity_support import Server, read_catalog, server_fixture  # noqa: F401 - the fixture
 
 PARITY = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
@@ -51,6 +55,8 @@ def test_deploy_builds_what_create_all_builds(server: Server, case: str) -> None
         pytest.skip(f"plain create_all does not compile on {server.engine}: {str(exc)[:100]}")
     with engine.connect() as conn:
         expected = read_catalog(conn, [None, *schemas])
+        tables = [t for md in metadatas_of(kit) for t in md.tables.values()]
+        assert validate_tables(tables, conn) == []  # no false verdict on create_all's database
     engine.dispose()
 
     url = server.fresh(name, schemas)

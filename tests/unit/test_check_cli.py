@@ -260,3 +260,27 @@ def test_a_table_is_checked_in_isolation_from_a_neighbours_dangling_key(dk):
     orphan = next(x for x in doc["results"] if x["table"] == "orphan")
     assert "orphan.parent_id references nowhere" in orphan["detail"]
     assert "Transaction()" not in r.out
+
+
+# --------------------------------------------------------------------------- issue 19: verdicts
+DECORATED = CHECK_KITS / "decorated"
+
+
+def test_check_judges_the_tables_not_its_own_values(dk):
+    """A JSON-list TypeDecorator gets a list (✓); a type dkenv cannot make a value for is its
+    own limit (?), not the table's ✗; an enum stored by names is a warning on a ✓ cell, with
+    the fix written for a declarative model."""
+    r = dk("check", DECORATED, "--engines", "sqlite", "--json")
+    assert r.code == 0, r.out + r.err
+    doc = json.loads(r.out)
+    assert doc["matrix"] == {"spawner": {"sqlite": "ok"}, "place": {"sqlite": "unchecked"},
+                             "job": {"sqlite": "ok"}}
+    place = next(x for x in doc["results"] if x["table"] == "place")
+    assert "PointType takes none of the values dkenv tried" in place["detail"]
+    labels = [f for f in doc["findings"] if f["code"] == "enum-labels"]
+    assert labels and labels[0]["severity"] == "warning"
+    assert labels[0]["fix"] == "mapped_column(Enum(Kind, values_callable=lambda e: [m.value for m in e]))"
+    human = dk("check", DECORATED, "--engines", "sqlite")
+    rows = {line.split()[0]: line.split()[1:] for line in human.out.splitlines()[1:4]}
+    assert rows == {"spawner": ["✓"], "place": ["?"], "job": ["✓*"]}
+    assert "dkenv's limit, not the table's" in human.out

@@ -90,3 +90,18 @@ def test_junit_one_case_per_table_and_engine(tmp_path) -> None:
 def test_unknown_status_is_rejected() -> None:
     with pytest.raises(ValueError, match="deployed"):
         CheckResult("sqlite", "t", "deployed")
+
+
+def test_unchecked_cell_passes_and_says_why(tmp_path) -> None:
+    """`?`: dkenv could not make a smoke row — its limit, not the table's: exit 0, JUnit pass."""
+    from dkenv.check.report import CheckResult, is_success, render_matrix, write_junit
+
+    results = [CheckResult("sqlite", "place", "unchecked", "no smoke row (spot): dkenv cannot"
+                           " generate a value")]
+    assert is_success(results)
+    text = render_matrix(results)
+    assert text.splitlines()[1].split() == ["place", "?"]
+    assert "? place on SQLite: no smoke row (spot)" in text
+    write_junit(tmp_path / "j.xml", results)
+    xml = (tmp_path / "j.xml").read_text()
+    assert 'failures="0"' in xml and "unchecked: no smoke row (spot)" in xml

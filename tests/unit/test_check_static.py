@@ -14,7 +14,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlmodel import Field, SQLModel
 
 from dkenv.check import ENGINES, Finding, static_check
@@ -277,10 +277,30 @@ def test_enum_names_versus_values_and_sqlite_without_check() -> None:
     # MySQL matches ENUM labels case-insensitively, so 'pending' finds 'PENDING' there
     assert [f.engine for f in labels] == ["sqlite", "postgres"]
     assert "('PENDING'), not the values ('pending')" in labels[0].message
-    assert "values_callable" in labels[0].fix
+    assert labels[0].fix == ("sa_column=Column(Enum(Status, values_callable=lambda e:"
+                             " [m.value for m in e]))")  # SQLModel's spelling
     assert only(findings, "enum-labels", column="mood") == []  # names equal values
     sqlite = one(findings, "enum-type", "sqlite", "mood")
     assert sqlite.severity == "warning" and "create_constraint=True" in sqlite.fix
+
+
+def test_enum_fix_is_written_in_the_models_own_style() -> None:
+    """Declarative classes get mapped_column(...), Core tables Column("name", ...)."""
+    class Base(DeclarativeBase):
+        pass
+
+    class Order(Base):
+        __tablename__ = "order_decl"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        plan: Mapped[Plan] = mapped_column(sa.Enum(Plan, name="plan_decl"))
+
+    core = sa.Table("order_core", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("plan", sa.Enum(Plan, name="plan_core")))
+    declarative = one(static_check([Order.__table__]), "enum-labels", "postgres", "plan")
+    assert declarative.fix == ("mapped_column(Enum(Plan, values_callable=lambda e:"
+                               " [m.value for m in e]))")
+    table = one(static_check([core]), "enum-labels", "postgres", "plan")
+    assert table.fix == 'Column("plan", Enum(Plan, values_callable=lambda e: [m.value for m in e]))'
 
 
 def test_enum_values_that_differ_beyond_case_are_reported_on_mysql() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dkenv.datakit.scan import resolve_bases, scan_source
+from dkenv.datakit.resolve import resolve_bases
+from dkenv.datakit.scan import scan_source
 
 
 def _scan(tmp_path: Path, **sources: str):
@@ -30,7 +31,7 @@ def test_subclass_of_a_declarative_base_defined_in_another_module(tmp_path):
                "class Helper:\n    pass\n"),
     )
     assert not scans["base"].declares_tables  # the base and an abstract class are no tables
-    assert scans["users"].declarations == [(2, "class User (declarative)")]
+    assert scans["users"].declarations == [(2, "class User (derives from Abstract, a declarative base of the datakit)")]
 
 
 def test_sqlmodel_table_classes_and_table_calls(tmp_path):

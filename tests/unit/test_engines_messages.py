@@ -38,3 +38,13 @@ def test_other_errors_are_their_first_line_clipped() -> None:
     long = describe_db_error(ValueError("x" * 1000))
     assert len(long) == 300 and long.endswith("…")
     assert describe_db_error(KeyError()) == "KeyError"
+
+
+def test_os_errors_say_what_the_os_said_not_mysql() -> None:
+    """An OSError has the (int, str) shape of a PyMySQL error: it is still the OS speaking."""
+    assert describe_db_error(OSError(28, "No space left on device")) == "No space left on device"
+    assert describe_db_error(FileNotFoundError(2, "No such file or directory", "/x/y.db")) == (
+        "No such file or directory: /x/y.db")
+    assert describe_db_error(ValueError(28, "not a database")) != "MySQL error 28: not a database"
+    assert describe_db_error(pymysql.err.OperationalError(2013, "Lost connection")) == (
+        "MySQL error 2013: Lost connection")

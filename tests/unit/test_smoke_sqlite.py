@@ -14,7 +14,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from dkenv.check.smoke import SmokeFailure, smoke_rows
-from dkenv.check.values import differs
+from dkenv.check.values import differs, value_for
 
 
 def fresh_base() -> type[SQLModel]:
@@ -234,3 +234,39 @@ def test_autocommit_connection_is_refused(engine: sa.Engine) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         with pytest.raises(ValueError, match="AUTOCOMMIT"):
             smoke_rows(conn, [])
+
+
+def test_a_type_decorator_gets_a_value_of_the_type_it_takes(engine: sa.Engine) -> None:
+    """A decorator that JSON-encodes lists and stores anything else as given: a generated
+    string would be stored unencoded and fail to read back; the round trip picks a list."""
+    from tests.fixtures.check_datakits.decorated.decorated_kit.tables import JSONList, PointType
+
+    md = sa.MetaData()
+    listed = sa.Table("listed", md, sa.Column("id", sa.Integer, primary_key=True),
+                      sa.Column("scopes", JSONList, nullable=False))
+    pointed = sa.Table("pointed", md, sa.Column("id", sa.Integer, primary_key=True),
+                       sa.Column("spot", PointType, nullable=False))
+    assert isinstance(value_for(listed.c.scopes, "sqlite", 1), list)
+    md.create_all(engine)
+    with engine.connect() as conn:
+        failures = smoke_rows(conn, [listed, pointed])
+    assert [(f.table, f.kind) for f in failures] == [("pointed", "unchecked")]
+
+
+def test_a_python_error_on_dkenvs_value_is_not_the_tables_failure(engine: sa.Engine) -> None:
+    """A type whose Python read-back raises on the value dkenv chose: dkenv's limit."""
+
+    class Fussy(sa.String):
+        def result_processor(self, dialect, coltype):
+            def process(value):
+                raise ValueError("cannot read this")
+            return process
+
+    md = sa.MetaData()
+    fussy = sa.Table("fussy", md, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("v", Fussy(20), nullable=False))
+    md.create_all(engine)
+    with engine.connect() as conn:
+        failures = smoke_rows(conn, [fussy])
+    assert [(f.table, f.kind) for f in failures] == [("fussy", "unchecked")]
+    assert "ValueError: cannot read this" in failures[0].error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dkenv.sql_normalize import normalize, operands, same_sql
+from dkenv.sql_normalize import REWRITES, Rewrite, engine_rewrites, normalize, operands, same_sql
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,38 @@ def test_normal_forms() -> None:
     assert normalize("'x'::character varying") == "'x'"
     assert normalize("`a` = TRUE") == "a = 1"
     assert operands("x BETWEEN 1 AND 5") == ("1", "5", "x")
+
+
+# --------------------------------------------------------------------------------------------
+# Each engine's known rewrites (dkenv.sql_normalize.REWRITES), one test each
+
+
+@pytest.mark.parametrize("rewrite", REWRITES, ids=lambda r: f"{r.engine}: {r.name}")
+def test_each_known_rewrite_reconciles_its_two_spellings(rewrite: Rewrite) -> None:
+    family = next(iter(rewrite.families), None)
+    assert same_sql(rewrite.model, rewrite.live, engine_rewrites(rewrite.engine, "db", family))
+    # the rewrite is what makes them equal: the normalised texts alone differ
+    assert normalize(rewrite.model) != normalize(rewrite.live)
+
+
+@pytest.mark.parametrize("rewrite", [r for r in REWRITES if r.engine != "postgresql"],
+                         ids=lambda r: r.name)
+def test_a_rewrite_belongs_to_its_engine(rewrite: Rewrite) -> None:
+    assert not same_sql(rewrite.model, rewrite.live, engine_rewrites("postgresql", "db"))
+
+
+@pytest.mark.parametrize(
+    ("engine", "model", "live", "family"),
+    [
+        ("postgresql", "'true'", "false", "boolean"),  # the value still counts
+        ("postgresql", "'true'", "true", "string"),  # only a boolean column's word is a boolean
+        ("mysql", "length(name) > 1", "(octet_length(`name`) > 5)", None),
+        ("mysql", "char_length(name) > 1", "(octet_length(`name`) > 1)", None),
+        ("mysql", "nextval(ref_no_seq)", "nextval(`other_db`.`ref_no_seq`)", None),  # not its db
+        ("mysql", "nextval(ref_no_seq)", "nextval(`db`.`other_seq`)", None),
+        ("postgresql", "name LIKE 'a%'", "((name)::text ~~* 'a%'::text)", None),
+    ],
+)
+def test_rewrites_keep_real_differences(engine: str, model: str, live: str,
+                                        family: str | None) -> None:
+    assert not same_sql(model, live, engine_rewrites(engine, "db", family))

@@ -1,0 +1,1 @@
+"""A small shop: customers and their orders (the models the migrations must build)."""
