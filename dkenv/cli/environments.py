@@ -44,8 +44,10 @@ def env() -> None:
               help="Folder put on sys.path while datakits are imported (repeatable; also DKENV_PYTHONPATH).")
 @click.option("--data", "data", multiple=True, metavar="DIR",
               help="Load DIR's data files into every database, after its own data (repeatable).")
+@click.option("--encoding", metavar="CODEC", default=None,
+              help="The data files' text encoding (default: UTF-8, with or without a byte-order mark).")
 def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ...],
-               data: tuple[str, ...]) -> None:
+               data: tuple[str, ...], encoding: str | None) -> None:
     """Start environment NAME: its databases in parallel, its datakits deployed in order.
 
     Every datakit path is checked before anything starts; each datakit is validated after it
@@ -64,7 +66,7 @@ def up_command(name: str, as_json: bool, as_env: bool, pythonpath: tuple[str, ..
     from dkenv.environments import up
 
     began = time.monotonic()
-    environment = up(name, progress=err, pythonpath=pythonpath, data=data)
+    environment = up(name, progress=err, pythonpath=pythonpath, data=data, encoding=encoding)
     err(f"dkenv: environment {name} up in {time.monotonic() - began:.1f} s; "
         f"remove it with: dkenv env down {name}")
     if as_json:

@@ -170,17 +170,19 @@ def environment(name: str, *, config: str | Path | None = None,
 
 def up(name: str, *, config: str | Path | None = None,
        progress: Progress | bool | None = None, pythonpath: Sequence[str | Path] = (),
-       data: Sequence[str | Path] = ()) -> Environment:
+       data: Sequence[str | Path] = (), encoding: str | None = None) -> Environment:
     """Bring ``name`` up to outlive this process (``dkenv env up``); ``down(name)`` removes it.
 
     Raises UsageError (exit 2) when it is already up.  ``progress`` defaults to stderr.
-    ``data``: directories loaded into every database, after its own ``data = [...]``.
+    ``data``: directories loaded into every database, after its own ``data = [...]``;
+    ``encoding``: their files' text encoding (default UTF-8, with or without a byte-order mark).
     """
     spec = environment_spec(name, settings_from(config))
-    if data:
+    if data or encoding:
         extra = tuple(Path(d) for d in data)
         spec = dataclasses.replace(spec, databases={
-            key: dataclasses.replace(db, data=(*db.data, *extra)) for key, db in spec.databases.items()})
+            key: dataclasses.replace(db, data=(*db.data, *extra), encoding=encoding or db.encoding)
+            for key, db in spec.databases.items()})
     env = _bring_up(spec, persistent=True, progress=_printer(progress), pythonpath=pythonpath)
     try:
         hooks.gate("environment-ready")
@@ -315,7 +317,7 @@ def _load(db: DatabaseSpec, kits: list[Datakit], target: Target, label: str, con
     if not dirs:
         return
     try:
-        result = load_data(target, dirs, kits)
+        result = load_data(target, dirs, kits, encoding=db.encoding)
     except DkenvError as exc:
         raise in_context(exc, f"{context}, data") from None
     progress(f"dkenv: {label}: {result.summary()}")

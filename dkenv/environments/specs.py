@@ -46,6 +46,7 @@ class DatabaseSpec:
     where: str = ""  # "file:line" of its table, for messages
     data: tuple[Path, ...] = ()  # data directories loaded after the datakits, resolved like paths
     build: str = "models"  # "migrations": each datakit's Alembic history builds its tables
+    encoding: str | None = None  # the data files' text encoding (`env up --encoding`; default UTF-8)
 
 
 @dataclass(frozen=True)

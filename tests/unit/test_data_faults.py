@@ -6,6 +6,7 @@ byte in a UTF-8 file, mixed naive and aware timestamps, a full disk (a real 2 MB
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -206,3 +207,30 @@ def test_no_space_for_the_loads_temporary_files_is_exit_3(dk, small_disk, tmp_pa
     assert f"dkenv: error: no space left for the load's temporary files in {small_disk} " in result.err
     assert "nothing was loaded" in result.err and "TMPDIR" in result.err
     assert "internal error" not in result.err
+
+
+def test_env_up_takes_the_data_files_encoding(dk, tmp_path, monkeypatch):
+    """`env up --data` reads files as `load` does: a Latin-1 byte is refused with the hint, and
+    `--encoding latin-1` loads it; the refused environment leaves nothing up."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "latin"
+    data.mkdir()
+    (data / "country.csv").write_bytes(b"code,name\nDE,Germany\nFR,Fran\xe7e\n")
+    (tmp_path / "dkenv.toml").write_text(
+        f'[environments.latin.databases.a]\nengine = "sqlite"\ndatakits = ["{SHOP}"]\n', encoding="utf-8")
+    refused = dk("env", "up", "latin", "--data", data)
+    assert refused.code == 2, refused.err
+    assert f"{data / 'country.csv'}:3: not valid UTF-8 text" in refused.err
+    assert "--encoding latin-1" in refused.err and "Traceback" not in refused.err
+    (listed,) = [line.split() for line in dk("env", "ls").out.splitlines() if line.startswith("latin ")]
+    assert listed[1] == "down"  # nothing left up
+    result = dk("env", "up", "latin", "--data", data, "--encoding", "latin-1", "--json")
+    try:
+        assert result.code == 0, result.err
+        (database,) = json.loads(result.out)["databases"].values()
+        main_file = Path(database["url"].removeprefix("sqlite:///"))
+        conn = sqlite3.connect(main_file.with_name(main_file.stem + ".shop.db"))
+        assert conn.execute("SELECT name FROM country WHERE code = 'FR'").fetchone() == ("Fran\u00e7e",)
+        conn.close()
+    finally:
+        dk("env", "down", "latin")
