@@ -131,3 +131,43 @@ def test_a_finished_up_is_kept_and_not_reaped(client, tmp_path) -> None:
         assert [r["Names"] for r in rows] == [[f"/{name}"]]
     finally:
         leftovers(client, scope)
+
+
+PLUGIN_TEST = '''
+from dkenv import hooks
+
+
+def test_holds_a_database(dkenv_engine):
+    with dkenv_engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    hooks.gate("test-running")  # the test's own step: a database is handed out and in use
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+@pytest.mark.parametrize("step", [*CONTAINER_STEPS, "test-running"])
+def test_a_signal_to_a_pytest_run_leaves_nothing(client, tmp_path, step, sig) -> None:
+    """Ctrl-C or SIGTERM to a pytest run of the plugin, while its session server starts or while
+    a test holds an isolated database: pytest ends, and no container of the run remains."""
+    scope = f"test-sig-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "test_inner.py").write_text(PLUGIN_TEST, encoding="utf-8")
+    env = {**os.environ, "DKENV_SCOPE": scope, "DKENV_TEST_GATE": step,
+           "DKENV_TEST_GATE_DIR": str(tmp_path), "DKENV_REQUIRE_DOCKER": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                             "--dkenv-engines", "postgres", "--dkenv-datakit", str(KIT), "test_inner.py"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    reached = tmp_path / f"{step}.reached"
+    deadline = time.monotonic() + 180  # a safety net against a hang, not a measurement
+    while not reached.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"pytest ended ({proc.returncode}) before {step}: {proc.communicate()[0]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"pytest never reached {step}")
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    (tmp_path / f"{step}.go").touch()
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode != 0, out  # interrupted, not passed
+    assert leftovers(client, scope) == [], out
