@@ -77,18 +77,21 @@ def precompile(items: Any, target_config: Target) -> list[str]:
 # ---------------------------------------------------------------------------
 # Deploy
 # ---------------------------------------------------------------------------
-def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defaults: bool = True) -> DeployResult:
+def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defaults: bool = True,
+                        precompiled: list[str] | None = None) -> DeployResult:
     """Create the tables of ``table_classes`` (classes, a Datakit or a path) in the target.
 
     The datakit's own MetaData is created the way ``create_all`` creates it (DDL events,
     sequences, enums, views, foreign-key cycles as ALTER TABLE).  Tables that already exist
     are reported in ``existing`` and left alone.  A failure removes what this call created,
-    and nothing else, and raises :class:`DeployError`.
+    and nothing else, and raises :class:`DeployError`.  ``precompiled``: the warnings of a
+    :func:`precompile` the caller already ran for this target (a job compiles each datakit once).
     """
 
     started = time.perf_counter()
     inputs = inputs_of(table_classes)
-    warnings = precompile(inputs, target_config)  # before any container or connection
+    warnings = (precompile(inputs, target_config)  # before any container or connection
+                if precompiled is None else list(precompiled))
     rt = runtime_for(target_config)
     with _gc_paused():
         deployment = _deploy(rt, inputs, schema_map_of(target_config), probe_defaults=probe_defaults)

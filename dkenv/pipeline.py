@@ -159,7 +159,9 @@ def deploy_paths(
     if progress:
         report_skipped(kits, progress, verbose=verbose)
     migrate = _builder(build, kits)
-    for warning in dict.fromkeys(w for kit in kits for w in (precompile(kit, target) if migrate is None else [])):
+    # Each datakit is compiled once per job: here, before anything starts; the deploy reuses it.
+    compiled = {id(kit): precompile(kit, target) for kit in kits} if migrate is None else {}
+    for warning in dict.fromkeys(w for found in compiled.values() for w in found):
         (warn or progress or (lambda _line: None))(f"dkenv: {warning}")
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
@@ -173,7 +175,8 @@ def deploy_paths(
             if progress:
                 how = " by its migrations" if migrate is not None else ""
                 progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}{how}")
-            outcome.deploys.append(deploy_data_objects(kit, target) if migrate is None else migrate(kit, target))
+            outcome.deploys.append(deploy_data_objects(kit, target, precompiled=compiled[id(kit)])
+                                   if migrate is None else migrate(kit, target))
         if prepared is not None:
             outcome.load = prepared.write(progress)
             if progress and outcome.load.note:

@@ -173,3 +173,26 @@ def test_a_failed_deploy_to_memory_keeps_earlier_tables_and_logs_nothing(memory,
         assert sorted(inspect(conn).get_table_names()) == ["person", "pet"]
         attached = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
     assert "sv__pagila" not in attached  # the failed deploy's schema was detached again
+
+
+def test_a_deploy_job_compiles_each_datakit_once(monkeypatch, tmp_path) -> None:
+    """`dkenv deploy` compiles every datakit before anything starts; the deploy itself reuses
+    that compile instead of running it a second time (its cost grows with the datakit)."""
+    from dkenv import deploy as deploy_module
+    from dkenv import pipeline
+    from dkenv.config import get_target_config
+    from tests.conftest import ROOT
+
+    calls: list[int] = []
+    real = deploy_module.check_compiles
+
+    def counting(units, *args, **kwargs):
+        calls.append(len(units))
+        return real(units, *args, **kwargs)
+
+    monkeypatch.setattr(deploy_module, "check_compiles", counting)
+    kits = [ROOT / "examples" / "bronze-pagila", ROOT / "examples" / "silver-pagila"]
+    outcome = pipeline.deploy_paths([str(k) for k in kits], get_target_config("sqlite_memory"),
+                                    validate=True, cleanup=True)
+    assert outcome.success
+    assert len(calls) == 2  # one compile per datakit, not two
