@@ -6,6 +6,7 @@ broken module costs nothing and leaves nothing behind.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,8 +167,8 @@ def deploy_paths(
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
     prepared: PreparedLoad | None = read_data(target, dirs, kits, encoding=encoding) if dirs else None
-    if keep:
-        target.options["keep"] = True
+    if keep:  # a copy: the caller's Target stays the description it gave
+        target = dataclasses.replace(target, options={**(target.options or {}), "keep": True})
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
     interrupted = True  # until the try below ends or raises an ordinary error
     try:

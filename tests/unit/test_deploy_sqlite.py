@@ -196,3 +196,24 @@ def test_a_deploy_job_compiles_each_datakit_once(monkeypatch, tmp_path) -> None:
                                     validate=True, cleanup=True)
     assert outcome.success
     assert len(calls) == 2  # one compile per datakit, not two
+
+
+def test_deploy_keep_leaves_the_callers_target_as_given(tmp_path, monkeypatch) -> None:
+    """A Target is a description: `deploy_paths(..., keep=True)` keeps the database without
+    writing `keep` into the caller's object (the next job with it would keep too)."""
+    from pathlib import Path
+
+    from dkenv import pipeline
+    from dkenv.config import get_target_config
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("DKENV_STATE_DIR", str(tmp_path / "state"))
+    target = get_target_config("sqlite_file")
+    before = dict(target.options or {})
+    outcome = pipeline.deploy_paths([str(ROOT / "examples" / "bronze-pagila")], target, keep=True)
+    assert outcome.kept and outcome.url
+    assert dict(target.options or {}) == before
+    kept = Path(outcome.url.removeprefix("sqlite:///"))
+    assert kept.exists()
+    for file in kept.parent.glob(kept.stem + "*"):
+        file.unlink()
