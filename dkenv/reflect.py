@@ -11,12 +11,14 @@ per-table reflection (`reflect_generic`, for other dialects) costs queries per t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dkenv.engines import Engine, rules_for_dialect
 from dkenv.type_families import classify
 
 # --------------------------------------------------------------------------------------------
@@ -106,12 +108,49 @@ Catalog = dict[tuple[str, str], LiveTable]  # (folded schema, folded table) -> t
 
 
 def dialect_family(dialect: sa.engine.Dialect) -> str:
-    return "mysql" if dialect.name in ("mysql", "mariadb") else dialect.name
+    """The dialect name the engine is known by (``mariadb`` reads as ``mysql``)."""
+    return rules_for_dialect(dialect.name).dialect
 
 
 def fold(dialect: str, name: str) -> str:
     """Compare identifiers as the engine does: case-insensitively on SQLite and MySQL."""
-    return name if dialect == "postgresql" else name.lower()
+    return rules_for_dialect(dialect).fold(name)
+
+
+# --------------------------------------------------------------------------------------------
+# The readers, one per engine, registered by the module that holds it (as Alembic's dialect
+# implementations register by ``__dialect__``): this module sits below them in the layers.
+
+#: (conn, wanted tables by model schema, folded effective schemas, default schema) ->
+#: (catalog, objects, the schemas present or None when the reader cannot tell)
+Reader = Callable[
+    [Connection, dict[str | None, list[str]], set[str], str],
+    tuple["Catalog", "LiveObjects", set[str] | None],
+]
+_READERS: dict[str, Reader] = {}
+
+
+def catalog_reader(engine: Engine) -> Callable[[Reader], Reader]:
+    """Register the decorated function as ``engine``'s catalog reader."""
+
+    def register(reader: Reader) -> Reader:
+        _READERS[engine.dialect] = reader
+        return reader
+
+    return register
+
+
+def reader_for(engine: Engine) -> Reader:
+    """The reader registered for ``engine``, else SQLAlchemy's per-table reflection."""
+    found = _READERS.get(engine.dialect)
+    if found is not None:
+        return found
+
+    def generic(conn: Connection, wanted: dict[str | None, list[str]], schemas: set[str],
+                default_schema: str) -> tuple[Catalog, LiveObjects, set[str] | None]:
+        return (*reflect_generic(conn, wanted, default_schema, engine.dialect), None)
+
+    return generic
 
 
 def text_of(value: Any) -> Any:

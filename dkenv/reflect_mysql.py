@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dkenv.engines.mysql import MYSQL
 from dkenv.reflect import (
     Catalog,
     LiveColumn,
@@ -19,6 +20,7 @@ from dkenv.reflect import (
     LiveIndex,
     LiveObjects,
     LiveTable,
+    catalog_reader,
     text_of,
 )
 from dkenv.type_families import classify_text
@@ -183,3 +185,10 @@ def reflect_mysql(conn: Connection, schema_set: set[str]) -> tuple[Catalog, Live
             if name in live.columns:
                 live.columns[name].nullable = False
     return catalog, objects
+
+
+@catalog_reader(MYSQL)
+def _read(conn: Connection, wanted: dict[str | None, list[str]], schemas: set[str],
+          default_schema: str) -> tuple[Catalog, LiveObjects, set[str] | None]:
+    catalog, objects = reflect_mysql(conn, {s for s in schemas if s})
+    return catalog, objects, None

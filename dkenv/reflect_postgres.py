@@ -12,10 +12,12 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dkenv.engines.postgres import POSTGRES
 from dkenv.reflect import (
     Catalog,
     LiveObjects,
     LiveTable,
+    catalog_reader,
     column_from_reflection,
     foreign_key_from_reflection,
     index_from_reflection,
@@ -120,3 +122,10 @@ def reflect_postgres(
         elif kind == "X" and extra in live.columns:
             live.columns[extra].type_name = more
     return catalog, objects
+
+
+@catalog_reader(POSTGRES)
+def _read(conn: Connection, wanted: dict[str | None, list[str]], schemas: set[str],
+          default_schema: str) -> tuple[Catalog, LiveObjects, set[str] | None]:
+    catalog, objects = reflect_postgres(conn, wanted, default_schema)
+    return catalog, objects, None

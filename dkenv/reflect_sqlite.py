@@ -11,7 +11,16 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from dkenv.reflect import Catalog, LiveColumn, LiveForeignKey, LiveIndex, LiveObjects, LiveTable
+from dkenv.engines.sqlite import SQLITE
+from dkenv.reflect import (
+    Catalog,
+    LiveColumn,
+    LiveForeignKey,
+    LiveIndex,
+    LiveObjects,
+    LiveTable,
+    catalog_reader,
+)
 from dkenv.type_families import classify_text
 
 
@@ -214,3 +223,9 @@ def reflect_sqlite(conn: Connection, schemas: set[str]) -> tuple[Catalog, LiveOb
             for column in live.columns.values():
                 column.autoincrement = False
     return catalog, objects, set(attached)
+
+
+@catalog_reader(SQLITE)
+def _read(conn: Connection, wanted: dict[str | None, list[str]], schemas: set[str],
+          default_schema: str) -> tuple[Catalog, LiveObjects, set[str] | None]:
+    return reflect_sqlite(conn, schemas)

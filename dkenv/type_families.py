@@ -8,6 +8,8 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.sql import sqltypes
 
+from dkenv.engines import rules_for_dialect
+
 # --------------------------------------------------------------------------------------------
 # Type families
 
@@ -130,7 +132,7 @@ def base_type_name(text: str) -> str:
 
 def extension_type_name(type_: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str | None:
     """The type's name when it is a PostgreSQL extension type (`citext`, `hstore`), else None."""
-    if dialect.name != "postgresql":
+    if not rules_for_dialect(dialect.name).has_extension_types:
         return None
     name = base_type_name(type_text(type_, dialect))
     return name if name in EXTENSION_TYPES else None
@@ -160,7 +162,7 @@ def classify_text(declared: str, dialect: str) -> tuple[frozenset[str], int | No
     width = None
     if family == "integer":
         width = 8 if "big" in base else _INT_WIDTHS.get(base, 4)
-        if base == "tinyint" and dialect == "mysql":
+        if base == "tinyint" and rules_for_dialect(dialect).tinyint_is_boolean:
             families.add("boolean")  # BOOLEAN is TINYINT(1) on MySQL/MariaDB
     return frozenset(families), width, length if family == "string" else None
 
@@ -168,13 +170,14 @@ def classify_text(declared: str, dialect: str) -> tuple[frozenset[str], int | No
 def accepted_families(model_family: str, dialect: str) -> set[str]:
     """The live families that count as the same type as `model_family` on `dialect`."""
     accepted = {model_family}
+    rules = rules_for_dialect(dialect)
     if model_family in ("enum", "uuid"):  # non-native: VARCHAR / CHAR(32)
         accepted.add("string")
-    if model_family == "json" and dialect in ("mysql", "sqlite"):  # MariaDB: LONGTEXT
+    if model_family == "json" and rules.json_as_text:  # MariaDB: LONGTEXT
         accepted.add("string")
-    if model_family == "interval" and dialect != "postgresql":  # emulated as epoch DATETIME
+    if model_family == "interval" and not rules.native_interval:  # emulated as epoch DATETIME
         accepted.add("datetime")
-    if model_family == "boolean" and dialect == "sqlite":
+    if model_family == "boolean" and rules.boolean_as_integer:
         accepted.add("integer")
     return accepted
 

@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dkenv.reflect import LiveColumn, LiveObjects, dialect_family, fold, reflect_generic
-from dkenv.reflect_mysql import reflect_mysql
-from dkenv.reflect_postgres import reflect_postgres
-from dkenv.reflect_sqlite import reflect_sqlite
+# Imported for their registration: each reader module registers itself with dkenv.reflect.
+from dkenv import reflect_mysql, reflect_postgres, reflect_sqlite  # noqa: F401
+from dkenv.engines import rules_for_dialect
+from dkenv.reflect import LiveColumn, dialect_family, fold, reader_for
 from dkenv.sql_normalize import compiler, engine_rewrites, model_default, render, same_sql
 from dkenv.type_families import (
     accepted_families,
@@ -115,9 +115,8 @@ def validate_tables(tables: Sequence[sa.Table], engine: Engine | Connection) -> 
 
 def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
     dialect = dialect_family(conn.dialect)
-    default_schema = conn.dialect.default_schema_name or ""
-    if dialect == "sqlite":
-        default_schema = "main"
+    rules = rules_for_dialect(conn.dialect.name)
+    default_schema = rules.catalog_default_schema or conn.dialect.default_schema_name or ""
 
     def effective(schema: str | None) -> str:
         return fold(dialect, schema or default_schema)
@@ -126,16 +125,7 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
     for table in tables:
         wanted[table.schema].append(table.name)
     schemas = {effective(s) for s in wanted}
-    present_schemas: set[str] | None = None
-    objects = LiveObjects()
-    if dialect == "sqlite":
-        catalog, objects, present_schemas = reflect_sqlite(conn, schemas)
-    elif dialect == "mysql":
-        catalog, objects = reflect_mysql(conn, {s for s in schemas if s})
-    elif dialect == "postgresql":
-        catalog, objects = reflect_postgres(conn, dict(wanted), default_schema)
-    else:
-        catalog, objects = reflect_generic(conn, dict(wanted), default_schema, dialect)
+    catalog, objects, present_schemas = reader_for(rules)(conn, dict(wanted), schemas, default_schema)
 
     ddl = compiler(conn.dialect)
     problems: list[Problem] = []
@@ -158,16 +148,16 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
         def report(kind: str, detail: str, _table: sa.Table = table) -> None:
             problems.append(Problem(_table.fullname, kind, detail))
 
-        ctx = TableContext(table, live, conn.dialect, dialect, schema, effective, ddl, report)
+        ctx = TableContext(table, live, conn.dialect, dialect, schema, effective, ddl, report,
+                           rules)
         _compare_columns(ctx)
         compare_primary_key(ctx)
         compare_foreign_keys(ctx)
         compare_indexes(ctx)
         compare_checks(ctx)
-        if dialect in ("mysql", "postgresql", "sqlite"):
-            problems.extend(Problem(table.fullname, k, d)
-                            for k, d in compare_table_options(table, live, dialect))
-        if table.comment is not None and dialect in ("postgresql", "mysql"):
+        problems.extend(Problem(table.fullname, k, d)
+                        for k, d in compare_table_options(table, live, dialect))
+        if table.comment is not None and rules.has_comments:
             if (live.comment or "") != table.comment:
                 report("comment", f"table comment {live.comment!r}, the model says"
                        f" {table.comment!r}")
@@ -220,7 +210,7 @@ def _compare_columns(ctx: TableContext) -> None:
 
 def _compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngine,
                   found: LiveColumn) -> None:
-    sa_dialect, dialect = ctx.sa_dialect, ctx.dialect
+    sa_dialect = ctx.sa_dialect
     extension = extension_type_name(type_, sa_dialect)
     if extension is not None:  # compared by name: CITEXT turned into TEXT is drift
         has = found.type_name or type_text(found.type_, sa_dialect)
@@ -234,12 +224,12 @@ def _compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngi
     model_text = type_text(type_, sa_dialect)
     live_text = type_text(found.type_, sa_dialect)
     mismatch = None
-    if not accepted_families(family, dialect) & found.families:
+    if not accepted_families(family, ctx.dialect) & found.families:
         mismatch = f"model says {model_text}, database has {live_text}"
-    elif (family == "integer" and dialect != "sqlite" and width and found.int_width
+    elif (family == "integer" and ctx.engine.compares_integer_width and width and found.int_width
           and found.int_width < width and "integer" in found.families):
         mismatch = f"model says {model_text}, database has the narrower {live_text}"
-    elif (family == "string" and dialect != "sqlite" and length and found.length
+    elif (family == "string" and ctx.engine.compares_string_length and length and found.length
           and found.length < length):
         mismatch = f"model says {model_text}, database has the shorter {live_text}"
     elif labels and found.enum_labels is not None and labels != found.enum_labels:
@@ -253,7 +243,9 @@ def _compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngi
         ):
             mismatch = (f"model says NUMERIC({type_.precision}, {scale or 0}), database has"
                         f" NUMERIC({found.precision}, {found.scale or 0})")
-    elif family in ("datetime", "time") and dialect == "postgresql" and found.timezone is not None:
+    elif family in ("datetime", "time") and ctx.engine.compares_timezone and (
+        found.timezone is not None
+    ):
         if bool(getattr(type_, "timezone", False)) != bool(found.timezone):
             mismatch = f"model says {model_text}, database has {live_text}"
     if mismatch:
@@ -265,7 +257,7 @@ def _is_autoincrement(column: sa.Column, dialect: sa.engine.Dialect) -> bool:
     AUTO_INCREMENT; on SQLite only an INTEGER PRIMARY KEY, the rowid alias — a BIGINT key is
     not one)."""
     table = column.table
-    if dialect.name == "sqlite":  # only the rowid alias is generated, whatever the model asks
+    if rules_for_dialect(dialect.name).generates_rowid_alias_only:  # whatever the model asks
         return table is not None and is_rowid_alias(column, dialect) and (
             column.identity is not None or (
                 table.autoincrement_column is column and column.server_default is None
@@ -324,11 +316,11 @@ def _compare_column_extras(ctx: TableContext, column: sa.Column, found: LiveColu
                        f" {'STORED' if found.persisted else 'VIRTUAL'}")
     elif found.generated is not None:
         report("generated", f'column "{name}": the database generates it, the model does not')
-    if _is_autoincrement(column, ctx.sa_dialect) and ctx.dialect in ("postgresql", "mysql", "sqlite"):
+    if ctx.engine.reports_autoincrement and _is_autoincrement(column, ctx.sa_dialect):
         if not found.autoincrement:
             report("identity", f'column "{name}": model says it is generated by the database'
                    " (identity / serial / AUTO_INCREMENT), database has a plain column")
-        elif column.identity is not None and ctx.dialect == "postgresql":
+        elif column.identity is not None and ctx.engine.has_identity_options:
             _compare_identity(ctx, column, found)
     want = model_default(column, ctx.ddl)
     if want is not None and column.computed is None:
@@ -339,18 +331,18 @@ def _compare_column_extras(ctx: TableContext, column: sa.Column, found: LiveColu
         )):
             report("default", f'column "{name}": model says DEFAULT {want}, database has'
                    f" DEFAULT {found.default}")
-    if column.comment is not None and ctx.dialect in ("postgresql", "mysql"):
+    if column.comment is not None and ctx.engine.has_comments:
         if (found.comment or "") != column.comment:
             report("comment", f'column "{name}": comment {found.comment!r}, the model says'
                    f" {column.comment!r}")
     charset = getattr(model_type(column, ctx.sa_dialect), "charset", None)
-    if charset and ctx.dialect == "mysql" and found.collation and (
+    if charset and ctx.engine.compares_charset and found.collation and (
         found.collation.split("_", 1)[0].lower() != {"utf8": "utf8mb3"}.get(charset, charset)
     ):
         report("collation", f'column "{name}": character set'
                f" {found.collation.split('_', 1)[0]}, the model says {charset}")
     collation = getattr(column.type, "collation", None)
-    if collation and ctx.dialect in ("mysql", "postgresql") and found.collation and (
+    if collation and ctx.engine.compares_collation and found.collation and (
         found.collation.lower() != collation.lower()
     ):
         report("collation", f'column "{name}": collation {found.collation}, the model says'

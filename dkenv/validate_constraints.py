@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import UnaryExpression, _textual_label_reference
 from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
 
+from dkenv.engines import Engine
 from dkenv.reflect import LiveForeignKey, LiveIndex, LiveTable, fold
 from dkenv.sql_normalize import engine_rewrites, normalize, render, same_sql
 
@@ -32,6 +33,7 @@ class TableContext:
     effective: Callable[[str | None], str]
     ddl: Any  # the dialect's DDL compiler
     report: Callable[[str, str], None]
+    engine: Engine  # the rules of what this engine keeps (dkenv.engines)
     missing: set[str] = field(default_factory=set)  # folded columns reported missing
 
     @property
@@ -62,7 +64,7 @@ class TableContext:
     def check_name(self, item: Any, live_name: str | None, what: str) -> None:
         if not self.named or live_name is None or live_name.startswith("sqlite_autoindex"):
             return
-        if self.dialect == "mysql" and live_name == "PRIMARY":
+        if live_name == self.engine.fixed_primary_key_name:
             return
         want = self.name_of(item)
         if want and want != fold(self.dialect, live_name):
@@ -81,14 +83,13 @@ def compare_primary_key(ctx: TableContext) -> None:
             f"model primary key ({_show(model_pk) or 'none'}), database has"
             f" ({_show(ctx.live.primary_key) or 'none'})",
         )
-    elif model_pk and ctx.dialect == "postgresql":
+    elif model_pk and ctx.engine.names_primary_key:
         ctx.check_name(ctx.table.primary_key, ctx.live.pk_name, "the primary key")
 
 
-def _rule(value: str | None, dialect: str) -> str:
+def _rule(value: str | None, engine: Engine) -> str:
     """The rule as the engine enforces it (MySQL: RESTRICT is NO ACTION), for comparing."""
-    text = (value or "NO ACTION").upper()
-    return "NO ACTION" if dialect == "mysql" and text == "RESTRICT" else text
+    return engine.enforced_fk_rule((value or "NO ACTION").upper())
 
 
 def _said(value: str | None) -> str:
@@ -101,7 +102,7 @@ def compare_foreign_keys(ctx: TableContext) -> None:
         ctx.table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
     ):
         ref_schema, ref_table, pairs = model_fk(fk, ctx.dialect, ctx.effective)
-        if ctx.dialect == "sqlite" and ref_schema != ctx.schema:
+        if not ctx.engine.cross_schema_foreign_keys and ref_schema != ctx.schema:
             continue  # SQLite cannot declare FKs across attached databases; SQLAlchemy omits them
         if any(local in ctx.missing for local, _ in pairs):
             continue
@@ -115,24 +116,24 @@ def compare_foreign_keys(ctx: TableContext) -> None:
         if not found:
             ctx.report("foreign_key", f"{label} is missing")
             continue
-        diffs = [_fk_diffs(fk, f, ctx.dialect) for f in found]
+        diffs = [_fk_diffs(fk, f, ctx.engine) for f in found]
         if all(diffs):
             ctx.report("foreign_key", f"{label}: {'; '.join(diffs[0])}")
             continue
         live_fk = found[diffs.index([])]
-        if ctx.dialect != "sqlite":
+        if ctx.engine.names_foreign_keys:
             ctx.check_name(fk, live_fk.name, label)
 
 
-def _fk_diffs(fk: sa.ForeignKeyConstraint, live: LiveForeignKey, dialect: str) -> list[str]:
+def _fk_diffs(fk: sa.ForeignKeyConstraint, live: LiveForeignKey, engine: Engine) -> list[str]:
     diffs = []
     for what, model, found in (
         ("ON DELETE", fk.ondelete, live.ondelete),
         ("ON UPDATE", fk.onupdate, live.onupdate),
     ):
-        if _rule(model, dialect) != _rule(found, dialect):
+        if _rule(model, engine) != _rule(found, engine):
             diffs.append(f"model says {what} {_said(model)}, database has {_said(found)}")
-    if dialect in ("postgresql", "sqlite"):  # MySQL has no deferrable constraints
+    if engine.has_deferrable:
         model_deferrable = bool(fk.deferrable)
         if model_deferrable != bool(live.deferrable):
             diffs.append(
@@ -209,13 +210,13 @@ def _model_index(item: Any, ctx: TableContext) -> ModelIndex:
     method = None
     lengths: dict[str, int] = {}
     kind = None
-    if ctx.dialect in ("postgresql", "sqlite"):
+    if ctx.engine.has_partial_indexes:
         predicate = opts[ctx.dialect].get("where") if ctx.dialect in opts else None
         where = render(predicate, ctx.ddl) if predicate is not None else None
-    if ctx.dialect == "postgresql" and isinstance(item, sa.Index):
-        method = opts["postgresql"].get("using")
-    if ctx.dialect == "mysql" and isinstance(item, sa.Index):
-        for prefix in ("mysql", "mariadb"):
+    if ctx.engine.has_index_methods and isinstance(item, sa.Index):
+        method = opts[ctx.dialect].get("using")
+    if ctx.engine.has_index_prefixes and isinstance(item, sa.Index):
+        for prefix in ctx.engine.dialects:  # mysql_length=, mariadb_length=
             length = opts[prefix].get("length") if prefix in opts else None
             if isinstance(length, int):
                 lengths = {c: length for c in columns if c}

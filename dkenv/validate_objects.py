@@ -14,11 +14,15 @@ every table of that MetaData is being validated (a per-table check must not repo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from dkenv.engines import Engine, rules_for_dialect
+from dkenv.engines.mysql import MYSQL
+from dkenv.engines.postgres import POSTGRES
+from dkenv.engines.sqlite import SQLITE
 from dkenv.reflect import LiveObjects, LiveTable, fold
 from dkenv.sql_normalize import normalize
 
@@ -44,10 +48,8 @@ def _runs_on(ddl: Any, target: Any, compiler: Any) -> bool:
         names = {condition.dialect} if isinstance(condition.dialect, str) else set(
             condition.dialect
         )
-        if compiler.dialect.name not in names and not (
-            compiler.dialect.name in ("mysql", "mariadb") and names & {"mysql", "mariadb"}
-        ):
-            return False
+        if not names & set(rules_for_dialect(compiler.dialect.name).dialects):
+            return False  # mysql_ and mariadb_ conditions both run on either
     if condition.callable_ is not None:
         try:
             return bool(condition._should_execute(ddl, target, None, compiler=compiler))
@@ -147,6 +149,18 @@ def compare_objects(
     return problems
 
 
+#: The table options each engine keeps, by the engine's dialect name.
+_TABLE_OPTIONS: dict[str, Callable[[sa.Table, LiveTable], list[tuple[str, str]]]] = {}
+
+
+def _table_options(engine: Engine) -> Callable[[Any], Any]:
+    def register(compare: Any) -> Any:
+        _TABLE_OPTIONS[engine.dialect] = compare
+        return compare
+
+    return register
+
+
 def _charset(collation: str) -> str:
     return collation.split("_", 1)[0].lower()
 
@@ -190,6 +204,7 @@ def _same_relation(model: str, live: str, schema: str | None) -> bool:
     return parts[0] == live_name
 
 
+@_table_options(SQLITE)
 def _sqlite_options(table: sa.Table, live: LiveTable) -> list[tuple[str, str]]:
     """WITHOUT ROWID and STRICT, compared when the model sets them."""
     problems = []
@@ -206,17 +221,25 @@ def compare_table_options(
 ) -> list[tuple[str, str]]:
     """MySQL/MariaDB engine, default charset and collation, where the model sets them;
     PostgreSQL UNLOGGED (a table prefix), INHERITS and PARTITION BY; SQLite WITHOUT ROWID
-    and STRICT."""
+    and STRICT. Nothing on other dialects."""
+    compare = _TABLE_OPTIONS.get(rules_for_dialect(dialect).dialect)
+    return compare(table, live) if compare is not None else []
+
+
+@_table_options(POSTGRES)
+def _postgres_table_options(table: sa.Table, live: LiveTable) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    if dialect == "sqlite":
-        return _sqlite_options(table, live)
-    if dialect == "postgresql":
-        want = "UNLOGGED" in (p.upper() for p in table._prefixes)
-        has = live.options.get("persistence") == "unlogged"
-        if want != has:
-            problems.append(("table_option", f"the table is {'UNLOGGED' if has else 'logged'},"
-                             f" the model says {'UNLOGGED' if want else 'logged'}"))
-        return problems + _postgres_options(table, live)
+    want = "UNLOGGED" in (p.upper() for p in table._prefixes)
+    has = live.options.get("persistence") == "unlogged"
+    if want != has:
+        problems.append(("table_option", f"the table is {'UNLOGGED' if has else 'logged'},"
+                         f" the model says {'UNLOGGED' if want else 'logged'}"))
+    return problems + _postgres_options(table, live)
+
+
+@_table_options(MYSQL)
+def _mysql_options(table: sa.Table, live: LiveTable) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     kw = {k.split("_", 1)[1].replace(" ", "_"): v for k, v in table.kwargs.items()
           if k.startswith(("mysql_", "mariadb_"))}
     engine = kw.get("engine")

@@ -6,6 +6,8 @@ deployer, the validator and the container lifecycle never branch on engine names
 
 from __future__ import annotations
 
+import functools
+
 from dkenv.engines.base import Engine
 from dkenv.engines.messages import describe_db_error
 from dkenv.engines.mysql import MYSQL
@@ -47,7 +49,25 @@ def engine_for_dialect(dialect_name: str) -> Engine:
     raise UsageError(f"unsupported database dialect {dialect_name!r}", "use sqlite, postgresql or mysql URLs")
 
 
+_BY_DIALECT: dict[str, Engine] = {d: e for e in ENGINES.values() for d in e.dialects}
+
+
+@functools.cache
+def _other_dialect(dialect_name: str) -> Engine:
+    return Engine(name=dialect_name, dialects=(dialect_name,), label=dialect_name)
+
+
+def rules_for_dialect(dialect_name: str) -> Engine:
+    """The engine for a dialect name, or for another dialect the base :class:`Engine`'s rules.
+
+    Validation works on any SQLAlchemy dialect (reflecting it the slow generic way), so it asks
+    this rather than :func:`engine_for_dialect`, which refuses dialects dkenv cannot deploy to.
+    """
+    found = _BY_DIALECT.get(dialect_name)
+    return found if found is not None else _other_dialect(dialect_name)
+
+
 __all__ = [
     "ENGINES", "ENGINE_ALIASES", "SERVER_ENGINES", "Engine", "describe_db_error",
-    "engine_for_dialect", "get_engine",
+    "engine_for_dialect", "get_engine", "rules_for_dialect",
 ]

@@ -12,6 +12,19 @@ from dkenv.engines.base import INFINITY_FIX, DefaultRewrite, Engine
 
 
 class MySQLEngine(Engine):
+    has_comments = True
+    reports_autoincrement = True
+    compares_charset = True
+    compares_collation = True
+    fixed_primary_key_name = "PRIMARY"
+    has_index_prefixes = True
+    tinyint_is_boolean = True
+    json_as_text = True
+
+    def enforced_fk_rule(self, rule: str) -> str:
+        """MySQL treats RESTRICT as NO ACTION (both checked at once)."""
+        return "NO ACTION" if rule == "RESTRICT" else rule
+
     def url(self, *, host=None, port=None, user=None, password=None, database=None) -> str:
         user = user or self.default_user or "root"
         auth = quote(user, safe="")

@@ -14,6 +14,19 @@ from dkenv.engines.base import DefaultRewrite, Engine
 
 
 class PostgresEngine(Engine):
+    folds_identifiers = False
+    has_comments = True
+    compares_timezone = True
+    reports_autoincrement = True
+    has_identity_options = True
+    compares_collation = True
+    names_primary_key = True
+    has_deferrable = True
+    has_partial_indexes = True
+    has_index_methods = True
+    has_extension_types = True
+    native_interval = True
+
     def url(self, *, host=None, port=None, user=None, password=None, database=None) -> str:
         user = user or self.default_user or "postgres"
         auth = quote(user, safe="")

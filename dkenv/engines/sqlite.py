@@ -22,6 +22,18 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    catalog_default_schema = "main"
+    compares_integer_width = False
+    compares_string_length = False
+    generates_rowid_alias_only = True
+    reports_autoincrement = True
+    names_foreign_keys = False
+    cross_schema_foreign_keys = False
+    has_deferrable = True
+    has_partial_indexes = True
+    json_as_text = True
+    boolean_as_integer = True
+
     def url(self, *, host=None, port=None, user=None, password=None, database=None) -> str:
         if not database or database == ":memory:":
             return "sqlite://"
