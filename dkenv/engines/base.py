@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dkenv.engines.defaults import classify
 
 if TYPE_CHECKING:
     from sqlalchemy import Column, Connection
+
+#: (kind, schema, name) of a catalog object; kind is engine-specific ("table", "type", ...).
+CatalogObject = tuple[str, str, str]
 
 _PG_ONLY_FUNCS = re.compile(
     r"\b(gen_random_uuid|uuid_generate_v[1-5]|nextval|txid_current|pg_\w+)\s*\(", re.IGNORECASE
@@ -120,6 +124,19 @@ class Engine:
     def enforced_fk_rule(self, rule: str) -> str:
         """An ON DELETE / ON UPDATE rule (upper case) as the engine enforces it."""
         return rule
+
+    # -- what a deploy created (dkenv.schema.catalog) -------------------------------------
+    #: Statements that turn foreign key checks off for a drop, and on again (None: drops cascade).
+    foreign_keys_off: ClassVar[str | None] = None
+    foreign_keys_on: ClassVar[str | None] = None
+
+    def user_objects(self, conn: Connection, schemas: Sequence[str | None]) -> set[CatalogObject]:
+        """Every user object the database holds, as (kind, schema, name), in one query."""
+        raise NotImplementedError
+
+    def drop_object_sql(self, prep: Any, kind: str, schema: str, name: str) -> str | None:
+        """The statement that drops one object :meth:`user_objects` listed (None: nothing to run)."""
+        raise NotImplementedError
 
     # -- URLs ---------------------------------------------------------------
     def url(

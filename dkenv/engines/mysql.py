@@ -6,12 +6,26 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy import Column, Connection
 
-from dkenv.engines.base import INFINITY_FIX, DefaultRewrite, Engine
+from dkenv.engines.base import INFINITY_FIX, CatalogObject, DefaultRewrite, Engine
+
+_OBJECTS = """
+SELECT CASE TABLE_TYPE WHEN 'VIEW' THEN 'view' WHEN 'SEQUENCE' THEN 'sequence' ELSE 'table' END,
+       TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({schemas})
+UNION ALL
+SELECT LOWER(ROUTINE_TYPE), ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES
+ WHERE ROUTINE_SCHEMA IN ({schemas})
+UNION ALL
+SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN ({schemas})
+"""
 
 
 class MySQLEngine(Engine):
+    foreign_keys_off = "SET FOREIGN_KEY_CHECKS=0"
+    foreign_keys_on = "SET FOREIGN_KEY_CHECKS=1"
     has_comments = True
     reports_autoincrement = True
     compares_charset = True
@@ -57,6 +71,18 @@ class MySQLEngine(Engine):
     def drop_schema(self, conn: Connection, schema: str) -> None:
         quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
         conn.execute(_text(f"DROP DATABASE IF EXISTS {quoted}"))
+
+    def user_objects(self, conn: Connection, schemas: Sequence[str | None]) -> set[CatalogObject]:
+        """Tables, views, sequences, routines and triggers in ``schemas`` and the current one."""
+        current = conn.exec_driver_sql("SELECT DATABASE()").scalar()
+        names = sorted({s for s in (current, *schemas) if s})
+        if not names:
+            return set()
+        quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in names)
+        return {tuple(r) for r in conn.exec_driver_sql(_OBJECTS.format(schemas=quoted))}
+
+    def drop_object_sql(self, prep: Any, kind: str, schema: str, name: str) -> str | None:
+        return f"DROP {kind.upper()} IF EXISTS {prep.quote_identifier(schema)}.{prep.quote_identifier(name)}"
 
     def current_timestamp_default(self, column: Column) -> str:
         # MySQL takes a bare CURRENT_TIMESTAMP only on DATETIME/TIMESTAMP columns;

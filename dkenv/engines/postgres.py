@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from sqlalchemy import Column, Connection, Table
 
-from dkenv.engines.base import DefaultRewrite, Engine
+from dkenv.engines.base import CatalogObject, DefaultRewrite, Engine
+
+_OBJECTS = """
+SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+       WHEN 'f' THEN 'foreign table' ELSE 'table' END, n.nspname, c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {user}
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'type', n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE (t.typtype IN ('e', 'd', 'r', 'm') OR (t.typtype = 'c' AND NOT EXISTS (
+        SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c'))) AND {user}
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'function', n.nspname, p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE {user} AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'extension', '', extname FROM pg_extension
+"""
+_USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
 
 
 class PostgresEngine(Engine):
@@ -60,6 +79,20 @@ class PostgresEngine(Engine):
 
     def rewrite_server_default(self, column: Column, sql: str) -> DefaultRewrite:
         return DefaultRewrite(sql)
+
+    def user_objects(self, conn: Connection, schemas: Sequence[str | None]) -> set[CatalogObject]:
+        """Relations, types, routines and extensions outside the system schemas (not members
+        of an extension)."""
+        return {tuple(r) for r in conn.exec_driver_sql(_OBJECTS.format(user=_USER))}
+
+    def drop_object_sql(self, prep: Any, kind: str, schema: str, name: str) -> str | None:
+        if kind == "extension":
+            return f"DROP EXTENSION IF EXISTS {prep.quote_identifier(name)} CASCADE"
+        if kind == "function":  # name is the signature: schema-qualified unless on search_path
+            qualified = name if "." in name.split("(")[0] else f"{prep.quote_identifier(schema)}.{name}"
+            return f"DROP ROUTINE IF EXISTS {qualified} CASCADE"
+        return (f"DROP {kind.upper()} IF EXISTS {prep.quote_identifier(schema)}."
+                f"{prep.quote_identifier(name)} CASCADE")
 
     def enum_conflicts(self, conn: Connection, tables: Iterable[Table]) -> list[str]:
         """One line per named enum that already exists in the database with other labels.

@@ -7,12 +7,14 @@ connection (see :mod:`dkenv.runtime`); this module only knows names and file pat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy import Connection
 
-from dkenv.engines.base import Engine
+from dkenv.engines.base import CatalogObject, Engine
 
 
 def schema_file(main_db: str | Path, schema: str) -> Path:
@@ -22,6 +24,8 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    foreign_keys_off = "PRAGMA foreign_keys=OFF"
+    foreign_keys_on = "PRAGMA foreign_keys=ON"
     catalog_default_schema = "main"
     compares_integer_width = False
     compares_string_length = False
@@ -46,6 +50,21 @@ class SQLiteEngine(Engine):
         rows = conn.execute(_text("PRAGMA database_list")).fetchall()
         return any(row[1] == schema for row in rows)
 
+    def user_objects(self, conn: Connection, schemas: Sequence[str | None]) -> set[CatalogObject]:
+        """Tables, views and triggers of every attached database but ``temp``."""
+        found: set[CatalogObject] = set()
+        for (schema,) in [(r[1],) for r in conn.exec_driver_sql("PRAGMA database_list")]:
+            if schema == "temp":
+                continue
+            rows = conn.exec_driver_sql(
+                f"SELECT type, name FROM {_quote(schema)}.sqlite_master "
+                "WHERE type IN ('table', 'view', 'trigger') AND substr(name, 1, 7) <> 'sqlite_'")
+            found.update((kind, schema, n) for kind, n in rows)
+        return found
+
+    def drop_object_sql(self, prep: Any, kind: str, schema: str, name: str) -> str | None:
+        return f"DROP {kind.upper()} IF EXISTS {_quote(schema)}.{_quote(name)}"
+
     def create_schema(self, conn: Connection, schema: str) -> None:  # pragma: no cover - runtime
         raise NotImplementedError("SQLite schemas are attached by the target runtime")
 
@@ -61,3 +80,7 @@ def _text(sql: str):
     from sqlalchemy import text
 
     return text(sql)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
