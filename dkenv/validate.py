@@ -243,7 +243,7 @@ def _compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngi
         ):
             mismatch = (f"model says NUMERIC({type_.precision}, {scale or 0}), database has"
                         f" NUMERIC({found.precision}, {found.scale or 0})")
-    elif family in ("datetime", "time") and ctx.engine.compares_timezone and (
+    elif family in ("datetime", "time") and ctx.engine.stores_timezone and (
         found.timezone is not None
     ):
         if bool(getattr(type_, "timezone", False)) != bool(found.timezone):

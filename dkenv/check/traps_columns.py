@@ -21,13 +21,15 @@ from dkenv.check.context import (
     variant_for,
 )
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING
+from dkenv.engines import get_engine
 from dkenv.engines.compat import type_issue
+from dkenv.engines.mysql import MYSQL
 
 #: Significant digits a 64-bit float (SQLite's storage for NUMERIC) keeps exactly.
 FLOAT_DIGITS = 15
 
 #: MySQL: a row's in-line columns may not exceed this many bytes.
-MYSQL_MAX_ROW_BYTES = 65535
+MYSQL_MAX_ROW_BYTES = MYSQL.max_row_bytes
 #: Bytes per character that MySQL reserves for utf8mb4 columns.
 MYSQL_BYTES_PER_CHAR = 4
 
@@ -59,31 +61,34 @@ TYPE_FIXES: dict[str, str] = {
 
 def check_columns(ctx: CheckContext, table: Table) -> None:
     """Run every column-type trap on every column of ``table``."""
-    mysql_row_bytes = 0
+    limits = {e: get_engine(e).max_row_bytes for e in ctx.engines}
+    row_bytes = {e: 0 for e, limit in limits.items() if limit}
     for column in table.columns:
         for engine in ctx.engines:
             _check_type_support(ctx, table, column, engine)
         _check_strings(ctx, table, column)
         _check_numeric(ctx, table, column)
         _check_datetime(ctx, table, column)
-        if "mysql" in ctx.engines:
-            mysql_row_bytes += _mysql_inline_bytes(ctx.effective(column.type, "mysql"))
-    if mysql_row_bytes > MYSQL_MAX_ROW_BYTES:
-        ctx.add(
-            table,
-            None,
-            "mysql",
-            ERROR,
-            "row-size",
-            f"MySQL rejects the table: its VARCHAR/CHAR columns need {mysql_row_bytes} bytes "
-            f"per row in utf8mb4, more than the {MYSQL_MAX_ROW_BYTES}-byte row limit",
-            "give long free-text fields sa_type=sa.Text (stored off-row) or smaller max_length",
-        )
+        for engine in row_bytes:
+            row_bytes[engine] += _mysql_inline_bytes(ctx.effective(column.type, engine))
+    for engine, needed in row_bytes.items():
+        if needed > (limits[engine] or 0):
+            ctx.add(
+                table,
+                None,
+                engine,
+                ERROR,
+                "row-size",
+                f"{ENGINE_LABELS[engine]} rejects the table: its VARCHAR/CHAR columns need "
+                f"{needed} bytes per row in utf8mb4, more than the {limits[engine]}-byte row limit",
+                "give long free-text fields sa_type=sa.Text (stored off-row) or smaller max_length",
+            )
 
 
 def _check_type_support(ctx: CheckContext, table: Table, column: Column, engine: str) -> None:
     """Types that do not compile for an engine (error) or compile into something else (warning)."""
     label = ENGINE_LABELS[engine]
+    rules = get_engine(engine)
     real = ctx.effective(column.type, engine)
     compiled = ctx.compiled_type(column, engine)
     if isinstance(compiled, Exception):
@@ -94,7 +99,7 @@ def _check_type_support(ctx: CheckContext, table: Table, column: Column, engine:
                 f"{issue.message} ({table.fullname}.{column.name} is {issue.type})",
                 f"sa_type={issue.fix}")
         return
-    if engine == "mysql" and isinstance(real, sqltypes.UUID):
+    if rules.rejects_uuid_type and isinstance(real, sqltypes.UUID):
         ctx.add(
             table,
             column.name,
@@ -104,7 +109,7 @@ def _check_type_support(ctx: CheckContext, table: Table, column: Column, engine:
             "MySQL has no UUID column type (only MariaDB 10.7+ does): CREATE TABLE fails on MySQL",
             TYPE_FIXES["UUID"],
         )
-    elif engine == "sqlite" and isinstance(real, pg_types.JSONB):
+    elif rules.jsonb_as_json and isinstance(real, pg_types.JSONB):
         ctx.add(
             table,
             column.name,
@@ -116,7 +121,7 @@ def _check_type_support(ctx: CheckContext, table: Table, column: Column, engine:
             TYPE_FIXES["JSONB"],
         )
     elif (
-        engine in ("sqlite", "mysql")
+        not rules.native_interval
         and isinstance(real, sqltypes.Interval)
         and not isinstance(real, pg_types.INTERVAL)
     ):
@@ -176,7 +181,8 @@ def _check_numeric(ctx: CheckContext, table: Table, column: Column) -> None:
         if not isinstance(real, sqltypes.Numeric) or isinstance(real, sqltypes.Float):
             continue
         precision, scale = real.precision, real.scale
-        if engine == "mysql" and precision is None:
+        rules = get_engine(engine)
+        if rules.bare_numeric_is_integer and precision is None:
             ctx.add(
                 table,
                 column.name,
@@ -187,7 +193,7 @@ def _check_numeric(ctx: CheckContext, table: Table, column: Column) -> None:
                 "(and more than 10 digits are rejected), while PostgreSQL keeps every digit",
                 "Field(max_digits=12, decimal_places=2) (Numeric(12, 2)) with the real sizes",
             )
-        elif engine in ("postgres", "mysql") and precision is not None and scale is None:
+        elif rules.exact_numeric and precision is not None and scale is None:
             ctx.add(
                 table,
                 column.name,
@@ -198,7 +204,9 @@ def _check_numeric(ctx: CheckContext, table: Table, column: Column) -> None:
                 f"{ENGINE_LABELS[engine]}: fractions are rounded away (12.34 is stored as 12)",
                 f"Field(max_digits={precision}, decimal_places=2) (Numeric({precision}, 2))",
             )
-        elif engine == "sqlite" and real.asdecimal and (precision is None or precision > FLOAT_DIGITS):
+        elif not rules.exact_numeric and real.asdecimal and (
+            precision is None or precision > FLOAT_DIGITS
+        ):
             ctx.add(
                 table,
                 column.name,
@@ -219,7 +227,8 @@ def _check_datetime(ctx: CheckContext, table: Table, column: Column) -> None:
         if not isinstance(real, (sqltypes.DateTime, sqltypes.Time)):
             continue
         kind = "TIME" if isinstance(real, sqltypes.Time) else "DATETIME"
-        if engine in ("sqlite", "mysql") and real.timezone and not is_utc_datetime(declared):
+        rules = get_engine(engine)
+        if not rules.stores_timezone and real.timezone and not is_utc_datetime(declared):
             ctx.add(
                 table,
                 column.name,
@@ -231,7 +240,7 @@ def _check_datetime(ctx: CheckContext, table: Table, column: Column) -> None:
                 "annotate as datetime (SQLModel stores UTC everywhere), or store UTC in "
                 "sa.DateTime(timezone=False)",
             )
-        if engine == "mysql" and not getattr(real, "fsp", None):
+        if not rules.keeps_fractional_seconds and not getattr(real, "fsp", None):
             ctx.add(
                 table,
                 column.name,

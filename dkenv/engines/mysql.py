@@ -24,6 +24,10 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    max_row_bytes = 65535
+    rejects_uuid_type = True
+    bare_numeric_is_integer = True
+    keeps_fractional_seconds = False
     foreign_keys_off = "SET FOREIGN_KEY_CHECKS=0"
     foreign_keys_on = "SET FOREIGN_KEY_CHECKS=1"
     has_comments = True

@@ -35,7 +35,7 @@ _USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ 
 class PostgresEngine(Engine):
     folds_identifiers = False
     has_comments = True
-    compares_timezone = True
+    stores_timezone = True
     reports_autoincrement = True
     has_identity_options = True
     compares_collation = True

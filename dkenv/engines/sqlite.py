@@ -24,6 +24,8 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    jsonb_as_json = True
+    exact_numeric = False
     foreign_keys_off = "PRAGMA foreign_keys=OFF"
     foreign_keys_on = "PRAGMA foreign_keys=ON"
     catalog_default_schema = "main"
