@@ -24,10 +24,14 @@ from sqlalchemy.sql.elements import _truncated_label
 
 from dkenv.check.context import CheckContext
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for
+from dkenv.engines import get_engine
+from dkenv.engines.mysql import MYSQL
+from dkenv.engines.postgres import POSTGRES
+from dkenv.engines.sqlite import SQLITE
 
-PG_MAX_IDENTIFIER = 63  # bytes (NAMEDATALEN - 1)
-MYSQL_MAX_IDENTIFIER = 64  # characters
-SQLITE_MAX_ATTACHED = 10
+PG_MAX_IDENTIFIER = POSTGRES.truncates_identifiers_at  # bytes (NAMEDATALEN - 1)
+MYSQL_MAX_IDENTIFIER = MYSQL.rejects_identifiers_over  # characters
+SQLITE_MAX_ATTACHED = SQLITE.max_schemas
 
 #: Words the servers reserve that a SQLAlchemy release might not list yet. SQLAlchemy quotes
 #: the words it knows, so a word here that SQLAlchemy misses makes CREATE TABLE fail (error).
@@ -59,23 +63,32 @@ def check_names(ctx: CheckContext, table: Table) -> None:
 
 def check_schemas(ctx: CheckContext, tables: Sequence[Table]) -> None:
     """What differs in how SQLite holds schemas; PostgreSQL and MySQL hold them natively."""
-    if "sqlite" not in ctx.engines:
-        return
+    for engine in ctx.engines:
+        if get_engine(engine).max_schemas is not None:
+            _check_attached_schemas(ctx, tables, engine)
+
+
+def _check_attached_schemas(ctx: CheckContext, tables: Sequence[Table], engine: str) -> None:
+    """SQLite: a schema is an attached database; few can be attached, none referenced across."""
+    rules = get_engine(engine)
+    limit = rules.max_schemas or 0
     schemas = sorted({t.schema for t in tables if t.schema and t.schema not in ("main", "temp")})
-    over = set(schemas[SQLITE_MAX_ATTACHED:])
+    over = set(schemas[limit:])
     for table in tables:
         if table.schema in over:
             ctx.add(
-                table, None, "sqlite", ERROR, "schema",
-                f"SQLite attaches at most {SQLITE_MAX_ATTACHED} databases and this run has "
+                table, None, engine, ERROR, "schema",
+                f"SQLite attaches at most {limit} databases and this run has "
                 f"{len(schemas)} schemas: schema {table.schema!r} cannot be attached",
-                "group the tables into at most 10 schemas (__table_args__ = {'schema': ...})",
+                f"group the tables into at most {limit} schemas (__table_args__ = {{'schema': ...}})",
             )
         for fk in table.foreign_keys:
             target_schema = _target_schema(fk.target_fullname)
-            if (target_schema or None) != (table.schema or None):
+            if not rules.cross_schema_foreign_keys and (target_schema or None) != (
+                table.schema or None
+            ):
                 ctx.add(
-                    table, fk.parent.name, "sqlite", WARNING, "schema",
+                    table, fk.parent.name, engine, WARNING, "schema",
                     f"SQLite keeps schema {target_schema or 'main'!r} in another attached "
                     f"database and cannot reference across databases: the FOREIGN KEY to "
                     f"{fk.target_fullname} is left out, so it is not enforced",
@@ -87,38 +100,46 @@ def check_schemas(ctx: CheckContext, tables: Sequence[Table]) -> None:
 def _check_length(
     ctx: CheckContext, table: Table, column: str | None, kind: str, name: str
 ) -> None:
-    if "postgres" in ctx.engines and len(name.encode()) > PG_MAX_IDENTIFIER:
-        ctx.add(
-            table, column, "postgres", WARNING, "identifier-length",
-            f"the {kind} name {name!r} is {len(name.encode())} bytes: PostgreSQL silently cuts "
-            f"it to {PG_MAX_IDENTIFIER}, so the database name differs from the model",
-            f"a name of at most {PG_MAX_IDENTIFIER} characters "
-            + ("(__tablename__ = ...)" if kind == "table" else "(sa_column=Column('short_name', ...))"),
-        )
-    if "mysql" in ctx.engines and len(name) > MYSQL_MAX_IDENTIFIER:
-        ctx.add(
-            table, column, "mysql", ERROR, "identifier-length",
-            f"the {kind} name {name!r} is {len(name)} characters: MySQL rejects identifiers "
-            f"over {MYSQL_MAX_IDENTIFIER}",
-            f"a name of at most {PG_MAX_IDENTIFIER} characters (fits every engine)",
-        )
+    for engine in ctx.engines:
+        cut = get_engine(engine).truncates_identifiers_at
+        if cut is not None and len(name.encode()) > cut:
+            ctx.add(
+                table, column, engine, WARNING, "identifier-length",
+                f"the {kind} name {name!r} is {len(name.encode())} bytes: "
+                f"{ENGINE_LABELS[engine]} silently cuts it to {cut}, so the database name "
+                "differs from the model",
+                f"a name of at most {cut} characters "
+                + ("(__tablename__ = ...)" if kind == "table" else "(sa_column=Column('short_name', ...))"),
+            )
+    for engine in ctx.engines:
+        limit = get_engine(engine).rejects_identifiers_over
+        if limit is not None and len(name) > limit:
+            ctx.add(
+                table, column, engine, ERROR, "identifier-length",
+                f"the {kind} name {name!r} is {len(name)} characters: {ENGINE_LABELS[engine]} "
+                f"rejects identifiers over {limit}",
+                f"a name of at most {PG_MAX_IDENTIFIER} characters (fits every engine)",
+            )
 
 
 def _check_truncation_collisions(ctx: CheckContext, table: Table) -> None:
     """Two columns equal in their first 63 bytes are one column to PostgreSQL."""
-    if "postgres" not in ctx.engines:
-        return
-    seen: dict[bytes, str] = {}
-    for column in table.columns:
-        cut = column.name.encode()[:PG_MAX_IDENTIFIER]
-        other = seen.setdefault(cut, column.name)
-        if other != column.name:
-            ctx.add(
-                table, column.name, "postgres", ERROR, "identifier-length",
-                f"columns {other!r} and {column.name!r} are the same name once PostgreSQL cuts "
-                f"them to {PG_MAX_IDENTIFIER} bytes: CREATE TABLE fails (duplicate column)",
-                "names that differ within their first 63 characters",
-            )
+    for engine in ctx.engines:
+        limit = get_engine(engine).truncates_identifiers_at
+        if limit is None:
+            continue
+        seen: dict[bytes, str] = {}
+        for column in table.columns:
+            cut = column.name.encode()[:limit]
+            other = seen.setdefault(cut, column.name)
+            if other != column.name:
+                ctx.add(
+                    table, column.name, engine, ERROR, "identifier-length",
+                    f"columns {other!r} and {column.name!r} are the same name once "
+                    f"{ENGINE_LABELS[engine]} cuts them to {limit} bytes: CREATE TABLE fails "
+                    "(duplicate column)",
+                    f"names that differ within their first {limit} characters",
+                )
 
 
 def _check_constraint_names(ctx: CheckContext, table: Table) -> None:
@@ -128,33 +149,45 @@ def _check_constraint_names(ctx: CheckContext, table: Table) -> None:
     for name, kind in named:
         if not name or isinstance(name, _truncated_label):
             continue  # generated: SQLAlchemy shortens it to fit each engine
-        if "postgres" in ctx.engines and len(str(name).encode()) > PG_MAX_IDENTIFIER:
-            ctx.add(
-                table, None, "postgres", ERROR, "identifier-length",
-                f"the {kind} name {str(name)!r} is longer than PostgreSQL's {PG_MAX_IDENTIFIER} "
-                "bytes: SQLAlchemy refuses to compile it",
-                f"a {kind} name of at most {PG_MAX_IDENTIFIER} characters, or let the naming "
-                "convention generate it",
-            )
-        if "mysql" in ctx.engines and len(str(name)) > MYSQL_MAX_IDENTIFIER:
-            ctx.add(
-                table, None, "mysql", ERROR, "identifier-length",
-                f"the {kind} name {str(name)!r} is longer than MySQL's {MYSQL_MAX_IDENTIFIER} "
-                "characters: CREATE fails",
-                f"a {kind} name of at most {PG_MAX_IDENTIFIER} characters",
-            )
-    if "mysql" not in ctx.engines:
+        for engine in ctx.engines:
+            cut = get_engine(engine).truncates_identifiers_at
+            if cut is not None and len(str(name).encode()) > cut:
+                ctx.add(
+                    table, None, engine, ERROR, "identifier-length",
+                    f"the {kind} name {str(name)!r} is longer than {ENGINE_LABELS[engine]}'s "
+                    f"{cut} bytes: SQLAlchemy refuses to compile it",
+                    f"a {kind} name of at most {cut} characters, or let the naming "
+                    "convention generate it",
+                )
+        for engine in ctx.engines:
+            limit = get_engine(engine).rejects_identifiers_over
+            if limit is not None and len(str(name)) > limit:
+                ctx.add(
+                    table, None, engine, ERROR, "identifier-length",
+                    f"the {kind} name {str(name)!r} is longer than {ENGINE_LABELS[engine]}'s "
+                    f"{limit} characters: CREATE fails",
+                    f"a {kind} name of at most {PG_MAX_IDENTIFIER} characters",
+                )
+    for engine in ctx.engines:
+        _check_generated_fk_names(ctx, table, engine)
+
+
+def _check_generated_fk_names(ctx: CheckContext, table: Table, engine: str) -> None:
+    """MySQL names an unnamed foreign key ``<table>_ibfk_<n>``, and refuses it when too long."""
+    rules = get_engine(engine)
+    pattern, limit = rules.generated_fk_name, rules.rejects_identifiers_over
+    if pattern is None or limit is None:
         return
     unnamed_fks = [
         c for c in table.constraints if isinstance(c, ForeignKeyConstraint) and not c.name
     ]
     for number, fk in enumerate(sorted(unnamed_fks, key=lambda c: c.column_keys), start=1):
-        generated = f"{table.name}_ibfk_{number}"
-        if len(generated) > MYSQL_MAX_IDENTIFIER:
+        generated = pattern.format(table=table.name, number=number)
+        if len(generated) > limit:
             ctx.add(
-                table, fk.column_keys[0], "mysql", ERROR, "identifier-length",
-                f"MySQL names this foreign key {generated[:20]}…_ibfk_{number} "
-                f"({len(generated)} characters, over {MYSQL_MAX_IDENTIFIER}): CREATE TABLE fails",
+                table, fk.column_keys[0], engine, ERROR, "identifier-length",
+                f"{ENGINE_LABELS[engine]} names this foreign key {generated[:20]}…_ibfk_{number} "
+                f"({len(generated)} characters, over {limit}): CREATE TABLE fails",
                 "a shorter table name, or name the constraint: "
                 "ForeignKeyConstraint([...], [...], name='fk_short')",
             )
@@ -192,14 +225,17 @@ def _check_reserved(
 
 
 def _check_case(ctx: CheckContext, table: Table, column: str | None, kind: str, name: str) -> None:
-    if "postgres" not in ctx.engines or name == name.lower():
+    if name == name.lower():
         return
-    ctx.add(
-        table, column, "postgres", WARNING, "identifier-case",
-        f"PostgreSQL folds unquoted names to lower case: the {kind} is created as \"{name}\" and "
-        f"raw SQL must quote it exactly, while {name.lower()} finds nothing",
-        f"a lower-case snake_case name, e.g. {_snake(name)!r}",
-    )
+    for engine in ctx.engines:
+        if get_engine(engine).folds_identifiers:
+            continue  # quoted or not, the name is found in any case
+        ctx.add(
+            table, column, engine, WARNING, "identifier-case",
+            f"{ENGINE_LABELS[engine]} folds unquoted names to lower case: the {kind} is created "
+            f"as \"{name}\" and raw SQL must quote it exactly, while {name.lower()} finds nothing",
+            f"a lower-case snake_case name, e.g. {_snake(name)!r}",
+        )
 
 
 def _snake(name: str) -> str:

@@ -127,6 +127,23 @@ class Engine:
     #: DATETIME / TIME keep microseconds unless told otherwise (MySQL needs fsp=6).
     keeps_fractional_seconds = True
 
+    # -- names and keys (dkenv check) -------------------------------------------------------
+    #: Identifiers longer than this many bytes are cut with only a NOTICE (PostgreSQL), or None.
+    truncates_identifiers_at: ClassVar[int | None] = None
+    #: Identifiers longer than this many characters are refused (MySQL), or None.
+    rejects_identifiers_over: ClassVar[int | None] = None
+    #: How the server names an unnamed foreign key (``{table}``, ``{number}``), when it
+    #: counts against the identifier limit (MySQL's ``<table>_ibfk_<n>``), or None.
+    generated_fk_name: ClassVar[str | None] = None
+    #: At most this many schemas (SQLite's attached databases), or None.
+    max_schemas: ClassVar[int | None] = None
+    #: The largest index key in bytes (InnoDB), and keys on TEXT/BLOB need a prefix length.
+    max_index_key_bytes: ClassVar[int | None] = None
+    #: A foreign key needs the same integer type on both ends (MySQL).
+    fk_needs_same_integer_type = False
+    #: A foreign key to a non-unique target is refused at CREATE TABLE (not SQLite: on insert).
+    checks_fk_target_at_create = True
+
     @property
     def dialect(self) -> str:
         """The SQLAlchemy dialect name the engine's catalog readers are registered under."""

@@ -24,6 +24,10 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    rejects_identifiers_over = 64
+    generated_fk_name = "{table}_ibfk_{number}"
+    max_index_key_bytes = 3072
+    fk_needs_same_integer_type = True
     max_row_bytes = 65535
     rejects_uuid_type = True
     bare_numeric_is_integer = True

@@ -24,6 +24,8 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    max_schemas = 10
+    checks_fk_target_at_create = False
     jsonb_as_json = True
     exact_numeric = False
     foreign_keys_off = "PRAGMA foreign_keys=OFF"
