@@ -11,9 +11,11 @@ from sqlalchemy import types as sqltypes
 
 from dkenv.check.context import CheckContext, is_text_like
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for
+from dkenv.engines import get_engine
+from dkenv.engines.mysql import MYSQL
 
 #: InnoDB's largest index key, in bytes (DYNAMIC row format).
-MYSQL_MAX_KEY_BYTES = 3072
+MYSQL_MAX_KEY_BYTES = MYSQL.max_index_key_bytes
 MYSQL_BYTES_PER_CHAR = 4  # utf8mb4
 
 
@@ -24,8 +26,9 @@ def check_keys(ctx: CheckContext, table: Table, by_name: dict[str, Table]) -> No
         key=lambda c: tuple(c.column_keys),
     ):
         _check_foreign_key(ctx, table, constraint, by_name)
-    if "mysql" in ctx.engines:
-        _check_mysql_keys(ctx, table)
+    for engine in ctx.engines:
+        if get_engine(engine).max_index_key_bytes is not None:
+            _check_mysql_keys(ctx, table, engine)
 
 
 def _target(constraint: ForeignKeyConstraint) -> tuple[str, list[str]]:
@@ -65,11 +68,13 @@ def _check_foreign_key(
         return
     if not _is_unique(parent, set(target_columns)):
         for engine in ctx.engines:
-            severity = WARNING if engine == "sqlite" else ERROR
+            at_create = get_engine(engine).checks_fk_target_at_create
+            severity = ERROR if at_create else WARNING
             when = (
-                "SQLite reports 'foreign key mismatch' on insert once foreign keys are enforced"
-                if engine == "sqlite"
-                else f"{ENGINE_LABELS[engine]} refuses the constraint at CREATE TABLE"
+                f"{ENGINE_LABELS[engine]} refuses the constraint at CREATE TABLE"
+                if at_create
+                else f"{ENGINE_LABELS[engine]} reports 'foreign key mismatch' on insert once "
+                "foreign keys are enforced"
             )
             ctx.add(
                 table, column, engine, severity, "fk-target",
@@ -78,22 +83,25 @@ def _check_foreign_key(
                 f"reference {target}'s primary key, or make the target unique "
                 "(Field(unique=True))",
             )
-    if "mysql" in ctx.engines:
-        for local, remote in zip(constraint.columns, referenced, strict=True):
-            _check_mysql_fk_type(ctx, table, local, remote)
+    for engine in ctx.engines:
+        if get_engine(engine).fk_needs_same_integer_type:
+            for local, remote in zip(constraint.columns, referenced, strict=True):
+                _check_mysql_fk_type(ctx, table, local, remote, engine)
 
 
-def _check_mysql_fk_type(ctx: CheckContext, table: Table, local: Column, remote: Column) -> None:
+def _check_mysql_fk_type(
+    ctx: CheckContext, table: Table, local: Column, remote: Column, engine: str
+) -> None:
     """MySQL wants the same integer type on both ends of a foreign key; PostgreSQL does not."""
-    mine = ctx.effective(local.type, "mysql")
-    theirs = ctx.effective(remote.type, "mysql")
+    mine = ctx.effective(local.type, engine)
+    theirs = ctx.effective(remote.type, engine)
     if not (isinstance(mine, sqltypes.Integer) and isinstance(theirs, sqltypes.Integer)):
         return
-    dialect = dialect_for("mysql")
+    dialect = dialect_for(engine)
     a, b = mine.compile(dialect=dialect), theirs.compile(dialect=dialect)
     if a.split()[0] != b.split()[0]:
         ctx.add(
-            table, local.name, "mysql", ERROR, "fk-type",
+            table, local.name, engine, ERROR, "fk-type",
             f"MySQL requires the same integer type on both ends of a foreign key: {a} here, "
             f"{b} in {remote.table.fullname}.{remote.name} (PostgreSQL accepts the mix)",
             f"declare {local.name} with the referenced column's type ({b})",
@@ -112,8 +120,9 @@ def _is_unique(table: Table, columns: set[str]) -> bool:
     return len(columns) == 1 and any(table.columns[n].unique for n in columns if n in table.columns)
 
 
-def _check_mysql_keys(ctx: CheckContext, table: Table) -> None:
+def _check_mysql_keys(ctx: CheckContext, table: Table, engine: str) -> None:
     """Keys on TEXT/BLOB/JSON need a prefix length on MySQL, and keys have a byte limit."""
+    limit = get_engine(engine).max_index_key_bytes or 0
     keys: list[tuple[str, list[Column], dict[str, int]]] = []
     pk = list(table.primary_key.columns)
     if pk:
@@ -127,7 +136,7 @@ def _check_mysql_keys(ctx: CheckContext, table: Table) -> None:
     for what, columns, prefixes in keys:
         total = 0
         for column in columns:
-            real = ctx.effective(column.type, "mysql")
+            real = ctx.effective(column.type, engine)
             if is_text_like(real) and column.name not in prefixes:
                 total = -1
                 if column.name in reported:
@@ -135,7 +144,7 @@ def _check_mysql_keys(ctx: CheckContext, table: Table) -> None:
                 reported.add(column.name)
                 json = isinstance(real, sqltypes.JSON)
                 ctx.add(
-                    table, column.name, "mysql", ERROR, "text-index",
+                    table, column.name, engine, ERROR, "text-index",
                     f"MySQL cannot key a {'JSON' if json else 'TEXT/BLOB'} column ({what}) "
                     + ("at all" if json else "without a prefix length")
                     + ": CREATE fails on MySQL 8 (MariaDB keys only a prefix, silently)",
@@ -146,11 +155,11 @@ def _check_mysql_keys(ctx: CheckContext, table: Table) -> None:
                 )
                 break
             total += prefixes.get(column.name, _key_chars(real)) * MYSQL_BYTES_PER_CHAR
-        if total > MYSQL_MAX_KEY_BYTES:
+        if total > limit:
             ctx.add(
-                table, columns[0].name, "mysql", ERROR, "text-index",
+                table, columns[0].name, engine, ERROR, "text-index",
                 f"the {what} needs {total} bytes in utf8mb4, over MySQL's "
-                f"{MYSQL_MAX_KEY_BYTES}-byte key limit: CREATE fails on MySQL 8 "
+                f"{limit}-byte key limit: CREATE fails on MySQL 8 "
                 "(MariaDB shortens a non-unique key with a warning)",
                 "shorter max_length on the key columns (768 characters in all), or "
                 "mysql_length=... on the Index",
