@@ -17,6 +17,7 @@ from sqlalchemy.orm import mapperlib
 
 from dkenv.check.context import CheckContext
 from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING
+from dkenv.engines import get_engine
 
 PG_MAX_LABEL_BYTES = 63
 
@@ -58,10 +59,11 @@ def check_enums(ctx: CheckContext, tables: Sequence[Table]) -> None:
                 real = ctx.effective(column.type, engine)
                 if not isinstance(real, sqltypes.Enum):
                     continue
-                if engine == "postgres" and real.native_enum and real.name:
+                rules = get_engine(engine)
+                if rules.named_enum_types and real.native_enum and real.name:
                     usages[(real.schema, real.name)].append((table, column, tuple(real.enums)))
-                    _check_pg_enum(ctx, table, column, real, table_names)
-                elif engine == "sqlite" and not real.create_constraint:
+                    _check_pg_enum(ctx, table, column, real, table_names, engine)
+                elif not rules.enforces_enum_labels and not real.create_constraint:
                     ctx.add(
                         table, column.name, engine, WARNING, "enum-type",
                         f"SQLite stores this enum as VARCHAR({real.length}) with no CHECK: any "
@@ -78,11 +80,12 @@ def _check_pg_enum(
     column: Column,
     real: sqltypes.Enum,
     table_names: set[tuple[str | None, str]],
+    engine: str,
 ) -> None:
     # SQLAlchemy has already set ``schema`` when the type was attached to its table
     if (real.schema, real.name.lower()) in table_names:
         ctx.add(
-            table, column.name, "postgres", ERROR, "enum-type",
+            table, column.name, engine, ERROR, "enum-type",
             f"the enum type {real.name!r} has the name of a table, and PostgreSQL gives every "
             "table a type of the same name: CREATE TYPE fails",
             f'sa_column=Column(sa.Enum(MyEnum, name="{real.name}_kind"))',
@@ -90,7 +93,7 @@ def _check_pg_enum(
     long = [label for label in real.enums if len(label.encode()) > PG_MAX_LABEL_BYTES]
     if long:
         ctx.add(
-            table, column.name, "postgres", ERROR, "enum-type",
+            table, column.name, engine, ERROR, "enum-type",
             f"enum label {long[0][:20]!r}… is over PostgreSQL's {PG_MAX_LABEL_BYTES}-byte limit "
             "for enum labels: CREATE TYPE fails",
             "shorter member names (or values with values_callable)",
@@ -104,7 +107,7 @@ def _check_names_vs_values(
     if enum_class is None or real.values_callable is not None:
         return
     differ = [m for m in enum_class if str(m.value) != m.name]
-    if engine == "mysql":
+    if get_engine(engine).enum_labels_fold_case:
         # MySQL compares ENUM labels case-insensitively: 'pending' is stored as 'PENDING'
         differ = [m for m in differ if str(m.value).lower() != m.name.lower()]
     if not differ:
@@ -114,8 +117,9 @@ def _check_names_vs_values(
         table, column.name, engine, WARNING, "enum-labels",
         f"{ENGINE_LABELS[engine]} stores the member names ({member.name!r}), not the values "
         f"({member.value!r}): rows loaded with the values by other tools "
-        + ("are stored unchecked and unreadable by SQLAlchemy" if engine == "sqlite" and
-           not real.create_constraint else "are rejected"),
+        + ("are stored unchecked and unreadable by SQLAlchemy"
+           if not get_engine(engine).enforces_enum_labels and not real.create_constraint
+           else "are rejected"),
         enum_fix(table, column, real, "values_callable=lambda e: [m.value for m in e]"),
     )
 

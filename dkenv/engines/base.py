@@ -144,6 +144,14 @@ class Engine:
     #: A foreign key to a non-unique target is refused at CREATE TABLE (not SQLite: on insert).
     checks_fk_target_at_create = True
 
+    # -- enums (dkenv check) -------------------------------------------------------------
+    #: A native enum is a named type of its own, shared by every table using it (PostgreSQL).
+    named_enum_types = False
+    #: Unknown enum labels are rejected without SQLAlchemy's CHECK (not SQLite's VARCHAR).
+    enforces_enum_labels = True
+    #: Enum labels compare case-insensitively (MySQL).
+    enum_labels_fold_case = False
+
     @property
     def dialect(self) -> str:
         """The SQLAlchemy dialect name the engine's catalog readers are registered under."""

@@ -33,6 +33,7 @@ _USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ 
 
 
 class PostgresEngine(Engine):
+    named_enum_types = True
     truncates_identifiers_at = 63  # bytes: NAMEDATALEN - 1
     folds_identifiers = False
     has_comments = True

@@ -24,6 +24,7 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    enforces_enum_labels = False
     max_schemas = 10
     checks_fk_target_at_create = False
     jsonb_as_json = True
