@@ -151,17 +151,18 @@ def _check_literal(ctx: CheckContext, table: Table, column: Column, value: str) 
     lowered = value.strip().lower()
     for engine in ctx.engines:
         real = ctx.effective(column.type, engine)
-        carried = get_engine(engine).check_literal_default(column, value)
+        rules = get_engine(engine)
+        carried = rules.check_literal_default(column, value)
         if carried.error:
             ctx.add(table, column.name, engine, ERROR, "engine-default",
                     f"DEFAULT {value!r}: {carried.error}", carried.fix or "")
-        elif is_infinity(value) and engine == "sqlite" and isinstance(
+        elif is_infinity(value) and rules.dynamic_typing and isinstance(
             real, (sqltypes.DateTime, sqltypes.Date)
         ):
             ctx.add(table, column.name, engine, WARNING, "engine-default",
                     f"SQLite stores DEFAULT {value!r} as text, which SQLAlchemy cannot read back "
                     "as a date/time", get_engine("mysql").infinity_default(column, value).fix or "")
-        elif engine == "mysql" and is_text_like(real):
+        elif rules.rejects_text_literal_default and is_text_like(real):
             ctx.add(
                 table, column.name, engine, ERROR, "engine-default",
                 f"MySQL 8 rejects a literal DEFAULT on a TEXT/BLOB/JSON column ({value!r}); "
@@ -169,13 +170,13 @@ def _check_literal(ctx: CheckContext, table: Table, column: Column, value: str) 
                 "Field(default=...) (set in Python), or a VARCHAR: Field(max_length=...)",
             )
         elif isinstance(real, sqltypes.Boolean) and lowered in _BOOLEAN_TEXT:
-            if engine == "mysql":
+            if rules.tinyint_is_boolean:
                 ctx.add(
                     table, column.name, engine, ERROR, "engine-default",
                     f"MySQL stores booleans as TINYINT and rejects DEFAULT '{value}'",
                     "server_default=sa.false() (or sa.true()): false/0 per engine",
                 )
-            elif engine == "sqlite":
+            elif rules.dynamic_typing:
                 ctx.add(
                     table, column.name, engine, WARNING, "engine-default",
                     f"SQLite stores the text '{value}' in a BOOLEAN column, which reads back "
@@ -203,8 +204,9 @@ def _check_expression(
     norm = normalize_default(sql)
     label = ENGINE_LABELS[engine]
     real = ctx.effective(column.type, engine)
+    rules = get_engine(engine)
 
-    if engine != "postgres":
+    if not rules.defaults_as_written:
         rewritten, error, fix = deployer_rewrite(engine, column, sql)
         if error and _report_function(ctx, table, column, engine, sql, norm):
             return
@@ -219,7 +221,7 @@ def _check_expression(
             if norm not in _NATIVE[engine]:
                 how = (
                     "SQLite accepts it in CREATE TABLE but fails on the first INSERT"
-                    if engine == "sqlite" and "(" in norm
+                    if rules.resolves_default_functions_late and "(" in norm
                     else f"{label} rejects it"
                 )
                 ctx.add(
@@ -231,7 +233,7 @@ def _check_expression(
             return
 
     if "::" in norm:
-        if engine != "postgres":
+        if not rules.has_double_colon_casts:
             ctx.add(
                 table, column.name, engine, ERROR, "engine-default",
                 f"DEFAULT {sql} uses PostgreSQL's ::type cast, a syntax error on {label} that "
@@ -240,7 +242,7 @@ def _check_expression(
             )
         return
 
-    if isinstance(real, sqltypes.Boolean) and norm in ("0", "1") and engine == "postgres":
+    if isinstance(real, sqltypes.Boolean) and rules.strict_boolean and norm in {"0", "1"}:
         ctx.add(
             table, column.name, engine, ERROR, "engine-default",
             f"PostgreSQL rejects DEFAULT {norm} on a BOOLEAN column (integer is not boolean)",
@@ -248,7 +250,7 @@ def _check_expression(
         )
         return
 
-    if engine == "mysql" and is_text_like(real) and not sql.strip().startswith("("):
+    if rules.rejects_text_literal_default and is_text_like(real) and not sql.strip().startswith("("):
         ctx.add(
             table, column.name, engine, ERROR, "engine-default",
             f"MySQL 8 rejects DEFAULT {sql} on a TEXT/BLOB/JSON column (only (expression) "
@@ -270,7 +272,7 @@ def _report_function(
             continue
         have = [e for e in ("postgres", "mysql", "sqlite") if e in known[0]]
         where = f"a {engines_label(have)} function" if have else "not built in anywhere"
-        note = _FUNCTION_NOTES.get(name) if engine == "postgres" else None
+        note = _FUNCTION_NOTES.get(name) if get_engine(engine).has_extensions else None
         when = {
             "sqlite": "SQLite accepts it in CREATE TABLE and fails on the first INSERT",
             "mysql": "CREATE TABLE fails on MySQL",

@@ -152,6 +152,23 @@ class Engine:
     #: Enum labels compare case-insensitively (MySQL).
     enum_labels_fold_case = False
 
+    # -- server defaults (dkenv check) ---------------------------------------------------
+    #: Server defaults are taken as written: PostgreSQL's SQL is where they come from.
+    defaults_as_written = False
+    #: ``value::type`` casts are SQL here (PostgreSQL).
+    has_double_colon_casts = False
+    #: A column holds any value unchecked: text in a DATE or BOOLEAN is stored as text (SQLite).
+    dynamic_typing = False
+    #: An unknown function in a DEFAULT passes CREATE TABLE and fails on the first INSERT
+    #: that uses it (SQLite).
+    resolves_default_functions_late = False
+    #: A literal DEFAULT on TEXT/BLOB/JSON is refused (MySQL 8; MariaDB accepts it).
+    rejects_text_literal_default = False
+    #: An integer default on a BOOLEAN column is refused (PostgreSQL: integer is not boolean).
+    strict_boolean = False
+    #: Some functions come from extensions a fresh database lacks (PostgreSQL's uuid-ossp).
+    has_extensions = False
+
     @property
     def dialect(self) -> str:
         """The SQLAlchemy dialect name the engine's catalog readers are registered under."""

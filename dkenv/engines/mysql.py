@@ -24,6 +24,7 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    rejects_text_literal_default = True
     enum_labels_fold_case = True
     rejects_identifiers_over = 64
     generated_fk_name = "{table}_ibfk_{number}"

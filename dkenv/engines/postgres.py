@@ -33,6 +33,10 @@ _USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ 
 
 
 class PostgresEngine(Engine):
+    defaults_as_written = True
+    has_double_colon_casts = True
+    strict_boolean = True
+    has_extensions = True
     named_enum_types = True
     truncates_identifiers_at = 63  # bytes: NAMEDATALEN - 1
     folds_identifiers = False

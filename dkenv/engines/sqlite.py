@@ -24,6 +24,8 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    dynamic_typing = True
+    resolves_default_functions_late = True
     enforces_enum_labels = False
     max_schemas = 10
     checks_fk_target_at_create = False
