@@ -103,7 +103,7 @@ class TableDeployer:
                          | {s for t in copies for s in _fk_schemas(t)})
         if not schemas:
             return {}
-        if self.spec.name == "sqlite":
+        if self.spec.attaches_schemas:
             self.rt.attach_schemas(schemas, create=True)
             return {}
         failed: dict[str, str] = {}
@@ -195,7 +195,8 @@ class TableDeployer:
         try:
             with conn.begin():
                 self._reflect_external(conn, table, metadata, by_name)
-                table.create(conn, checkfirst=self.spec.name == "postgres")
+                # a named enum type shared by several tables is created once
+                table.create(conn, checkfirst=self.spec.named_enum_types)
         except DBAPIError as exc:
             return describe_db_error(exc)
         except SQLAlchemyError as exc:  # compile errors: e.g. "VARCHAR requires a length"

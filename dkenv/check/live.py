@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from dkenv.check.deployer import TableDeployer, first_line
 from dkenv.check.findings import ENGINE_LABELS, Finding, normalize_engines
 from dkenv.check.report import FAILED, OK, PROBLEMS, RANK, SKIPPED, UNCHECKED, CheckResult
+from dkenv.engines import get_engine
 from dkenv.errors import DkenvError, EnvironmentFailure, UsageError
 from dkenv.schema import unique_tables
 
@@ -103,12 +104,12 @@ def live_check(
     say = progress or (lambda line: None)
     started = time.perf_counter()
     run = _Run(run_id=secrets.token_hex(3), timeout=timeout, say=say)
-    if any(e != "sqlite" for e in engines):
+    if any(not get_engine(e).embedded for e in engines):
         run.client = _docker_client()
         from dkenv.lifecycle import install_signal_handlers
 
         install_signal_handlers()  # SIGTERM/SIGHUP -> SystemExit here, so cleanup below runs
-        servers = [e for e in engines if e != "sqlite"]
+        servers = [e for e in engines if not get_engine(e).embedded]
         say(f"dkenv: starting {', '.join(ENGINE_LABELS[e] for e in servers)} "
             f"(throwaway containers, in parallel)")
     workers = {e: _Worker(e, tables, run) for e in engines}
@@ -254,10 +255,10 @@ class _Worker:
         target = None
         try:
             phase = time.perf_counter()
-            if self.engine == "sqlite":
+            if get_engine(self.engine).embedded:
                 from dkenv.config import create_custom_target
 
-                target = create_custom_target("sqlite", None, name="check_sqlite")
+                target = create_custom_target(self.engine, None, name=f"check_{self.engine}")
             else:
                 server = self._start()
                 target = server.target

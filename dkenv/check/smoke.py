@@ -29,7 +29,7 @@ from sqlalchemy.schema import DefaultClause
 
 from dkenv.check.context import effective_type
 from dkenv.check.values import NoValue, differs, engine_of, value_for
-from dkenv.engines import describe_db_error
+from dkenv.engines import describe_db_error, rules_for_dialect
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def _ensure_sqlite_transaction(connection: sa.Connection) -> None:
     SAVEPOINT opened first becomes its own transaction and the final rollback would undo
     nothing. An explicit BEGIN, when the driver is not in a transaction yet, fixes that.
     """
-    if connection.dialect.name != "sqlite":
+    if not rules_for_dialect(connection.dialect.name).needs_explicit_begin:
         return
     raw = connection.connection.dbapi_connection
     if raw is not None and not getattr(raw, "in_transaction", True):

@@ -20,6 +20,7 @@ from sqlalchemy import types as sqltypes
 
 from dkenv.check.context import effective_type, variant_for
 from dkenv.check.findings import dialect_for
+from dkenv.engines import ENGINES, rules_for_dialect
 
 _NAMESPACE = uuid.UUID("6f1d3a52-7c1b-4d8e-9a63-0d6b2f1c9e47")
 _TZ = dt.timezone(dt.timedelta(hours=2))
@@ -34,11 +35,8 @@ class NoValue(Exception):
 
 def engine_of(dialect_name: str) -> str:
     """dkenv's engine name for a SQLAlchemy dialect name."""
-    if dialect_name.startswith("postgres"):
-        return "postgres"
-    if dialect_name in ("mysql", "mariadb"):
-        return "mysql"
-    return "sqlite"
+    known = rules_for_dialect(dialect_name)
+    return known.name if known.name in ENGINES else "sqlite"
 
 
 def value_for(column: Column, engine: str, seed: int) -> Any:

@@ -58,6 +58,15 @@ class Engine:
     snapshots: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
+    # -- how the engine runs --------------------------------------------------------------
+    #: No server: the database is a file or memory in this process (SQLite), no container.
+    embedded = False
+    #: A schema is a database attached to each connection (SQLite), not created on a server.
+    attaches_schemas = False
+    #: The driver sends BEGIN only before DML, so a SAVEPOINT opened first is not inside a
+    #: transaction unless BEGIN is sent explicitly (Python's sqlite3).
+    needs_explicit_begin = False
+
     # -- what the live catalog shows (validation) ------------------------------------------
     # Plain class attributes, not dataclass fields: each engine class states its rules, and
     # the base values are what dkenv assumes of another SQLAlchemy dialect (see

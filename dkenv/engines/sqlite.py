@@ -24,6 +24,9 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    embedded = True
+    attaches_schemas = True
+    needs_explicit_begin = True
     dynamic_typing = True
     resolves_default_functions_late = True
     enforces_enum_labels = False
