@@ -65,7 +65,7 @@ def precompile(items: Any, target_config: Target) -> list[str]:
     dialect = dialect_for(spec.name, target_config.url or None)
     spec = engine_for_dialect(dialect.name)
     # An unconnected MySQL dialect does not know whether the server (MariaDB) has sequences.
-    sequences = True if spec.name == "mysql" else None
+    sequences = spec.offline_sequences
     with _gc_paused():
         if target_config.kind == "container":  # all of the DDL: a container costs seconds, this a fraction
             compile_units(inputs.units, dialect, spec, schema_map=schema_map_of(target_config), sequences=sequences)
@@ -175,7 +175,7 @@ def _deploy(rt: TargetRuntime, inputs: Inputs, schema_map: dict[str, str], *, pr
     schemas = sorted({physical(t.schema) for t in tables if t.schema} | {physical(s) for s, _n in refs if s})
     deployment = Deployment(datakits=inputs.names, metadata=[u.metadata for u in units], tables=plain_tables(units))
     deployment.schemas = schemas
-    if engine_spec.name == "sqlite":  # an attached database per schema; detached again by undo
+    if engine_spec.attaches_schemas:  # an attached database per schema; detached again by undo
         deployment.schemas_created = rt.attach_schemas(schemas, create=True)
     failure: BaseException | None = None
     with rt.lock:
@@ -183,7 +183,7 @@ def _deploy(rt: TargetRuntime, inputs: Inputs, schema_map: dict[str, str], *, pr
             if schema_map:
                 conn = conn.execution_options(schema_translate_map=schema_map)
             try:
-                if engine_spec.name != "sqlite":
+                if not engine_spec.attaches_schemas:
                     for schema in schemas:
                         if not engine_spec.schema_exists(conn, schema):
                             engine_spec.create_schema(conn, schema)
@@ -192,8 +192,9 @@ def _deploy(rt: TargetRuntime, inputs: Inputs, schema_map: dict[str, str], *, pr
                 deployment.before = snapshot(conn, schemas)
                 present = _existing_tables(inspect(conn), [None, *schemas])
                 _check_external(refs, present, physical, units)
-                if engine_spec.name == "postgres":
+                if engine_spec.has_extensions:
                     ensure_extensions(conn, needed_extensions(units, inputs.extensions))
+                if engine_spec.named_enum_types:
                     check_enums(conn, units)
                 with carrying(engine_spec) as carry, external_stubs(units):
                     for unit in units:
@@ -207,7 +208,7 @@ def _deploy(rt: TargetRuntime, inputs: Inputs, schema_map: dict[str, str], *, pr
                 deployment.objects = _new_objects(conn, deployment)
                 if probe_defaults and deployment.created:
                     probe_server_defaults(conn, deployment.created, engine_spec)
-                if engine_spec.name == "sqlite":
+                if engine_spec.views_checked_lazily:
                     probe_views(conn, deployment)
             except (DeployError, SQLAlchemyError, KeyboardInterrupt) as exc:
                 try:
@@ -336,13 +337,14 @@ def undo(rt: TargetRuntime, deployment: Deployment) -> None:
         objects = deployment.objects or _new_objects(conn, deployment)
         # PostgreSQL: drop the objects of a created schema too, in committed batches; one
         # DROP SCHEMA ... CASCADE over 1000 tables passes max_locks_per_transaction.
-        keep_for_schema = set() if engine_spec.name == "postgres" else set(deployment.schemas_created)
+        keep_for_schema = set() if engine_spec.drops_schema_contents_first else set(
+            deployment.schemas_created)
         drop_objects(conn, [o for o in objects if o[1] not in keep_for_schema])
-        if engine_spec.name != "sqlite":
+        if not engine_spec.attaches_schemas:
             for schema in reversed(deployment.schemas_created):
                 engine_spec.drop_schema(conn, schema)
         conn.commit()
-    if engine_spec.name == "sqlite":
+    if engine_spec.attaches_schemas:
         rt.detach(deployment.schemas_created)
     deployment.created.clear()
     deployment.objects = []

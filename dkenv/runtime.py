@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
+from dkenv.engines import rules_for_dialect
 from dkenv.engines.sqlite import schema_file
 from dkenv.errors import ConnectionFailed, UsageError
 from dkenv.state import state_dir
@@ -70,7 +71,7 @@ class TargetRuntime:
         Returns the schemas attached by this call.  With ``create=False`` (validation) a file
         schema is attached only if its file exists, so looking never leaves empty files behind.
         """
-        if self.dialect != "sqlite":
+        if not rules_for_dialect(self.dialect).attaches_schemas:
             return []
         new = [s for s in dict.fromkeys(schemas) if s and s not in self.attached and s != "main"]
         if not new:
@@ -101,7 +102,7 @@ class TargetRuntime:
 
     def detach(self, schemas: Iterable[str]) -> None:
         """Detach SQLite schemas; delete the files that this runtime created for them."""
-        if self.dialect != "sqlite":
+        if not rules_for_dialect(self.dialect).attaches_schemas:
             return
         with self.lock:
             gone = [s for s in schemas if s in self.attached]
@@ -121,7 +122,7 @@ class TargetRuntime:
             self._reconnect_files()
 
     def detach_all(self) -> None:
-        if self.dialect != "sqlite":
+        if not rules_for_dialect(self.dialect).attaches_schemas:
             return
         with self.lock:
             if self.sqlite_main is None and self.attached:
@@ -173,7 +174,7 @@ def connection_error(target: Target, url: str, exc: BaseException) -> Connection
     reason = first[0] if first else type(exc).__name__
     hint = "check that the server is running and the host, port, user and password are right"
     if target.kind == "local":
-        hint += f" (target {target.name} reads {'PG*' if target.db_type == 'postgres' else 'MYSQL_*'} variables)"
+        hint += f" (target {target.name} reads {target.engine.local_env_vars or 'MYSQL_*'} variables)"
     return ConnectionFailed(f"cannot connect to {target.db_type} at {where}: {reason}", hint)
 
 
@@ -219,7 +220,7 @@ def _create_runtime(target: Target) -> TargetRuntime:
         from dkenv.engines.drivers import with_installed_driver
 
         url = with_installed_driver(target.url)
-    elif engine_spec.name == "sqlite":
+    elif engine_spec.embedded:
         if target.kind == "file" and not target.database:
             # kept (deploy --keep): it outlives the command, so it goes to the private state dir
             kept = bool((target.options or {}).get("keep"))
@@ -236,7 +237,7 @@ def _create_runtime(target: Target) -> TargetRuntime:
     except ArgumentError:
         raise UsageError(f"malformed database URL {url!r}") from None
 
-    if parsed.get_backend_name() == "sqlite":
+    if rules_for_dialect(parsed.get_backend_name()).embedded:
         main = parsed.database
         if not main or main == ":memory:":
             engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})

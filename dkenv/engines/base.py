@@ -67,6 +67,18 @@ class Engine:
     #: transaction unless BEGIN is sent explicitly (Python's sqlite3).
     needs_explicit_begin = False
 
+    #: The environment variables a ``local`` target reads (for hints), e.g. ``PG*``.
+    local_env_vars = ""
+    #: Compile with sequences assumed, or None to let the dialect decide: an unconnected
+    #: MySQL dialect cannot know that the server (MariaDB) has sequences.
+    offline_sequences: ClassVar[bool | None] = None
+    #: CREATE VIEW over a missing table or column succeeds and fails on first use (SQLite):
+    #: a deploy selects from each new view to find out.
+    views_checked_lazily = False
+    #: Undo drops the objects of a schema it created before the schema, in committed batches
+    #: (PostgreSQL: one DROP SCHEMA ... CASCADE over 1000 tables passes max_locks_per_transaction).
+    drops_schema_contents_first = False
+
     # -- what the live catalog shows (validation) ------------------------------------------
     # Plain class attributes, not dataclass fields: each engine class states its rules, and
     # the base values are what dkenv assumes of another SQLAlchemy dialect (see

@@ -24,6 +24,8 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    local_env_vars = "MYSQL_*"
+    offline_sequences = True
     rejects_text_literal_default = True
     enum_labels_fold_case = True
     rejects_identifiers_over = 64

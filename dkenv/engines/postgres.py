@@ -33,6 +33,8 @@ _USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ 
 
 
 class PostgresEngine(Engine):
+    local_env_vars = "PG*"
+    drops_schema_contents_first = True
     defaults_as_written = True
     has_double_colon_casts = True
     strict_boolean = True

@@ -24,6 +24,7 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    views_checked_lazily = True
     embedded = True
     attaches_schemas = True
     needs_explicit_begin = True
