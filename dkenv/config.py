@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dkenv.engines import get_engine
+from dkenv.engines import get_engine, is_embedded
 from dkenv.errors import ConfigError, UsageError
 
 #: How a target gets its database.
@@ -326,7 +326,7 @@ def create_custom_target(db_type: str, database: str | None = None, **kw: Any) -
     unknown = sorted(set(kw) - allowed)
     if unknown:
         raise UsageError(f"create_custom_target: unknown argument(s) {', '.join(unknown)}")
-    if kind == "custom" and get_engine(db_type).name == "sqlite":
+    if kind == "custom" and get_engine(db_type).embedded:
         kind = "memory" if database in (None, ":memory:") else "file"
     return Target(name=name, db_type=db_type, kind=kind, database=database, **kw)
 
@@ -383,7 +383,7 @@ def resolve_target(
     if chosen not in targets:
         raise ConfigError(f"unknown target {chosen!r}", f"known targets: {', '.join(targets)} (see: dkenv targets)")
     target = targets[chosen]
-    if target.db_type != "sqlite" and target.kind != "url":
+    if not is_embedded(target.db_type) and target.kind != "url":
         env_fields = {k: env.get(f"DKENV_{k.upper()}") for k in _ENV_FIELDS}
         if env_fields["port"] is not None:
             env_fields["port"] = parse_port(env_fields["port"], where="DKENV_PORT")

@@ -243,7 +243,7 @@ def start(
     racing to reuse start exactly one (a file lock per configuration).
     """
     spec = get_engine(engine)
-    if spec.name == "sqlite":  # no container: a temp directory with the same surface
+    if spec.embedded:  # no container: a temp directory with the same surface
         return hooks.call("start_local_server", spec.name, **({"name": name} if name else {}))
     if spec.name not in SERVER_ENGINES:
         raise UsageError(f"{spec.name} does not run in a container", "use postgres or mysql")

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from dkenv.engines import is_embedded
 from dkenv.pytest_isolation import isolation_of, shared_database
 
 #: Engines the plugin knows, in the order ids are shown.
@@ -169,7 +170,7 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
         keep_ = settings.keep if keep is None else keep
 
         def launch() -> Any:
-            if name == "sqlite":
+            if is_embedded(name):
                 from dkenv.databases.sqlite_server import SqliteServer
 
                 return SqliteServer(keep=keep_)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dkenv.engines import is_embedded
 from dkenv.errors import UsageError
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def _engine_of(config: pytest.Config, db: IsolatedDatabase) -> sa.Engine:
     engine = shared.engines.get(db.name)
     if engine is None or db._dropped:
         engine = shared.engines[db.name] = db.create_engine()
-        if db.engine == "sqlite":
+        if is_embedded(db.engine):  # Python's sqlite3: BEGIN only before DML
             _sqlite_transactions(engine)
     return engine
 

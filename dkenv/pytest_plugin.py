@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dkenv.engines import is_embedded
 from dkenv.pytest_factories import (
     BUILDS,
     ENGINES,
@@ -306,7 +307,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
         if not settings.keep:
             finish_run(config)  # the servers the workers shared
-        if settings.containers_started or any(e != "sqlite" for e in settings.engines):
+        if settings.containers_started or any(not is_embedded(e) for e in settings.engines):
             _reap_quietly()
 
 

@@ -32,7 +32,7 @@ def migrations_check(kit: str | Path | Datakit, engine: str = "sqlite", *, serve
 
     datakit = datakit_of(kit)
     name = get_engine(engine).name
-    if server is None or name == "sqlite":
+    if server is None or get_engine(engine).embedded:
         return check_kit(datakit, [name], timeout=timeout)
     url = server if isinstance(server, str) else server.url
     return MigrationsReport([check_engine(datakit, name, server_url=url)])

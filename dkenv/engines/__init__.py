@@ -49,6 +49,12 @@ def engine_for_dialect(dialect_name: str) -> Engine:
     raise UsageError(f"unsupported database dialect {dialect_name!r}", "use sqlite, postgresql or mysql URLs")
 
 
+def is_embedded(name: str) -> bool:
+    """Whether dkenv's engine ``name`` runs without a server (SQLite); unknown names do not."""
+    engine = ENGINES.get(name)
+    return engine is not None and engine.embedded
+
+
 _BY_DIALECT: dict[str, Engine] = {d: e for e in ENGINES.values() for d in e.dialects}
 
 
@@ -69,5 +75,5 @@ def rules_for_dialect(dialect_name: str) -> Engine:
 
 __all__ = [
     "ENGINES", "ENGINE_ALIASES", "SERVER_ENGINES", "Engine", "describe_db_error",
-    "engine_for_dialect", "get_engine", "rules_for_dialect",
+    "engine_for_dialect", "get_engine", "is_embedded", "rules_for_dialect",
 ]

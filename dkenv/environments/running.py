@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv import hooks
 from dkenv.config import Target
+from dkenv.engines import is_embedded
 from dkenv.environments.datakits import check_order, discover, in_context, order_hint
 from dkenv.environments.specs import (
     DatabaseSpec,
@@ -212,7 +213,7 @@ def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress,
     kits = {db.name: discover(spec, db, pythonpath) for db in spec.databases.values()}
     for db in spec.databases.values():
         check_order(spec, db, kits[db.name])
-    containers = [db for db in spec.databases.values() if db.engine != "sqlite"]
+    containers = [db for db in spec.databases.values() if not is_embedded(db.engine)]
     if containers:
         from dkenv.docker.client import get_client
         from dkenv.lifecycle import install_signal_handlers
@@ -325,7 +326,7 @@ def _load(db: DatabaseSpec, kits: list[Datakit], target: Target, label: str, con
 
 def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progress: Progress,
            on_undo: Callable[[Callable[[], None]], None]) -> Database:
-    if db.engine == "sqlite":
+    if is_embedded(db.engine):
         from dkenv.config import create_custom_target
 
         if persistent:

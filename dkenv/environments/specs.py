@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dkenv.config import Settings, load_settings, parse_port
+from dkenv.engines import is_embedded
 from dkenv.errors import ConfigError, UsageError
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
@@ -139,7 +140,7 @@ def _parse_db(env: str, db: str, raw: Any, base: Path, path: Path | None) -> Dat
         engine = get_engine(raw["engine"]).name
     except UsageError as exc:
         raise bad(exc.message, exc.hint, key="engine") from None
-    if engine == "sqlite":
+    if is_embedded(engine):
         extra = sorted(set(raw) & _CONTAINER_KEYS)
         if extra:
             raise bad(f"{', '.join(extra)} only apply to container databases (engine = {engine!r})",

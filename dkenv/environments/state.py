@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dkenv.engines import is_embedded
 from dkenv.environments.specs import (
     DB_NAME,
     ENV_NAME,
@@ -109,7 +110,7 @@ def _remove_folder(folder: Path) -> list[str]:
 def refuse_if_up(spec: EnvironmentSpec) -> None:
     """Refuse to bring ``spec`` up a second time (its containers or SQLite files exist)."""
     running = []
-    if any(db.engine != "sqlite" for db in spec.databases.values()):
+    if any(not is_embedded(db.engine) for db in spec.databases.values()):
         running = [s.name for s in _servers_by_env().get(spec.name, []) if s.persistent]
     folder = state_dir(spec.name)
     files = _sqlite_files(folder) if _existing(folder) else []
@@ -132,7 +133,7 @@ def down(name: str, *, config: str | Path | None = None) -> list[str]:
         by_env = _servers_by_env()
     except DockerUnavailable:
         spec = settings.environments.get(name) or {}
-        if any(isinstance(d, dict) and d.get("engine", "") != "sqlite"
+        if any(isinstance(d, dict) and not is_embedded(d.get("engine", ""))
                for d in (spec.get("databases") or {}).values()):
             raise
         by_env = {}
@@ -171,7 +172,7 @@ def list_environments(*, config: str | Path | None = None,
     try:
         by_env: dict[str, list[Server]] | None = _servers_by_env()
     except DockerUnavailable:
-        if any(d.engine != "sqlite" for s in specs.values() for d in s.databases.values()):
+        if any(not is_embedded(d.engine) for s in specs.values() for d in s.databases.values()):
             raise
         by_env = {}
     out = []
@@ -183,7 +184,7 @@ def list_environments(*, config: str | Path | None = None,
         for db in (spec.databases if spec else servers):
             engine = spec.databases[db].engine if spec else servers[db].engine
             row: dict[str, Any] = {"name": db, "engine": engine, "status": "down", "url": None}
-            if engine == "sqlite":
+            if is_embedded(engine):
                 folder = state_dir(name)
                 file = folder / f"{db}.db"
                 if _existing(folder) and file.is_file():
