@@ -134,6 +134,15 @@ class Engine:
     #: BOOLEAN is stored as an integer (SQLite).
     boolean_as_integer = False
 
+    #: The server adds an index for every foreign key (MySQL): not an extra index.
+    indexes_foreign_keys = False
+    #: The function of the CHECK the server adds behind every JSON column (MariaDB's
+    #: ``json_valid``), or None.
+    json_check_function: ClassVar[str | None] = None
+
+    def end_sessions(self, conn: Connection, database: str) -> None:
+        """End other sessions on ``database`` before it is dropped (PostgreSQL refuses else)."""
+
     # -- what column types become (dkenv check) ------------------------------------------
     #: The row size limit of inline (VARCHAR/CHAR) columns in bytes (MySQL), or None.
     max_row_bytes: ClassVar[int | None] = None

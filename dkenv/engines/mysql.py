@@ -24,6 +24,8 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    indexes_foreign_keys = True
+    json_check_function = "json_valid"
     local_env_vars = "MYSQL_*"
     offline_sequences = True
     rejects_text_literal_default = True

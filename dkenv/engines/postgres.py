@@ -102,6 +102,11 @@ class PostgresEngine(Engine):
         return (f"DROP {kind.upper()} IF EXISTS {prep.quote_identifier(schema)}."
                 f"{prep.quote_identifier(name)} CASCADE")
 
+    def end_sessions(self, conn: Connection, database: str) -> None:
+        """Sessions a migration's env.py may have left (DROP DATABASE ... FORCE needs 13+)."""
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             f"WHERE datname = '{database}' AND pid <> pg_backend_pid()")
+
     def enum_conflicts(self, conn: Connection, tables: Iterable[Table]) -> list[str]:
         """One line per named enum that already exists in the database with other labels.
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dkenv.engines import rules_for_dialect
 from dkenv.migrations.compare import BOOKKEEPING
 
 Catalog = dict[str, Any]
@@ -48,7 +49,7 @@ def read_catalog(conn: sa.Connection) -> Catalog:
         catalog[f"view {name}"] = {}
     for name in sorted(_safe(inspector.get_sequence_names)):
         catalog[f"sequence {name}"] = {}
-    if conn.dialect.name == "postgresql":
+    if rules_for_dialect(conn.dialect.name).named_enum_types:
         for enum in inspector.get_enums():
             catalog[f"enum type {enum['name']}"] = {"labels": list(enum["labels"])}
     return catalog

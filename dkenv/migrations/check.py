@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dkenv.engines import get_engine, is_embedded
 from dkenv.errors import DkenvError, UsageError
 from dkenv.migrations.catalog import catalog_differences, read_catalog
 from dkenv.migrations.compare import compare_both_ways
@@ -112,7 +113,7 @@ class MigrationsReport:
 @contextmanager
 def empty_database(engine: str, server_url: str | None) -> Iterator[str]:
     """The URL of a new empty database: a SQLite file, or a database created on the server."""
-    if engine == "sqlite":
+    if is_embedded(engine):
         folder = tempfile.mkdtemp(prefix="dkenv-migrations-")
         try:
             yield f"sqlite:///{Path(folder) / 'check.db'}"
@@ -125,19 +126,17 @@ def empty_database(engine: str, server_url: str | None) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     name = f"dkmig_{secrets.token_hex(4)}"
-    quote = '"' if engine == "postgres" else "`"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    quoted = admin.dialect.identifier_preparer.quote_identifier(name)
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
+            conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
         try:
             yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
         finally:
             with admin.connect() as conn:
-                if engine == "postgres":  # end sessions env.py may have left (FORCE needs 13+)
-                    conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                         f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
+                get_engine(engine).end_sessions(conn, name)
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
     finally:
         admin.dispose()
 
@@ -238,7 +237,7 @@ def check_kit(kit: Any, engines: Sequence[str], *, servers: dict[str, str] | Non
     try:
         for engine in engines:
             url = (servers or {}).get(engine)
-            if engine != "sqlite" and url is None:
+            if not is_embedded(engine) and url is None:
                 server = lifecycle.start(engine, timeout=timeout, progress=progress)
                 started.append(server)
                 url = server.url

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dkenv.engines import rules_for_dialect
 from dkenv.sql_normalize import compiler, render, same_sql
 from dkenv.validate import Problem, validate_tables
 from dkenv.validate_constraints import model_checks
@@ -30,7 +31,7 @@ def _show(columns: Iterable[Any]) -> str:
 
 
 def _fold(name: str | None, dialect: str) -> str:
-    return (name or "").lower() if dialect != "postgresql" else (name or "")
+    return rules_for_dialect(dialect).fold(name or "")
 
 
 class _Model:
@@ -65,13 +66,14 @@ class _Model:
 def extra_in_database(tables: Sequence[sa.Table], conn: sa.Connection) -> list[Problem]:
     """What the database behind ``conn`` has beyond ``tables`` (default schema and the models' schemas)."""
     dialect = conn.dialect.name
+    rules = rules_for_dialect(dialect)
     inspector = sa.inspect(conn)
     ddl = compiler(conn.dialect)
     problems: list[Problem] = []
     default = conn.dialect.default_schema_name
     by_schema: dict[str | None, dict[str, sa.Table]] = {}
     for table in tables:  # a model naming the default schema ("public") lives beside unqualified ones
-        schema = None if table.schema in (default, "main" if dialect == "sqlite" else default) else table.schema
+        schema = None if table.schema in (default, rules.catalog_default_schema or default) else table.schema
         by_schema.setdefault(schema, {})[_fold(table.name, dialect)] = table
     by_schema.setdefault(None, {})
     present = {_fold(s, dialect) for s in inspector.get_schema_names()}
@@ -133,7 +135,7 @@ def _table_extras(inspector: Any, table: sa.Table, schema: str | None, name: str
             continue
         if key in model.indexes or key in model.uniques:
             continue
-        if dialect == "mysql" and any(key == k for k in fk_cols):
+        if rules_for_dialect(dialect).indexes_foreign_keys and any(key == k for k in fk_cols):
             continue  # MySQL adds an index for every foreign key the models declare
         report("index", f"the database has INDEX {index.get('name') or ''} {_show(cols)}, the models do not")
     for constraint_name, cols in uniques:
@@ -161,7 +163,8 @@ def _extra_checks(inspector: Any, table: sa.Table, model: _Model, schema: str | 
     found = []
     for check in live:
         text = check.get("sqltext") or ""
-        if dialect == "mysql" and "json_valid" in text.lower():
+        json_check = rules_for_dialect(dialect).json_check_function
+        if json_check and json_check in text.lower():
             continue  # MariaDB's own CHECK behind every JSON column
         check_name = _fold(check.get("name"), dialect)
         if any((check_name and n == check_name) or same_sql(t, text) for n, t in wanted):
