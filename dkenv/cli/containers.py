@@ -85,14 +85,13 @@ def env_lines(server: Any) -> str:
     Not DKENV_HOST/DKENV_PORT: those override the fields of every named target (see
     ``dkenv.config.resolve_target``), so they would redirect ``--target mysql_local`` too.
     """
+    from dkenv.engines import get_engine
+
     values = {"DATABASE_URL": server.url, "DKENV_URL": server.url, "DKENV_NAME": server.name,
               "DKENV_DB_HOST": server.host, "DKENV_DB_PORT": str(server.port)}
-    if server.engine == "postgres":
-        values.update(PGHOST=server.host, PGPORT=str(server.port), PGUSER=server.user,
-                      PGPASSWORD=server.password, PGDATABASE=server.database)
-    else:
-        values.update(MYSQL_HOST=server.host, MYSQL_PORT=str(server.port), MYSQL_USER=server.user,
-                      MYSQL_PASSWORD=server.password, MYSQL_DATABASE=server.database)
+    values.update(get_engine(server.engine).client_environment(
+        host=server.host, port=server.port, user=server.user, password=server.password,
+        database=server.database))
     return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in values.items())
 
 

@@ -38,7 +38,7 @@ from dkenv.data.load import (
 )
 from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
 from dkenv.datakit import Datakit, datakit_of
-from dkenv.engines import describe_db_error
+from dkenv.engines import describe_db_error, rules_for_dialect
 from dkenv.errors import EnvironmentFailure, UsageError
 from dkenv.runtime import runtime_for
 
@@ -322,7 +322,7 @@ def _check_references(conn: Any, keys: Keys, loaded: set[str], problems: Problem
 
 def _select(conn: Any, query: Any) -> list[Any]:
     """Run a lookup; on PostgreSQL inside a savepoint, so a missing table does not end the transaction."""
-    if conn.dialect.name != "postgresql":
+    if not rules_for_dialect(conn.dialect.name).error_aborts_transaction:
         return list(conn.execute(query))
     with conn.begin_nested():
         return list(conn.execute(query))

@@ -18,7 +18,7 @@ import errno
 from collections.abc import Callable
 from typing import Any
 
-from dkenv.engines import describe_db_error
+from dkenv.engines import describe_db_error, rules_for_dialect
 from dkenv.errors import EnvironmentFailure
 
 STRICT_MODES = ("STRICT_ALL_TABLES", "NO_ZERO_DATE", "NO_ZERO_IN_DATE", "ERROR_FOR_DIVISION_BY_ZERO")
@@ -33,7 +33,7 @@ _MYSQL_FULL = frozenset({1021, 1114})
 
 def strict_mode(conn: Any) -> Callable[[], None]:
     """Run ``conn``'s MySQL session in strict mode; returns what restores the server's modes."""
-    if conn.dialect.name != "mysql":
+    if not rules_for_dialect(conn.dialect.name).has_sql_modes:
         return lambda: None
     before = conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar() or ""
     modes = [m for m in before.split(",") if m and m not in _LENIENT_MODES]
@@ -126,7 +126,7 @@ def _place(rt: Any) -> str:
     if rt.server is not None:
         return f"container {rt.server.name}"
     url = rt.engine.url
-    if url.get_backend_name() == "sqlite":
+    if rules_for_dialect(url.get_backend_name()).embedded:
         return f"the SQLite file {url.database}"
     port = f":{url.port}" if url.port else ""
     return f"{url.get_backend_name()} at {url.host or 'localhost'}{port}/{url.database or ''}"

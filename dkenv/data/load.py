@@ -30,6 +30,7 @@ from typing import Any
 from dkenv.data.files import DataFile
 from dkenv.data.guard import is_environmental
 from dkenv.data.rows import TableRules
+from dkenv.engines import rules_for_dialect
 from dkenv.errors import DkenvError
 
 #: Rows per COPY buffer / executemany batch, and per spooled chunk.
@@ -139,29 +140,14 @@ def ordered(plans: Sequence[FilePlan]) -> tuple[list[FilePlan], bool]:
 
 def defer_checks(conn: Any, plans: Sequence[FilePlan]) -> Callable[[], None]:
     """Postpone the database's FK checks for this load; returns what undoes it (MySQL)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
-    elif dialect == "mysql":
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        return lambda: None if conn.invalidated else conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
-    elif dialect == "postgresql":
-        fks = [fk for p in plans for fk in p.rules.table.foreign_key_constraints]
-        if all(fk.deferrable for fk in fks):
-            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
-        else:
-            from sqlalchemy.exc import DBAPIError
-
-            try:
-                with conn.begin_nested():
-                    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            except DBAPIError:
-                raise LoadFailed(
-                    "the tables' foreign keys form a cycle, and this PostgreSQL user may not postpone "
-                    "non-deferrable foreign keys (session_replication_role needs a superuser)",
-                    "declare the cycle's foreign keys DEFERRABLE INITIALLY DEFERRED, or load as a superuser",
-                ) from None
-    return lambda: None
+    undo = rules_for_dialect(conn.dialect.name).defer_foreign_keys(conn, [p.rules.table for p in plans])
+    if undo is None:
+        raise LoadFailed(
+            "the tables' foreign keys form a cycle, and this PostgreSQL user may not postpone "
+            "non-deferrable foreign keys (session_replication_role needs a superuser)",
+            "declare the cycle's foreign keys DEFERRABLE INITIALLY DEFERRED, or load as a superuser",
+        )
+    return undo
 
 
 def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] | None = None) -> dict[str, int]:
@@ -171,7 +157,8 @@ def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] 
     last = [started]
     done = 0
     counts: dict[str, int] = {}
-    copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2"
+    copy_driver = rules_for_dialect(conn.dialect.name).copy_driver
+    copy = copy_driver is not None and conn.dialect.driver == copy_driver
     for plan in plans:
         name = plan.rules.name
         counts.setdefault(name, 0)
@@ -223,7 +210,7 @@ def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
     rowid follow explicit values by themselves.  ``pg_get_serial_sequence`` answers for both
     serial and identity columns; a sequence never moves backwards.
     """
-    if conn.dialect.name != "postgresql":
+    if not rules_for_dialect(conn.dialect.name).explicit_keys_leave_sequences:
         return
     from sqlalchemy import Integer, text
     from sqlalchemy.exc import DBAPIError
@@ -305,7 +292,8 @@ def _db_message(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------
 def copy_mode(target: Any) -> bool:
     """Whether a target is PostgreSQL through psycopg2 (COPY), known before connecting."""
-    if target.db_type != "postgres":
+    copy_driver = target.engine.copy_driver
+    if copy_driver is None:
         return False
     if not target.url:
         return True  # dkenv's own PostgreSQL URLs use psycopg2
@@ -313,7 +301,7 @@ def copy_mode(target: Any) -> bool:
 
     from dkenv.engines.drivers import with_installed_driver
 
-    return make_url(with_installed_driver(target.url)).get_driver_name() == "psycopg2"
+    return make_url(with_installed_driver(target.url)).get_driver_name() == copy_driver
 
 
 def line_encoder(table: Any, columns: list[str], all_columns: list[str]) -> Callable[[tuple], str]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dkenv.engines import is_embedded
 from dkenv.engines.sqlite import schema_file
 from dkenv.errors import DkenvError, UsageError
 
@@ -77,14 +78,14 @@ def _engine(url: str) -> str:
 def take(url: str, name: str, *, replace: bool = False) -> Snapshot:
     """Freeze the database at ``url`` as snapshot ``name``."""
     check_name(name)
-    if _engine(url) == "sqlite":
+    if is_embedded(_engine(url)):
         return _sqlite_take(url, name, replace=replace)
     return _pg_take(url, name, replace=replace)
 
 
 def ls(url: str) -> list[Snapshot]:
     """The snapshots on the server of ``url`` (SQLite: beside the file of ``url``)."""
-    if _engine(url) == "sqlite":
+    if is_embedded(_engine(url)):
         root = sqlite_root(url)
         if not root.is_dir():
             return []
@@ -100,7 +101,7 @@ def ls(url: str) -> list[Snapshot]:
 def rm(url: str, name: str) -> None:
     """Remove snapshot ``name``; an unknown name is an error (exit 2)."""
     check_name(name)
-    if _engine(url) == "sqlite":
+    if is_embedded(_engine(url)):
         path = sqlite_root(url) / name
         if not path.is_dir():
             raise _unknown(name, url)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
 
 from dkenv.docker import containers as C
+from dkenv.engines import get_engine
 from dkenv.errors import NotReady
 
 T = TypeVar("T")
@@ -163,13 +164,7 @@ def not_yet_errors(engine: str) -> tuple[type[BaseException], ...]:
     it, so these show up as "server closed the connection" / "Lost connection" rather than
     "connection refused"; all are OperationalError in both drivers.
     """
-    if engine == "postgres":
-        import psycopg2
-
-        return (psycopg2.OperationalError, psycopg2.InterfaceError, OSError)
-    import pymysql
-
-    return (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError, EOFError)
+    return get_engine(engine).not_ready_errors()
 
 
 _AUTH_MARKERS = ("password authentication failed", "access denied", "does not exist",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -143,6 +143,24 @@ class Engine:
     def end_sessions(self, conn: Connection, database: str) -> None:
         """End other sessions on ``database`` before it is dropped (PostgreSQL refuses else)."""
 
+    # -- loading rows (dkenv.data) -------------------------------------------------------
+    #: The driver whose COPY FROM STDIN bulk-loads rows (psycopg2 on PostgreSQL), or None.
+    copy_driver: ClassVar[str | None] = None
+    #: Rows inserted with their own keys leave the key's sequence behind (PostgreSQL); MySQL's
+    #: AUTO_INCREMENT and SQLite's rowid follow explicit values by themselves.
+    explicit_keys_leave_sequences = False
+    #: Any error ends the transaction, so a lookup that may fail runs in a savepoint (PostgreSQL).
+    error_aborts_transaction = False
+    #: The session has SQL modes that decide whether bad values are refused or cut (MySQL).
+    has_sql_modes = False
+
+    def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
+        """Postpone foreign key checks for the rest of this transaction (a load in any order).
+
+        Returns what undoes it afterwards, or None when this connection may not postpone them.
+        """
+        return lambda: None
+
     # -- what column types become (dkenv check) ------------------------------------------
     #: The row size limit of inline (VARCHAR/CHAR) columns in bytes (MySQL), or None.
     max_row_bytes: ClassVar[int | None] = None
@@ -241,6 +259,15 @@ class Engine:
     def container_environment(self, *, user: str, password: str, database: str) -> dict[str, str]:
         """Environment for the official image (and dkenv's own images, which honour it)."""
         raise NotImplementedError
+
+    def client_environment(self, *, host: str, port: int, user: str, password: str,
+                           database: str) -> dict[str, str]:
+        """The variables the engine's own clients read (``psql``'s PG*, ``mysql``'s MYSQL_*)."""
+        return {}
+
+    def not_ready_errors(self) -> tuple[type[BaseException], ...]:
+        """Driver errors that mean "the server is not there yet": refused, reset, starting up."""
+        return (OSError,)
 
     # -- schemas ------------------------------------------------------------
     def schema_exists(self, conn: Connection, schema: str) -> bool:

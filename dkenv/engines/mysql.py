@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from sqlalchemy import Column, Connection
 
@@ -24,6 +24,13 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    has_sql_modes = True
+
+    def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
+        """MySQL cannot defer: checks are off for the session until the load is done."""
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        return lambda: None if conn.invalidated else conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+
     indexes_foreign_keys = True
     json_check_function = "json_valid"
     local_env_vars = "MYSQL_*"
@@ -71,6 +78,16 @@ class MySQLEngine(Engine):
         if user != "root":
             env.update({"MYSQL_USER": user, "MYSQL_PASSWORD": password})
         return env
+
+    def client_environment(self, *, host: str, port: int, user: str, password: str,
+                           database: str) -> dict[str, str]:
+        return {"MYSQL_HOST": host, "MYSQL_PORT": str(port), "MYSQL_USER": user,
+                "MYSQL_PASSWORD": password, "MYSQL_DATABASE": database}
+
+    def not_ready_errors(self) -> tuple[type[BaseException], ...]:
+        import pymysql
+
+        return (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError, EOFError)
 
     def schema_exists(self, conn: Connection, schema: str) -> bool:
         row = conn.execute(

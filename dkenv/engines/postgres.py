@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from sqlalchemy import Column, Connection, Table
 
@@ -33,6 +33,25 @@ _USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ 
 
 
 class PostgresEngine(Engine):
+    copy_driver = "psycopg2"
+    explicit_keys_leave_sequences = True
+    error_aborts_transaction = True
+
+    def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
+        """DEFERRABLE keys wait for COMMIT; others only for a superuser (session_replication_role)."""
+        fks = [fk for table in tables for fk in table.foreign_key_constraints]
+        if all(fk.deferrable for fk in fks):
+            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+            return lambda: None
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        except DBAPIError:
+            return None
+        return lambda: None
+
     local_env_vars = "PG*"
     drops_schema_contents_first = True
     defaults_as_written = True
@@ -70,6 +89,16 @@ class PostgresEngine(Engine):
 
     def container_environment(self, *, user: str, password: str, database: str) -> dict[str, str]:
         return {"POSTGRES_USER": user, "POSTGRES_PASSWORD": password, "POSTGRES_DB": database}
+
+    def client_environment(self, *, host: str, port: int, user: str, password: str,
+                           database: str) -> dict[str, str]:
+        return {"PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGPASSWORD": password,
+                "PGDATABASE": database}
+
+    def not_ready_errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg2
+
+        return (psycopg2.OperationalError, psycopg2.InterfaceError, OSError)
 
     def schema_exists(self, conn: Connection, schema: str) -> bool:
         row = conn.execute(

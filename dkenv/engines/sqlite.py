@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from sqlalchemy import Connection
 
@@ -24,6 +24,10 @@ def schema_file(main_db: str | Path, schema: str) -> Path:
 
 
 class SQLiteEngine(Engine):
+    def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+        return lambda: None
+
     views_checked_lazily = True
     embedded = True
     attaches_schemas = True
