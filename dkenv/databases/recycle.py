@@ -134,10 +134,14 @@ def mysql_empty(conn: Any, names: list[str]) -> None:
 # ---------------------------------------------------------------------------
 _USER_NS = ("SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'")
-def pg_end_sessions(cursor: Any) -> None:
-    """Terminate the other sessions on the connected database (their transactions roll back)."""
-    cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+#: Terminate the other sessions on the connected database (their transactions roll back).
+PG_END_SESSIONS = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def pg_end_sessions(cursor: Any) -> None:
+    """Run :data:`PG_END_SESSIONS`."""
+    cursor.execute(PG_END_SESSIONS)
 
 
 def pg_ddl_probe(cursor: Any, next_xid: int) -> str:
@@ -169,7 +173,7 @@ def pg_schema_changed(cursor: Any, probe: str) -> bool:
 
 
 # As superuser (dkenv's containers): one round trip, foreign-key triggers off for the transaction.
-_PG_EMPTY_AS_SUPERUSER = f"""
+PG_EMPTY_AS_SUPERUSER = f"""
 DO $dkenv$
 DECLARE r record; found boolean;
 BEGIN
@@ -255,6 +259,13 @@ def pg_restore(cursor: Any, baseline: PgBaseline) -> bool:
     return True
 
 
+def pg_is_superuser(cursor: Any) -> bool:
+    """Whether the connected role is a superuser (then :data:`PG_EMPTY_AS_SUPERUSER` empties in one go)."""
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def pg_empty(cursor: Any) -> None:
     """Delete the rows of the tables that hold any and restart every sequence that was used.
 
@@ -263,10 +274,8 @@ def pg_empty(cursor: Any) -> None:
     cheaper.  A superuser (dkenv's containers) does it in one statement with foreign-key
     triggers off; another role empties children before parents.
     """
-    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-    row = cursor.fetchone()
-    if row and row[0]:
-        cursor.execute(_PG_EMPTY_AS_SUPERUSER)
+    if pg_is_superuser(cursor):
+        cursor.execute(PG_EMPTY_AS_SUPERUSER)
         return
     tables, sequences = _relations(cursor)
     for name, (_value, called) in _sequence_states(cursor, sequences).items():
