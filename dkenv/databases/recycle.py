@@ -101,32 +101,43 @@ def mysql_fingerprint(conn: Any, names: list[str]) -> str:
     return digest.hexdigest()
 
 
-def mysql_empty(conn: Any, names: list[str]) -> None:
-    """Delete the rows of every table that has any and put its AUTO_INCREMENT back to 1."""
-    try:
-        conn.exec_driver_sql("SET SESSION information_schema_stats_expiry = 0")  # MySQL 8 caches them
-    except Exception:  # noqa: BLE001 - MariaDB has no such cache
-        pass
+def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bool:
+    """Empty every table that has rows and put every moved AUTO_INCREMENT back to 1.
+
+    A table whose counter moved is truncated (one statement: ~2 ms on MariaDB 10.11 against
+    ~5-8 ms for DELETE then ``ALTER TABLE ... AUTO_INCREMENT = 1``); one that only holds rows
+    is deleted from (a few rows: cheaper than a truncation's new table file).
+    ``stats_expiry``: try MySQL 8's statistics cache setting (MariaDB has none). Returns
+    whether the server took it, so the caller stops asking.
+    """
+    if stats_expiry:
+        try:
+            conn.exec_driver_sql("SET SESSION information_schema_stats_expiry = 0")  # MySQL 8 caches them
+        except Exception:  # noqa: BLE001 - MariaDB has no such cache
+            stats_expiry = False
     tables = conn.execute(_in(
         "SELECT TABLE_SCHEMA, TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA IN :names AND TABLE_TYPE = 'BASE TABLE'"), {"names": names}).fetchall()
     if not tables:
-        return
+        return stats_expiry
     probe = " UNION ALL ".join(
         f"SELECT {i}, EXISTS(SELECT 1 FROM {my_quote(schema)}.{my_quote(table)})"
         for i, (schema, table, _ai) in enumerate(tables))
     has_rows = {i for i, found in conn.exec_driver_sql(probe).fetchall() if found}
     dirty = [t for i, t in enumerate(tables) if i in has_rows or (t[2] or 1) > 1]
     if not dirty:
-        return
-    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+        return stats_expiry
+    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")  # lets TRUNCATE past referencing tables
     try:
-        for schema, table, _ai in dirty:
+        for schema, table, counter in dirty:
             qualified = f"{my_quote(schema)}.{my_quote(table)}"
-            conn.exec_driver_sql(f"DELETE FROM {qualified}")
-            conn.exec_driver_sql(f"ALTER TABLE {qualified} AUTO_INCREMENT = 1")
+            if (counter or 1) > 1:
+                conn.exec_driver_sql(f"TRUNCATE TABLE {qualified}")  # rows and counter in one go
+            else:
+                conn.exec_driver_sql(f"DELETE FROM {qualified}")
     finally:
         conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+    return stats_expiry
 
 
 # ---------------------------------------------------------------------------
