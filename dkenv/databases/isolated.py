@@ -71,18 +71,29 @@ def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached
     """
     from sqlalchemy import create_engine
 
+    kwargs = translate_schemas(kwargs, schema_map)
+    connect_args = _connect_args(engine_name, url, durable, kwargs.pop("connect_args", {}))
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _see_files(engine_name, engine, attached, throwaway=durable is False)
+    return engine
+
+
+def _connect_args(engine_name: str, url: str, durable: bool, given: dict[str, Any]) -> dict[str, Any]:
+    """The DBAPI connect arguments of :func:`open_engine` (``given`` wins)."""
     if engine_name == "sqlite":
-        connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
-        engine = create_engine(url, connect_args=connect_args, **kwargs)
-        attach_schemas(engine, attached, throwaway=durable is False)
-        return engine
+        return {"check_same_thread": False, **given}
     from dkenv.engines.mysql import loopback_args
 
-    kwargs = translate_schemas(kwargs, schema_map)
-    connect_args = {**loopback_args(url), **kwargs.pop("connect_args", {})}
-    if engine_name == "postgres" and not durable and "options" not in connect_args and "options=" not in url:
-        connect_args["options"] = "-c synchronous_commit=off"  # a test database: commits need no WAL flush
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    args = {**loopback_args(url), **given}
+    if engine_name == "postgres" and not durable and "options" not in args and "options=" not in url:
+        args["options"] = "-c synchronous_commit=off"  # a test database: commits need no WAL flush
+    return args
+
+
+def _see_files(engine_name: str, engine: sa.Engine, attached: dict[str, str], *, throwaway: bool) -> None:
+    """SQLite: attach the schema files (:func:`attach_schemas`); other engines have nothing to do."""
+    if engine_name == "sqlite":  # engine-name: SQLite schemas are files; the one place that says so here
+        attach_schemas(engine, attached, throwaway=throwaway)
 
 
 class SharedDialect:
@@ -110,8 +121,7 @@ class SharedDialect:
             self._dialect, self._cache = engine.dialect, engine._compiled_cache
             return engine
         engine = _engine_on(dialect, self._cache, engine_name, url, schema_map, creator)
-        if engine_name == "sqlite":
-            attach_schemas(engine, attached, throwaway=True)
+        _see_files(engine_name, engine, attached, throwaway=True)
         return _connected(engine)
 
 
@@ -125,14 +135,7 @@ def _engine_on(dialect: Any, cache: Any, engine_name: str, url: str, schema_map:
     u = make_url(url)
     if creator is None:
         cargs, cparams = dialect.create_connect_args(u)
-        if engine_name == "sqlite":
-            cparams = {**cparams, "check_same_thread": False}
-        else:
-            from dkenv.engines.mysql import loopback_args
-
-            cparams = {**cparams, **loopback_args(url)}
-            if engine_name == "postgres" and "options" not in cparams:
-                cparams["options"] = "-c synchronous_commit=off"
+        cparams = {**cparams, **_connect_args(engine_name, url, False, {})}
 
         def creator() -> Any:
             return dialect.connect(*cargs, **cparams)
