@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv import hooks
 from dkenv.config import db_type_of_url
-from dkenv.databases.isolated import IsolatedDatabase, open_warm_engine
+from dkenv.databases.isolated import IsolatedDatabase, SharedDialect
 from dkenv.databases.pool import Builder, Pool
 from dkenv.datakit import Datakit
 from dkenv.engines import get_engine
@@ -250,13 +250,14 @@ class _EngineWarmer:
     def __init__(self, engine: str, builder: Builder) -> None:
         self.engine = engine
         self.builder = builder
+        self._dialect = SharedDialect()  # one dialect set-up per pool, not one per database
 
     def open(self, name: str) -> Any:
         attached = self.builder.attached(name) if hasattr(self.builder, "attached") else {}
         # PostgreSQL lends the connection it keeps per database: no handshake per test.
         creator = self.builder.creator(name) if hasattr(self.builder, "creator") else None
-        return open_warm_engine(self.engine, self.builder.url(name), self.builder.schema_map(name), attached,
-                                **({"creator": creator} if creator else {}))
+        return self._dialect.open(self.engine, self.builder.url(name), self.builder.schema_map(name), attached,
+                                  creator)
 
     def close(self, warm: Any) -> None:
         warm.dispose()

@@ -23,13 +23,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.databases.recycle import (
+    PG_EMPTY_AS_SUPERUSER,
+    PG_END_SESSIONS,
     PgBaseline,
     pg_baseline,
     pg_ddl_probe,
     pg_empty,
-    pg_end_sessions,
+    pg_is_superuser,
     pg_restore,
-    pg_schema_changed,
 )
 from dkenv.databases.servers import (
     admin_engine,
@@ -67,6 +68,7 @@ class PostgresBuilder:
         self.recycle_mode = recycle
         self._ddl_probe: str | None = None  # "schema changed since the copy?" (recycle.pg_ddl_probe)
         self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
+        self._superuser = False  # dkenv's containers: empty in one statement (recycle.PG_EMPTY_AS_SUPERUSER)
         self.admin_url = url
         self.kits = list(kits)
         self.strategy = strategy.upper() if strategy else "FILE_COPY"
@@ -138,30 +140,36 @@ class PostgresBuilder:
             # Copies share the template's catalog and its transaction stamps: one probe serves all.
             with self._connect(name) as conn, conn.cursor() as cursor:
                 self._baseline = pg_baseline(cursor)
+                self._superuser = pg_is_superuser(cursor)
                 self._ddl_probe = pg_ddl_probe(cursor, self._baseline.next_xid)
 
     def recycle(self, name: str) -> bool:
         """Truncate a returned database whose catalog is still the template's; else False.
 
         Runs on the database's service connection (opened once, kept while the database
-        lives), so a recycle costs no handshake.
+        lives), so a recycle costs no handshake; and in two round trips after the session's
+        reset (each one wakes a server process: on a loaded machine that is what a reset
+        costs most): ending other sessions and the schema probe, then emptying and COMMIT.
         """
         if self.recycle_mode != "reset" or self._ddl_probe is None:
             return False
         conn = self._service(name)
         try:
+            conn.autocommit = True  # BEGIN/COMMIT sent with the statements: psycopg2's would be round trips
             with conn.cursor() as cursor:
-                pg_end_sessions(cursor)
-                cursor.execute("SET LOCAL lock_timeout = '10s'")  # a session that will not die: drop instead
-                same = not pg_schema_changed(cursor, self._ddl_probe)
-                if same and (self._baseline is None or self._baseline.plain):
-                    pg_empty(cursor)
-                elif same:
-                    same = pg_restore(cursor, self._baseline)
-            if same:
-                conn.commit()
-            else:
-                conn.rollback()
+                # A session that will not die makes the reset wait 10 s at most: then it is dropped.
+                cursor.execute(f"BEGIN; {PG_END_SESSIONS}; SET LOCAL lock_timeout = '10s'; {self._ddl_probe}")
+                same = not cursor.fetchone()[0]
+                plain = self._baseline is None or self._baseline.plain
+                if same and plain and self._superuser:
+                    cursor.execute(f"{PG_EMPTY_AS_SUPERUSER}; COMMIT")
+                else:
+                    if same and plain:
+                        pg_empty(cursor)
+                    elif same:
+                        same = pg_restore(cursor, self._baseline)  # type: ignore[arg-type]
+                    cursor.execute("COMMIT" if same else "ROLLBACK")
+            conn.autocommit = False
         except BaseException:
             self._close_service(name)
             raise
@@ -180,7 +188,7 @@ class PostgresBuilder:
             if first[0]:
                 first[0] = False
                 conn = self._service(name)
-                conn.lent = True
+                conn.lent, conn.fresh = True, False
                 return conn
             return self._connect(name).thing
 
@@ -195,7 +203,7 @@ class PostgresBuilder:
             conn = None
         if conn is None:
             conn = self._connect(name).thing
-        else:
+        elif not conn.fresh:  # a recycle reset it already: no second DISCARD ALL
             _reset_session(conn)
         with self._services_lock:
             self._services[name] = conn
@@ -284,6 +292,7 @@ def _lendable() -> type:
 
     class LendableConnection(psycopg2.extensions.connection):  # type: ignore[misc]
         lent = False
+        fresh = True  # its session as new: never lent since it was opened or reset
 
         def close(self) -> None:
             if self.lent:
@@ -307,6 +316,7 @@ def _reset_session(conn: Any) -> None:
         cursor.execute("DISCARD ALL")
     conn.autocommit = False
     conn.set_session(isolation_level="DEFAULT", readonly="DEFAULT", deferrable="DEFAULT")
+    conn.fresh = True
 
 
 class PostgresSnapshotBuilder(PostgresBuilder):

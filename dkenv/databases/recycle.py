@@ -101,32 +101,43 @@ def mysql_fingerprint(conn: Any, names: list[str]) -> str:
     return digest.hexdigest()
 
 
-def mysql_empty(conn: Any, names: list[str]) -> None:
-    """Delete the rows of every table that has any and put its AUTO_INCREMENT back to 1."""
-    try:
-        conn.exec_driver_sql("SET SESSION information_schema_stats_expiry = 0")  # MySQL 8 caches them
-    except Exception:  # noqa: BLE001 - MariaDB has no such cache
-        pass
+def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bool:
+    """Empty every table that has rows and put every moved AUTO_INCREMENT back to 1.
+
+    A table whose counter moved is truncated (one statement: ~2 ms on MariaDB 10.11 against
+    ~5-8 ms for DELETE then ``ALTER TABLE ... AUTO_INCREMENT = 1``); one that only holds rows
+    is deleted from (a few rows: cheaper than a truncation's new table file).
+    ``stats_expiry``: try MySQL 8's statistics cache setting (MariaDB has none). Returns
+    whether the server took it, so the caller stops asking.
+    """
+    if stats_expiry:
+        try:
+            conn.exec_driver_sql("SET SESSION information_schema_stats_expiry = 0")  # MySQL 8 caches them
+        except Exception:  # noqa: BLE001 - MariaDB has no such cache
+            stats_expiry = False
     tables = conn.execute(_in(
         "SELECT TABLE_SCHEMA, TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA IN :names AND TABLE_TYPE = 'BASE TABLE'"), {"names": names}).fetchall()
     if not tables:
-        return
+        return stats_expiry
     probe = " UNION ALL ".join(
         f"SELECT {i}, EXISTS(SELECT 1 FROM {my_quote(schema)}.{my_quote(table)})"
         for i, (schema, table, _ai) in enumerate(tables))
     has_rows = {i for i, found in conn.exec_driver_sql(probe).fetchall() if found}
     dirty = [t for i, t in enumerate(tables) if i in has_rows or (t[2] or 1) > 1]
     if not dirty:
-        return
-    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+        return stats_expiry
+    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")  # lets TRUNCATE past referencing tables
     try:
-        for schema, table, _ai in dirty:
+        for schema, table, counter in dirty:
             qualified = f"{my_quote(schema)}.{my_quote(table)}"
-            conn.exec_driver_sql(f"DELETE FROM {qualified}")
-            conn.exec_driver_sql(f"ALTER TABLE {qualified} AUTO_INCREMENT = 1")
+            if (counter or 1) > 1:
+                conn.exec_driver_sql(f"TRUNCATE TABLE {qualified}")  # rows and counter in one go
+            else:
+                conn.exec_driver_sql(f"DELETE FROM {qualified}")
     finally:
         conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+    return stats_expiry
 
 
 # ---------------------------------------------------------------------------
@@ -134,10 +145,14 @@ def mysql_empty(conn: Any, names: list[str]) -> None:
 # ---------------------------------------------------------------------------
 _USER_NS = ("SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'")
-def pg_end_sessions(cursor: Any) -> None:
-    """Terminate the other sessions on the connected database (their transactions roll back)."""
-    cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+#: Terminate the other sessions on the connected database (their transactions roll back).
+PG_END_SESSIONS = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def pg_end_sessions(cursor: Any) -> None:
+    """Run :data:`PG_END_SESSIONS`."""
+    cursor.execute(PG_END_SESSIONS)
 
 
 def pg_ddl_probe(cursor: Any, next_xid: int) -> str:
@@ -169,7 +184,7 @@ def pg_schema_changed(cursor: Any, probe: str) -> bool:
 
 
 # As superuser (dkenv's containers): one round trip, foreign-key triggers off for the transaction.
-_PG_EMPTY_AS_SUPERUSER = f"""
+PG_EMPTY_AS_SUPERUSER = f"""
 DO $dkenv$
 DECLARE r record; found boolean;
 BEGIN
@@ -255,6 +270,13 @@ def pg_restore(cursor: Any, baseline: PgBaseline) -> bool:
     return True
 
 
+def pg_is_superuser(cursor: Any) -> bool:
+    """Whether the connected role is a superuser (then :data:`PG_EMPTY_AS_SUPERUSER` empties in one go)."""
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def pg_empty(cursor: Any) -> None:
     """Delete the rows of the tables that hold any and restart every sequence that was used.
 
@@ -263,10 +285,8 @@ def pg_empty(cursor: Any) -> None:
     cheaper.  A superuser (dkenv's containers) does it in one statement with foreign-key
     triggers off; another role empties children before parents.
     """
-    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-    row = cursor.fetchone()
-    if row and row[0]:
-        cursor.execute(_PG_EMPTY_AS_SUPERUSER)
+    if pg_is_superuser(cursor):
+        cursor.execute(PG_EMPTY_AS_SUPERUSER)
         return
     tables, sequences = _relations(cursor)
     for name, (_value, called) in _sequence_states(cursor, sequences).items():

@@ -121,6 +121,22 @@ def test_a_handed_out_database_is_already_connected(server):
             assert db.create_engine(pool_pre_ping=True).pool.checkedin() == 0
 
 
+def test_warm_engines_share_one_dialect_and_still_reach_their_own_database(server):
+    """Later databases of a pool are connected on the first one's set-up dialect (no SQLAlchemy
+    first-connect checks per database); each engine still writes to its own database only."""
+    with DatabaseFactory(server.url, engine=server.engine, ready=3) as factory:
+        dbs = [factory.database(KITS) for _ in range(3)]
+        engines = [db.create_engine() for db in dbs]
+        assert len({id(e.dialect) for e in engines}) == 1
+        for n, eng in enumerate(engines):
+            with eng.begin() as conn:
+                for i in range(n):
+                    conn.execute(insert(actor(dbs[0])).values(actor_id=i + 1, first_name="A", last_name="B"))
+        for n, eng in enumerate(engines):
+            with eng.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(actor(dbs[0]))).scalar() == n
+
+
 def test_commits_ddl_and_sequences_never_reach_the_next_test(server, monkeypatch):
     factory = DatabaseFactory(server.url, engine=server.engine, ready=1)
     pool = factory.pool(KITS)

@@ -106,6 +106,29 @@ def test_databases_are_isolated(server):
             assert conn.execute(select(func.count()).select_from(actor)).scalar() == 1
 
 
+def test_warm_engines_share_one_dialect_and_statement_cache_yet_see_their_own_files(server):
+    """Later engines of a pool reuse the first one's set-up dialect (no first-connect checks per
+    database) and compiled statements, while each still reads its own database's attached files."""
+    dbs = [server.database(datakits=KITS) for _ in range(3)]
+    try:
+        engines = [db.create_engine() for db in dbs]
+        assert len({id(e.dialect) for e in engines}) == 1
+        assert len({id(e._compiled_cache) for e in engines}) == 1
+        assert len({str(e.url) for e in engines}) == 3
+        actor = _table(dbs[0], "br__pagila__public.actor")
+        for n, engine in enumerate(engines):  # 0 rows in the first, 1 in the second, 2 in the third
+            with engine.begin() as conn:
+                for i in range(n):
+                    conn.execute(insert(actor).values(actor_id=i + 1, first_name="A", last_name="B"))
+        for n, engine in enumerate(engines):
+            with engine.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(actor)).scalar() == n
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        for db in dbs:
+            db.drop()
+
+
 def test_returned_databases_are_dropped_and_close_drops_the_rest(tmp_path):
     factory = DatabaseFactory(f"sqlite:///{tmp_path / 'main.db'}", ready=2)
     db = factory.database(KITS)
