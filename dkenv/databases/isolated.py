@@ -80,13 +80,16 @@ def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached
 
 def _connect_args(engine_name: str, url: str, durable: bool, given: dict[str, Any]) -> dict[str, Any]:
     """The DBAPI connect arguments of :func:`open_engine` (``given`` wins)."""
-    if engine_name == "sqlite":
+    if engine_name == "sqlite":  # engine-name: an argument of Python's sqlite3 driver itself
         return {"check_same_thread": False, **given}
     from dkenv.engines.mysql import loopback_args
 
     args = {**loopback_args(url), **given}
-    if engine_name == "postgres" and not durable and "options" not in args and "options=" not in url:
-        args["options"] = "-c synchronous_commit=off"  # a test database: commits need no WAL flush
+    if not durable:  # a test database: crash-only durability is skipped where the engine allows
+        from dkenv.engines import get_engine
+
+        for key, value in get_engine(engine_name).throwaway_connect_args(url).items():
+            args.setdefault(key, value)
     return args
 
 
@@ -105,6 +108,8 @@ class SharedDialect:
     The databases of one pool sit on one server with one driver, so the first engine's
     dialect, once connected, serves the others, and its compiled statements too (the cache
     key holds the dialect; MySQL's schema names are filled in per execution, not compiled in).
+    On MySQL, where the default schema is the database, each engine gets a copy of the set-up
+    dialect with its own ``default_schema_name``.
     """
 
     def __init__(self) -> None:
@@ -120,6 +125,17 @@ class SharedDialect:
                                       **({"creator": creator} if creator else {}))
             self._dialect, self._cache = engine.dialect, engine._compiled_cache
             return engine
+        from dkenv.engines import get_engine
+
+        if get_engine(engine_name).default_schema_is_database:
+            # MySQL: reflection's default schema is this database, not the first one's; a
+            # copy keeps the set-up (no first-connect round trips) with its own default schema.
+            import copy
+
+            from sqlalchemy.engine import make_url
+
+            dialect = copy.copy(dialect)
+            dialect.default_schema_name = make_url(url).database
         engine = _engine_on(dialect, self._cache, engine_name, url, schema_map, creator)
         _see_files(engine_name, engine, attached, throwaway=True)
         return _connected(engine)
@@ -223,7 +239,9 @@ class IsolatedDatabase:
     def see_schemas(self, engine: sa.Engine) -> None:
         """SQLite: attach each schema's file on every new connection of ``engine`` (a sync engine,
         or an async engine's ``sync_engine``), foreign keys on.  Other engines: nothing to do."""
-        if self.engine == "sqlite":
+        from dkenv.engines import get_engine
+
+        if get_engine(self.engine).attaches_schemas:
             attach_schemas(engine, self.attached, throwaway=True)
 
     def async_url(self, driver: str | None = None) -> str:
@@ -255,12 +273,11 @@ class IsolatedDatabase:
         kits = load_kits(datakits) if datakits is not None else self.datakits
         tables = all_tables(kits)
         live = tables_for_target(tables, self.target)
-        if self.engine == "mysql":
+        if self.schema_map:  # schemas renamed at build time (MySQL): the renamed tables, no map
             from sqlalchemy import create_engine
 
             from dkenv.engines.mysql import loopback_args
 
-            # The tables are renamed already: no translate map.
             engine = create_engine(self.url, connect_args=loopback_args(self.url))
         else:
             engine = self.create_engine()

@@ -63,6 +63,16 @@ class Engine:
     embedded = False
     #: A schema is a database attached to each connection (SQLite), not created on a server.
     attaches_schemas = False
+
+    #: The default schema a connection sees is its database (MySQL), not one shared name
+    #: (PostgreSQL's ``public``, SQLite's ``main``): a dialect set up on one database cannot
+    #: answer for another one's default schema.
+    default_schema_is_database = False
+
+    def throwaway_connect_args(self, url: str) -> dict[str, str]:
+        """DBAPI connect arguments for a database that is thrown away after a test: skip what
+        only a crash would need (what a transaction sees and rolls back is unchanged)."""
+        return {}
     #: The driver sends BEGIN only before DML, so a SAVEPOINT opened first is not inside a
     #: transaction unless BEGIN is sent explicitly (Python's sqlite3).
     needs_explicit_begin = False

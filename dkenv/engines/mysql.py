@@ -24,6 +24,7 @@ SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS 
 
 
 class MySQLEngine(Engine):
+    default_schema_is_database = True
     has_sql_modes = True
 
     def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
