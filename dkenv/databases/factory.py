@@ -93,12 +93,12 @@ class DatabaseFactory:
         return "_".join(p for p in ("dk", _worker_id(), self._token, str(next(self._seq))) if p)
 
     def _builder(self, kits: Sequence[Datakit], data: Sequence[Path] = (), build: str = "models") -> Builder:
-        if self.engine == "postgres":
+        if self.engine == "postgres":  # engine-name: builders live in databases/, above engines/; template copies
             from dkenv.databases.postgres import PostgresBuilder
 
             return PostgresBuilder(self.url, kits, strategy=self.strategy, recycle=self.recycle, data=data,
                                    build=build)
-        if self.engine == "mysql":
+        if self.engine == "mysql":  # engine-name: DDL replay (builder kind)
             from dkenv.databases.mysql import MySQLBuilder
 
             return MySQLBuilder(self.url, kits, recycle=self.recycle, data=data, build=build)
@@ -153,11 +153,11 @@ class DatabaseFactory:
                 raise UsageError(f"the database factory for {self.label} is closed")
             pool = self._pools.get(key)
             if pool is None:
-                if self.engine == "postgres":
+                if self.engine == "postgres":  # engine-name: snapshot builder kind
                     from dkenv.databases.postgres import PostgresSnapshotBuilder
 
                     builder: Builder = PostgresSnapshotBuilder(self.url, template_of(name), kits)
-                elif self.engine == "sqlite":
+                elif self.engine == "sqlite":  # engine-name: snapshot builder kind
                     from sqlalchemy.engine import make_url
 
                     from dkenv.databases.sqlite import SqliteSnapshotBuilder

@@ -37,6 +37,11 @@ class PostgresEngine(Engine):
     explicit_keys_leave_sequences = True
     error_aborts_transaction = True
 
+    def throwaway_connect_args(self, url: str) -> dict[str, str]:
+        if "options=" in url:  # the user's own server options win
+            return {}
+        return {"options": "-c synchronous_commit=off"}  # commits need no WAL flush
+
     def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
         """DEFERRABLE keys wait for COMMIT; others only for a superuser (session_replication_role)."""
         fks = [fk for table in tables for fk in table.foreign_key_constraints]
