@@ -178,14 +178,7 @@ def _connected(engine: sa.Engine) -> sa.Engine:
 def open_warm_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str],
                      **kwargs: Any) -> sa.Engine:
     """:func:`open_engine` with one connection made and back in its pool: dialect set up, handshake done."""
-    engine = open_engine(engine_name, url, schema_map, attached, **kwargs)
-    try:
-        with engine.connect():
-            pass
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    return _connected(open_engine(engine_name, url, schema_map, attached, **kwargs))
 
 
 @dataclass(eq=False)

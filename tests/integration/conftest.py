@@ -99,3 +99,20 @@ def module_scope(client, prefix: str):
     for row in left:
         client.api.remove_container(row["Id"], force=True)
     assert not left, f"containers left behind: {[r['Names'] for r in left]}"
+
+
+@contextlib.contextmanager
+def module_servers(client, prefix: str):
+    """One module's servers, in a container scope of its own (:func:`module_scope`): a dict
+    engine -> server the module's fixtures fill on first use; each server's isolated databases
+    are closed and the server removed at the end, before the scope is checked for leftovers."""
+    from dkenv.databases import close_server_databases
+
+    with module_scope(client, prefix):
+        servers: dict[str, object] = {}
+        try:
+            yield servers
+        finally:
+            for server in servers.values():
+                close_server_databases(server)
+                server.stop()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from dkenv.data import BadRows, LoadFailed, load_data
 from dkenv.databases import close_server_databases, server_database
 from tests.conftest import FIXTURES, ROOT
-from tests.integration.conftest import module_scope
+from tests.integration.conftest import module_servers
 
 pytestmark = pytest.mark.docker
 
@@ -26,21 +26,9 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 
 @pytest.fixture(scope="module")
-def scope(client, local_images):
-    with module_scope(client, "data") as name:
-        yield name
-
-
-_SERVERS: dict[str, object] = {}
-
-
-@pytest.fixture(scope="module")
-def servers(scope):
-    yield _SERVERS
-    for server in _SERVERS.values():
-        close_server_databases(server)
-        server.stop()
-    _SERVERS.clear()
+def servers(client, local_images):
+    with module_servers(client, "data") as started:
+        yield started
 
 
 @pytest.fixture(params=ENGINES)

@@ -22,7 +22,7 @@ from dkenv.databases import (
 )
 from dkenv.errors import DeployError
 from dkenv.schema import load_kits
-from tests.integration.conftest import module_scope
+from tests.integration.conftest import module_servers
 
 pytestmark = pytest.mark.docker
 
@@ -35,21 +35,9 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 
 @pytest.fixture(scope="module")
-def scope(client, local_images):
-    with module_scope(client, "databases") as name:
-        yield name
-
-
-_SERVERS: dict[str, object] = {}
-
-
-@pytest.fixture(scope="module")
-def servers(scope):
-    yield _SERVERS
-    for server in _SERVERS.values():
-        close_server_databases(server)
-        server.stop()
-    _SERVERS.clear()
+def servers(client, local_images):
+    with module_servers(client, "databases") as started:
+        yield started
 
 
 @pytest.fixture

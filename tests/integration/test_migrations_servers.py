@@ -10,10 +10,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from dkenv.databases import DatabaseFactory, close_server_databases
+from dkenv.databases import DatabaseFactory
 from dkenv.datakit import load_datakit
 from dkenv.migrations.check import check_engine, empty_database
-from tests.integration.conftest import module_scope
+from tests.integration.conftest import module_servers
 from tests.migrations_support import DRIFT, SHOP, add_revision, copy_shop, drifted, sample_data
 
 pytest.importorskip("alembic")
@@ -26,21 +26,9 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 
 @pytest.fixture(scope="module")
-def scope(client, local_images):
-    with module_scope(client, "migrations") as name:
-        yield name
-
-
-_SERVERS: dict[str, object] = {}
-
-
-@pytest.fixture(scope="module")
-def servers(scope):
-    yield _SERVERS
-    for server in _SERVERS.values():
-        close_server_databases(server)
-        server.stop()
-    _SERVERS.clear()
+def servers(client, local_images):
+    with module_servers(client, "migrations") as started:
+        yield started
 
 
 @pytest.fixture(params=ENGINES)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.drift_battery import DRIFTS, Drift, apply, battery, caught, create_all, problems_of
-from tests.integration.conftest import module_scope
+from tests.integration.conftest import module_servers
 
 pytestmark = pytest.mark.docker
 
@@ -22,20 +22,9 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres),
 
 
 @pytest.fixture(scope="module")
-def scope(client, local_images):
-    with module_scope(client, "drift") as name:
-        yield name
-
-
-_SERVERS: dict[str, object] = {}
-
-
-@pytest.fixture(scope="module")
-def servers(scope) -> Iterator[dict[str, object]]:
-    yield _SERVERS
-    for server in _SERVERS.values():
-        server.stop()
-    _SERVERS.clear()
+def servers(client, local_images) -> Iterator[dict[str, object]]:
+    with module_servers(client, "drift") as started:
+        yield started
 
 
 @pytest.fixture
