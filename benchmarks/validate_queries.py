@@ -32,8 +32,8 @@ from sqlalchemy.pool import StaticPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dkenv.reflect import reflect_generic  # noqa: E402
 from dkenv.validate import validate_tables  # noqa: E402
+from dkenv.validate.readers import reflect_generic  # noqa: E402
 
 SIZES = (30, 300, 1000)
 

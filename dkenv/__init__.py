@@ -28,7 +28,7 @@ _EXPORTS = {
     "validate_deployment": "dkenv.deployed",
     "validate_pipeline_flow": "dkenv.deployed",
     "ValidationResult": "dkenv.results",
-    "Problem": "dkenv.validate",
+    "Problem": "dkenv.problems",
     # targets
     "Target": "dkenv.config",
     "get_target_config": "dkenv.config",

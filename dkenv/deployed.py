@@ -23,7 +23,8 @@ from dkenv.schema import model_table_name, tables_for_target, tables_of
 # ---------------------------------------------------------------------------
 def validate_deployment(table_classes: Any, target_config: Target) -> ValidationResult:
     """Compare the live target with the models; ``success`` is True when there are no problems."""
-    from dkenv.validate import Problem, validate_tables
+    from dkenv.problems import Problem
+    from dkenv.validate import validate_tables
 
     started = time.perf_counter()
     tables, _names = tables_of(table_classes)
@@ -65,11 +66,11 @@ def validate_pipeline_flow(target_config: Target) -> ValidationResult:
 
 
 def _check_rows(rt: TargetRuntime, tables: list[Any], result: ValidationResult, target: Target) -> None:
-    """Rows per table, and ``orphan_rows`` problems for keys across datakits (dkenv.validate_rows)."""
+    """Rows per table, and ``orphan_rows`` problems for keys across datakits (dkenv.validate.rows)."""
     from sqlalchemy.exc import DBAPIError
 
     from dkenv.schema import model_table_name
-    from dkenv.validate_rows import cross_keys, orphan_problems, row_counts
+    from dkenv.validate.rows import cross_keys, orphan_problems, row_counts
 
     missing = {p.table for p in result.problems if p.kind == "missing_table"}
     present = [t for t in tables if model_table_name(t.fullname, target) not in missing]

@@ -272,7 +272,7 @@ def _is_result(value: object) -> bool:
 
 def _is_problem_list(value: object) -> bool:
     return isinstance(value, list) and bool(value) and all(
-        type(p).__name__ == "Problem" and type(p).__module__ == "dkenv.validate" for p in value)
+        type(p).__name__ == "Problem" and type(p).__module__ == "dkenv.problems" for p in value)
 
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dkenv.problems import Problem
+
 
 class _Result:
     """Attribute access and ``result["key"]`` access, as the framework's dict results had."""
@@ -54,7 +56,7 @@ class ValidationResult(_Result):
     success: bool
     target: str
     tables: list[str]
-    problems: list[Any] = field(default_factory=list)  # dkenv.validate.Problem
+    problems: list[Problem] = field(default_factory=list)
     duration_s: float = 0.0
     row_counts: dict[str, int] = field(default_factory=dict)  # validate_pipeline_flow: rows per table
 

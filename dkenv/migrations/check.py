@@ -33,7 +33,7 @@ from dkenv.migrations.catalog import catalog_differences, read_catalog
 from dkenv.migrations.compare import compare_both_ways
 from dkenv.migrations.run import downgrade_on, upgrade_on
 from dkenv.migrations.source import history_of
-from dkenv.validate import Problem
+from dkenv.problems import Problem
 
 CHECKS = ("heads", "upgrade", "models", "downgrade", "upgrade_again", "data")
 #: ``load(engine, url)``: load the check's data files into the database at ``url`` (all or nothing).

@@ -7,7 +7,7 @@ other direction is read too, through SQLAlchemy's inspector (one table at a time
 checks, not per test): tables, columns, unique constraints and unique indexes, plain indexes,
 foreign keys and CHECKs the models lack, and string columns whose length differs either way
 (``validate`` reports only a database string *shorter* than the model's).  Every difference is
-a :class:`~dkenv.validate.Problem` whose detail says which side has what.
+a :class:`~dkenv.problems.Problem` whose detail says which side has what.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from dkenv.engines import rules_for_dialect
-from dkenv.sql_normalize import compiler, render, same_sql
-from dkenv.validate import Problem, validate_tables
-from dkenv.validate_constraints import model_checks
+from dkenv.problems import Problem
+from dkenv.validate import validate_tables
+from dkenv.validate.checks import model_checks
+from dkenv.validate.normalize import compiler, render, same_sql
 
 #: Tables a migration tool keeps for itself: never a difference.
 BOOKKEEPING = frozenset({"alembic_version"})

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from dkenv.errors import DkenvError
 from dkenv.migrations.compare import BOOKKEEPING
 from dkenv.migrations.run import downgrade_on, upgrade_on
-from dkenv.validate import Problem
+from dkenv.problems import Problem
 
 Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 

@@ -1,177 +1,22 @@
-"""Comparing a model table's keys, indexes and CHECK constraints with the live table.
+"""Comparing a model table's unique constraints and indexes with the live table.
 
-Matching is by content (columns, expressions, predicate), never by name: engines name unnamed
-constraints differently. Names are compared only when the model's MetaData has a
-`naming_convention` (then the kit relies on them, e.g. for Alembic migrations), and then only
-where the engine keeps the name (not MySQL's PRIMARY, not SQLite's automatic indexes).
+Matching is by shape (columns or expressions, in order for expressions), never by name; then
+the properties the model sets: unique, partial-index predicate, method, MySQL prefix lengths
+and FULLTEXT. Names are compared only under a naming convention, and not for SQLite's
+automatic indexes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import UnaryExpression, _textual_label_reference
-from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
 
-from dkenv.engines import Engine
-from dkenv.reflect import LiveForeignKey, LiveIndex, LiveTable, fold
-from dkenv.sql_normalize import engine_rewrites, normalize, render, same_sql
-
-
-@dataclass
-class TableContext:
-    """Everything one table's comparison needs."""
-
-    table: sa.Table
-    live: LiveTable
-    sa_dialect: sa.engine.Dialect
-    dialect: str  # "sqlite", "postgresql", "mysql", or another dialect's name
-    schema: str  # folded effective schema
-    effective: Callable[[str | None], str]
-    ddl: Any  # the dialect's DDL compiler
-    report: Callable[[str, str], None]
-    engine: Engine  # the rules of what this engine keeps (dkenv.engines)
-    missing: set[str] = field(default_factory=set)  # folded columns reported missing
-
-    @property
-    def rewrites(self) -> Any:
-        """What this engine rewrites in the fragments it stores (dkenv.sql_normalize)."""
-        return engine_rewrites(self.dialect, self.schema)
-
-    @property
-    def named(self) -> bool:
-        convention = self.table.metadata.naming_convention if self.table.metadata else None
-        return bool(convention) and dict(convention) != dict(DEFAULT_NAMING_CONVENTION)
-
-    def cols(self, columns: Iterable[Any]) -> frozenset[str]:
-        return frozenset(fold(self.dialect, c.name) for c in columns)
-
-    def name_of(self, item: Any) -> str | None:
-        """The name `create_all` gives `item` on this dialect (conventions, truncation)."""
-        if item.name is None:
-            return None
-        try:
-            name = self.sa_dialect.identifier_preparer.format_constraint(
-                item, _alembic_quote=False
-            )
-        except Exception:
-            name = str(item.name)
-        return fold(self.dialect, str(name)) if name else None
-
-    def check_name(self, item: Any, live_name: str | None, what: str) -> None:
-        if not self.named or live_name is None or live_name.startswith("sqlite_autoindex"):
-            return
-        if live_name == self.engine.fixed_primary_key_name:
-            return
-        want = self.name_of(item)
-        if want and want != fold(self.dialect, live_name):
-            self.report("name", f'{what} is named "{live_name}", the naming convention says "{want}"')
-
-
-def _show(columns: Iterable[str]) -> str:
-    return ", ".join(sorted(columns))
-
-
-def compare_primary_key(ctx: TableContext) -> None:
-    model_pk = ctx.cols(ctx.table.primary_key.columns)
-    if model_pk != ctx.live.primary_key and not model_pk & ctx.missing:
-        ctx.report(
-            "primary_key",
-            f"model primary key ({_show(model_pk) or 'none'}), database has"
-            f" ({_show(ctx.live.primary_key) or 'none'})",
-        )
-    elif model_pk and ctx.engine.names_primary_key:
-        ctx.check_name(ctx.table.primary_key, ctx.live.pk_name, "the primary key")
-
-
-def _rule(value: str | None, engine: Engine) -> str:
-    """The rule as the engine enforces it (MySQL: RESTRICT is NO ACTION), for comparing."""
-    return engine.enforced_fk_rule((value or "NO ACTION").upper())
-
-
-def _said(value: str | None) -> str:
-    """The rule as the model or the catalog spells it, for quoting in a message."""
-    return (value or "NO ACTION").upper()
-
-
-def compare_foreign_keys(ctx: TableContext) -> None:
-    for fk in sorted(
-        ctx.table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
-    ):
-        ref_schema, ref_table, pairs = model_fk(fk, ctx.dialect, ctx.effective)
-        if not ctx.engine.cross_schema_foreign_keys and ref_schema != ctx.schema:
-            continue  # SQLite cannot declare FKs across attached databases; SQLAlchemy omits them
-        if any(local in ctx.missing for local, _ in pairs):
-            continue
-        local = ", ".join(local for local, _ in sorted(pairs))
-        remote = ", ".join(remote for _, remote in sorted(pairs))
-        label = f"foreign key ({local}) -> {ref_schema}.{ref_table}({remote})"
-        found = [
-            f for f in ctx.live.foreign_keys
-            if (f.ref_schema, f.ref_table, f.pairs) == (ref_schema, ref_table, pairs)
-        ]
-        if not found:
-            ctx.report("foreign_key", f"{label} is missing")
-            continue
-        diffs = [_fk_diffs(fk, f, ctx.engine) for f in found]
-        if all(diffs):
-            ctx.report("foreign_key", f"{label}: {'; '.join(diffs[0])}")
-            continue
-        live_fk = found[diffs.index([])]
-        if ctx.engine.names_foreign_keys:
-            ctx.check_name(fk, live_fk.name, label)
-
-
-def _fk_diffs(fk: sa.ForeignKeyConstraint, live: LiveForeignKey, engine: Engine) -> list[str]:
-    diffs = []
-    for what, model, found in (
-        ("ON DELETE", fk.ondelete, live.ondelete),
-        ("ON UPDATE", fk.onupdate, live.onupdate),
-    ):
-        if _rule(model, engine) != _rule(found, engine):
-            diffs.append(f"model says {what} {_said(model)}, database has {_said(found)}")
-    if engine.has_deferrable:
-        model_deferrable = bool(fk.deferrable)
-        if model_deferrable != bool(live.deferrable):
-            diffs.append(
-                f"model says {'' if model_deferrable else 'NOT '}DEFERRABLE, database has"
-                f" {'' if live.deferrable else 'NOT '}DEFERRABLE"
-            )
-        elif model_deferrable:
-            want = (fk.initially or "IMMEDIATE").upper()
-            has = (live.initially or "IMMEDIATE").upper()
-            if want != has:
-                diffs.append(f"model says INITIALLY {want}, database has INITIALLY {has}")
-    return diffs
-
-
-def model_fk(
-    fk: sa.ForeignKeyConstraint, dialect: str, effective: Callable[[str | None], str]
-) -> tuple[str, str, frozenset[tuple[str, str]]]:
-    """(referred schema, referred table, (local, remote) pairs), folded, without needing the
-    referred table to be in the same MetaData."""
-    pairs = []
-    ref_schema = ref_table = ""
-    for element in fk.elements:
-        try:
-            target = element.column  # resolved through the MetaData when the table is there
-            schema, table, column = target.table.schema, target.table.name, target.name
-        except Exception:
-            parts = element.target_fullname.split(".")
-            schema, table, column = (
-                (None, *parts) if len(parts) == 2 else (".".join(parts[:-2]), parts[-2], parts[-1])
-            )
-            schema = schema or (fk.table.metadata.schema if fk.table is not None else None)
-        ref_schema, ref_table = effective(schema), fold(dialect, table)
-        pairs.append((fold(dialect, element.parent.name), fold(dialect, column)))
-    return ref_schema, ref_table, frozenset(pairs)
-
-
-# --------------------------------------------------------------------------------------------
-# Unique constraints and indexes
+from dkenv.validate.context import TableContext
+from dkenv.validate.live import LiveIndex, fold
+from dkenv.validate.normalize import render, same_sql
 
 
 @dataclass
@@ -311,39 +156,3 @@ def compare_indexes(ctx: TableContext) -> None:
 def _pad(model: ModelIndex) -> list[str]:
     expressions = iter(model.expressions)
     return [next(expressions, "?") if c is None else "" for c in model.columns]
-
-
-# --------------------------------------------------------------------------------------------
-# CHECK constraints
-
-
-def model_checks(table: sa.Table) -> list[sa.CheckConstraint]:
-    """The CHECKs `create_all` writes: table- and column-level, and the ones SQLAlchemy adds
-    for a non-native Boolean/Enum with `create_constraint=True` (each carries the rule that
-    says whether the engine gets it: a native ENUM or BOOLEAN needs none)."""
-    found = [c for c in table.constraints if isinstance(c, sa.CheckConstraint)]
-    for column in table.columns:
-        found += [c for c in column.constraints if isinstance(c, sa.CheckConstraint)]
-    unique = {id(c): c for c in found}
-    return sorted(unique.values(), key=lambda c: str(c.name or ""))
-
-
-def compare_checks(ctx: TableContext) -> None:
-    live = list(ctx.live.checks)
-    for check in model_checks(ctx.table):
-        if check._create_rule is not None and not check._create_rule(ctx.ddl):
-            continue
-        text = render(check.sqltext, ctx.ddl)
-        want = ctx.name_of(check)
-        by_name = [c for c in live if want and c[0] and fold(ctx.dialect, c[0]) == want]
-        if by_name:
-            if not any(same_sql(text, expr, ctx.rewrites) for _, expr in by_name):
-                ctx.report("check", f'CHECK "{want}": model says ({text}), database has'
-                           f" ({by_name[0][1]})")
-            continue
-        same = [c for c in live if same_sql(text, c[1], ctx.rewrites)]
-        if not same:
-            label = f'CHECK "{want}" ({text})' if want else f"CHECK ({text})"
-            ctx.report("check", f"{label} is missing")
-        elif want:
-            ctx.check_name(check, same[0][0], f"CHECK ({normalize(text)})")

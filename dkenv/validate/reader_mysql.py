@@ -13,17 +13,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dkenv.engines.mysql import MYSQL
-from dkenv.reflect import (
+from dkenv.validate.live import (
     Catalog,
     LiveColumn,
     LiveForeignKey,
     LiveIndex,
     LiveObjects,
     LiveTable,
-    catalog_reader,
-    text_of,
 )
-from dkenv.type_families import classify_text
+from dkenv.validate.readers import catalog_reader, text_of
+from dkenv.validate.type_families import classify_text
 
 
 def _query(conn: Connection, sql: str, schemas: list[str]) -> list[Any]:

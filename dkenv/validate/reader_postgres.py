@@ -13,10 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dkenv.engines.postgres import POSTGRES
-from dkenv.reflect import (
-    Catalog,
-    LiveObjects,
-    LiveTable,
+from dkenv.validate.live import Catalog, LiveObjects, LiveTable
+from dkenv.validate.readers import (
     catalog_reader,
     column_from_reflection,
     foreign_key_from_reflection,

@@ -12,16 +12,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dkenv.engines.sqlite import SQLITE
-from dkenv.reflect import (
+from dkenv.validate.live import (
     Catalog,
     LiveColumn,
     LiveForeignKey,
     LiveIndex,
     LiveObjects,
     LiveTable,
-    catalog_reader,
 )
-from dkenv.type_families import classify_text
+from dkenv.validate.readers import catalog_reader
+from dkenv.validate.type_families import classify_text
 
 
 def split_top_level(body: str) -> list[str]:

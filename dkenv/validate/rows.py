@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dkenv.validate import Problem
+from dkenv.problems import Problem
 
 #: Tables (or foreign keys) per UNION ALL statement (SQLite allows 500 compound terms).
 _PER_STATEMENT = 100

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 import dkenv.validate  # noqa: F401  (imports the catalog readers, which register themselves)
 from dkenv.engines import MYSQL, POSTGRES, SQLITE, is_embedded, rules_for_dialect
-from dkenv.reflect import dialect_family, fold, reader_for
+from dkenv.validate.live import dialect_family, fold
+from dkenv.validate.readers import reader_for
 
 
 def test_dialect_names_map_to_their_engine_and_mariadb_is_mysql() -> None:
@@ -35,9 +36,10 @@ def test_each_engine_registers_its_own_catalog_reader() -> None:
     readers = {reader_for(engine) for engine in (SQLITE, POSTGRES, MYSQL)}
     assert len(readers) == 3
     assert {r.__module__ for r in readers} == {
-        "dkenv.reflect_sqlite", "dkenv.reflect_postgres", "dkenv.reflect_mysql"}
+        "dkenv.validate.reader_sqlite", "dkenv.validate.reader_postgres",
+        "dkenv.validate.reader_mysql"}
     generic = reader_for(rules_for_dialect("oracle"))
-    assert generic.__module__ == "dkenv.reflect"
+    assert generic.__module__ == "dkenv.validate.readers"
 
 
 def test_the_rules_say_what_the_comparisons_said() -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dkenv.sql_normalize import REWRITES, Rewrite, engine_rewrites, normalize, operands, same_sql
+from dkenv.validate.normalize import (
+    REWRITES,
+    Rewrite,
+    engine_rewrites,
+    normalize,
+    operands,
+    same_sql,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +65,7 @@ def test_normal_forms() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Each engine's known rewrites (dkenv.sql_normalize.REWRITES), one test each
+# Each engine's known rewrites (dkenv.validate.normalize.REWRITES), one test each
 
 
 @pytest.mark.parametrize("rewrite", REWRITES, ids=lambda r: f"{r.engine}: {r.name}")
