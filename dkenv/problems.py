@@ -1,11 +1,11 @@
 """One difference between the models and a live database: `Problem(table, kind, detail)`.
 
-It sits in the bottom layer, beside `results`, so that `ValidationResult.problems` is typed and
-every layer that reports differences (`validate/`, `deployed`, `migrations/`) builds the same
-value. `PROBLEM_KINDS` lists what `dkenv.validate.validate_tables` reports; the row checks add
-``orphan_rows`` (`validate.rows`), `dkenv validate --strict` adds what the database has beyond the
-models (``extra_table``, …; `migrations.compare`), and `migrations check --data` adds
-``rows_lost`` and ``rows_changed``.
+It sits at the bottom of the import layers (docs/architecture.md), below `results`, so that
+`ValidationResult.problems` is typed and every module that reports differences (`validate/`,
+`deployed`, `migrations/`) builds the same value. `PROBLEM_KINDS` lists what
+`dkenv.validate.validate_tables` reports; the row checks add ``orphan_rows`` (`validate.rows`),
+`dkenv validate --strict` adds what the database has beyond the models (``extra_table``, …;
+`migrations.compare`), and `migrations check --data` adds ``rows_lost`` and ``rows_changed``.
 """
 
 from __future__ import annotations

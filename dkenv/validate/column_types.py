@@ -37,10 +37,10 @@ def compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngin
     mismatch = None
     if not accepted_families(family, ctx.dialect) & found.families:
         mismatch = f"model says {model_text}, database has {live_text}"
-    elif (family == "integer" and ctx.engine.compares_integer_width and width and found.int_width
+    elif (family == "integer" and ctx.rules.compares_integer_width and width and found.int_width
           and found.int_width < width and "integer" in found.families):
         mismatch = f"model says {model_text}, database has the narrower {live_text}"
-    elif (family == "string" and ctx.engine.compares_string_length and length and found.length
+    elif (family == "string" and ctx.rules.compares_string_length and length and found.length
           and found.length < length):
         mismatch = f"model says {model_text}, database has the shorter {live_text}"
     elif labels and found.enum_labels is not None and labels != found.enum_labels:
@@ -54,7 +54,7 @@ def compare_type(ctx: TableContext, column: sa.Column, type_: sa.types.TypeEngin
         ):
             mismatch = (f"model says NUMERIC({type_.precision}, {scale or 0}), database has"
                         f" NUMERIC({found.precision}, {found.scale or 0})")
-    elif family in ("datetime", "time") and ctx.engine.stores_timezone and (
+    elif family in ("datetime", "time") and ctx.rules.stores_timezone and (
         found.timezone is not None
     ):
         if bool(getattr(type_, "timezone", False)) != bool(found.timezone):

@@ -57,7 +57,7 @@ def compare_columns(ctx: TableContext) -> None:
 
 
 def _compare_comment(ctx: TableContext, column: sa.Column, found: LiveColumn) -> None:
-    if column.comment is not None and ctx.engine.has_comments:
+    if column.comment is not None and ctx.rules.has_comments:
         if (found.comment or "") != column.comment:
             ctx.report("comment", f'column "{column.name}": comment {found.comment!r}, the model'
                        f" says {column.comment!r}")
@@ -67,13 +67,13 @@ def _compare_collation(ctx: TableContext, column: sa.Column, found: LiveColumn) 
     """MySQL/MariaDB: the character set and the collation the model's type sets."""
     name = column.name
     charset = getattr(model_type(column, ctx.sa_dialect), "charset", None)
-    if charset and ctx.engine.compares_charset and found.collation and (
+    if charset and ctx.rules.compares_charset and found.collation and (
         found.collation.split("_", 1)[0].lower() != {"utf8": "utf8mb3"}.get(charset, charset)
     ):
         ctx.report("collation", f'column "{name}": character set'
                    f" {found.collation.split('_', 1)[0]}, the model says {charset}")
     collation = getattr(column.type, "collation", None)
-    if collation and ctx.engine.compares_collation and found.collation and (
+    if collation and ctx.rules.compares_collation and found.collation and (
         found.collation.lower() != collation.lower()
     ):
         ctx.report("collation", f'column "{name}": collation {found.collation}, the model says'

@@ -18,8 +18,9 @@ are listed in the README ("What validate compares"):
   column uses (`view`, `trigger`, `sequence`, `extension`, `enum`; see `objects`).
 
 Each aspect is a module of this package (`columns`, `column_types`, `defaults`, `keys`,
-`indexes`, `checks`, `table_options`, `objects`) called from `_validate` with the table's
-`TableContext`; each engine's catalog reader registers itself (`readers.catalog_reader`).
+`indexes`, `checks`, `table_options`) called from `_validate` with the table's `TableContext`,
+then `objects` once for all the tables; each engine's catalog reader registers itself
+(`readers.catalog_reader`).
 SQL fragments are compared after normalising each engine's spelling (`normalize`).
 Only what the model sets is compared: extra tables, indexes, constraints and defaults in the
 database are not reported, nor properties the model leaves to the engine.
@@ -107,8 +108,7 @@ def _validate(tables: Sequence[sa.Table], conn: Connection) -> list[Problem]:
         compare_foreign_keys(ctx)
         compare_indexes(ctx)
         compare_checks(ctx)
-        problems.extend(Problem(table.fullname, k, d)
-                        for k, d in compare_table_options(table, live, dialect))
+        compare_table_options(ctx)
         if table.comment is not None and rules.has_comments:
             if (live.comment or "") != table.comment:
                 report("comment", f"table comment {live.comment!r}, the model says"

@@ -28,7 +28,7 @@ class TableContext:
     effective: Callable[[str | None], str]
     ddl: Any  # the dialect's DDL compiler
     report: Callable[[str, str], None]
-    engine: Engine  # the rules of what this engine keeps (dkenv.engines)
+    rules: Engine  # what this engine keeps and how (dkenv.engines; not a SQLAlchemy Engine)
     missing: set[str] = field(default_factory=set)  # folded columns reported missing
 
     @property
@@ -59,7 +59,7 @@ class TableContext:
     def check_name(self, item: Any, live_name: str | None, what: str) -> None:
         if not self.named or live_name is None or live_name.startswith("sqlite_autoindex"):
             return
-        if live_name == self.engine.fixed_primary_key_name:
+        if live_name == self.rules.fixed_primary_key_name:
             return
         want = self.name_of(item)
         if want and want != fold(self.dialect, live_name):

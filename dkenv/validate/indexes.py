@@ -55,13 +55,13 @@ def _model_index(item: Any, ctx: TableContext) -> ModelIndex:
     method = None
     lengths: dict[str, int] = {}
     kind = None
-    if ctx.engine.has_partial_indexes:
+    if ctx.rules.has_partial_indexes:
         predicate = opts[ctx.dialect].get("where") if ctx.dialect in opts else None
         where = render(predicate, ctx.ddl) if predicate is not None else None
-    if ctx.engine.has_index_methods and isinstance(item, sa.Index):
+    if ctx.rules.has_index_methods and isinstance(item, sa.Index):
         method = opts[ctx.dialect].get("using")
-    if ctx.engine.has_index_prefixes and isinstance(item, sa.Index):
-        for prefix in ctx.engine.dialects:  # mysql_length=, mariadb_length=
+    if ctx.rules.has_index_prefixes and isinstance(item, sa.Index):
+        for prefix in ctx.rules.dialects:  # mysql_length=, mariadb_length=
             length = opts[prefix].get("length") if prefix in opts else None
             if isinstance(length, int):
                 lengths = {c: length for c in columns if c}

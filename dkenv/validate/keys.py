@@ -29,7 +29,7 @@ def compare_primary_key(ctx: TableContext) -> None:
             f"model primary key ({_show(model_pk) or 'none'}), database has"
             f" ({_show(ctx.live.primary_key) or 'none'})",
         )
-    elif model_pk and ctx.engine.names_primary_key:
+    elif model_pk and ctx.rules.names_primary_key:
         ctx.check_name(ctx.table.primary_key, ctx.live.pk_name, "the primary key")
 
 
@@ -48,7 +48,7 @@ def compare_foreign_keys(ctx: TableContext) -> None:
         ctx.table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
     ):
         ref_schema, ref_table, pairs = model_fk(fk, ctx.dialect, ctx.effective)
-        if not ctx.engine.cross_schema_foreign_keys and ref_schema != ctx.schema:
+        if not ctx.rules.cross_schema_foreign_keys and ref_schema != ctx.schema:
             continue  # SQLite cannot declare FKs across attached databases; SQLAlchemy omits them
         if any(local in ctx.missing for local, _ in pairs):
             continue
@@ -62,12 +62,12 @@ def compare_foreign_keys(ctx: TableContext) -> None:
         if not found:
             ctx.report("foreign_key", f"{label} is missing")
             continue
-        diffs = [_fk_diffs(fk, f, ctx.engine) for f in found]
+        diffs = [_fk_diffs(fk, f, ctx.rules) for f in found]
         if all(diffs):
             ctx.report("foreign_key", f"{label}: {'; '.join(diffs[0])}")
             continue
         live_fk = found[diffs.index([])]
-        if ctx.engine.names_foreign_keys:
+        if ctx.rules.names_foreign_keys:
             ctx.check_name(fk, live_fk.name, label)
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dkenv.engines import Engine, rules_for_dialect
+from dkenv.engines import Engine
 from dkenv.engines.mysql import MYSQL
 from dkenv.engines.postgres import POSTGRES
 from dkenv.engines.sqlite import SQLITE
+from dkenv.validate.context import TableContext
 from dkenv.validate.live import LiveTable
 from dkenv.validate.normalize import normalize
 
@@ -30,14 +31,13 @@ def _table_options(engine: Engine) -> Callable[[Any], Any]:
     return register
 
 
-def compare_table_options(
-    table: sa.Table, live: LiveTable, dialect: str
-) -> list[tuple[str, str]]:
+def compare_table_options(ctx: TableContext) -> None:
     """MySQL/MariaDB engine, default charset and collation, where the model sets them;
     PostgreSQL UNLOGGED (a table prefix), INHERITS and PARTITION BY; SQLite WITHOUT ROWID
     and STRICT. Nothing on other dialects."""
-    compare = _TABLE_OPTIONS.get(rules_for_dialect(dialect).dialect)
-    return compare(table, live) if compare is not None else []
+    compare = _TABLE_OPTIONS.get(ctx.rules.dialect)
+    for kind, detail in compare(ctx.table, ctx.live) if compare is not None else []:
+        ctx.report(kind, detail)
 
 
 def _charset(collation: str) -> str:
