@@ -86,12 +86,6 @@ class Outcome:
         return "\n".join(lines)
 
 
-def load_all(paths: Sequence[str], pythonpath: Sequence[str] = (),
-             progress: Callable[[str], None] | None = None) -> list[Datakit]:
-    """Discover every datakit (and the ones they require) before anything is started."""
-    return load_datakits(paths, pythonpath=pythonpath, progress=progress)
-
-
 def skipped_of(kits: Sequence[Datakit]) -> list[dict[str, Any]]:
     """Every module discovery did not import, with the datakit it belongs to (for --json/--verbose)."""
     return [{"datakit": kit.name, **s.to_dict()} for kit in kits for s in kit.skipped]
@@ -156,7 +150,7 @@ def deploy_paths(
     """
     from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
-    kits = load_all(paths, pythonpath, progress)
+    kits = load_datakits(paths, pythonpath=pythonpath, progress=progress)  # before anything starts
     if progress:
         report_skipped(kits, progress, verbose=verbose)
     migrate = _builder(build, kits)
@@ -223,7 +217,7 @@ def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
         raise UsageError(f"target {target.name} starts out empty, so there is nothing to validate",
                          "point dkenv validate at a live database: --url, a *_local target, or dkenv up + dkenv url")
-    kits = load_all(paths, pythonpath, progress)
+    kits = load_datakits(paths, pythonpath=pythonpath, progress=progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))

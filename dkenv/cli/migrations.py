@@ -61,12 +61,12 @@ def check(path: str, engines: str, data: tuple[str, ...], as_json: bool, timeout
     3 environment failure (Alembic not installed, no Docker engine, image, not ready in time).
     """
     from dkenv.cli.check import _parse_engines
-    from dkenv.datakit import load_datakit
+    from dkenv.datakit import load_datakits
     from dkenv.migrations.check import check_kit
 
     document = json_document(datakit=path)
     wanted = _parse_engines(engines)
-    kit = load_datakit(path, pythonpath=pythonpath)
+    kit = load_datakits([path], pythonpath=pythonpath, requires=False)[0]
     document["datakit"] = kit.name
     load = _loader(kit, data) if data else None
     report = check_kit(kit, wanted, progress=None if as_json else err, timeout=timeout, load=load)

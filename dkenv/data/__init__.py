@@ -37,7 +37,7 @@ from dkenv.data.load import (
     write,
 )
 from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
-from dkenv.datakit import Datakit, datakit_of
+from dkenv.datakit import Datakit, datakit_of, load_datakits
 from dkenv.engines import describe_db_error, rules_for_dialect
 from dkenv.errors import EnvironmentFailure, UsageError
 from dkenv.runtime import runtime_for
@@ -345,18 +345,6 @@ def is_datakit_dir(path: str | Path) -> bool:
     return any(child.suffix == ".py" or (child / "__init__.py").is_file() for child in p.iterdir())
 
 
-def discover(paths: Sequence[str | Path], pythonpath: Sequence[str] | None = None) -> list[Datakit]:
-    """Datakits at ``paths``; ``pythonpath`` is passed on where discovery accepts it."""
-    import inspect
-
-    from dkenv.datakit import load_datakit
-
-    kw: dict[str, Any] = {}
-    if pythonpath and "pythonpath" in inspect.signature(load_datakit).parameters:
-        kw["pythonpath"] = list(pythonpath)
-    return [load_datakit(p, **kw) for p in paths]
-
-
 def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str | Path] = (),
                pythonpath: Sequence[str] | None = None,
                progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
@@ -373,7 +361,7 @@ def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str
     if not paths:
         raise UsageError("which datakits are deployed there? give their paths after the data directories",
                          "dkenv load data/ --url URL ./bronze-pagila")
-    kits = discover(paths, pythonpath)
+    kits = load_datakits(paths, pythonpath=pythonpath or (), requires=False)
     if not dirs:
         dirs = data_dirs_of(kits)
         if not dirs:
