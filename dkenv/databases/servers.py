@@ -51,6 +51,10 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     ``schema_map`` renames schemas (MySQL isolated databases) through ``schema_translate_map``;
     an error names the user's tables, not the renamed ones.  ``build="migrations"`` runs each
     datakit's Alembic history instead of the deployer (data loads after it all the same).
+
+    Every builder compiled the datakits' whole DDL before (:func:`build_ddl`, the template's key,
+    or MySQL's replay script), which raised whatever :func:`dkenv.deploy.precompile` would: the
+    deployer does not compile them a second time (one compile per datakit per build).
     """
     from dkenv.deploy import deploy_data_objects
     from dkenv.runtime import release
@@ -63,8 +67,8 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
 
             migrate_kits(kits, target)
         else:
-            for kit in kits:
-                deploy_data_objects(kit, target)
+            for kit in kits:  # compiled already; a template's warnings are nobody's news
+                deploy_data_objects(kit, target, precompiled=[])
         if data:
             from dkenv.data import load_data
 
