@@ -42,10 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 # The table every test writes to, found in the datakit as dkenv loads it.
 _TABLE = '''
-from dkenv.schema import all_tables, load_kits
+from dkenv.datakit import load_datakits
+from dkenv.schema import all_tables
 
 KIT = {kit!r}
-COUNTRY = next(t for t in all_tables(load_kits([KIT])) if t.name == "country")
+COUNTRY = next(t for t in all_tables(load_datakits([KIT], requires=False)) if t.name == "country")
 '''
 
 DKENV_CONFTEST = _TABLE
@@ -78,7 +79,7 @@ def engine():
 
     engine_name = {engine!r}
     server = SqliteServer() if engine_name == "sqlite" else start(engine_name, progress=False)
-    tables = all_tables(load_kits([KIT]))
+    tables = all_tables(load_datakits([KIT], requires=False))
     schemas = sorted({{t.schema for t in tables if t.schema}})
     if engine_name == "sqlite":
         url = server.url.rsplit("/", 1)[0] + "/main.db"
@@ -223,10 +224,11 @@ def handout_figures(engine: str, n: int, hold_s: float) -> tuple[float, float]:
     """p50/p95 ms from ``server.database(...)`` to a first query answered, over ``n`` hand-outs."""
 
     from dkenv.databases import SqliteServer
+    from dkenv.datakit import load_datakits
     from dkenv.lifecycle import start
-    from dkenv.schema import all_tables, load_kits
+    from dkenv.schema import all_tables
 
-    country = next(t for t in all_tables(load_kits([KIT])) if t.name == "country")
+    country = next(t for t in all_tables(load_datakits([KIT], requires=False)) if t.name == "country")
     server = SqliteServer() if engine == "sqlite" else start(engine, progress=False)
     try:
         server.database(datakits=[KIT]).drop()  # the template / captured DDL, not timed

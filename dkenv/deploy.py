@@ -23,7 +23,7 @@ from dkenv.engines import describe_db_error, engine_for_dialect
 from dkenv.errors import DeployError
 from dkenv.probes import MISSING_TABLE, probe_server_defaults, probe_views
 from dkenv.results import DeployResult
-from dkenv.runtime import Deployment, TargetRuntime, runtime_for
+from dkenv.runtime import Deployment, TargetRuntime, Where, runtime_for, target_of
 from dkenv.schema import (
     Inputs,
     Unit,
@@ -77,9 +77,10 @@ def precompile(items: Any, target_config: Target) -> list[str]:
 # ---------------------------------------------------------------------------
 # Deploy
 # ---------------------------------------------------------------------------
-def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defaults: bool = True,
+def deploy_data_objects(table_classes: Any, target_config: Where, *, probe_defaults: bool = True,
                         precompiled: list[str] | None = None) -> DeployResult:
-    """Create the tables of ``table_classes`` (classes, a Datakit or a path) in the target.
+    """Create the tables of ``table_classes`` (classes, a Datakit or a path) in the target
+    (a Target, or the TargetRuntime a job holds: :mod:`dkenv.runtime`).
 
     The datakit's own MetaData is created the way ``create_all`` creates it (DDL events,
     sequences, enums, views, foreign-key cycles as ALTER TABLE).  Tables that already exist
@@ -90,17 +91,18 @@ def deploy_data_objects(table_classes: Any, target_config: Target, *, probe_defa
 
     started = time.perf_counter()
     inputs = inputs_of(table_classes)
-    warnings = (precompile(inputs, target_config)  # before any container or connection
+    target = target_of(target_config)
+    warnings = (precompile(inputs, target)  # before any container or connection
                 if precompiled is None else list(precompiled))
     rt = runtime_for(target_config)
     with _gc_paused():
-        deployment = _deploy(rt, inputs, schema_map_of(target_config), probe_defaults=probe_defaults)
+        deployment = _deploy(rt, inputs, schema_map_of(target), probe_defaults=probe_defaults)
     rt.deployments.append(deployment)
     deployed = [t.fullname for t in deployment.tables]
     created = [t.fullname for t in deployment.created if not getattr(t, "is_view", False)]
     return DeployResult(
         success=True,
-        target=target_config.name,
+        target=target.name,
         datakits=inputs.names,
         tables=deployed,
         created=created,
@@ -131,7 +133,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def deploy_datakits(datakits: Sequence[Any], target_config: Target, **kw: Any) -> list[DeployResult]:
+def deploy_datakits(datakits: Sequence[Any], target_config: Where, **kw: Any) -> list[DeployResult]:
     """Deploy several datakits in the order given (bronze before silver)."""
     return [deploy_data_objects(kit, target_config, **kw) for kit in datakits]
 

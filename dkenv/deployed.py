@@ -2,7 +2,8 @@
 
 The framework functions ``validate_deployment``, ``validate_pipeline_flow``,
 ``create_engine_for_target`` and ``cleanup_test_target``: each works on a target's live
-runtime (:mod:`dkenv.runtime`) and on what :mod:`dkenv.deploy` recorded there.
+runtime (:mod:`dkenv.runtime`: a Target's, or the TargetRuntime a job holds) and on what
+:mod:`dkenv.deploy` recorded there.
 """
 
 from __future__ import annotations
@@ -10,40 +11,40 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dkenv.config import Target
 from dkenv.deploy import undo
 from dkenv.errors import UsageError
 from dkenv.results import ValidationResult
-from dkenv.runtime import TargetRuntime, release, runtime_for
+from dkenv.runtime import TargetRuntime, Where, release, runtime_for, target_of
 from dkenv.schema import model_table_name, tables_for_target, tables_of
 
 
 # ---------------------------------------------------------------------------
 # Validate
 # ---------------------------------------------------------------------------
-def validate_deployment(table_classes: Any, target_config: Target) -> ValidationResult:
+def validate_deployment(table_classes: Any, target_config: Where) -> ValidationResult:
     """Compare the live target with the models; ``success`` is True when there are no problems."""
     from dkenv.problems import Problem
     from dkenv.validate import validate_tables
 
     started = time.perf_counter()
+    target = target_of(target_config)
     tables, _names = tables_of(table_classes)
-    tables = tables_for_target(tables, target_config)  # an isolated MySQL database renames schemas
+    tables = tables_for_target(tables, target)  # an isolated MySQL database renames schemas
     rt = runtime_for(target_config)
     rt.attach_schemas([t.schema for t in tables if t.schema], create=False)
     with rt.lock, rt.connect() as conn:  # a refused connection is ConnectionFailed (exit 3)
         found = validate_tables(tables, conn)
-    problems = [Problem(model_table_name(p.table, target_config), p.kind, p.detail) for p in found]
+    problems = [Problem(model_table_name(p.table, target), p.kind, p.detail) for p in found]
     return ValidationResult(
         success=not problems,
-        target=target_config.name,
-        tables=[model_table_name(t.fullname, target_config) for t in tables],
+        target=target.name,
+        tables=[model_table_name(t.fullname, target) for t in tables],
         problems=problems,
         duration_s=time.perf_counter() - started,
     )
 
 
-def validate_pipeline_flow(target_config: Target) -> ValidationResult:
+def validate_pipeline_flow(target_config: Where) -> ValidationResult:
     """Re-validate every datakit deployed into ``target_config`` in this process, together.
 
     Validating all deployed tables at once also checks the foreign keys between datakits
@@ -58,14 +59,14 @@ def validate_pipeline_flow(target_config: Target) -> ValidationResult:
                 seen.add(table.fullname)
                 tables.append(table)
     if not tables:
-        raise UsageError(f"nothing has been deployed to target {target_config.name} in this process",
+        raise UsageError(f"nothing has been deployed to target {rt.target.name} in this process",
                          "deploy the datakits first with deploy_data_objects")
     result = validate_deployment(tables, target_config)
-    _check_rows(rt, tables, result, target_config)
+    _check_rows(rt, tables, result, rt.target)
     return result
 
 
-def _check_rows(rt: TargetRuntime, tables: list[Any], result: ValidationResult, target: Target) -> None:
+def _check_rows(rt: TargetRuntime, tables: list[Any], result: ValidationResult, target: Any) -> None:
     """Rows per table, and ``orphan_rows`` problems for keys across datakits (dkenv.validate.rows)."""
     from sqlalchemy.exc import DBAPIError
 
@@ -90,12 +91,12 @@ def _check_rows(rt: TargetRuntime, tables: list[Any], result: ValidationResult, 
 # ---------------------------------------------------------------------------
 # Engines and cleanup
 # ---------------------------------------------------------------------------
-def create_engine_for_target(target_config: Target):
+def create_engine_for_target(target_config: Where):
     """The SQLAlchemy engine behind a target (shared by every call with the same target)."""
     return runtime_for(target_config).engine
 
 
-def cleanup_test_target(target_config: Target) -> None:
+def cleanup_test_target(target_config: Where) -> None:
     """Leave the target as it was found: drop what dkenv deployed, remove temp files and containers."""
     from dkenv.runtime import existing_runtime
 

@@ -184,18 +184,18 @@ def ephemeral(engine: str, **options: Any) -> Iterator[Server]:
         server.stop()
 
 
-def start_for_target(target: Target) -> Server:
+def start_for_target(target: Target, *, keep: bool = False) -> Server:
     """The container behind a ``*_container`` target (used by the runtime; removed at release).
 
     ``target.options`` may hold ``timeout``, ``ttl``, ``env``, ``command``, ``name``, ``reuse``,
-    ``keep``.
+    ``keep``; ``keep`` (``deploy --keep``) starts it persistent as the option does.
     """
     opts = dict(target.options or {})
     return start(target.db_type, name=opts.get("name"), image=target.image, port=target.port,
                  user=target.user, password=target.password, database=target.database,
                  env=opts.get("env"), command=opts.get("command"),
                  timeout=float(opts.get("timeout", 60.0)), ttl=opts.get("ttl"),
-                 reuse=bool(opts.get("reuse")), persistent=bool(opts.get("keep")),
+                 reuse=bool(opts.get("reuse")), persistent=keep or bool(opts.get("keep")),
                  keep=False)  # a kept deploy keeps it at its release (runtime.release)
 
 

@@ -1,12 +1,13 @@
 """Whole jobs that commands run: discover every datakit first, then deploy/validate in order.
 
 Discovery happens before any database or container is touched, so a wrong path or a
-broken module costs nothing and leaves nothing behind.
+broken module costs nothing and leaves nothing behind.  A job opens the target's runtime
+itself (:func:`dkenv.runtime.open_runtime`), hands it to every step and closes it: the caller's
+Target is only read.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from dkenv.datakit import Datakit, load_datakits
 from dkenv.deploy import deploy_data_objects, precompile
 from dkenv.deployed import cleanup_test_target, validate_deployment
 from dkenv.results import DeployResult, ValidationResult
-from dkenv.runtime import release, runtime_for
+from dkenv.runtime import TargetRuntime, open_runtime
 
 
 @dataclass
@@ -86,12 +87,6 @@ class Outcome:
         return "\n".join(lines)
 
 
-def load_all(paths: Sequence[str], pythonpath: Sequence[str] = (),
-             progress: Callable[[str], None] | None = None) -> list[Datakit]:
-    """Discover every datakit (and the ones they require) before anything is started."""
-    return load_datakits(paths, pythonpath=pythonpath, progress=progress)
-
-
 def skipped_of(kits: Sequence[Datakit]) -> list[dict[str, Any]]:
     """Every module discovery did not import, with the datakit it belongs to (for --json/--verbose)."""
     return [{"datakit": kit.name, **s.to_dict()} for kit in kits for s in kit.skipped]
@@ -109,7 +104,7 @@ def report_skipped(kits: Sequence[Datakit], show: Callable[[str], None], *, verb
                 show(f"dkenv: {kit.name}: skipped {s.module}: {s.reason}")
 
 
-def _builder(build: str, kits: Sequence[Datakit]) -> Callable[[Datakit, Target], Any] | None:
+def _builder(build: str, kits: Sequence[Datakit]) -> Callable[[Datakit, TargetRuntime], Any] | None:
     """None for ``models``; for ``migrations``, the function that runs a datakit's history
     (every datakit's history is loaded first: a broken one fails before anything starts)."""
     from dkenv.errors import UsageError
@@ -156,7 +151,7 @@ def deploy_paths(
     """
     from dkenv.data import PreparedLoad, data_dirs_of, read_data
 
-    kits = load_all(paths, pythonpath, progress)
+    kits = load_datakits(paths, pythonpath=pythonpath, progress=progress)  # before anything starts
     if progress:
         report_skipped(kits, progress, verbose=verbose)
     migrate = _builder(build, kits)
@@ -167,25 +162,27 @@ def deploy_paths(
     dirs = [*data_dirs_of(kits), *data]
     # Read and validate the rows before anything starts: a bad row costs no container.
     prepared: PreparedLoad | None = read_data(target, dirs, kits, encoding=encoding) if dirs else None
-    if keep:  # a copy: the caller's Target stays the description it gave
-        target = dataclasses.replace(target, options={**(target.options or {}), "keep": True})
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
+    rt: TargetRuntime | None = None  # opened at the first deploy (after its progress line)
     interrupted = True  # until the try below ends or raises an ordinary error
     try:
         for kit in kits:
             if progress:
                 how = " by its migrations" if migrate is not None else ""
                 progress(f"dkenv: deploying {kit.name} ({len(kit.tables)} tables) to {target.name}{how}")
-            outcome.deploys.append(deploy_data_objects(kit, target, precompiled=compiled[id(kit)])
-                                   if migrate is None else migrate(kit, target))
+            if rt is None:
+                rt = open_runtime(target, keep=keep)  # a container target starts here
+            outcome.deploys.append(deploy_data_objects(kit, rt, precompiled=compiled[id(kit)])
+                                   if migrate is None else migrate(kit, rt))
+        assert rt is not None  # every job has a datakit
         if prepared is not None:
-            outcome.load = prepared.write(progress)
+            outcome.load = prepared.write(progress, into=rt)
             if progress and outcome.load.note:
                 progress(f"dkenv: {outcome.load.note}")
         if validate:
-            outcome.validation = validate_deployment(kits, target)
+            outcome.validation = validate_deployment(kits, rt)
         if keep:
-            outcome.url = runtime_for(target).url
+            outcome.url = rt.url
             outcome.kept = True
         hooks.gate("deployed")
         interrupted = False
@@ -195,18 +192,23 @@ def deploy_paths(
     finally:
         if prepared is not None:
             prepared.close()
-        if cleanup and migrate is not None:
-            from dkenv.migrations.run import unmigrate_target
-
-            for kit in reversed(kits[:len(outcome.deploys)]):
-                unmigrate_target(kit, target)  # downgrade base: what the migrations built goes
-        if cleanup:
-            cleanup_test_target(target)
-        elif keep and not interrupted:  # Ctrl-C or SIGTERM: nothing is left behind
-            release(target, keep=True)
-        else:
-            release(target)
+        if rt is not None:
+            _finish(rt, kits[:len(outcome.deploys)], migrated=migrate is not None, cleanup=cleanup,
+                    keep=keep and not interrupted)  # Ctrl-C or SIGTERM: nothing is left behind
     return outcome
+
+
+def _finish(rt: TargetRuntime, deployed: Sequence[Datakit], *, migrated: bool, cleanup: bool, keep: bool) -> None:
+    """The end of a deploy job: undo it (``--cleanup``), keep it (``--keep``), or just close."""
+    if cleanup and migrated:
+        from dkenv.migrations.run import unmigrate_target
+
+        for kit in reversed(deployed):
+            unmigrate_target(kit, rt)  # downgrade base: what the migrations built goes
+    if cleanup:
+        cleanup_test_target(rt)
+    else:
+        rt.close(keep=keep)
 
 
 def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence[str] = (),
@@ -223,24 +225,25 @@ def validate_paths(paths: Sequence[str], target: Target, *, pythonpath: Sequence
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
         raise UsageError(f"target {target.name} starts out empty, so there is nothing to validate",
                          "point dkenv validate at a live database: --url, a *_local target, or dkenv up + dkenv url")
-    kits = load_all(paths, pythonpath, progress)
+    kits = load_datakits(paths, pythonpath=pythonpath, progress=progress)
     if progress:
         report_skipped(kits, progress, verbose=verbose)
     outcome = Outcome(target=target.name, datakits=[k.name for k in kits], skipped=skipped_of(kits))
+    rt = open_runtime(target)
     try:
-        outcome.validation = validate_deployment(kits, target)
+        outcome.validation = validate_deployment(kits, rt)
         if strict:
-            _add_extras(outcome.validation, kits, target)
+            _add_extras(outcome.validation, kits, rt)
     finally:
-        release(target)
+        rt.close()
     return outcome
 
 
-def _add_extras(result: ValidationResult, kits: Sequence[Datakit], target: Target) -> None:
+def _add_extras(result: ValidationResult, kits: Sequence[Datakit], rt: TargetRuntime) -> None:
     from dkenv.migrations.compare import beyond_models
 
     tables = [t for kit in kits for t in kit.tables]
-    with runtime_for(target).connect() as conn:
+    with rt.connect() as conn:
         extras = beyond_models(tables, conn, result.problems)
     result.problems.extend(extras)
     result.success = result.success and not extras

@@ -254,9 +254,10 @@ def assert_valid(db_or_target: Any, datakits: Any = None) -> ValidationResult:
     elif isinstance(db_or_target, Target):
         if datakits is None:
             raise TypeError("assert_valid(target, datakits): which datakits should the target hold?")
-        from dkenv.schema import all_tables, load_kits
+        from dkenv.datakit import load_datakits
+        from dkenv.schema import all_tables
 
-        result = validate_deployment(all_tables(load_kits(datakits)), db_or_target)
+        result = validate_deployment(all_tables(load_datakits(datakits, requires=False)), db_or_target)
     else:
         raise TypeError(f"assert_valid: expected an IsolatedDatabase, Target or ValidationResult, "
                         f"got {type(db_or_target).__name__}")

@@ -1,10 +1,16 @@
 """Live state behind a target: its SQLAlchemy engine, temp files, container and ledger.
 
-A target is plain configuration; the first call that needs a database creates its
-runtime here and every later call with the same target object reuses it.  That is what
-keeps one in-memory SQLite database alive from ``deploy_data_objects`` to
-``validate_deployment``, and one container alive across the several deploys of a Layer 3
-pipeline.  ``cleanup_test_target`` undoes what the runtime recorded and forgets it.
+A :class:`~dkenv.config.Target` is a plain description; a :class:`TargetRuntime` is the live
+connection to it.  A job opens one (:func:`open_runtime`), hands it to every call that needs
+the database (``deploy_data_objects``, ``validate_deployment``, a data load, ...: each takes a
+Target or a TargetRuntime) and closes it (:meth:`TargetRuntime.close`) — the job holds its
+state, and the caller's Target is never written to.
+
+The framework functions, called with a bare Target, keep the framework's behaviour: the first
+call creates the target's runtime here and every later call with the same Target object reuses
+it (:func:`runtime_for`), which keeps one in-memory SQLite database alive from
+``deploy_data_objects`` to ``validate_deployment``; ``cleanup_test_target`` (or
+:func:`release`) undoes what it recorded and forgets it.
 """
 
 from __future__ import annotations
@@ -59,10 +65,37 @@ class TargetRuntime:
     server: Any = None  # a started container (dkenv.lifecycle.Server)
     deployments: list[Deployment] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    closed: bool = False
+
+    def close(self, *, keep: bool = False) -> None:
+        """Dispose the engine, remove the temp dir and the container.  Idempotent.
+
+        ``keep=True`` (``deploy --keep``) leaves the container (started persistent, kept from now
+        on: see ``Server.keep``) and the SQLite temp directory in place.
+        """
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        try:
+            self.engine.dispose()
+        finally:
+            if self.tempdir is not None and not keep:
+                shutil.rmtree(self.tempdir, ignore_errors=True)
+            if self.server is not None and keep:
+                self.server.keep()
+            elif self.server is not None:
+                self.server.stop()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def __enter__(self) -> TargetRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- SQLite schemas -----------------------------------------------------
     def attach_schemas(self, schemas: Iterable[str], *, create: bool = True) -> list[str]:
@@ -178,22 +211,49 @@ def connection_error(target: Target, url: str, exc: BaseException) -> Connection
     return ConnectionFailed(f"cannot connect to {target.db_type} at {where}: {reason}", hint)
 
 
+#: Where a call works: a Target (the framework's style: its runtime is looked up, or created, by
+#: :func:`runtime_for`) or the TargetRuntime a job opened and holds.
+Where = Target | TargetRuntime
+
+
+def open_runtime(target: Target, *, keep: bool = False) -> TargetRuntime:
+    """A live runtime of ``target`` that the caller holds and closes; starts a ``*_container``
+    target's server.  ``keep`` (``deploy --keep``): that server starts persistent and a temporary
+    SQLite file goes to dkenv's state directory, so both can outlive the process."""
+    return _create_runtime(_checked(target), keep=keep)
+
+
+def target_of(where: Where) -> Target:
+    """The description behind ``where``: what to compile for, name in messages, options."""
+    return where.target if isinstance(where, TargetRuntime) else _checked(where)
+
+
+def _checked(target: Any) -> Target:
+    if not isinstance(target, Target):
+        raise UsageError(f"expected a target config, got {type(target).__name__}",
+                         "use get_target_config(name) or create_custom_target(...)")
+    return target
+
+
 # ---------------------------------------------------------------------------
-# Registry
+# The framework's Targets: their runtimes, by the Target object
 # ---------------------------------------------------------------------------
 _RUNTIMES: dict[int, TargetRuntime] = {}
 _REG_LOCK = threading.RLock()
 
 
-def existing_runtime(target: Target) -> TargetRuntime | None:
-    return _RUNTIMES.get(id(target))
+def existing_runtime(where: Where) -> TargetRuntime | None:
+    """The runtime behind ``where`` if there is one (a held runtime is its own, until closed)."""
+    if isinstance(where, TargetRuntime):
+        return None if where.closed else where
+    return _RUNTIMES.get(id(where))
 
 
-def runtime_for(target: Target) -> TargetRuntime:
-    """The runtime of ``target``, created on first use."""
-    if not isinstance(target, Target):
-        raise UsageError(f"expected a target config, got {type(target).__name__}",
-                         "use get_target_config(name) or create_custom_target(...)")
+def runtime_for(where: Where) -> TargetRuntime:
+    """A held runtime as it is; for a Target, its runtime, created on first use."""
+    if isinstance(where, TargetRuntime):
+        return where
+    target = _checked(where)
     with _REG_LOCK:
         rt = _RUNTIMES.get(id(target))
         if rt is None:
@@ -202,7 +262,7 @@ def runtime_for(target: Target) -> TargetRuntime:
         return rt
 
 
-def _create_runtime(target: Target) -> TargetRuntime:
+def _create_runtime(target: Target, *, keep: bool = False) -> TargetRuntime:
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -214,7 +274,7 @@ def _create_runtime(target: Target) -> TargetRuntime:
     if target.kind == "container":
         from dkenv.lifecycle import start_for_target
 
-        server = start_for_target(target)
+        server = start_for_target(target, keep=keep)
         url = server.url
     elif target.url:
         from dkenv.engines.drivers import with_installed_driver
@@ -223,7 +283,7 @@ def _create_runtime(target: Target) -> TargetRuntime:
     elif engine_spec.embedded:
         if target.kind == "file" and not target.database:
             # kept (deploy --keep): it outlives the command, so it goes to the private state dir
-            kept = bool((target.options or {}).get("keep"))
+            kept = keep or bool((target.options or {}).get("keep"))
             tempdir = Path(tempfile.mkdtemp(prefix="dkenv-sqlite-",
                                             dir=state_dir("sqlite") if kept else None))
             url = f"sqlite:///{tempdir / 'main.db'}"
@@ -263,25 +323,16 @@ def _create_runtime(target: Target) -> TargetRuntime:
     return TargetRuntime(target, url, engine, server=server)
 
 
-def release(target: Target, *, keep: bool = False) -> None:
-    """Dispose the runtime of ``target``: engine, temp dir and container. Idempotent.
-
-    ``keep=True`` (``deploy --keep``) forgets the runtime but leaves its container (started
-    persistent, kept from now on: see ``Server.keep``) and its SQLite temp directory in place.
-    """
-    with _REG_LOCK:
-        rt = _RUNTIMES.pop(id(target), None)
-    if rt is None:
+def release(where: Where, *, keep: bool = False) -> None:
+    """Close the runtime behind ``where`` (:meth:`TargetRuntime.close`) and, for a Target, forget
+    it.  Idempotent.  ``keep=True``: the container and SQLite temp directory stay."""
+    if isinstance(where, TargetRuntime):
+        where.close(keep=keep)
         return
-    try:
-        rt.engine.dispose()
-    finally:
-        if rt.tempdir is not None and not keep:
-            shutil.rmtree(rt.tempdir, ignore_errors=True)
-        if rt.server is not None and keep:
-            rt.server.keep()
-        elif rt.server is not None:
-            rt.server.stop()
+    with _REG_LOCK:
+        rt = _RUNTIMES.pop(id(where), None)
+    if rt is not None:
+        rt.close(keep=keep)
 
 
 @atexit.register

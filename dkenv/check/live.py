@@ -251,8 +251,10 @@ class _Worker:
         self.crash: BaseException | None = None
 
     def run(self) -> None:
+        from dkenv.runtime import open_runtime
+
         server = None
-        target = None
+        rt = None  # this worker's connection, held and closed here
         try:
             phase = time.perf_counter()
             if get_engine(self.engine).embedded:
@@ -264,7 +266,8 @@ class _Worker:
                 target = server.target
             self.timings["start"] = time.perf_counter() - phase
             self._checkpoint()
-            self.results = self._check(target)
+            rt = open_runtime(target)
+            self.results = self._check(rt)
         except _Cancelled:
             self.results = self._all(SKIPPED, "interrupted")
         except DkenvError as exc:
@@ -275,7 +278,7 @@ class _Worker:
             self.crash = exc
         finally:
             phase = time.perf_counter()
-            self._cleanup(target, server)
+            self._cleanup(rt, server)
             self.timings["stop"] = time.perf_counter() - phase
 
     def _start(self) -> Any:
@@ -300,14 +303,12 @@ class _Worker:
     def _all(self, status: str, detail: str) -> list[CheckResult]:
         return [CheckResult(self.engine, t.fullname, status, detail) for t in self.tables]
 
-    def _cleanup(self, target: Any, server: Any) -> None:
+    def _cleanup(self, rt: TargetRuntime | None, server: Any) -> None:
         """Dispose the engine and remove the container; a failure here is reported, not lost."""
-        from dkenv.runtime import release
-
         try:
             try:
-                if target is not None:
-                    release(target)
+                if rt is not None:
+                    rt.close()
             finally:
                 if server is not None:
                     server.stop()
@@ -319,10 +320,7 @@ class _Worker:
                     "`dkenv prune` removes it once this process has ended")
 
     # -- the check itself ------------------------------------------------------
-    def _check(self, target: Any) -> list[CheckResult]:
-        from dkenv.runtime import runtime_for
-
-        rt = runtime_for(target)
+    def _check(self, rt: TargetRuntime) -> list[CheckResult]:
         self.server_version = _server_version(rt)
         cells: dict[str, tuple[str, str]] = {}
         phase = time.perf_counter()
@@ -333,7 +331,7 @@ class _Worker:
         originals = {t.fullname: t for t in self.tables}
         phase = time.perf_counter()
         if deployed:
-            self._validate([originals[c.fullname] for c in deployed], target, cells)
+            self._validate([originals[c.fullname] for c in deployed], rt, cells)
         self.timings["validate"] = time.perf_counter() - phase
         self._checkpoint()
 
@@ -344,11 +342,11 @@ class _Worker:
         return [CheckResult(self.engine, t.fullname, *cells.get(t.fullname, (OK, "")))
                 for t in self.tables]
 
-    def _validate(self, tables: list[Any], target: Any, cells: dict[str, tuple[str, str]]) -> None:
+    def _validate(self, tables: list[Any], rt: TargetRuntime, cells: dict[str, tuple[str, str]]) -> None:
         from dkenv.deployed import validate_deployment
 
         by_table: dict[str, list[str]] = {}
-        for problem in validate_deployment(tables, target).problems:
+        for problem in validate_deployment(tables, rt).problems:
             by_table.setdefault(problem.table, []).append(f"{problem.kind}: {problem.detail}")
         for table, lines in by_table.items():
             _worsen(cells, table, PROBLEMS, "validation: " + "; ".join(lines))

@@ -75,11 +75,12 @@ def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as
         write_junit,
     )
     from dkenv.check import to_json as check_json
-    from dkenv.pipeline import load_all, report_skipped, skipped_of
+    from dkenv.datakit import load_datakits
+    from dkenv.pipeline import report_skipped, skipped_of
 
     clock = time.perf_counter()
     # every path first (and the datakits they require): a typo costs no container
-    kits = load_all(paths, pythonpath, None if as_json else err)
+    kits = load_datakits(paths, pythonpath=pythonpath, progress=None if as_json else err)
     document["skipped"] = skipped_of(kits)
     if not as_json:
         report_skipped(kits, err, verbose=verbose)

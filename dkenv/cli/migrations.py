@@ -61,12 +61,12 @@ def check(path: str, engines: str, data: tuple[str, ...], as_json: bool, timeout
     3 environment failure (Alembic not installed, no Docker engine, image, not ready in time).
     """
     from dkenv.cli.check import _parse_engines
-    from dkenv.datakit import load_datakit
+    from dkenv.datakit import load_datakits
     from dkenv.migrations.check import check_kit
 
     document = json_document(datakit=path)
     wanted = _parse_engines(engines)
-    kit = load_datakit(path, pythonpath=pythonpath)
+    kit = load_datakits([path], pythonpath=pythonpath, requires=False)[0]
     document["datakit"] = kit.name
     load = _loader(kit, data) if data else None
     report = check_kit(kit, wanted, progress=None if as_json else err, timeout=timeout, load=load)
@@ -91,12 +91,9 @@ def _loader(kit: Any, dirs: tuple[str, ...]) -> Any:
     def load(engine: str, url: str) -> None:
         from dkenv.config import Target
         from dkenv.data import load_data
-        from dkenv.runtime import release
+        from dkenv.runtime import open_runtime
 
-        target = Target(name=f"migrations check ({engine})", db_type=engine, kind="url", url=url)
-        try:
-            load_data(target, list(dirs), [kit])
-        finally:
-            release(target)
+        with open_runtime(Target(name=f"migrations check ({engine})", db_type=engine, kind="url", url=url)) as rt:
+            load_data(rt, list(dirs), [kit])
 
     return load

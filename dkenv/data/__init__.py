@@ -37,10 +37,10 @@ from dkenv.data.load import (
     write,
 )
 from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
-from dkenv.datakit import Datakit, datakit_of
+from dkenv.datakit import Datakit, datakit_of, load_datakits
 from dkenv.engines import describe_db_error, rules_for_dialect
 from dkenv.errors import EnvironmentFailure, UsageError
-from dkenv.runtime import runtime_for
+from dkenv.runtime import Where, runtime_for, target_of
 
 
 @dataclass
@@ -81,7 +81,7 @@ def data_dirs_of(kits: Iterable[Any]) -> list[Path]:
     return [Path(d) for kit in kits for d in (getattr(kit, "data_dirs", None) or [])]
 
 
-def load_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
+def load_data(target: Where, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
               progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
     """Load the data files of ``dirs`` into ``target``, where ``datakits`` are deployed.
 
@@ -102,16 +102,18 @@ class PreparedLoad:
     starts; the rows are written after the deploy.  A context manager: it removes its temp files.
     """
 
-    def __init__(self, target: Target, plans: list[FilePlan], keys: Keys, note: str | None, started: float) -> None:
-        self.target, self.plans, self.keys, self.note, self.started = target, plans, keys, note, started
+    def __init__(self, target: Where, plans: list[FilePlan], keys: Keys, note: str | None, started: float) -> None:
+        self.where, self.plans, self.keys, self.note, self.started = target, plans, keys, note, started
+        self.target = target_of(target)
 
-    def write(self, progress: Callable[[str], None] | None = None) -> LoadResult:
+    def write(self, progress: Callable[[str], None] | None = None, *, into: Where | None = None) -> LoadResult:
+        """Write the rows into the target (``into``: the runtime a job opened after reading)."""
         target, plans = self.target, self.plans
         if not plans:
             return LoadResult(success=True, target=target.name, note=self.note)
         problems = Problems()
         loaded = {p.rules.name for p in plans}
-        rt = runtime_for(target)
+        rt = runtime_for(into if into is not None else self.where)
         rt.attach_schemas({p.rules.table.schema for p in plans if p.rules.table.schema}, create=False)
         schema_map = dict((target.options or {}).get("schema_map") or {})
         try:
@@ -153,7 +155,7 @@ class PreparedLoad:
         self.close()
 
 
-def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
+def read_data(target: Where, dirs: Sequence[str | Path], datakits: Sequence[Any], *,
               encoding: str | None = None) -> PreparedLoad:
     """Read and validate every data file of ``dirs`` against ``datakits``; touches no database.
 
@@ -168,7 +170,7 @@ def read_data(target: Target, dirs: Sequence[str | Path], datakits: Sequence[Any
         where = ", ".join(str(d) for d in dirs) or "(no directory)"
         return PreparedLoad(target, [], Keys(), f"no data files in {where}: nothing to load", started)
     plans = _plans(files, kits)
-    copy = copy_mode(target)
+    copy = copy_mode(target_of(target))
     problems = Problems()
     keys = _keys_for(plans)
     try:
@@ -345,24 +347,13 @@ def is_datakit_dir(path: str | Path) -> bool:
     return any(child.suffix == ".py" or (child / "__init__.py").is_file() for child in p.iterdir())
 
 
-def discover(paths: Sequence[str | Path], pythonpath: Sequence[str] | None = None) -> list[Datakit]:
-    """Datakits at ``paths``; ``pythonpath`` is passed on where discovery accepts it."""
-    import inspect
-
-    from dkenv.datakit import load_datakit
-
-    kw: dict[str, Any] = {}
-    if pythonpath and "pythonpath" in inspect.signature(load_datakit).parameters:
-        kw["pythonpath"] = list(pythonpath)
-    return [load_datakit(p, **kw) for p in paths]
-
-
 def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str | Path] = (),
                pythonpath: Sequence[str] | None = None,
                progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
     """``dkenv load DIR... PATH...``: data directories and datakit paths in one list, told apart by
-    their content (a datakit holds Python code); no directory at all loads the datakits' own data."""
-    from dkenv.runtime import release
+    their content (a datakit holds Python code); no directory at all loads the datakits' own data.
+    The job opens the target's runtime after reading every file, and closes it."""
+    from dkenv.runtime import open_runtime
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
         raise UsageError(f"target {target.name} starts out empty, so there is nothing to load into",
@@ -373,13 +364,17 @@ def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str
     if not paths:
         raise UsageError("which datakits are deployed there? give their paths after the data directories",
                          "dkenv load data/ --url URL ./bronze-pagila")
-    kits = discover(paths, pythonpath)
+    kits = load_datakits(paths, pythonpath=pythonpath or (), requires=False)
     if not dirs:
         dirs = data_dirs_of(kits)
         if not dirs:
             raise UsageError("no data directory given, and the datakits declare none",
                              "dkenv load DIR... --url URL PATH..., or [tool.dkenv] data = [...] in the datakit")
-    try:
-        return load_data(target, dirs, kits, progress=progress, encoding=encoding)
-    finally:
-        release(target)
+    with read_data(target, dirs, kits, encoding=encoding) as prepared:
+        if not prepared.plans:
+            return prepared.write(progress)  # nothing to write: the note says so
+        rt = open_runtime(target)
+        try:
+            return prepared.write(progress, into=rt)
+        finally:
+            rt.close()

@@ -37,10 +37,10 @@ from dkenv import hooks
 from dkenv.config import db_type_of_url
 from dkenv.databases.isolated import IsolatedDatabase, SharedDialect
 from dkenv.databases.pool import Builder, Pool
-from dkenv.datakit import Datakit
+from dkenv.datakit import Datakit, load_datakits
 from dkenv.engines import get_engine
 from dkenv.errors import UsageError
-from dkenv.schema import kits_key, load_kits
+from dkenv.schema import kits_key
 
 if TYPE_CHECKING:
 
@@ -128,7 +128,7 @@ class DatabaseFactory:
 
         if build not in ("models", "migrations"):
             raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
-        kits = load_kits(datakits)
+        kits = load_datakits(datakits, requires=False)
         dirs = [*data_dirs_of(kits), *(Path(d) for d in (data or []))]
         key = kits_key(kits) + ((f"data:{content_hash(dirs)}",) if dirs else ())
         key += ("build:migrations",) if build == "migrations" else ()
@@ -146,7 +146,7 @@ class DatabaseFactory:
         from dkenv.data.snapshots import check_name, template_of
 
         check_name(name)
-        kits = load_kits(datakits) if datakits else []
+        kits = load_datakits(datakits, requires=False) if datakits else []
         key = ("snapshot", name, *kits_key(kits))
         with self._lock:
             if self._closed:

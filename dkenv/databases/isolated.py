@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
-from dkenv.datakit import Datakit
-from dkenv.schema import all_tables, load_kits, model_table_name, tables_for_target
+from dkenv.datakit import Datakit, load_datakits
+from dkenv.schema import all_tables, model_table_name, tables_for_target
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -263,7 +263,7 @@ class IsolatedDatabase:
         from dkenv.validate import validate_tables
 
         started = time.perf_counter()
-        kits = load_kits(datakits) if datakits is not None else self.datakits
+        kits = load_datakits(datakits, requires=False) if datakits is not None else self.datakits
         tables = all_tables(kits)
         live = tables_for_target(tables, self.target)
         if self.schema_map:  # schemas renamed at build time (MySQL): the renamed tables, no map

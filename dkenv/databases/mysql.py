@@ -132,14 +132,12 @@ class MySQLBuilder:
     def _load(self, name: str) -> None:
         """Load the data into a built database (the pool builds ahead, so requests do not wait)."""
         from dkenv.data import load_data
-        from dkenv.runtime import release
+        from dkenv.runtime import open_runtime
 
         target = Target(name=f"isolated database {name}", db_type="mysql", kind="url", url=self.url(name),
                         database=name, options={"schema_map": self.schema_map(name)})
-        try:
-            load_data(target, self.data, self.kits)
-        finally:
-            release(target)
+        with open_runtime(target) as rt:
+            load_data(rt, self.data, self.kits)
 
     def _replay(self, name: str, names: list[str]) -> None:
         """Run the captured DDL into ``name`` on one pooled admin connection, then give it back clean."""

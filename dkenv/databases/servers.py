@@ -51,31 +51,35 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     ``schema_map`` renames schemas (MySQL isolated databases) through ``schema_translate_map``;
     an error names the user's tables, not the renamed ones.  ``build="migrations"`` runs each
     datakit's Alembic history instead of the deployer (data loads after it all the same).
+
+    Every builder compiled the datakits' whole DDL before (:func:`build_ddl`, the template's key,
+    or MySQL's replay script), which raised whatever :func:`dkenv.deploy.precompile` would: the
+    deployer does not compile them a second time (one compile per datakit per build).
     """
     from dkenv.deploy import deploy_data_objects
-    from dkenv.runtime import release
+    from dkenv.runtime import open_runtime
 
     target = Target(name=label, db_type=engine, kind="url", url=url, description=label,
                     options={"schema_map": dict(schema_map)} if schema_map else {})
-    try:
-        if build == "migrations":
-            from dkenv.migrations import migrate_kits
+    # closed at the end: a template must have no connections when it is copied
+    with open_runtime(target) as rt:
+        try:
+            if build == "migrations":
+                from dkenv.migrations import migrate_kits
 
-            migrate_kits(kits, target)
-        else:
-            for kit in kits:
-                deploy_data_objects(kit, target)
-        if data:
-            from dkenv.data import load_data
+                migrate_kits(kits, rt)
+            else:
+                for kit in kits:  # compiled already; a template's warnings are nobody's news
+                    deploy_data_objects(kit, rt, precompiled=[])
+            if data:
+                from dkenv.data import load_data
 
-            load_data(target, data, kits)
-    except DeployError as exc:
-        if not schema_map:
-            raise
-        raise DeployError(user_names(exc.message, schema_map) or exc.message,
-                          user_names(exc.hint, schema_map)) from None
-    finally:
-        release(target)  # closes its connections: a template must have none when copied
+                load_data(rt, data, kits)
+        except DeployError as exc:
+            if not schema_map:
+                raise
+            raise DeployError(user_names(exc.message, schema_map) or exc.message,
+                              user_names(exc.hint, schema_map)) from None
 
 
 #: Bumped when what a load leaves in a database changes (2: sequences moved past loaded keys),

@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 
 
 def discover(spec: EnvironmentSpec, db: DatabaseSpec, pythonpath: Sequence[str | Path] = ()) -> list[Datakit]:
-    from dkenv.datakit import load_datakit
+    """The database's datakits through the one loader, each error prefixed by where it was declared."""
+    from dkenv.datakit import load_datakits
 
     kits = []
     for i, (written, path) in enumerate(zip(db.datakits, db.paths)):
         try:
-            kits.append(load_datakit(path, pythonpath=[*db.pythonpath, *pythonpath]))
+            kits += load_datakits([path], pythonpath=[*db.pythonpath, *pythonpath], requires=False)
         except DkenvError as exc:
             where = locate_in_config(spec.source, spec.name, db.name, "datakits", written,
                                      db.datakits[:i].count(written))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dkenv.config import Target
 from dkenv.errors import DatakitError
 from dkenv.migrations.failures import run_error
 from dkenv.migrations.source import History, history_of
 from dkenv.results import DeployResult
+
+if TYPE_CHECKING:
+    from dkenv.runtime import Where
 
 #: Alembic's bookkeeping table: never part of a comparison with the models.
 VERSION_TABLE = "alembic_version"
@@ -104,8 +106,9 @@ def current_on(conn: Any) -> tuple[str, ...]:
     return tuple(MigrationContext.configure(conn).get_current_heads())
 
 
-def migrate_target(kit: Any, target: Target, revision: str = "head") -> DeployResult:
-    """Build ``kit`` in ``target`` by running its migrations (``dkenv deploy --from migrations``)."""
+def migrate_target(kit: Any, target: Where, revision: str = "head") -> DeployResult:
+    """Build ``kit`` in ``target`` (a Target or a held TargetRuntime) by running its migrations
+    (``dkenv deploy --from migrations``)."""
     from dkenv.runtime import runtime_for
 
     started = time.perf_counter()
@@ -116,11 +119,11 @@ def migrate_target(kit: Any, target: Target, revision: str = "head") -> DeployRe
     rt = runtime_for(target)
     with rt.connect() as conn:
         created = upgrade_on(history, conn, rt.url, revision, script=script, undo=True)
-    return DeployResult(success=True, target=target.name, datakits=[kit.name], tables=created, created=created,
+    return DeployResult(success=True, target=rt.target.name, datakits=[kit.name], tables=created, created=created,
                         duration_s=time.perf_counter() - started)
 
 
-def unmigrate_target(kit: Any, target: Target) -> None:
+def unmigrate_target(kit: Any, target: Where) -> None:
     """Undo :func:`migrate_target` (``--cleanup``): ``downgrade base``, then drop Alembic's version table."""
     import sqlalchemy as sa
 
@@ -135,7 +138,7 @@ def unmigrate_target(kit: Any, target: Target) -> None:
             _finish(conn)
 
 
-def migrate_kits(kits: Sequence[Any], target: Target) -> list[DeployResult]:
+def migrate_kits(kits: Sequence[Any], target: Where) -> list[DeployResult]:
     """Every datakit's migrations, in order (bronze before silver)."""
     for kit in kits:  # every history declared, loadable and with one head before anything runs
         history = history_of(kit)

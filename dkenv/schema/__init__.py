@@ -21,7 +21,6 @@ from dkenv.schema.ddl import (
     fill_tokens,
     inline_indexes,
     kits_key,
-    load_kits,
     model_table_name,
     physical_schema,
     schema_map_of,
@@ -55,7 +54,7 @@ __all__ = [
     "carrying", "check_compiles", "check_enums", "check_references", "client_side_warnings", "compile_ddl", "compile_units",
     "copy_for_engine", "ddl_key", "default_sql", "dialect_for", "drop_objects", "engine_spec_of",
     "ensure_extensions", "external_refs", "external_stubs", "fill_tokens", "fk_parts", "inline_indexes",
-    "kits_key", "kit_units", "load_kits", "metadatas_of", "model_table_name", "needed_extensions",
+    "kits_key", "kit_units", "metadatas_of", "model_table_name", "needed_extensions",
     "physical_schema", "plain_tables", "schema_map_of", "schemas_of", "snapshot", "sql_of_default",
     "table_units", "tables_for_target", "tokenized", "translate_tables", "user_names",
 ]

@@ -2,8 +2,8 @@
 
 Three jobs, shared by every engine's builder in :mod:`dkenv.databases`:
 
-* load datakits once per process (a path always maps to the same :class:`Datakit`, so a pool
-  keyed by the datakit set is found again and table classes are imported only once);
+* name a datakit set (:func:`kits_key`; :func:`dkenv.datakit.load_datakits` maps a path to the
+  same :class:`Datakit` every time, so a pool keyed by the set is found again);
 * compile the DDL a deploy would run, for one live dialect, so that a template can be keyed
   by its hash (a changed datakit gets a new template, an unchanged one is reused) and MySQL
   can replay it without re-running the deployer;
@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dkenv.datakit import Datakit, load_datakit
+from dkenv.datakit import Datakit
 from dkenv.errors import DeployError, UsageError
 
 if TYPE_CHECKING:
@@ -33,36 +31,10 @@ LAYOUT_VERSION = "2"  # 2: the datakit's own MetaData through create_all (events
 #: MySQL/MariaDB identifier limit (database names included).
 MYSQL_NAME_MAX = 64
 
-_KITS: dict[Path, Datakit] = {}
-_KITS_LOCK = threading.Lock()
-
 
 # ---------------------------------------------------------------------------
-# Datakits
+# Datakits (loaded by dkenv.datakit.load_datakits: a path always maps to the same Datakit)
 # ---------------------------------------------------------------------------
-def load_kits(items: Iterable[str | Path | Datakit]) -> list[Datakit]:
-    """Datakits for paths or Datakit objects, in the order given; each path is loaded once."""
-    if isinstance(items, (str, Path, Datakit)):
-        items = [items]
-    kits: list[Datakit] = []
-    for item in items:
-        if isinstance(item, Datakit):
-            kits.append(item)
-            continue
-        if not isinstance(item, (str, Path)):
-            raise UsageError(f"expected a datakit path or Datakit, got {type(item).__name__}",
-                             "pass datakits=[path_or_Datakit, ...]")
-        key = Path(item).expanduser().resolve()
-        with _KITS_LOCK:
-            kit = _KITS.get(key)
-            if kit is None:
-                kit = _KITS[key] = load_datakit(item)
-        kits.append(kit)
-    if not kits:
-        raise UsageError("no datakits given", "pass datakits=[path, ...] (bronze before silver)")
-    return kits
-
-
 def kits_key(kits: Sequence[Datakit]) -> tuple[str, ...]:
     """The identity of a datakit set, order included (bronze before silver is part of it)."""
     return tuple(str(kit.path) for kit in kits)
@@ -281,7 +253,7 @@ def fill_tokens(statements: Sequence[str], names: Sequence[str], quote: Any) -> 
 
 
 __all__ = [
-    "all_tables", "check_references", "compile_ddl", "ddl_key", "fill_tokens", "inline_indexes", "kits_key", "load_kits",
+    "all_tables", "check_references", "compile_ddl", "ddl_key", "fill_tokens", "inline_indexes", "kits_key",
     "model_table_name", "physical_schema", "schema_map_of", "schemas_of", "tables_for_target", "tokenized",
     "translate_tables", "user_names",
 ]

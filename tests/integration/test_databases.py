@@ -20,8 +20,8 @@ from dkenv.databases import (
     close_server_databases,
     server_database,
 )
+from dkenv.datakit import load_datakits
 from dkenv.errors import DeployError
-from dkenv.schema import load_kits
 from tests.integration.conftest import module_servers
 
 pytestmark = pytest.mark.docker
@@ -101,7 +101,7 @@ def test_target_works_with_validate_deployment(server):
     from dkenv.deployed import validate_deployment
 
     with server_database(server, datakits=KITS) as db:
-        kit = load_kits([BRONZE])[0]
+        kit = load_datakits([BRONZE], requires=False)[0]
         result = validate_deployment(kit, db.target)
         assert result.success, result.problems
 

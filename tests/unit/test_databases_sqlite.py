@@ -17,6 +17,7 @@ from dkenv.config import Target
 from dkenv.databases import DatabaseFactory, IsolatedDatabase, SqliteServer, server_database
 from dkenv.databases.pool import Pool
 from dkenv.databases.sqlite import TEMPLATES_DIR
+from dkenv.datakit import load_datakits
 from dkenv.deploy import deploy_data_objects
 from dkenv.deployed import validate_deployment
 from dkenv.errors import DatakitError, DeployError
@@ -24,7 +25,6 @@ from dkenv.schema import (
     MYSQL_NAME_MAX,
     fill_tokens,
     inline_indexes,
-    load_kits,
     model_table_name,
     physical_schema,
     tables_for_target,
@@ -88,10 +88,10 @@ def test_handed_out_database_holds_the_datakits_and_validates(server):
 def test_target_works_with_validate_and_deploy(server):
     """db.target is an ordinary url target: validate it, deploy more datakits into it."""
     with server.database(datakits=[BRONZE]) as db:
-        assert validate_deployment(load_kits([BRONZE])[0], db.target).success
-        result = deploy_data_objects(load_kits([SILVER])[0], db.target)  # FKs into bronze resolve
-        assert result.success and len(result.created) == len(load_kits([SILVER])[0].tables)
-        assert validate_deployment(load_kits([SILVER])[0], db.target).success
+        assert validate_deployment(load_datakits([BRONZE], requires=False)[0], db.target).success
+        result = deploy_data_objects(load_datakits([SILVER], requires=False)[0], db.target)  # FKs into bronze resolve
+        assert result.success and len(result.created) == len(load_datakits([SILVER], requires=False)[0].tables)
+        assert validate_deployment(load_datakits([SILVER], requires=False)[0], db.target).success
 
 
 def test_databases_are_isolated(server):
@@ -299,7 +299,7 @@ def test_physical_schema_fits_mysqls_limit():
 
 
 def test_translated_tables_rename_schemas_and_foreign_keys():
-    kits = load_kits(KITS)
+    kits = load_datakits(KITS, requires=False)
     tables = [t for kit in kits for t in kit.tables]
     mapping = {"br__pagila__public": "d__br", "sv__pagila": "d__sv"}
     copies = translate_tables(tables, mapping)
@@ -312,7 +312,7 @@ def test_translated_tables_rename_schemas_and_foreign_keys():
 
 
 def test_target_hook_renames_and_names_back():
-    kit = load_kits([BRONZE])[0]
+    kit = load_datakits([BRONZE], requires=False)[0]
     plain = Target("t", "mysql", kind="url", url="mysql+pymysql://u@h/d")
     assert tables_for_target(kit.tables, plain) == kit.tables
     mapped = Target("t", "mysql", kind="url", url="mysql+pymysql://u@h/d",

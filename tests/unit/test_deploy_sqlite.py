@@ -217,3 +217,29 @@ def test_deploy_keep_leaves_the_callers_target_as_given(tmp_path, monkeypatch) -
     assert kept.exists()
     for file in kept.parent.glob(kept.stem + "*"):
         file.unlink()
+
+
+def test_jobs_hold_their_runtime_and_leave_the_callers_target_alone(tmp_path) -> None:
+    """A job opens its own runtime, hands it down and closes it: the caller's Target is as it
+    was given, and the runtime the framework functions keep behind that Target is not touched."""
+    import copy
+
+    from dkenv import pipeline
+    from dkenv.config import create_custom_target
+    from dkenv.data import load_paths
+    from dkenv.deployed import cleanup_test_target
+    from dkenv.runtime import existing_runtime, runtime_for
+    from tests.conftest import ROOT
+
+    bronze = str(ROOT / "examples" / "bronze-pagila")
+    target = create_custom_target("sqlite", str(tmp_path / "w.db"), name="w")
+    given = copy.deepcopy(target)
+    dkenv.deploy_data_objects(load_datakit(bronze), target)  # the framework's style: state behind the Target
+    mine = runtime_for(target)
+    assert pipeline.deploy_paths([bronze], target, validate=True).success
+    assert pipeline.validate_paths([bronze], target).success
+    assert load_paths([f"{bronze}/data/sample", bronze], target).rows > 0
+    assert existing_runtime(target) is mine and len(mine.deployments) == 1
+    assert target.to_dict() == given.to_dict()
+    cleanup_test_target(target)
+    assert existing_runtime(target) is None and mine.closed
