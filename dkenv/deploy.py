@@ -141,7 +141,7 @@ def deploy_datakits(datakits: Sequence[Any], target_config: Where, **kw: Any) ->
 def _table_error(table: Any, exc: Any, engine_name: str) -> DeployError:
     statement = (getattr(exc, "statement", None) or "").lstrip()
     head = statement.split(None, 3)[:3]
-    message = _db_message(exc)
+    message = describe_db_error(exc)
     upper = statement.upper()
     own = upper.startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE", "COMMENT ON"))
     if own or (getattr(table, "is_view", False) and upper.startswith(("CREATE VIEW", "CREATE MATERIALIZED"))):
@@ -221,7 +221,7 @@ def _deploy(rt: TargetRuntime, inputs: Inputs, schema_map: dict[str, str], *, pr
         if failure is not None:  # undo on a fresh connection: this one is back in the pool
             undo(rt, deployment)
             if isinstance(failure, SQLAlchemyError):
-                raise DeployError(f"deploy to {rt.target.name} failed: {_db_message(failure)}") from None
+                raise DeployError(f"deploy to {rt.target.name} failed: {describe_db_error(failure)}") from None
             raise failure
     return deployment
 
@@ -268,7 +268,7 @@ def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment,
             cols = ", ".join(c.name for c in constraint.columns)
             raise DeployError(
                 f"table {constraint.table.fullname}: foreign key ({cols}) into {constraint.referred_table.fullname} "
-                f"failed to deploy on {engine_name}: {_db_message(exc)}",
+                f"failed to deploy on {engine_name}: {describe_db_error(exc)}",
                 "a foreign key must point at a primary key or unique column of the referenced table",
             ) from None
 
@@ -278,7 +278,7 @@ def _create_unit(conn: Any, unit: Unit, todo: list[Any], deployment: Deployment,
     except DBAPIError as exc:  # a MetaData-level event, sequence or type
         statement = (getattr(exc, "statement", None) or "").strip().splitlines()
         first = statement[0][:80] if statement else "?"
-        message = _db_message(exc)
+        message = describe_db_error(exc)
         if MISSING_TABLE.search(message):
             hint = ("it uses a table that is not in the target yet: deploy the datakit that defines it first "
                     "(Layer 3 order: bronze before silver)")
@@ -317,10 +317,6 @@ def _existing_tables(inspector: Any, schemas: Iterable[str | None]) -> set[tuple
             continue
         present.update((schema, n) for n in names)
     return present
-
-
-def _db_message(exc: BaseException) -> str:
-    return describe_db_error(exc)
 
 
 def _new_objects(conn: Any, deployment: Deployment) -> list[Any]:

@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from dkenv.engines.messages import describe_db_error
+
 
 class DkenvServerWarning(pytest.PytestWarning):
     """A session server went away and dkenv brought it back."""
@@ -118,8 +120,7 @@ def hand_out(server: Any, open_database: Callable[[], Any], *, timeout: float = 
 
 
 def _one_line(error: BaseException) -> str:
-    detail = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[0]
-    return f"{type(error).__name__}: {detail}"
+    return f"{type(error).__name__}: {describe_db_error(error)}"
 
 
 def _recover(watched: Watched) -> None:

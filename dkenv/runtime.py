@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkenv.config import Target
 from dkenv.engines import rules_for_dialect
+from dkenv.engines.messages import describe_db_error
 from dkenv.engines.sqlite import schema_file
 from dkenv.errors import ConnectionFailed, UsageError
 from dkenv.state import state_dir
@@ -203,8 +204,7 @@ def connection_error(target: Target, url: str, exc: BaseException) -> Connection
 
     parsed = make_url(url)
     where = parsed.render_as_string(hide_password=True)
-    first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    reason = first[0] if first else type(exc).__name__
+    reason = describe_db_error(exc)
     hint = "check that the server is running and the host, port, user and password are right"
     if target.kind == "local":
         hint += f" (target {target.name} reads {target.engine.local_env_vars or 'MYSQL_*'} variables)"

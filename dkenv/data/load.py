@@ -31,6 +31,7 @@ from dkenv.data.files import DataFile
 from dkenv.data.guard import is_environmental
 from dkenv.data.rows import TableRules
 from dkenv.engines import rules_for_dialect
+from dkenv.engines.messages import describe_db_error
 from dkenv.errors import DkenvError
 
 #: Rows per COPY buffer / executemany batch, and per spooled chunk.
@@ -188,7 +189,7 @@ def write(conn: Any, plans: Sequence[FilePlan], progress: Callable[[str], None] 
                 if is_environmental(exc, conn.dialect):
                     raise  # the caller says where: the container, the file
                 if isinstance(exc, (DBAPIError, StatementError, driver_error)):
-                    raise LoadFailed(f"loading {plan.file} into {name} failed: {_db_message(exc)}; "
+                    raise LoadFailed(f"loading {plan.file} into {name} failed: {describe_db_error(exc, detail=True)}; "
                                      f"nothing was loaded (the load was rolled back)",
                                      "fix the rows the database refused, or the table they clash with") from None
                 raise
@@ -236,7 +237,7 @@ def advance_sequences(conn: Any, plans: Sequence[FilePlan]) -> None:
                 if is_environmental(exc, conn.dialect):
                     raise
                 raise LoadFailed(f"loading into {plan.rules.name} failed: the sequence of {column} could not be "
-                                 f"moved past the loaded keys: {_db_message(exc)}; nothing was loaded (the load "
+                                 f"moved past the loaded keys: {describe_db_error(exc, detail=True)}; nothing was loaded (the load "
                                  f"was rolled back)", "load as the sequence's owner, or GRANT USAGE, UPDATE ON "
                                  "the sequence to the loading role") from None
 
@@ -278,13 +279,6 @@ def _executemany(conn: Any, table: Any, columns: list[str], rows: list[tuple]) -
         cursor.executemany(sql, params)
     finally:
         cursor.close()
-
-
-def _db_message(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300] + (f" ({lines[1][:200]})" if len(lines) > 1 and
-                                                                 lines[1].startswith("DETAIL") else "")
 
 
 # ---------------------------------------------------------------------------

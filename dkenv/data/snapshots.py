@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dkenv.engines import is_embedded
+from dkenv.engines.messages import describe_db_error
 from dkenv.engines.sqlite import schema_file
 from dkenv.errors import DkenvError, UsageError
 
@@ -144,7 +145,7 @@ class _admin:  # noqa: N801 - a context manager used like a function
             self.conn = self.engine.connect()
         except DBAPIError as exc:
             self.engine.dispose()
-            raise ConnectionFailed(f"cannot connect to the PostgreSQL server: {str(exc.orig).strip()}") from None
+            raise ConnectionFailed(f"cannot connect to the PostgreSQL server: {describe_db_error(exc)}") from None
         return self.conn
 
     def __exit__(self, *exc: object) -> None:
@@ -196,7 +197,7 @@ def _pg_take(url: str, name: str, *, replace: bool) -> Snapshot:
                             f"cannot snapshot {source!r}: {sessions} other session(s) are connected to it",
                             "close them (engines: dispose(); psql: \\q) and try again; a snapshot needs a "
                             "quiet database") from None
-                    raise DkenvError(f"snapshot {name!r} failed: {str(exc.orig).strip().splitlines()[0]}") from None
+                    raise DkenvError(f"snapshot {name!r} failed: {describe_db_error(exc)}") from None
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
         conn.exec_driver_sql(f"ALTER DATABASE {_quote(template)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")

@@ -18,11 +18,12 @@ _SA_NOISE = re.compile(r"\s*(\[SQL:.*|\[parameters:.*|\(Background on this error
 _SA_PREFIX = re.compile(r"^\((?:[\w.]+)\)\s*")  # "(pymysql.err.OperationalError) "
 
 
-def describe_db_error(exc: BaseException) -> str:
+def describe_db_error(exc: BaseException, *, detail: bool = False) -> str:
     """The database's own message for ``exc`` as one line (MySQL errors with their number).
 
     Accepts SQLAlchemy's wrappers (``DBAPIError``: the driver's exception is ``exc.orig``),
-    driver exceptions, and any other exception (its first line).
+    driver exceptions, and any other exception (its first line). With ``detail``, PostgreSQL's
+    ``DETAIL:`` line (which row or key a constraint refused) follows in parentheses.
     """
     orig = getattr(exc, "orig", None) or exc
     args = getattr(orig, "args", ())
@@ -38,7 +39,8 @@ def describe_db_error(exc: BaseException) -> str:
         return _clip(f"MySQL error {mysql.group(1)}: {mysql.group(2)}")
     line = _first_line(text)
     line = re.sub(r"^(ERROR|FATAL):\s+", "", line)  # libpq's severity prefix
-    return _clip(line or type(orig).__name__)
+    more = [part.strip() for part in text.splitlines()[1:] if part.strip().startswith("DETAIL")] if detail else []
+    return _clip(line or type(orig).__name__) + (f" ({more[0][:200]})" if more else "")
 
 
 #: Modules whose exceptions carry MySQL's ``(errno, message)`` pair.

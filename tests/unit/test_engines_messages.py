@@ -48,3 +48,13 @@ def test_os_errors_say_what_the_os_said_not_mysql() -> None:
     assert describe_db_error(ValueError(28, "not a database")) != "MySQL error 28: not a database"
     assert describe_db_error(pymysql.err.OperationalError(2013, "Lost connection")) == (
         "MySQL error 2013: Lost connection")
+
+
+def test_detail_adds_postgresql_detail_line_only_when_asked() -> None:
+    text = ('duplicate key value violates unique constraint "customer_pkey"\n'
+            "DETAIL:  Key (customer_id)=(1) already exists.\n")
+    assert describe_db_error(ValueError(text)) == 'duplicate key value violates unique constraint "customer_pkey"'
+    assert describe_db_error(ValueError(text), detail=True) == (
+        'duplicate key value violates unique constraint "customer_pkey" '
+        "(DETAIL:  Key (customer_id)=(1) already exists.)")
+    assert describe_db_error(ValueError("no such table: x"), detail=True) == "no such table: x"
