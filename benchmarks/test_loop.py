@@ -74,7 +74,7 @@ from dkenv.schema import all_tables
 def engine():
     """A plain server (dkenv only starts the container), the schema created once."""
     from dkenv.databases import SqliteServer
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     engine_name = {engine!r}
     server = SqliteServer() if engine_name == "sqlite" else start(engine_name, progress=False)
@@ -223,8 +223,8 @@ def handout_figures(engine: str, n: int, hold_s: float) -> tuple[float, float]:
     """p50/p95 ms from ``server.database(...)`` to a first query answered, over ``n`` hand-outs."""
 
     from dkenv.databases import SqliteServer
-    from dkenv.lifecycle import start
     from dkenv.schema import all_tables, load_kits
+    from dkenv.servers.lifecycle import start
 
     country = next(t for t in all_tables(load_kits([KIT])) if t.name == "country")
     server = SqliteServer() if engine == "sqlite" else start(engine, progress=False)

@@ -75,7 +75,7 @@ def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as
         write_junit,
     )
     from dkenv.check import to_json as check_json
-    from dkenv.pipeline import load_all, report_skipped, skipped_of
+    from dkenv.jobs import load_all, report_skipped, skipped_of
 
     clock = time.perf_counter()
     # every path first (and the datakits they require): a typo costs no container

@@ -40,7 +40,7 @@ from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
 from dkenv.datakit import Datakit, datakit_of
 from dkenv.engines import describe_db_error, rules_for_dialect
 from dkenv.errors import EnvironmentFailure, UsageError
-from dkenv.runtime import runtime_for
+from dkenv.servers.runtime import runtime_for
 
 
 @dataclass
@@ -362,7 +362,7 @@ def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str
                progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
     """``dkenv load DIR... PATH...``: data directories and datakit paths in one list, told apart by
     their content (a datakit holds Python code); no directory at all loads the datakits' own data."""
-    from dkenv.runtime import release
+    from dkenv.servers.runtime import release
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
         raise UsageError(f"target {target.name} starts out empty, so there is nothing to load into",

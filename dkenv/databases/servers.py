@@ -53,7 +53,7 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     datakit's Alembic history instead of the deployer (data loads after it all the same).
     """
     from dkenv.deploy import deploy_data_objects
-    from dkenv.runtime import release
+    from dkenv.servers.runtime import release
 
     target = Target(name=label, db_type=engine, kind="url", url=url, description=label,
                     options={"schema_map": dict(schema_map)} if schema_map else {})

@@ -106,7 +106,7 @@ def current_on(conn: Any) -> tuple[str, ...]:
 
 def migrate_target(kit: Any, target: Target, revision: str = "head") -> DeployResult:
     """Build ``kit`` in ``target`` by running its migrations (``dkenv deploy --from migrations``)."""
-    from dkenv.runtime import runtime_for
+    from dkenv.servers.runtime import runtime_for
 
     started = time.perf_counter()
     history = history_of(kit)
@@ -124,7 +124,7 @@ def unmigrate_target(kit: Any, target: Target) -> None:
     """Undo :func:`migrate_target` (``--cleanup``): ``downgrade base``, then drop Alembic's version table."""
     import sqlalchemy as sa
 
-    from dkenv.runtime import runtime_for
+    from dkenv.servers.runtime import runtime_for
 
     history = history_of(kit)
     rt = runtime_for(target)

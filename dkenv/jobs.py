@@ -15,9 +15,9 @@ from dkenv import hooks
 from dkenv.config import Target
 from dkenv.datakit import Datakit, load_datakits
 from dkenv.deploy import deploy_data_objects, precompile
-from dkenv.deployed import cleanup_test_target, validate_deployment
+from dkenv.deploy.deployed import cleanup_test_target, validate_deployment
 from dkenv.results import DeployResult, ValidationResult
-from dkenv.runtime import release, runtime_for
+from dkenv.servers.runtime import release, runtime_for
 
 
 @dataclass

@@ -212,7 +212,7 @@ def _create_runtime(target: Target) -> TargetRuntime:
     tempdir: Path | None = None
     server = None
     if target.kind == "container":
-        from dkenv.lifecycle import start_for_target
+        from dkenv.servers.lifecycle import start_for_target
 
         server = start_for_target(target)
         url = server.url
