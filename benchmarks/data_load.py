@@ -93,8 +93,8 @@ def bench_engine(engine: str, kit: Any, data_dir: Path, rows: int, batch: int) -
     from dkenv.config import Target
     from dkenv.data import load_data
     from dkenv.deploy import deploy_data_objects
-    from dkenv.lifecycle import start
-    from dkenv.runtime import release, runtime_for
+    from dkenv.servers.lifecycle import start
+    from dkenv.servers.runtime import release, runtime_for
 
     tmp = None
     server = None

@@ -164,7 +164,7 @@ def server_figures(root: Path, engine: str, runs: int) -> None:
 
     import dkenv
     from dkenv.config import Target
-    from dkenv.runtime import release
+    from dkenv.servers.runtime import release
 
     deploys: dict[int, float] = {}
     bares: dict[int, float] = {}

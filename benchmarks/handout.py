@@ -137,7 +137,7 @@ def pg_strategies(builder: Any, count: int) -> dict[str, float]:
 
 def bench_engine(engine: str, kit: Any, args: argparse.Namespace) -> dict[str, Any]:
     from dkenv.databases import DatabaseFactory, SqliteServer
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     started = time.perf_counter()
     server = SqliteServer() if engine == "sqlite" else start(engine, progress=False)
@@ -198,7 +198,7 @@ def write_rows(directory: Path, rows: int) -> Path:
 def bench_data(engine: str, kit: Any, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Hand-outs of databases whose template holds ``--data-rows`` rows (issue 12: <= 80 ms on PostgreSQL)."""
     from dkenv.databases import DatabaseFactory, SqliteServer
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     server = SqliteServer() if engine == "sqlite" else start(engine, progress=False)
     result: dict[str, Any] = {"engine": engine, "data_rows": args.data_rows}

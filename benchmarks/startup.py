@@ -118,7 +118,7 @@ METHODS: dict[str, Callable[[str, str], Sample]] = {
 
 def concurrent_starts(engine: str, image: str, n: int = 8) -> float:
     """Wall time until ``n`` servers started at once are all ready (then removed, not timed)."""
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     began = time.perf_counter()
     with ThreadPoolExecutor(n) as pool:

@@ -75,7 +75,7 @@ from dkenv.schema import all_tables
 def engine():
     """A plain server (dkenv only starts the container), the schema created once."""
     from dkenv.databases import SqliteServer
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     engine_name = {engine!r}
     server = SqliteServer() if engine_name == "sqlite" else start(engine_name, progress=False)
@@ -225,8 +225,8 @@ def handout_figures(engine: str, n: int, hold_s: float) -> tuple[float, float]:
 
     from dkenv.databases import SqliteServer
     from dkenv.datakit import load_datakits
-    from dkenv.lifecycle import start
     from dkenv.schema import all_tables
+    from dkenv.servers.lifecycle import start
 
     country = next(t for t in all_tables(load_datakits([KIT], requires=False)) if t.name == "country")
     server = SqliteServer() if engine == "sqlite" else start(engine, progress=False)

@@ -1,7 +1,7 @@
 """Calls from a lower layer into a higher one, bound late so that imports only point down;
 and the test gates (:func:`gate`) where signal tests stop a command at a named step.
 
-A container :class:`~dkenv.lifecycle.Server` offers ``server.database(datakits=[...])`` and
+A container :class:`~dkenv.servers.lifecycle.Server` offers ``server.database(datakits=[...])`` and
 ``dkenv.ephemeral("sqlite")``, yet isolated databases and the SQLite stand-in live in
 :mod:`dkenv.databases`, above the lifecycle.  Rather than importing upwards, the lifecycle
 calls the functions registered here:

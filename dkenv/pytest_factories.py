@@ -146,7 +146,7 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
                    **start_options: Any) -> Callable[..., Any]:
     """A fixture yielding a running dkenv server (``lifecycle.Server`` or ``SqliteServer``).
 
-    ``start_options`` go to :func:`dkenv.lifecycle.start` (``env``, ``command``, ``timeout``,
+    ``start_options`` go to :func:`dkenv.servers.lifecycle.start` (``env``, ``command``, ``timeout``,
     ``reuse``...).  The server is removed after its scope unless ``keep`` (or ``--dkenv-keep``)
     is on.  Under pytest-xdist the run's workers share one server per fixture, owned by the
     controller (:mod:`dkenv.pytest_xdist`).  ``reuse=True`` servers outlive the run, with a

@@ -244,7 +244,7 @@ def assert_valid(db_or_target: Any, datakits: Any = None) -> ValidationResult:
     __tracebackhide__ = True
     from dkenv.config import Target
     from dkenv.databases import IsolatedDatabase
-    from dkenv.deployed import validate_deployment
+    from dkenv.deploy.deployed import validate_deployment
     from dkenv.results import ValidationResult
 
     if isinstance(db_or_target, ValidationResult):
@@ -319,7 +319,7 @@ def _xdist_active(config: pytest.Config) -> bool:
 def _reap_quietly() -> None:
     """Remove containers of workers that crashed (their owner pid is gone); never fail the run."""
     try:
-        from dkenv.lifecycle import reap_abandoned
+        from dkenv.servers.lifecycle import reap_abandoned
 
         reap_abandoned(note=None)
     except Exception:  # noqa: BLE001 - no Docker engine: nothing can have leaked there

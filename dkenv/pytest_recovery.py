@@ -164,7 +164,7 @@ def _recover(watched: Watched) -> None:
 
 
 def _follow(server: Any, timeout: float = 60.0, attempt_s: float = 5.0) -> str:
-    """:func:`~dkenv.lifecycle.refresh` in short attempts, each re-reading the container: one
+    """:func:`~dkenv.servers.lifecycle.refresh` in short attempts, each re-reading the container: one
     caught half-way through ``docker restart`` looks running on its old port at first, then
     exits under the wait, or comes back on a port the first look could not know."""
     import time
@@ -172,7 +172,7 @@ def _follow(server: Any, timeout: float = 60.0, attempt_s: float = 5.0) -> str:
     from docker.errors import APIError
 
     from dkenv.errors import NotReady
-    from dkenv.lifecycle import refresh
+    from dkenv.servers.lifecycle import refresh
 
     deadline = time.monotonic() + timeout
     while True:

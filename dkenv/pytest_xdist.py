@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from dkenv.lifecycle import Server
+    from dkenv.servers.lifecycle import Server
 
 #: The testrunuid the controller handed its workers (set in ``pytest_configure_node``).
 RUN_UID_KEY = pytest.StashKey[str]()
@@ -83,9 +83,9 @@ def start_session_server(config: pytest.Config, fixture: str, engine: str, *, im
                          persistent: bool, options: dict[str, Any]) -> Server:
     """The server for session fixture ``fixture``: shared by the run's workers under xdist.
 
-    ``reuse=True`` servers are shared through :func:`dkenv.lifecycle.start`'s own lock.
+    ``reuse=True`` servers are shared through :func:`dkenv.servers.lifecycle.start`'s own lock.
     """
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     run = current_run(config)
     if run is None or options.get("reuse"):
@@ -107,7 +107,7 @@ def acquire_shared(run: Run, key: str, launch: Any) -> Server:
     from dkenv.docker import labels as L
     from dkenv.docker.client import get_client
     from dkenv.docker.containers import list_dkenv
-    from dkenv.lifecycle import refresh, server_from_row
+    from dkenv.servers.lifecycle import refresh, server_from_row
     from dkenv.state import private_dir
 
     private_dir(run.folder)

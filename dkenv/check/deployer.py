@@ -15,7 +15,7 @@ from dkenv.errors import DkenvError
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from dkenv.runtime import TargetRuntime
+    from dkenv.servers.runtime import TargetRuntime
 
 # ---------------------------------------------------------------------------
 # Deploying table by table

@@ -44,7 +44,7 @@ from dkenv.schema import unique_tables
 
 if TYPE_CHECKING:
 
-    from dkenv.runtime import TargetRuntime
+    from dkenv.servers.runtime import TargetRuntime
 
 Progress = Callable[[str], None]
 
@@ -106,7 +106,7 @@ def live_check(
     run = _Run(run_id=secrets.token_hex(3), timeout=timeout, say=say)
     if any(not get_engine(e).embedded for e in engines):
         run.client = _docker_client()
-        from dkenv.lifecycle import install_signal_handlers
+        from dkenv.servers.lifecycle import install_signal_handlers
 
         install_signal_handlers()  # SIGTERM/SIGHUP -> SystemExit here, so cleanup below runs
         servers = [e for e in engines if not get_engine(e).embedded]
@@ -251,7 +251,7 @@ class _Worker:
         self.crash: BaseException | None = None
 
     def run(self) -> None:
-        from dkenv.runtime import open_runtime
+        from dkenv.servers.runtime import open_runtime
 
         server = None
         rt = None  # this worker's connection, held and closed here
@@ -282,7 +282,7 @@ class _Worker:
             self.timings["stop"] = time.perf_counter() - phase
 
     def _start(self) -> Any:
-        from dkenv import lifecycle
+        from dkenv.servers import lifecycle
 
         run = self.run_state
         name = run.container_name(self.engine)
@@ -343,7 +343,7 @@ class _Worker:
                 for t in self.tables]
 
     def _validate(self, tables: list[Any], rt: TargetRuntime, cells: dict[str, tuple[str, str]]) -> None:
-        from dkenv.deployed import validate_deployment
+        from dkenv.deploy.deployed import validate_deployment
 
         by_table: dict[str, list[str]] = {}
         for problem in validate_deployment(tables, rt).problems:

@@ -76,7 +76,7 @@ def _run(paths: tuple[str, ...], engines: tuple[str, ...], static_only: bool, as
     )
     from dkenv.check import to_json as check_json
     from dkenv.datakit import load_datakits
-    from dkenv.pipeline import report_skipped, skipped_of
+    from dkenv.jobs import report_skipped, skipped_of
 
     clock = time.perf_counter()
     # every path first (and the datakits they require): a typo costs no container

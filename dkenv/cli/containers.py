@@ -1,4 +1,4 @@
-"""``dkenv up/down/ls/url/logs/prune``: thin commands over :mod:`dkenv.lifecycle`.
+"""``dkenv up/down/ls/url/logs/prune``: thin commands over :mod:`dkenv.servers.lifecycle`.
 
 Nothing heavy is imported at module level (``dkenv --help`` loads this module).  Every command
 that touches Docker first reaps abandoned dkenv containers, with one stderr line if it removed any.
@@ -18,7 +18,7 @@ from dkenv.cli._stdout import out, stream
 
 def _client_after_reaping() -> Any:
     from dkenv.docker.client import get_client
-    from dkenv.lifecycle import reap_abandoned
+    from dkenv.servers.lifecycle import reap_abandoned
 
     client = get_client()
     reap_abandoned(client, note=err)
@@ -58,7 +58,7 @@ def up(engine: str, name: str | None, image: str | None, port: str | None, ttl: 
     if as_json and as_env:
         raise usage("give only one of --json and --env")
     from dkenv.engines import get_engine
-    from dkenv.lifecycle import parse_ttl, start
+    from dkenv.servers.lifecycle import parse_ttl, start
 
     get_engine(engine)  # bad input fails before anything starts, and before Docker is asked
     parse_ttl(ttl)
@@ -110,7 +110,7 @@ def down(names: tuple[str, ...], all_: bool, as_json: bool) -> None:
       dkenv down --all
       dkenv down dev --json       # {"success": true, "removed": ["dev"]}
     """
-    from dkenv.inventory import remove_servers
+    from dkenv.servers.inventory import remove_servers
 
     if names and all_:
         raise usage("give server names or --all, not both")
@@ -135,7 +135,7 @@ def ls(as_json: bool, show_secrets: bool) -> None:
       dkenv ls
       dkenv ls --json --show-secrets | jq -r '.[0].url'
     """
-    from dkenv.inventory import list_servers
+    from dkenv.servers.inventory import list_servers
 
     servers = list_servers(_client_after_reaping())
     rows = [s.to_dict(show_secrets=show_secrets) for s in servers]
@@ -165,7 +165,7 @@ def url(name: str, as_json: bool) -> None:
       dkenv deploy ./kit --url "$(dkenv url dev)"
       dkenv url dev --json        # the server as `dkenv ls --json --show-secrets` shows it
     """
-    from dkenv.inventory import get_server
+    from dkenv.servers.inventory import get_server
 
     server = get_server(name, _client_after_reaping())
     if as_json:
@@ -186,7 +186,7 @@ def logs(name: str, tail: int | None, as_json: bool) -> None:
       dkenv logs dev --tail 20
       dkenv logs dev --json | jq -r .log
     """
-    from dkenv.inventory import get_server
+    from dkenv.servers.inventory import get_server
 
     client = _client_after_reaping()
     server = get_server(name, client)
@@ -213,7 +213,7 @@ def prune(as_json: bool) -> None:
       dkenv prune --json          # {"success": true, "removed": [...]}
     """
     from dkenv.docker.client import get_client
-    from dkenv.lifecycle import reap_abandoned
+    from dkenv.servers.lifecycle import reap_abandoned
 
     removed = reap_abandoned(get_client(), note=None)
     if as_json:

@@ -82,17 +82,17 @@ def deploy(paths: tuple[str, ...], run_validation: bool, cleanup: bool, keep: bo
     Exit codes: 0 deployed (and valid), 1 deploy or validation failed, 2 bad input,
     3 environment failure (Docker, image, connection).
     """
-    from dkenv import pipeline
+    from dkenv import jobs
 
     if cleanup and keep:
         raise click.UsageError("--cleanup and --keep contradict each other; give one")
     document = json_document(datakits=list(paths), tables=[])
     target = resolve(kw)
     document["target"] = target.name
-    outcome = pipeline.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
-                                    data=data, progress=None if as_json else err,
-                                    pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding,
-                                    build=build)
+    outcome = jobs.deploy_paths(paths, target, validate=run_validation, cleanup=cleanup, keep=keep,
+                                data=data, progress=None if as_json else err,
+                                pythonpath=pythonpath, verbose=verbose, warn=err, encoding=encoding,
+                                build=build)
     if as_json:
         emit_json(outcome.to_dict())
     else:
@@ -124,13 +124,13 @@ def validate(paths: tuple[str, ...], strict: bool, as_json: bool, pythonpath: tu
     By default only what the models declare is looked for (a database may hold several
     datakits); --strict also reports what the database has beyond them (extra_table, ...).
     """
-    from dkenv import pipeline
+    from dkenv import jobs
 
     document = json_document(datakits=list(paths))
     target = resolve(kw)
     document["target"] = target.name
-    outcome = pipeline.validate_paths(paths, target, pythonpath=pythonpath,
-                                      progress=None if as_json else err, verbose=verbose, strict=strict)
+    outcome = jobs.validate_paths(paths, target, pythonpath=pythonpath,
+                                  progress=None if as_json else err, verbose=verbose, strict=strict)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -91,7 +91,7 @@ def _loader(kit: Any, dirs: tuple[str, ...]) -> Any:
     def load(engine: str, url: str) -> None:
         from dkenv.config import Target
         from dkenv.data import load_data
-        from dkenv.runtime import open_runtime
+        from dkenv.servers.runtime import open_runtime
 
         with open_runtime(Target(name=f"migrations check ({engine})", db_type=engine, kind="url", url=url)) as rt:
             load_data(rt, list(dirs), [kit])

@@ -40,7 +40,7 @@ from dkenv.data.rows import BadRows, Keys, Problems, TableRules, rules_for
 from dkenv.datakit import Datakit, datakit_of, load_datakits
 from dkenv.engines import describe_db_error, rules_for_dialect
 from dkenv.errors import EnvironmentFailure, UsageError
-from dkenv.runtime import Where, runtime_for, target_of
+from dkenv.servers.runtime import Where, runtime_for, target_of
 
 
 @dataclass
@@ -353,7 +353,7 @@ def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str
     """``dkenv load DIR... PATH...``: data directories and datakit paths in one list, told apart by
     their content (a datakit holds Python code); no directory at all loads the datakits' own data.
     The job opens the target's runtime after reading every file, and closes it."""
-    from dkenv.runtime import open_runtime
+    from dkenv.servers.runtime import open_runtime
 
     if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
         raise UsageError(f"target {target.name} starts out empty, so there is nothing to load into",

@@ -33,7 +33,7 @@ def __getattr__(name: str) -> Any:
 
         return SqliteServer
     if name == "DatabaseName":
-        from dkenv.lifecycle import DatabaseName
+        from dkenv.servers.lifecycle import DatabaseName
 
         return DatabaseName
     raise AttributeError(f"module 'dkenv.databases' has no attribute {name!r}")

@@ -305,7 +305,7 @@ def server_snapshot(server: Any, db: Any, name: str, *, replace: bool = False) -
 
     url = db if isinstance(db, str) else db.url
     if isinstance(db, IsolatedDatabase):
-        from dkenv.runtime import existing_runtime, release
+        from dkenv.servers.runtime import existing_runtime, release
 
         for engine in db._engines:
             engine.dispose()
@@ -335,7 +335,7 @@ def detach_server_databases(server: Any) -> DatabaseFactory | None:
         return _BY_SERVER.pop(server, None)
 
 
-# A server (dkenv.lifecycle, a lower layer) drops its databases through this before it goes.
+# A server (dkenv.servers.lifecycle, a lower layer) drops its databases through this before it goes.
 hooks.on_server_stop(close_server_databases)
 
 

@@ -288,7 +288,7 @@ class IsolatedDatabase:
         if self._dropped:
             return
         self._dropped = True
-        from dkenv.runtime import existing_runtime, release
+        from dkenv.servers.runtime import existing_runtime, release
 
         for engine in self._engines:
             engine.dispose()

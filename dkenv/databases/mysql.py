@@ -132,7 +132,7 @@ class MySQLBuilder:
     def _load(self, name: str) -> None:
         """Load the data into a built database (the pool builds ahead, so requests do not wait)."""
         from dkenv.data import load_data
-        from dkenv.runtime import open_runtime
+        from dkenv.servers.runtime import open_runtime
 
         target = Target(name=f"isolated database {name}", db_type="mysql", kind="url", url=self.url(name),
                         database=name, options={"schema_map": self.schema_map(name)})

@@ -57,7 +57,7 @@ def deploy_into(url: str, engine: str, label: str, kits: Sequence[Any],
     deployer does not compile them a second time (one compile per datakit per build).
     """
     from dkenv.deploy import deploy_data_objects
-    from dkenv.runtime import open_runtime
+    from dkenv.servers.runtime import open_runtime
 
     target = Target(name=label, db_type=engine, kind="url", url=url, description=label,
                     options={"schema_map": dict(schema_map)} if schema_map else {})

@@ -1,7 +1,7 @@
 """SQLite isolated databases: file copies of a deployed template.
 
 A SQLite "database" here is a main file plus one attached file per schema,
-``<name>.<schema>.db`` beside it (the layout :mod:`dkenv.runtime` attaches).  The datakits
+``<name>.<schema>.db`` beside it (the layout :mod:`dkenv.servers.runtime` attaches).  The datakits
 are deployed once into a template under ``<directory>/.dkenv-templates/<ddl hash>/`` and
 each isolated database is a copy of those files: a few hundred microseconds for a 50-table
 datakit, with nothing to connect to.

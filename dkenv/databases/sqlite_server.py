@@ -14,8 +14,8 @@ from typing import Any
 
 from dkenv.config import Target
 from dkenv.databases.factory import close_server_databases, server_snapshot
-from dkenv.lifecycle import DatabaseName
-from dkenv.runtime import release
+from dkenv.servers.lifecycle import DatabaseName
+from dkenv.servers.runtime import release
 
 
 class SqliteServer:

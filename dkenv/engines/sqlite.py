@@ -1,7 +1,7 @@
 """SQLite: a schema is an ATTACHed database (in memory, or a file beside the main one).
 
 Attached databases are per connection, so the target runtime attaches them on every new
-connection (see :mod:`dkenv.runtime`); this module only knows names and file paths.
+connection (see :mod:`dkenv.servers.runtime`); this module only knows names and file paths.
 """
 
 from __future__ import annotations

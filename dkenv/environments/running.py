@@ -72,7 +72,7 @@ from dkenv.state import make_private, private_file
 
 if TYPE_CHECKING:
     from dkenv.datakit import Datakit
-    from dkenv.lifecycle import Server
+    from dkenv.servers.lifecycle import Server
 
 Progress = Callable[[str], None]
 
@@ -216,7 +216,7 @@ def _bring_up(spec: EnvironmentSpec, *, persistent: bool, progress: Progress,
     containers = [db for db in spec.databases.values() if not is_embedded(db.engine)]
     if containers:
         from dkenv.docker.client import get_client
-        from dkenv.lifecycle import install_signal_handlers
+        from dkenv.servers.lifecycle import install_signal_handlers
 
         get_client()  # no Docker engine → exit 3 before anything starts
         install_signal_handlers()  # SIGTERM/SIGHUP → SystemExit in the main thread → cleanup
@@ -272,7 +272,7 @@ def _provision(spec: EnvironmentSpec, db: DatabaseSpec, kits: list[Datakit], *, 
     import time
 
     from dkenv.deploy import deploy_data_objects
-    from dkenv.runtime import release
+    from dkenv.servers.runtime import release
 
     label = f"{spec.name}/{db.name}"
     began = time.monotonic()
@@ -339,7 +339,7 @@ def _start(spec: EnvironmentSpec, db: DatabaseSpec, *, persistent: bool, progres
         target = create_custom_target("sqlite", str(file), name=f"{spec.name}.{db.name}")
         return Database(db.name, db.engine, f"sqlite:///{file}", target, path=file)
 
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     server = start(db.engine, name=container_name(spec.name, db.name, persistent=persistent),
                    image=db.image, port=db.port, user=db.user, password=db.password,
@@ -366,7 +366,7 @@ def _remove_sqlite(folder: Path, db: str) -> None:
 
 
 def _validate(kit: Datakit, target: Target, db: DatabaseSpec) -> None:
-    from dkenv.deployed import validate_deployment
+    from dkenv.deploy.deployed import validate_deployment
 
     result = validate_deployment(kit, target)
     if result.success:

@@ -28,7 +28,7 @@ from dkenv.state import private_dir, state_root
 from dkenv.state import state_dir as private_state_dir
 
 if TYPE_CHECKING:
-    from dkenv.lifecycle import Server
+    from dkenv.servers.lifecycle import Server
 
 
 def container_name(env: str, db: str, *, persistent: bool) -> str:
@@ -76,7 +76,7 @@ def _existing(folder: Path) -> bool:
 
 
 def _servers_by_env() -> dict[str, list[Server]]:
-    from dkenv.inventory import list_servers
+    from dkenv.servers.inventory import list_servers
 
     found: dict[str, list[Server]] = {}
     for server in list_servers():

@@ -229,7 +229,7 @@ def check_kit(kit: Any, engines: Sequence[str], *, servers: dict[str, str] | Non
               load: Loader | None = None) -> MigrationsReport:
     """Check ``kit`` on each engine; a server engine without a URL in ``servers`` gets a
     throwaway container for the duration of the check."""
-    from dkenv import lifecycle
+    from dkenv.servers import lifecycle
 
     history_of(kit).script()  # a broken history is bad input before any container starts
     report = MigrationsReport()

@@ -18,7 +18,7 @@ from dkenv.migrations.source import History, history_of
 from dkenv.results import DeployResult
 
 if TYPE_CHECKING:
-    from dkenv.runtime import Where
+    from dkenv.servers.runtime import Where
 
 #: Alembic's bookkeeping table: never part of a comparison with the models.
 VERSION_TABLE = "alembic_version"
@@ -109,7 +109,7 @@ def current_on(conn: Any) -> tuple[str, ...]:
 def migrate_target(kit: Any, target: Where, revision: str = "head") -> DeployResult:
     """Build ``kit`` in ``target`` (a Target or a held TargetRuntime) by running its migrations
     (``dkenv deploy --from migrations``)."""
-    from dkenv.runtime import runtime_for
+    from dkenv.servers.runtime import runtime_for
 
     started = time.perf_counter()
     history = history_of(kit)
@@ -127,7 +127,7 @@ def unmigrate_target(kit: Any, target: Where) -> None:
     """Undo :func:`migrate_target` (``--cleanup``): ``downgrade base``, then drop Alembic's version table."""
     import sqlalchemy as sa
 
-    from dkenv.runtime import runtime_for
+    from dkenv.servers.runtime import runtime_for
 
     history = history_of(kit)
     rt = runtime_for(target)

@@ -204,7 +204,7 @@ def test_bad_ttl_is_usage_error_before_anything_starts(client, scope) -> None:
 @pytest.mark.postgres
 def test_sigkilled_owner_is_reaped_by_the_next_ls(client) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom dkenv.lifecycle import start\n"
+        [sys.executable, "-c", "import time\nfrom dkenv.servers.lifecycle import start\n"
          "s = start('postgres')\nprint(s.name, flush=True)\ntime.sleep(120)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

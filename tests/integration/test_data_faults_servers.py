@@ -40,7 +40,7 @@ def module_servers(client, local_images):
 
 @pytest.fixture(params=ENGINES)
 def server(request, module_servers):
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     if request.param not in module_servers:
         server = start(request.param, progress=False)

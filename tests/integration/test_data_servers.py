@@ -33,7 +33,7 @@ def servers(client, local_images):
 
 @pytest.fixture(params=ENGINES)
 def server(request, servers):
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     if request.param not in servers:
         servers[request.param] = start(request.param, progress=False)
@@ -130,7 +130,7 @@ def test_a_role_that_may_not_move_the_sequence_loads_nothing(db, tmp_path):
     from sqlalchemy.engine import make_url
 
     from dkenv.config import Target
-    from dkenv.runtime import release
+    from dkenv.servers.runtime import release
 
     data = tmp_path / "data"
     data.mkdir()

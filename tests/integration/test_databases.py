@@ -43,7 +43,7 @@ def servers(client, local_images):
 @pytest.fixture
 def server(servers, engine):
     """The module's server for ``engine`` (started on first use)."""
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     if engine not in servers:
         servers[engine] = start(engine, progress=False)
@@ -98,7 +98,7 @@ def test_a_handed_out_database_holds_the_datakits(server):
 
 
 def test_target_works_with_validate_deployment(server):
-    from dkenv.deployed import validate_deployment
+    from dkenv.deploy.deployed import validate_deployment
 
     with server_database(server, datakits=KITS) as db:
         kit = load_datakits([BRONZE], requires=False)[0]

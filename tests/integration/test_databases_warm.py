@@ -34,7 +34,7 @@ def container_scope(client, local_images):
 
 @pytest.fixture(scope="module")
 def postgres_server(container_scope):
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     srv = start("postgres", progress=False)
     yield srv
@@ -43,7 +43,7 @@ def postgres_server(container_scope):
 
 @pytest.fixture(scope="module")
 def mysql_server(container_scope):
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     srv = start("mysql", progress=False)
     yield srv

@@ -83,7 +83,7 @@ def test_pytest_plugin_with_declarative_and_namespace_kits(pytester):
                                     pytest.param("mysql", marks=pytest.mark.mysql)])
 def test_isolated_databases_from_a_container_server(engine):
     from dkenv.databases import close_server_databases
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     server = start(engine, progress=False)
     try:

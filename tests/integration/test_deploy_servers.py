@@ -17,8 +17,8 @@ import dkenv
 from dkenv.config import Target
 from dkenv.datakit import load_datakit
 from dkenv.errors import DeployError
-from dkenv.runtime import release
 from dkenv.schema import snapshot
+from dkenv.servers.runtime import release
 from tests.integration.parity_support import Server, server_fixture  # noqa: F401 - the fixture
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -153,7 +153,7 @@ def test_env_up_ls_down_through_the_cli(dk, client, docker_scope, tmp_path, monk
 @pytest.mark.postgres
 def test_python_environment_validates_the_pipeline_and_always_cleans_up(client, docker_scope,
                                                                         tmp_path) -> None:
-    from dkenv.deployed import validate_pipeline_flow
+    from dkenv.deploy.deployed import validate_pipeline_flow
     from dkenv.environments import environment
 
     config = write_config(tmp_path, """

@@ -137,7 +137,7 @@ def test_sigterm_to_a_process_in_ephemeral_removes_the_container(client) -> None
 @pytest.mark.postgres
 def test_interpreter_exit_removes_a_started_server(client) -> None:
     proc = child("""
-        from dkenv.lifecycle import start
+        from dkenv.servers.lifecycle import start
         print(start("postgres").container, flush=True)   # never stopped: atexit does it
     """)
     out, err = proc.communicate(timeout=60)
@@ -147,12 +147,12 @@ def test_interpreter_exit_removes_a_started_server(client) -> None:
 
 @pytest.mark.postgres
 def test_sigkilled_owner_is_reaped_by_the_next_command(client) -> None:
-    from dkenv.inventory import list_servers
-    from dkenv.lifecycle import reap_abandoned
+    from dkenv.servers.inventory import list_servers
+    from dkenv.servers.lifecycle import reap_abandoned
 
     proc = child("""
         import time
-        from dkenv.lifecycle import start
+        from dkenv.servers.lifecycle import start
         server = start("postgres")
         print(server.container, server.name, flush=True)
         time.sleep(120)
@@ -181,7 +181,7 @@ def test_sigkilled_owner_is_reaped_by_the_next_command(client) -> None:
     pytest.param("mysql", ["mariadbd", "--no-such-option"], marks=pytest.mark.mysql),
 ])
 def test_an_entrypoint_that_fails_is_reported_at_once_with_its_log(client, scope, engine, command) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     began = time.monotonic()
     with pytest.raises(NotReady) as info:
@@ -195,7 +195,7 @@ def test_an_entrypoint_that_fails_is_reported_at_once_with_its_log(client, scope
 
 @pytest.mark.postgres
 def test_readiness_timeout_removes_the_container(client, scope) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     began = time.monotonic()
     with pytest.raises(NotReady) as info:
@@ -208,7 +208,7 @@ def test_readiness_timeout_removes_the_container(client, scope) -> None:
 
 @pytest.mark.postgres
 def test_unknown_image_fails_fast_naming_it(client, scope) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     began = time.monotonic()
     with pytest.raises(ImageUnavailable) as info:
@@ -223,7 +223,7 @@ def test_unknown_image_fails_fast_naming_it(client, scope) -> None:
 def test_a_port_held_by_a_process_is_refused_naming_the_process(client, scope) -> None:
     import socket
 
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -239,7 +239,7 @@ def test_a_port_held_by_a_process_is_refused_naming_the_process(client, scope) -
 @pytest.mark.postgres
 def test_a_port_held_by_a_container_is_refused_naming_it(client, scope) -> None:
     import dkenv
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     with dkenv.ephemeral("postgres") as first:
         with pytest.raises(UsageError) as info:
@@ -264,7 +264,7 @@ def test_explicit_port_is_used(client) -> None:
 @pytest.mark.postgres
 def test_a_name_in_use_is_refused(client) -> None:
     import dkenv
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     name = f"dkenv-test-{uuid.uuid4().hex[:6]}"
     with dkenv.ephemeral("postgres", name=name) as server:
@@ -293,7 +293,7 @@ def test_no_engine_fails_within_five_seconds(monkeypatch) -> None:
 def test_reuse_returns_the_same_unowned_server_and_stop_keeps_it(client, scope) -> None:
     import dkenv
     from dkenv.docker.reaper import reap
-    from dkenv.inventory import remove_servers
+    from dkenv.servers.inventory import remove_servers
 
     with dkenv.ephemeral("postgres", reuse=True) as first:
         pass
@@ -313,7 +313,7 @@ def test_reuse_returns_the_same_unowned_server_and_stop_keeps_it(client, scope) 
 @pytest.mark.postgres
 def test_ttl_expiry_is_reaped(client) -> None:
     from dkenv.docker.reaper import reap
-    from dkenv.lifecycle import reap_abandoned, start
+    from dkenv.servers.lifecycle import reap_abandoned, start
 
     # A TTL other reapers (parallel workers) will not reach for a minute; this one looks ahead.
     server = start("postgres", ttl=60, persistent=True)
@@ -330,8 +330,8 @@ def test_ttl_expiry_is_reaped(client) -> None:
 def test_foreign_containers_are_never_listed_or_removed(client) -> None:
     """A container from the same image (whose image labels say dkenv.managed=true!) but not
     started by dkenv survives list, remove-all and reaping."""
-    from dkenv.inventory import list_servers, remove_servers
-    from dkenv.lifecycle import reap_abandoned
+    from dkenv.servers.inventory import list_servers, remove_servers
+    from dkenv.servers.lifecycle import reap_abandoned
 
     foreign = client.containers.run(IMAGES["postgres"], ["sleep", "300"], detach=True,
                                     name=f"foreign-{uuid.uuid4().hex[:6]}",
@@ -349,7 +349,7 @@ def test_foreign_containers_are_never_listed_or_removed(client) -> None:
 @pytest.mark.postgres
 def test_start_for_target_uses_the_configured_image(client) -> None:
     from dkenv.config import get_target_config
-    from dkenv.lifecycle import start_for_target
+    from dkenv.servers.lifecycle import start_for_target
 
     target = get_target_config("postgres_container")
     server = start_for_target(target)
@@ -385,7 +385,7 @@ def test_a_docker_context_selects_the_engine_and_the_url_host(client, remote_eng
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("engine", BOTH)
 def test_eight_concurrent_starts_in_threads(client, scope, engine) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(start, engine, progress=False) for _ in range(8)]
@@ -407,7 +407,7 @@ def test_eight_concurrent_starts_in_threads(client, scope, engine) -> None:
 def test_eight_concurrent_starts_in_processes(client, scope) -> None:
     code = """
         import json, sys, time
-        from dkenv.lifecycle import start
+        from dkenv.servers.lifecycle import start
         server = start("postgres", progress=False)
         print(json.dumps({"url": server.url, "port": server.port}), flush=True)
         sys.stdin.read()      # hold it until the parent says so

@@ -38,7 +38,7 @@ def engine(request) -> str:
 
 @pytest.fixture
 def server(servers, engine):
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     if engine not in servers:
         servers[engine] = start(engine, progress=False)

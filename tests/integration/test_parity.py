@@ -22,8 +22,8 @@ import sqlalchemy as sa
 import dkenv
 from dkenv.config import Target
 from dkenv.datakit import load_datakit
-from dkenv.runtime import release
 from dkenv.schema import metadatas_of
+from dkenv.servers.runtime import release
 from dkenv.validate import validate_tables
 from tests.integration.parity_support import Server, read_catalog, server_fixture  # noqa: F401 - the fixture
 

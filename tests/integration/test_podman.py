@@ -184,7 +184,7 @@ def test_up_deploy_validate_down_and_reap_through_podman(client, service: Podman
 
     # Reaping: the owner of an ephemeral server is SIGKILLed; the next command removes it.
     owner = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom dkenv.lifecycle import start\n"
+        [sys.executable, "-c", "import time\nfrom dkenv.servers.lifecycle import start\n"
          "s = start('postgres')\nprint(s.name, flush=True)\ntime.sleep(300)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**service.env, "DOCKER_HOST": service.docker_host, "DKENV_POSTGRES_IMAGE": PODMAN_IMAGE})

@@ -256,7 +256,7 @@ def test_a_crashed_xdist_worker_leaves_no_container(pytester, docker_scope):
 @pytest.mark.docker
 @pytest.mark.postgres
 def test_keep_leaves_the_server_running_and_prints_its_url(pytester, docker_scope):
-    from dkenv.inventory import list_servers
+    from dkenv.servers.inventory import list_servers
 
     pytester.makepyfile(TEST_BODY)
     result = run(pytester, "--dkenv-keep", "--dkenv-engines=postgres")

@@ -30,7 +30,7 @@ def _env() -> dict[str, str]:
 
 
 def test_processes_racing_to_reuse_start_exactly_one(client, scope) -> None:
-    code = ("from dkenv.lifecycle import start; "
+    code = ("from dkenv.servers.lifecycle import start; "
             "print(start('postgres', reuse=True, ttl='10m', progress=False).container)")
     procs = [subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
@@ -49,7 +49,7 @@ def test_processes_racing_to_reuse_start_exactly_one(client, scope) -> None:
 
 
 def test_reuse_never_adopts_a_dev_server_unless_asked_by_name(client, scope) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     dev = start("postgres", persistent=True, progress=False)  # what `dkenv up postgres` runs
     try:
@@ -65,7 +65,7 @@ def test_reuse_never_adopts_a_dev_server_unless_asked_by_name(client, scope) -> 
 
 
 def test_reuse_never_adopts_another_configuration_or_scope(client, scope, monkeypatch) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     first = start("postgres", reuse=True, ttl="10m", progress=False)
     others = []

@@ -29,7 +29,7 @@ def servers(client, local_images) -> Iterator[dict[str, object]]:
 
 @pytest.fixture
 def server_url(servers, request) -> str:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     engine = request.param
     if engine not in servers:
@@ -78,7 +78,7 @@ def _cases() -> list:
 
 @pytest.mark.parametrize(("engine_name", "drift"), _cases())
 def test_drift_is_reported(engine_name: str, drift: Drift, servers, request) -> None:
-    from dkenv.lifecycle import start
+    from dkenv.servers.lifecycle import start
 
     if engine_name not in servers:
         servers[engine_name] = start(engine_name, progress=False)

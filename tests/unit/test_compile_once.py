@@ -17,7 +17,7 @@ import pytest
 
 import dkenv.databases
 import dkenv.deploy
-import dkenv.pipeline
+import dkenv.jobs
 import dkenv.schema.ddl
 import dkenv.schema.plan
 from dkenv.datakit import load_datakit, load_datakits

@@ -273,7 +273,7 @@ def test_pipeline_flow_counts_rows_and_reports_orphans_across_datakits(examples)
 
     import dkenv
     from dkenv.data import load_data
-    from dkenv.runtime import runtime_for
+    from dkenv.servers.runtime import runtime_for
 
     target = dkenv.get_target_config("sqlite_memory")
     try:
@@ -363,7 +363,7 @@ def test_progress_on_stderr_for_loads_over_a_second(shop_db, monkeypatch):
     try:
         load_data(target, [SHOP_DATA], [SHOP], progress=lines.append)
     finally:
-        from dkenv.runtime import release
+        from dkenv.servers.runtime import release
 
         release(target)
     assert lines and all(line.startswith("dkenv: loading shop.") and "rows/s" in line for line in lines)

@@ -19,7 +19,7 @@ from dkenv.databases.pool import Pool
 from dkenv.databases.sqlite import TEMPLATES_DIR
 from dkenv.datakit import load_datakits
 from dkenv.deploy import deploy_data_objects
-from dkenv.deployed import validate_deployment
+from dkenv.deploy.deployed import validate_deployment
 from dkenv.errors import DatakitError, DeployError
 from dkenv.schema import (
     MYSQL_NAME_MAX,

@@ -108,7 +108,7 @@ def test_cleanup_leaves_file_target_as_found(fixtures):
     target = dkenv.get_target_config("sqlite_file")
     kit = load_datakit(fixtures / "project_src")
     dkenv.deploy_data_objects(kit, target)
-    from dkenv.runtime import existing_runtime
+    from dkenv.servers.runtime import existing_runtime
 
     rt = existing_runtime(target)
     tempdir = rt.tempdir
@@ -178,9 +178,9 @@ def test_a_failed_deploy_to_memory_keeps_earlier_tables_and_logs_nothing(memory,
 def test_a_deploy_job_compiles_each_datakit_once(monkeypatch, tmp_path) -> None:
     """`dkenv deploy` compiles every datakit before anything starts; the deploy itself reuses
     that compile instead of running it a second time (its cost grows with the datakit)."""
-    from dkenv import deploy as deploy_module
-    from dkenv import pipeline
+    from dkenv import jobs
     from dkenv.config import get_target_config
+    from dkenv.deploy import deploy as deploy_module
     from tests.conftest import ROOT
 
     calls: list[int] = []
@@ -192,8 +192,8 @@ def test_a_deploy_job_compiles_each_datakit_once(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setattr(deploy_module, "check_compiles", counting)
     kits = [ROOT / "examples" / "bronze-pagila", ROOT / "examples" / "silver-pagila"]
-    outcome = pipeline.deploy_paths([str(k) for k in kits], get_target_config("sqlite_memory"),
-                                    validate=True, cleanup=True)
+    outcome = jobs.deploy_paths([str(k) for k in kits], get_target_config("sqlite_memory"),
+                                validate=True, cleanup=True)
     assert outcome.success
     assert len(calls) == 2  # one compile per datakit, not two
 
@@ -203,14 +203,14 @@ def test_deploy_keep_leaves_the_callers_target_as_given(tmp_path, monkeypatch) -
     writing `keep` into the caller's object (the next job with it would keep too)."""
     from pathlib import Path
 
-    from dkenv import pipeline
+    from dkenv import jobs
     from dkenv.config import get_target_config
     from tests.conftest import ROOT
 
     monkeypatch.setenv("DKENV_STATE_DIR", str(tmp_path / "state"))
     target = get_target_config("sqlite_file")
     before = dict(target.options or {})
-    outcome = pipeline.deploy_paths([str(ROOT / "examples" / "bronze-pagila")], target, keep=True)
+    outcome = jobs.deploy_paths([str(ROOT / "examples" / "bronze-pagila")], target, keep=True)
     assert outcome.kept and outcome.url
     assert dict(target.options or {}) == before
     kept = Path(outcome.url.removeprefix("sqlite:///"))
@@ -224,11 +224,11 @@ def test_jobs_hold_their_runtime_and_leave_the_callers_target_alone(tmp_path) ->
     was given, and the runtime the framework functions keep behind that Target is not touched."""
     import copy
 
-    from dkenv import pipeline
+    from dkenv import jobs
     from dkenv.config import create_custom_target
     from dkenv.data import load_paths
-    from dkenv.deployed import cleanup_test_target
-    from dkenv.runtime import existing_runtime, runtime_for
+    from dkenv.deploy.deployed import cleanup_test_target
+    from dkenv.servers.runtime import existing_runtime, runtime_for
     from tests.conftest import ROOT
 
     bronze = str(ROOT / "examples" / "bronze-pagila")
@@ -236,8 +236,8 @@ def test_jobs_hold_their_runtime_and_leave_the_callers_target_alone(tmp_path) ->
     given = copy.deepcopy(target)
     dkenv.deploy_data_objects(load_datakit(bronze), target)  # the framework's style: state behind the Target
     mine = runtime_for(target)
-    assert pipeline.deploy_paths([bronze], target, validate=True).success
-    assert pipeline.validate_paths([bronze], target).success
+    assert jobs.deploy_paths([bronze], target, validate=True).success
+    assert jobs.validate_paths([bronze], target).success
     assert load_paths([f"{bronze}/data/sample", bronze], target).rows > 0
     assert existing_runtime(target) is mine and len(mine.deployments) == 1
     assert target.to_dict() == given.to_dict()

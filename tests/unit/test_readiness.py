@@ -6,7 +6,7 @@ import pytest
 
 from dkenv.docker.readiness import Readiness, ReadinessTimeout, is_auth_error
 from dkenv.errors import UsageError
-from dkenv.lifecycle import parse_ttl
+from dkenv.servers.lifecycle import parse_ttl
 
 
 class FakeClock:

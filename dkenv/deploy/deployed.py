@@ -2,7 +2,7 @@
 
 The framework functions ``validate_deployment``, ``validate_pipeline_flow``,
 ``create_engine_for_target`` and ``cleanup_test_target``: each works on a target's live
-runtime (:mod:`dkenv.runtime`: a Target's, or the TargetRuntime a job holds) and on what
+runtime (:mod:`dkenv.servers.runtime`: a Target's, or the TargetRuntime a job holds) and on what
 :mod:`dkenv.deploy` recorded there.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dkenv.deploy import undo
+from dkenv.deploy.deploy import undo
 from dkenv.errors import UsageError
 from dkenv.results import ValidationResult
-from dkenv.runtime import TargetRuntime, Where, release, runtime_for, target_of
 from dkenv.schema import model_table_name, tables_for_target, tables_of
+from dkenv.servers.runtime import TargetRuntime, Where, release, runtime_for, target_of
 
 
 # ---------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def create_engine_for_target(target_config: Where):
 
 def cleanup_test_target(target_config: Where) -> None:
     """Leave the target as it was found: drop what dkenv deployed, remove temp files and containers."""
-    from dkenv.runtime import existing_runtime
+    from dkenv.servers.runtime import existing_runtime
 
     rt = existing_runtime(target_config)
     if rt is None:

@@ -2,7 +2,7 @@
 
 Discovery happens before any database or container is touched, so a wrong path or a
 broken module costs nothing and leaves nothing behind.  A job opens the target's runtime
-itself (:func:`dkenv.runtime.open_runtime`), hands it to every step and closes it: the caller's
+itself (:func:`dkenv.servers.runtime.open_runtime`), hands it to every step and closes it: the caller's
 Target is only read.
 """
 
@@ -16,9 +16,9 @@ from dkenv import hooks
 from dkenv.config import Target
 from dkenv.datakit import Datakit, load_datakits
 from dkenv.deploy import deploy_data_objects, precompile
-from dkenv.deployed import cleanup_test_target, validate_deployment
+from dkenv.deploy.deployed import cleanup_test_target, validate_deployment
 from dkenv.results import DeployResult, ValidationResult
-from dkenv.runtime import TargetRuntime, open_runtime
+from dkenv.servers.runtime import TargetRuntime, open_runtime
 
 
 @dataclass

@@ -31,7 +31,7 @@ from dkenv.docker.readiness import wait_for_server
 from dkenv.docker.reaper import reap
 from dkenv.engines import SERVER_ENGINES, get_engine
 from dkenv.errors import UsageError
-from dkenv.server import (  # noqa: F401 - Server, DatabaseName and install_signal_handlers are imported from here too
+from dkenv.servers.server import (  # noqa: F401 - Server, DatabaseName and install_signal_handlers are imported from here too
     _LOCK,
     _OWNED,
     DatabaseName,

@@ -1,6 +1,6 @@
 """A running database server as dkenv holds it (:class:`Server`), and the servers this process
 owns: removed at interpreter exit, on SIGTERM/SIGHUP (turned into ``SystemExit``), or by the
-next dkenv command's reaper after a SIGKILL.  Starting one is :mod:`dkenv.lifecycle`'s job.
+next dkenv command's reaper after a SIGKILL.  Starting one is :mod:`dkenv.servers.lifecycle`'s job.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from dkenv.docker import containers as C
 from dkenv.docker.client import get_client
 from dkenv.errors import UsageError
-from dkenv.lifecycle import Server, server_from_row
+from dkenv.servers.lifecycle import Server, server_from_row
 
 if TYPE_CHECKING:
     import docker

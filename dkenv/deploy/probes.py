@@ -13,8 +13,8 @@ from typing import Any
 
 from dkenv.engines import describe_db_error
 from dkenv.errors import DeployError
-from dkenv.runtime import Deployment
 from dkenv.schema import SEQUENCE_CALL, default_sql
+from dkenv.servers.runtime import Deployment
 
 #: An engine's "this table does not exist" message: a view or key over a table not deployed yet.
 MISSING_TABLE = re.compile(r"relation \S+ does not exist|no such table|table \S+ doesn't exist|unknown table",

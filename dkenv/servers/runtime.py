@@ -63,7 +63,7 @@ class TargetRuntime:
     sqlite_main: str | None = None  # file of the main database; None for memory
     attached: dict[str, str] = field(default_factory=dict)  # schema -> ':memory:' or file
     attached_created: list[Path] = field(default_factory=list)
-    server: Any = None  # a started container (dkenv.lifecycle.Server)
+    server: Any = None  # a started container (dkenv.servers.lifecycle.Server)
     deployments: list[Deployment] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     closed: bool = False
@@ -272,7 +272,7 @@ def _create_runtime(target: Target, *, keep: bool = False) -> TargetRuntime:
     tempdir: Path | None = None
     server = None
     if target.kind == "container":
-        from dkenv.lifecycle import start_for_target
+        from dkenv.servers.lifecycle import start_for_target
 
         server = start_for_target(target, keep=keep)
         url = server.url

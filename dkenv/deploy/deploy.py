@@ -1,4 +1,4 @@
-"""Deploy datakits to a target, and undo a deploy (validation and cleanup: :mod:`dkenv.deployed`).
+"""Deploy datakits to a target, and undo a deploy (validate and clean up: :mod:`~dkenv.deploy.deployed`).
 
 A datakit is deployed from its own MetaData through SQLAlchemy's ``create_all`` machinery
 (:mod:`dkenv.schema.generator`), so DDL events, sequences, enums, views, naming conventions
@@ -19,11 +19,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from dkenv.config import Target
+from dkenv.deploy.probes import MISSING_TABLE, probe_server_defaults, probe_views
 from dkenv.engines import describe_db_error, engine_for_dialect
 from dkenv.errors import DeployError
-from dkenv.probes import MISSING_TABLE, probe_server_defaults, probe_views
 from dkenv.results import DeployResult
-from dkenv.runtime import Deployment, TargetRuntime, Where, runtime_for, target_of
 from dkenv.schema import (
     Inputs,
     Unit,
@@ -46,6 +45,7 @@ from dkenv.schema import (
     schema_map_of,
     snapshot,
 )
+from dkenv.servers.runtime import Deployment, TargetRuntime, Where, runtime_for, target_of
 
 
 # ---------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def precompile(items: Any, target_config: Target) -> list[str]:
 def deploy_data_objects(table_classes: Any, target_config: Where, *, probe_defaults: bool = True,
                         precompiled: list[str] | None = None) -> DeployResult:
     """Create the tables of ``table_classes`` (classes, a Datakit or a path) in the target
-    (a Target, or the TargetRuntime a job holds: :mod:`dkenv.runtime`).
+    (a Target, or the TargetRuntime a job holds: :mod:`dkenv.servers.runtime`).
 
     The datakit's own MetaData is created the way ``create_all`` creates it (DDL events,
     sequences, enums, views, foreign-key cycles as ALTER TABLE).  Tables that already exist
