@@ -5,7 +5,7 @@ each inserting a row into a fresh isolated database of ``examples/bronze-pagila`
 and counting it.  Times the whole ``pytest`` run (server start, templates, tests, removal)
 with ``-n 0`` and with ``-n 2``, alternating, ``--rounds`` times, and prints each wall, the
 medians and the ratio ``-n 2 / -n 0`` (below 1: xdist helps).  Under xdist the workers share
-one server per engine (dkenv.pytest_xdist); before, each worker started its own.
+one server per engine (dkenv.testing.xdist); before, each worker started its own.
 An untimed run first fills the bytecode cache (see :func:`run`).
 
     python benchmarks/xdist.py                          # postgres + mysql, 200 tests, 3 rounds

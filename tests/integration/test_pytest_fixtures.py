@@ -52,7 +52,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from dkenv.pytest_isolation import TransactionIsolationError
+from dkenv.testing.isolation import TransactionIsolationError
 
 KIT = {str(BRONZE)!r}
 NAMES = Path(__file__).parent / "names.txt"
@@ -266,7 +266,7 @@ def test_transaction_isolation(pytester, engine_env):
     names = (pytester.path / "names.txt").read_text().split()
     assert len(names) == 2 and names[0] == names[1], names       # one database for the session
     out = result.stdout.str()
-    assert re.search(r"E +dkenv.pytest_isolation.TransactionIsolationError: \S+::test_4_uncaught_ddl_fails_the_test"
+    assert re.search(r"E +dkenv.testing.isolation.TransactionIsolationError: \S+::test_4_uncaught_ddl_fails_the_test"
                      r"\S+: schema change in isolation=\"transaction\" \(/\* migrate \*/ DROP TABLE", out), out
     assert 'hint: mark the test @pytest.mark.dkenv(isolation="database") (the default)' in out
     for fixture in ("dkenv_url", "dkenv_engine", "dkenv_async_engine"):

@@ -149,7 +149,7 @@ def test_failed_validation_reads_as_table_kind_detail(pytester):
     pytester.makepyfile(f'''
         import pytest
         from sqlalchemy import text
-        from dkenv.pytest_plugin import assert_valid
+        from dkenv.testing.plugin import assert_valid
 
         @pytest.mark.dkenv(datakits=[{str(BRONZE)!r}])
         def test_helper(dkenv_database, dkenv_engine):
@@ -172,7 +172,7 @@ def test_failed_validation_reads_as_table_kind_detail(pytester):
 
 def test_factories_declare_servers_and_databases(pytester):
     pytester.makeconftest(f'''
-        from dkenv.pytest_factories import database_fixture, server_fixture
+        from dkenv.testing import database_fixture, server_fixture
 
         lite = server_fixture("sqlite")
         bronze_db = database_fixture("lite", datakits=[{str(BRONZE)!r}])

@@ -84,7 +84,7 @@ def test_reuse_never_adopts_another_configuration_or_scope(client, scope, monkey
 def test_server_fixture_reuse_under_xdist_starts_one_server_with_a_ttl(pytester, client, scope) -> None:
     """Two workers racing on reuse=True: one server, ownerless but with a time-to-live."""
     pytester.makeconftest('''
-        from dkenv.pytest_factories import database_fixture, server_fixture
+        from dkenv.pytest_factories import database_fixture, server_fixture  # the alias earlier READMEs showed
 
         pg = server_fixture("postgres", reuse=True)
         db = database_fixture("pg")

@@ -227,7 +227,7 @@ def test_build_on_request_without_a_pool(tmp_path):
 
 
 def test_validation_problems_name_table_kind_and_detail(server):
-    from dkenv.pytest_plugin import assert_valid, format_problems, pytest_assertrepr_compare
+    from dkenv.testing.plugin import assert_valid, format_problems, pytest_assertrepr_compare
 
     with server.database(datakits=[BRONZE]) as db:
         with db.create_engine().begin() as conn:

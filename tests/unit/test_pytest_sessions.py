@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from dkenv import pytest_recovery, pytest_xdist
 from dkenv.docker import labels as L
+from dkenv.testing import recovery as pytest_recovery
+from dkenv.testing import xdist as pytest_xdist
 
 
 def _closed_port() -> int:

@@ -8,7 +8,7 @@
         asyncio.run(main(dkenv_async_engine))
 
 In the default ``isolation="database"`` each is bound to the test's own database and closed
-after the test.  In ``isolation="transaction"`` (:mod:`dkenv.pytest_isolation`)
+after the test.  In ``isolation="transaction"`` (:mod:`dkenv.testing.isolation`)
 ``dkenv_connection`` is the connection holding the test's transaction and ``dkenv_session`` is
 joined to it with ``join_transaction_mode="create_savepoint"``: the code under test may
 ``commit()``, all of it is rolled back after the test.  An async engine opens connections of
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dkenv.pytest_isolation import isolation_of, refuse_in_transaction, transaction
+from dkenv.testing.isolation import isolation_of, refuse_in_transaction, transaction
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

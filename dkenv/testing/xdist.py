@@ -144,7 +144,7 @@ def remove_run(uid: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Controller hooks (registered by dkenv.pytest_plugin)
+# Controller hooks (registered by dkenv.testing.plugin)
 # ---------------------------------------------------------------------------
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
