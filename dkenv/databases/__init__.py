@@ -3,7 +3,7 @@
 - :mod:`~dkenv.databases.factory`: :class:`DatabaseFactory` (one per server) and
   :class:`IsolatedDatabase` (what a request gets), ``server.database(...)``'s implementation;
 - :mod:`~dkenv.databases.pool`: databases built ahead of demand, returned ones dropped or reset;
-- :mod:`~dkenv.databases.servers` / :mod:`~dkenv.databases.sqlite`: the per-engine builders
+- :mod:`~dkenv.databases.build` / :mod:`~dkenv.databases.sqlite`: the per-engine builders
   (PostgreSQL template databases, MySQL DDL replay, SQLite file copies);
 - :mod:`~dkenv.databases.recycle`: emptying a returned database whose schema is unchanged;
 - :mod:`~dkenv.databases.sqlite_server`: :class:`SqliteServer`, SQLite with a server's surface.

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from dkenv.config import Target
+from dkenv.databases.build import admin_engine, deploy_into, my_quote, url_for
 from dkenv.databases.recycle import mysql_empty, mysql_end_sessions, mysql_fingerprint
-from dkenv.databases.servers import admin_engine, deploy_into, my_quote, url_for
 from dkenv.datakit import Datakit
 from dkenv.engines import describe_db_error
 from dkenv.errors import DeployError

@@ -22,6 +22,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from dkenv.databases.build import (
+    admin_engine,
+    build_ddl,
+    data_key,
+    deploy_into,
+    pg_quote,
+    url_for,
+)
 from dkenv.databases.recycle import (
     PG_EMPTY_AS_SUPERUSER,
     PG_END_SESSIONS,
@@ -31,14 +39,6 @@ from dkenv.databases.recycle import (
     pg_empty,
     pg_is_superuser,
     pg_restore,
-)
-from dkenv.databases.servers import (
-    admin_engine,
-    build_ddl,
-    data_key,
-    deploy_into,
-    pg_quote,
-    url_for,
 )
 from dkenv.datakit import Datakit
 from dkenv.schema import all_tables, check_references, ddl_key

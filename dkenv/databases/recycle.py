@@ -22,7 +22,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from dkenv.databases.servers import my_quote
+from dkenv.databases.build import my_quote
 
 
 def _in(sql: str) -> Any:

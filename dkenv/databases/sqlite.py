@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dkenv.databases.servers import build_ddl, data_key, deploy_into
+from dkenv.databases.build import build_ddl, data_key, deploy_into
 from dkenv.datakit import Datakit
 from dkenv.engines.sqlite import schema_file
 from dkenv.schema import all_tables, check_references, ddl_key, schemas_of
