@@ -11,7 +11,7 @@ are looked up in the database; then one transaction writes everything, parents f
 (:mod:`dkenv.data.load`).  Any bad row stops the load before a row is written: the report
 lists them all, ``file:line: table.column: what is wrong (value)``.
 
-Layer: above runtime/deploy/datakit, below databases/environments/cli.
+Import layer: above servers/, deploy/ and datakit; below databases/, environments/ and cli/.
 """
 
 from __future__ import annotations
