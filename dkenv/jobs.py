@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dkenv import hooks
 from dkenv.config import Target
@@ -19,6 +20,9 @@ from dkenv.deploy import deploy_data_objects, precompile
 from dkenv.deploy.deployed import cleanup_test_target, validate_deployment
 from dkenv.results import DeployResult, ValidationResult
 from dkenv.servers.runtime import TargetRuntime, open_runtime
+
+if TYPE_CHECKING:
+    from dkenv.data import LoadResult
 
 
 @dataclass
@@ -247,3 +251,50 @@ def _add_extras(result: ValidationResult, kits: Sequence[Datakit], rt: TargetRun
         extras = beyond_models(tables, conn, result.problems)
     result.problems.extend(extras)
     result.success = result.success and not extras
+
+
+# ---------------------------------------------------------------------------
+# `dkenv load`: paths in, one load, the target released
+# ---------------------------------------------------------------------------
+def is_datakit_dir(path: str | Path) -> bool:
+    """Whether a directory argument is a datakit (Python code) rather than a data directory."""
+    p = Path(path)
+    if not p.is_dir():
+        return True  # let discovery say what is wrong with it
+    if (p / "__init__.py").is_file() or (p / "pyproject.toml").is_file() or (p / "src").is_dir():
+        return True
+    return any(child.suffix == ".py" or (child / "__init__.py").is_file() for child in p.iterdir())
+
+
+def load_paths(args: Sequence[str | Path], target: Target, *, data: Sequence[str | Path] = (),
+               pythonpath: Sequence[str] | None = None,
+               progress: Callable[[str], None] | None = None, encoding: str | None = None) -> LoadResult:
+    """``dkenv load DIR... PATH...``: data directories and datakit paths in one list, told apart by
+    their content (a datakit holds Python code); no directory at all loads the datakits' own data.
+    The job opens the target's runtime after reading every file, and closes it."""
+    from dkenv.data import data_dirs_of, read_data
+    from dkenv.errors import UsageError
+
+    if target.kind in ("container", "memory") or (target.kind == "file" and not target.database):
+        raise UsageError(f"target {target.name} starts out empty, so there is nothing to load into",
+                         "load into a live deployment (--url, a *_local target), or use "
+                         "`dkenv deploy PATH --data DIR`")
+    dirs = [*[a for a in args if not is_datakit_dir(a)], *data]
+    paths = [a for a in args if is_datakit_dir(a)]
+    if not paths:
+        raise UsageError("which datakits are deployed there? give their paths after the data directories",
+                         "dkenv load data/ --url URL ./bronze-pagila")
+    kits = load_datakits(paths, pythonpath=pythonpath or (), requires=False)
+    if not dirs:
+        dirs = data_dirs_of(kits)
+        if not dirs:
+            raise UsageError("no data directory given, and the datakits declare none",
+                             "dkenv load DIR... --url URL PATH..., or [tool.dkenv] data = [...] in the datakit")
+    with read_data(target, dirs, kits, encoding=encoding) as prepared:
+        if not prepared.plans:
+            return prepared.write(progress)  # nothing to write: the note says so
+        rt = open_runtime(target)
+        try:
+            return prepared.write(progress, into=rt)
+        finally:
+            rt.close()

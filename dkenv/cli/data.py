@@ -37,7 +37,7 @@ def load(args: tuple[str, ...], data: tuple[str, ...], pythonpath: tuple[str, ..
     Exit codes: 0 loaded, 1 bad rows or the database refused them, 2 bad input
     (unknown table or column, malformed file), 3 environment failure.
     """
-    from dkenv.data import load_paths
+    from dkenv.jobs import load_paths
 
     document = json_document()
     target = resolve(kw)

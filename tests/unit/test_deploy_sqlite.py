@@ -226,8 +226,8 @@ def test_jobs_hold_their_runtime_and_leave_the_callers_target_alone(tmp_path) ->
 
     from dkenv import jobs
     from dkenv.config import create_custom_target
-    from dkenv.data import load_paths
     from dkenv.deploy.deployed import cleanup_test_target
+    from dkenv.jobs import load_paths
     from dkenv.servers.runtime import existing_runtime, runtime_for
     from tests.conftest import ROOT
 
