@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Column, Table
 from sqlalchemy import types as sqltypes
 
-from dkenv.check.findings import ENGINES, Finding, dialect_for
-from dkenv.engines.compat import DIALECT_NAMES, compile_type
+from dkenv.check.findings import ENGINES, Finding
+from dkenv.engines.compat import compile_type
+from dkenv.engines.registry import DIALECT_NAMES, offline_dialect
 
 
 @dataclass
@@ -83,7 +84,7 @@ def effective_type(type_: sqltypes.TypeEngine, engine: str) -> sqltypes.TypeEngi
     ``Interval`` is a TypeDecorator in SQLAlchemy but a type of its own to users, so it stays.
     SQLModel's ``AutoString`` resolves to ``VARCHAR(255)`` on MySQL and stays unbounded elsewhere.
     """
-    dialect = dialect_for(engine)
+    dialect = offline_dialect(engine)
     current = variant_for(type_, engine)
     for _ in range(8):  # decorators rarely nest; the bound only guards against cycles
         if not isinstance(current, sqltypes.TypeDecorator) or isinstance(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dkenv.check.findings import ENGINE_LABELS
 from dkenv.check.report import FAILED, SKIPPED
+from dkenv.engines.registry import LABELS
 from dkenv.errors import DkenvError
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class TableDeployer:
         except DBAPIError as exc:
             return describe_db_error(exc)
         except SQLAlchemyError as exc:  # compile errors: e.g. "VARCHAR requires a length"
-            return f"SQLAlchemy cannot compile it for {ENGINE_LABELS[self.engine]}: " \
+            return f"SQLAlchemy cannot compile it for {LABELS[self.engine]}: " \
                    f"{first_line(str(exc))}"
         return None
 

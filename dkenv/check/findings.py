@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy.engine import Dialect
+from dkenv.engines import ENGINE_ALIASES  # noqa: F401 - re-exported for the check modules
+from dkenv.engines import ENGINES as _REGISTERED
+from dkenv.engines.registry import LABELS
 
-from dkenv.engines import (
-    ENGINE_ALIASES,  # noqa: F401 - re-exported for the check modules
-    compat,
-)
-
-#: The engines dkenv checks, in the order the matrix shows them.
-ENGINES: tuple[str, ...] = ("sqlite", "postgres", "mysql")
+#: The engines dkenv checks, in the order the matrix shows them (the registry's order).
+ENGINES: tuple[str, ...] = tuple(_REGISTERED)
 
 
 ERROR = "error"  # will not deploy, or fails on the first insert
@@ -25,8 +22,6 @@ WARNING = "warning"  # deploys, but behaves differently from the other engines
 INFO = "info"  # deploys with dkenv; worth knowing for other tools (a foreign-key cycle)
 SEVERITIES: tuple[str, ...] = (ERROR, WARNING, INFO)
 
-#: Human names used in messages ("... on MySQL").
-ENGINE_LABELS: dict[str, str] = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
 
 
 @dataclass(frozen=True)
@@ -88,16 +83,9 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(set(findings), key=sort_key)
 
 
-def dialect_for(engine: str) -> Dialect:
-    """A connection-less SQLAlchemy dialect to compile DDL for ``engine`` (cached)."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
-    return compat.dialect_for(engine)
-
-
 def engines_label(engines: Sequence[str]) -> str:
     """'SQLite and MySQL' — for messages that name several engines."""
-    labels = [ENGINE_LABELS[e] for e in engines]
+    labels = [LABELS[e] for e in engines]
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " and " + labels[-1]

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dkenv.check.deployer import TableDeployer, first_line
-from dkenv.check.findings import ENGINE_LABELS, Finding, normalize_engines
+from dkenv.check.findings import Finding, normalize_engines
 from dkenv.check.report import FAILED, OK, PROBLEMS, RANK, SKIPPED, UNCHECKED, CheckResult
 from dkenv.engines import get_engine
+from dkenv.engines.registry import LABELS
 from dkenv.errors import DkenvError, EnvironmentFailure, UsageError
 from dkenv.schema import unique_tables
 
@@ -110,7 +111,7 @@ def live_check(
 
         install_signal_handlers()  # SIGTERM/SIGHUP -> SystemExit here, so cleanup below runs
         servers = [e for e in engines if not get_engine(e).embedded]
-        say(f"dkenv: starting {', '.join(ENGINE_LABELS[e] for e in servers)} "
+        say(f"dkenv: starting {', '.join(LABELS[e] for e in servers)} "
             f"(throwaway containers, in parallel)")
     workers = {e: _Worker(e, tables, run) for e in engines}
     threads = [threading.Thread(target=w.run, name=f"dkenv-check-{e}", daemon=True)
@@ -152,8 +153,8 @@ def merge_static(
         found = errors.get((result.table, result.engine))
         if result.status == OK and found:
             codes = ", ".join(dict.fromkeys(f.code for f in found))
-            server = servers.get(result.engine) or ENGINE_LABELS[result.engine]
-            label = ENGINE_LABELS[result.engine]
+            server = servers.get(result.engine) or LABELS[result.engine]
+            label = LABELS[result.engine]
             detail = (f"deployed on {server}, which is lenient here, but the static pass "
                       f"reports {codes}: an error on {label} in general (see Findings)")
             result = CheckResult(result.engine, result.table, PROBLEMS, detail)
@@ -286,7 +287,7 @@ class _Worker:
 
         run = self.run_state
         name = run.container_name(self.engine)
-        label = ENGINE_LABELS[self.engine]
+        label = LABELS[self.engine]
         server = lifecycle.start(self.engine, name=name, timeout=run.timeout,
                                  progress=lambda line: run.say(f"dkenv: [{label}] "
                                                                f"{_strip_prefix(line)}"),

@@ -14,15 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dkenv.check.findings import (
-    ENGINE_LABELS,
-    ENGINES,
-    ERROR,
-    INFO,
-    WARNING,
-    Finding,
-    sort_findings,
-)
+from dkenv.check.findings import ENGINES, ERROR, INFO, WARNING, Finding, sort_findings
+from dkenv.engines.registry import LABELS
 
 OK, PROBLEMS, FAILED, SKIPPED = "ok", "problems", "failed", "skipped"
 UNCHECKED = "unchecked"  # deployed and validated; dkenv could not make a smoke row for it
@@ -132,14 +125,14 @@ def render_matrix(
     marks = _ASCII_MARKS if ascii_only else _MARKS
     warned = {(f.table, f.engine) for f in findings if f.severity == WARNING}
     table_width = max([len("table"), *(len(t) for t in tables)])
-    widths = [max(len(ENGINE_LABELS.get(e, e)), 3) for e in engines]
+    widths = [max(len(LABELS.get(e, e)), 3) for e in engines]
 
     def paint(status: str, text: str) -> str:
         return f"\x1b[{_COLORS[status]}m{text}\x1b[0m" if color else text
 
     header = "  ".join(
         [f"{'table':<{table_width}}"]
-        + [f"{ENGINE_LABELS.get(e, e):<{w}}" for e, w in zip(engines, widths, strict=True)]
+        + [f"{LABELS.get(e, e):<{w}}" for e, w in zip(engines, widths, strict=True)]
     )
     lines = [header.rstrip()]
     for table in tables:
@@ -169,7 +162,7 @@ def render_matrix(
         lines += ["", "Live:"]
         for r in failures:
             lines.append(f"  {paint(r.status, marks[r.status])} {r.table} on "
-                         f"{ENGINE_LABELS.get(r.engine, r.engine)}: {r.detail}")
+                         f"{LABELS.get(r.engine, r.engine)}: {r.detail}")
     if findings:
         lines += ["", "Findings:"]
         # The same finding on many columns (a datetime-precision warning per datetime column)
@@ -182,7 +175,7 @@ def render_matrix(
             status = {ERROR: FAILED, WARNING: PROBLEMS}.get(severity, OK)
             label = places[0] if len(places) == 1 else f"{len(places)} places"
             lines.append(f"  {paint(status, severity):<7} {label} "
-                         f"[{ENGINE_LABELS.get(engine, engine)}] {code}: {message}")
+                         f"[{LABELS.get(engine, engine)}] {code}: {message}")
             if len(places) > 1:
                 shown = ", ".join(places[:_PLACES_SHOWN])
                 more = f" and {len(places) - _PLACES_SHOWN} more" if len(places) > _PLACES_SHOWN else ""

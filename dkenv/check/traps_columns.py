@@ -20,10 +20,11 @@ from dkenv.check.context import (
     type_label,
     variant_for,
 )
-from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING
+from dkenv.check.findings import ERROR, WARNING
 from dkenv.engines import get_engine
 from dkenv.engines.compat import type_issue
 from dkenv.engines.mysql import MYSQL
+from dkenv.engines.registry import LABELS
 
 #: Significant digits a 64-bit float (SQLite's storage for NUMERIC) keeps exactly.
 FLOAT_DIGITS = 15
@@ -79,7 +80,7 @@ def check_columns(ctx: CheckContext, table: Table) -> None:
                 engine,
                 ERROR,
                 "row-size",
-                f"{ENGINE_LABELS[engine]} rejects the table: its VARCHAR/CHAR columns need "
+                f"{LABELS[engine]} rejects the table: its VARCHAR/CHAR columns need "
                 f"{needed} bytes per row in utf8mb4, more than the {limits[engine]}-byte row limit",
                 "give long free-text fields sa_type=sa.Text (stored off-row) or smaller max_length",
             )
@@ -87,7 +88,7 @@ def check_columns(ctx: CheckContext, table: Table) -> None:
 
 def _check_type_support(ctx: CheckContext, table: Table, column: Column, engine: str) -> None:
     """Types that do not compile for an engine (error) or compile into something else (warning)."""
-    label = ENGINE_LABELS[engine]
+    label = LABELS[engine]
     rules = get_engine(engine)
     real = ctx.effective(column.type, engine)
     compiled = ctx.compiled_type(column, engine)
@@ -201,7 +202,7 @@ def _check_numeric(ctx: CheckContext, table: Table, column: Column) -> None:
                 WARNING,
                 "numeric-precision",
                 f"Numeric({precision}) without a scale is NUMERIC({precision},0) on "
-                f"{ENGINE_LABELS[engine]}: fractions are rounded away (12.34 is stored as 12)",
+                f"{LABELS[engine]}: fractions are rounded away (12.34 is stored as 12)",
                 f"Field(max_digits={precision}, decimal_places=2) (Numeric({precision}, 2))",
             )
         elif not rules.exact_numeric and real.asdecimal and (
@@ -235,7 +236,7 @@ def _check_datetime(ctx: CheckContext, table: Table, column: Column) -> None:
                 engine,
                 WARNING,
                 "tz-datetime",
-                f"{ENGINE_LABELS[engine]} {kind} has no time zone: an aware value is stored as "
+                f"{LABELS[engine]} {kind} has no time zone: an aware value is stored as "
                 "its wall-clock time and read back naive, so 10:00+02:00 becomes 10:00",
                 "annotate as datetime (SQLModel stores UTC everywhere), or store UTC in "
                 "sa.DateTime(timezone=False)",

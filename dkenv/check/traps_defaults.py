@@ -24,10 +24,11 @@ from sqlalchemy.sql.elements import ClauseElement, False_, TextClause, True_
 from sqlalchemy.sql.functions import FunctionElement
 
 from dkenv.check.context import CheckContext, is_text_like
-from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for, engines_label
+from dkenv.check.findings import ERROR, WARNING, engines_label
 from dkenv.engines import get_engine
 from dkenv.engines.compat import client_side_sql_defaults
 from dkenv.engines.defaults import is_infinity
+from dkenv.engines.registry import LABELS, offline_dialect
 
 TIMESTAMP_FIX = 'sa_column_kwargs={"server_default": sa.text("CURRENT_TIMESTAMP")}'
 DATE_FIX = 'sa_column_kwargs={"server_default": sa.text("(CURRENT_DATE)")}'
@@ -130,7 +131,7 @@ def _compile(arg: object, engine: str) -> str | None:
     if isinstance(arg, ClauseElement):
         try:
             return str(
-                arg.compile(dialect=dialect_for(engine), compile_kwargs={"literal_binds": True})
+                arg.compile(dialect=offline_dialect(engine), compile_kwargs={"literal_binds": True})
             )
         except Exception:  # noqa: BLE001 - an uncompilable default is reported by the deploy
             return None
@@ -202,7 +203,7 @@ def _check_expression(
 ) -> None:
     """A SQL expression default (``text(...)`` or ``func.*``) rendered for one engine."""
     norm = normalize_default(sql)
-    label = ENGINE_LABELS[engine]
+    label = LABELS[engine]
     real = ctx.effective(column.type, engine)
     rules = get_engine(engine)
 

@@ -16,8 +16,9 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.orm import mapperlib
 
 from dkenv.check.context import CheckContext
-from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING
+from dkenv.check.findings import ERROR, WARNING
 from dkenv.engines import get_engine
+from dkenv.engines.registry import LABELS
 
 PG_MAX_LABEL_BYTES = 63
 
@@ -115,7 +116,7 @@ def _check_names_vs_values(
     member = differ[0]
     ctx.add(
         table, column.name, engine, WARNING, "enum-labels",
-        f"{ENGINE_LABELS[engine]} stores the member names ({member.name!r}), not the values "
+        f"{LABELS[engine]} stores the member names ({member.name!r}), not the values "
         f"({member.value!r}): rows loaded with the values by other tools "
         + ("are stored unchecked and unreadable by SQLAlchemy"
            if not get_engine(engine).enforces_enum_labels and not real.create_constraint

@@ -10,9 +10,10 @@ from sqlalchemy import Column, ForeignKeyConstraint, Index, Table, UniqueConstra
 from sqlalchemy import types as sqltypes
 
 from dkenv.check.context import CheckContext, is_text_like
-from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for
+from dkenv.check.findings import ERROR, WARNING
 from dkenv.engines import get_engine
 from dkenv.engines.mysql import MYSQL
+from dkenv.engines.registry import LABELS, offline_dialect
 
 #: InnoDB's largest index key, in bytes (DYNAMIC row format).
 MYSQL_MAX_KEY_BYTES = MYSQL.max_index_key_bytes
@@ -71,9 +72,9 @@ def _check_foreign_key(
             at_create = get_engine(engine).checks_fk_target_at_create
             severity = ERROR if at_create else WARNING
             when = (
-                f"{ENGINE_LABELS[engine]} refuses the constraint at CREATE TABLE"
+                f"{LABELS[engine]} refuses the constraint at CREATE TABLE"
                 if at_create
-                else f"{ENGINE_LABELS[engine]} reports 'foreign key mismatch' on insert once "
+                else f"{LABELS[engine]} reports 'foreign key mismatch' on insert once "
                 "foreign keys are enforced"
             )
             ctx.add(
@@ -97,7 +98,7 @@ def _check_mysql_fk_type(
     theirs = ctx.effective(remote.type, engine)
     if not (isinstance(mine, sqltypes.Integer) and isinstance(theirs, sqltypes.Integer)):
         return
-    dialect = dialect_for(engine)
+    dialect = offline_dialect(engine)
     a, b = mine.compile(dialect=dialect), theirs.compile(dialect=dialect)
     if a.split()[0] != b.split()[0]:
         ctx.add(

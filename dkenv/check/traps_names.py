@@ -23,10 +23,11 @@ from sqlalchemy import ForeignKeyConstraint, Table
 from sqlalchemy.sql.elements import _truncated_label
 
 from dkenv.check.context import CheckContext
-from dkenv.check.findings import ENGINE_LABELS, ERROR, WARNING, dialect_for
+from dkenv.check.findings import ERROR, WARNING
 from dkenv.engines import get_engine
 from dkenv.engines.mysql import MYSQL
 from dkenv.engines.postgres import POSTGRES
+from dkenv.engines.registry import LABELS, offline_dialect
 from dkenv.engines.sqlite import SQLITE
 
 PG_MAX_IDENTIFIER = POSTGRES.truncates_identifiers_at  # bytes (NAMEDATALEN - 1)
@@ -106,7 +107,7 @@ def _check_length(
             ctx.add(
                 table, column, engine, WARNING, "identifier-length",
                 f"the {kind} name {name!r} is {len(name.encode())} bytes: "
-                f"{ENGINE_LABELS[engine]} silently cuts it to {cut}, so the database name "
+                f"{LABELS[engine]} silently cuts it to {cut}, so the database name "
                 "differs from the model",
                 f"a name of at most {cut} characters "
                 + ("(__tablename__ = ...)" if kind == "table" else "(sa_column=Column('short_name', ...))"),
@@ -116,7 +117,7 @@ def _check_length(
         if limit is not None and len(name) > limit:
             ctx.add(
                 table, column, engine, ERROR, "identifier-length",
-                f"the {kind} name {name!r} is {len(name)} characters: {ENGINE_LABELS[engine]} "
+                f"the {kind} name {name!r} is {len(name)} characters: {LABELS[engine]} "
                 f"rejects identifiers over {limit}",
                 f"a name of at most {PG_MAX_IDENTIFIER} characters (fits every engine)",
             )
@@ -136,7 +137,7 @@ def _check_truncation_collisions(ctx: CheckContext, table: Table) -> None:
                 ctx.add(
                     table, column.name, engine, ERROR, "identifier-length",
                     f"columns {other!r} and {column.name!r} are the same name once "
-                    f"{ENGINE_LABELS[engine]} cuts them to {limit} bytes: CREATE TABLE fails "
+                    f"{LABELS[engine]} cuts them to {limit} bytes: CREATE TABLE fails "
                     "(duplicate column)",
                     f"names that differ within their first {limit} characters",
                 )
@@ -154,7 +155,7 @@ def _check_constraint_names(ctx: CheckContext, table: Table) -> None:
             if cut is not None and len(str(name).encode()) > cut:
                 ctx.add(
                     table, None, engine, ERROR, "identifier-length",
-                    f"the {kind} name {str(name)!r} is longer than {ENGINE_LABELS[engine]}'s "
+                    f"the {kind} name {str(name)!r} is longer than {LABELS[engine]}'s "
                     f"{cut} bytes: SQLAlchemy refuses to compile it",
                     f"a {kind} name of at most {cut} characters, or let the naming "
                     "convention generate it",
@@ -164,7 +165,7 @@ def _check_constraint_names(ctx: CheckContext, table: Table) -> None:
             if limit is not None and len(str(name)) > limit:
                 ctx.add(
                     table, None, engine, ERROR, "identifier-length",
-                    f"the {kind} name {str(name)!r} is longer than {ENGINE_LABELS[engine]}'s "
+                    f"the {kind} name {str(name)!r} is longer than {LABELS[engine]}'s "
                     f"{limit} characters: CREATE fails",
                     f"a {kind} name of at most {PG_MAX_IDENTIFIER} characters",
                 )
@@ -186,7 +187,7 @@ def _check_generated_fk_names(ctx: CheckContext, table: Table, engine: str) -> N
         if len(generated) > limit:
             ctx.add(
                 table, fk.column_keys[0], engine, ERROR, "identifier-length",
-                f"{ENGINE_LABELS[engine]} names this foreign key {generated[:20]}…_ibfk_{number} "
+                f"{LABELS[engine]} names this foreign key {generated[:20]}…_ibfk_{number} "
                 f"({len(generated)} characters, over {limit}): CREATE TABLE fails",
                 "a shorter table name, or name the constraint: "
                 "ForeignKeyConstraint([...], [...], name='fk_short')",
@@ -198,11 +199,11 @@ def _check_reserved(
 ) -> None:
     word = name.lower()
     for engine in ctx.engines:
-        preparer = dialect_for(engine).identifier_preparer
+        preparer = offline_dialect(engine).identifier_preparer
         quoted_by_sqlalchemy = word in preparer.reserved_words
         if not quoted_by_sqlalchemy and word not in EXTRA_RESERVED[engine]:
             continue
-        label = ENGINE_LABELS[engine]
+        label = LABELS[engine]
         fix = (
             f'__tablename__ = "{word}s" (or another non-reserved name)'
             if kind == "table"
@@ -232,7 +233,7 @@ def _check_case(ctx: CheckContext, table: Table, column: str | None, kind: str, 
             continue  # quoted or not, the name is found in any case
         ctx.add(
             table, column, engine, WARNING, "identifier-case",
-            f"{ENGINE_LABELS[engine]} folds unquoted names to lower case: the {kind} is created "
+            f"{LABELS[engine]} folds unquoted names to lower case: the {kind} is created "
             f"as \"{name}\" and raw SQL must quote it exactly, while {name.lower()} finds nothing",
             f"a lower-case snake_case name, e.g. {_snake(name)!r}",
         )

@@ -19,8 +19,8 @@ from sqlalchemy import Column
 from sqlalchemy import types as sqltypes
 
 from dkenv.check.context import effective_type, variant_for
-from dkenv.check.findings import dialect_for
 from dkenv.engines import ENGINES, rules_for_dialect
+from dkenv.engines.registry import offline_dialect
 
 _NAMESPACE = uuid.UUID("6f1d3a52-7c1b-4d8e-9a63-0d6b2f1c9e47")
 _TZ = dt.timezone(dt.timedelta(hours=2))
@@ -87,7 +87,7 @@ def _decorated(outer: sqltypes.TypeDecorator, real: sqltypes.TypeEngine, column:
     except NoValue:
         pass
     candidates += [["smoke", seed], {"smoke": seed}]
-    dialect = dialect_for(engine)
+    dialect = offline_dialect(engine)
     for candidate in candidates:
         if _round_trips(outer, real, candidate, dialect):
             return candidate

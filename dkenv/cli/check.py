@@ -182,8 +182,8 @@ def _rounded(value: Any) -> Any:
 
 def _print_timings(timings: dict[str, Any], engines: tuple[str, ...]) -> None:
     """The breakdown on stderr: where the seconds went."""
-    from dkenv.check.findings import ENGINE_LABELS
     from dkenv.check.live import PHASES
+    from dkenv.engines.registry import LABELS
 
     head = f"dkenv: timings: load {timings['load']:.2f} s, static {timings['static']:.2f} s"
     per_engine = timings.get("engines")
@@ -192,10 +192,10 @@ def _print_timings(timings: dict[str, Any], engines: tuple[str, ...]) -> None:
         return
     parallel = " (engines in parallel)" if len(engines) > 1 else ""
     err(f"{head}, live {timings['live_wall']:.2f} s{parallel}")
-    width = max(len(ENGINE_LABELS[e]) for e in engines)
+    width = max(len(LABELS[e]) for e in engines)
     err("  " + " " * width + "".join(f"{p:>10}" for p in (*PHASES, "total")))
     for engine in engines:
         row = per_engine.get(engine, {})
         total = sum(row.get(p, 0.0) for p in PHASES)
-        err(f"  {ENGINE_LABELS[engine]:<{width}}"
+        err(f"  {LABELS[engine]:<{width}}"
             + "".join(f"{row.get(p, 0.0):>10.2f}" for p in PHASES) + f"{total:>10.2f}")

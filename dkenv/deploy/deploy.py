@@ -30,8 +30,8 @@ from dkenv.schema import (
     check_compiles,
     check_enums,
     client_side_warnings,
+    compile_dialect,
     compile_units,
-    dialect_for,
     drop_objects,
     engine_spec_of,
     ensure_extensions,
@@ -62,7 +62,7 @@ def precompile(items: Any, target_config: Target) -> list[str]:
     """
     inputs = items if isinstance(items, Inputs) else inputs_of(items)
     spec = target_config.engine
-    dialect = dialect_for(spec.name, target_config.url or None)
+    dialect = compile_dialect(spec.name, target_config.url or None)
     spec = engine_for_dialect(dialect.name)
     # An unconnected MySQL dialect does not know whether the server (MariaDB) has sequences.
     sequences = spec.offline_sequences

@@ -43,6 +43,8 @@ class Engine:
     dialects: tuple[str, ...]
     #: How messages name the engine.
     label: str = ""
+    #: How one-engine findings and report columns name it ("... on MySQL"); ``label`` when empty.
+    short_label: str = ""
     driver: str = ""
     #: SQLAlchemy async drivers for this engine, in order of preference; each is also the
     #: name of the module to import and of the PyPI package that provides it.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import types as sqltypes
@@ -27,15 +26,12 @@ from sqlalchemy.exc import CompileError, UnsupportedCompilationError
 from sqlalchemy.sql.elements import ClauseElement, TextClause
 
 from dkenv.engines.defaults import classify
+from dkenv.engines.registry import DIALECT_NAMES, LABELS, engine_name, offline_dialect
 
 if TYPE_CHECKING:
     from sqlalchemy import Column, Table
-    from sqlalchemy.engine import Dialect
     from sqlalchemy.types import TypeEngine
 
-#: dkenv engine name -> SQLAlchemy dialect name (what ``with_variant`` keys on).
-DIALECT_NAMES: dict[str, str] = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql"}
-LABELS: dict[str, str] = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}
 
 #: Portable spellings for engine-only types, by type name; ``{pg}`` is the original type.
 _PORTABLE: dict[str, str] = {
@@ -112,33 +108,6 @@ class ColumnIssue:
         return f"{self.table}.{self.column}: {self.message}; use {self.fix}"
 
 
-@cache
-def dialect_for(engine: str) -> Dialect:
-    """A connection-less dialect for ``engine`` (or a SQLAlchemy dialect name); cached."""
-    name = DIALECT_NAMES.get(engine, engine)
-    if name == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.dialect()
-    if name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.dialect()
-    if name in ("mysql", "mariadb"):
-        from sqlalchemy.dialects import mysql
-
-        return mysql.dialect()
-    raise ValueError(f"unknown engine {engine!r}: choose from sqlite, postgres, mysql")
-
-
-def engine_name(engine: Any) -> str:
-    """dkenv's engine name for an `Engine`, an engine name, a dialect or a dialect name."""
-    name = getattr(engine, "name", engine)
-    if not isinstance(name, str):
-        raise ValueError(f"not an engine: {engine!r}")
-    return {"postgresql": "postgres", "mariadb": "mysql"}.get(name, name)
-
-
 def compile_type(type_: TypeEngine, engine: str) -> str | Exception:
     """The type as CREATE TABLE spells it on ``engine``, or the compiler's exception.
 
@@ -148,7 +117,7 @@ def compile_type(type_: TypeEngine, engine: str) -> str | Exception:
     if _always_compiles(type_, engine):
         return ""
     try:
-        return type_.compile(dialect=dialect_for(engine))
+        return type_.compile(dialect=offline_dialect(engine))
     except (CompileError, UnsupportedCompilationError, TypeError, AttributeError) as exc:
         return exc
 
@@ -255,7 +224,7 @@ def _repr_pg(type_: TypeEngine) -> str:
 
 def _unwrap(type_: TypeEngine, engine: str) -> TypeEngine:
     """The type the dialect really renders: variants and decorators peeled off."""
-    dialect = dialect_for(engine)
+    dialect = offline_dialect(engine)
     current = type_
     for _ in range(8):
         mapping = getattr(current, "_variant_mapping", None)
@@ -284,7 +253,7 @@ def _render(arg: Any, engine: str) -> str | None:
         return arg.text
     if isinstance(arg, ClauseElement):
         try:
-            return str(arg.compile(dialect=dialect_for(engine),
+            return str(arg.compile(dialect=offline_dialect(engine),
                                    compile_kwargs={"literal_binds": True}))
         except Exception:  # noqa: BLE001 - not renderable: the INSERT will say why
             return None

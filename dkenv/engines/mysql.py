@@ -145,6 +145,7 @@ MYSQL = MySQLEngine(
     name="mysql",
     dialects=("mysql", "mariadb"),
     label="MySQL/MariaDB",
+    short_label="MySQL",
     snapshots=False,
     driver="pymysql",
     async_drivers=("aiomysql", "asyncmy"),

@@ -5,12 +5,16 @@ rules (:class:`~dkenv.engines.base.Engine`) each engine answers with.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 from dkenv.engines.base import Engine
 from dkenv.engines.mysql import MYSQL
 from dkenv.engines.postgres import POSTGRES
 from dkenv.engines.sqlite import SQLITE
 from dkenv.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
 
 ENGINES: dict[str, Engine] = {e.name: e for e in (SQLITE, POSTGRES, MYSQL)}
 
@@ -68,3 +72,30 @@ def rules_for_dialect(dialect_name: str) -> Engine:
     """
     found = _BY_DIALECT.get(dialect_name)
     return found if found is not None else _other_dialect(dialect_name)
+
+
+#: dkenv engine name -> SQLAlchemy dialect name (what ``with_variant`` keys on).
+DIALECT_NAMES: dict[str, str] = {name: engine.dialect for name, engine in ENGINES.items()}
+#: dkenv engine name -> how findings and report columns name it ("... on MySQL").
+LABELS: dict[str, str] = {name: engine.short_label or engine.label for name, engine in ENGINES.items()}
+
+
+def engine_name(engine: Any) -> str:
+    """dkenv's engine name for an `Engine`, an engine name, a dialect or a dialect name."""
+    name = getattr(engine, "name", engine)
+    if not isinstance(name, str):
+        raise ValueError(f"not an engine: {engine!r}")
+    return ENGINE_ALIASES.get(name, name)
+
+
+@functools.cache
+def offline_dialect(name: str) -> Dialect:
+    """A connection-less SQLAlchemy dialect to compile for ``name`` (a dkenv engine name, an alias
+    or a dialect name; MariaDB compiles as MySQL), cached: compiling needs no server."""
+    from sqlalchemy.dialects import registry
+
+    key = DIALECT_NAMES.get(ENGINE_ALIASES.get(name, name)) if isinstance(name, str) else None
+    if key is None:
+        raise ValueError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")
+    return registry.load(key)()
+

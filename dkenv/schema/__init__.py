@@ -37,8 +37,8 @@ from dkenv.schema.plan import (
     Unit,
     check_compiles,
     client_side_warnings,
+    compile_dialect,
     compile_units,
-    dialect_for,
     external_refs,
     external_stubs,
     fk_parts,
@@ -52,7 +52,7 @@ from dkenv.schema.translate import Connected, copy_for_engine, engine_spec_of
 __all__ = [
     "LAYOUT_VERSION", "MYSQL_NAME_MAX", "Generator", "Inputs", "inputs_of", "tables_of", "unique_tables", "run_generator", "SEQUENCE_CALL", "Connected", "Unit", "all_tables", "carried_default",
     "carrying", "check_compiles", "check_enums", "check_references", "client_side_warnings", "compile_ddl", "compile_units",
-    "copy_for_engine", "ddl_key", "default_sql", "dialect_for", "drop_objects", "engine_spec_of",
+    "copy_for_engine", "ddl_key", "default_sql", "compile_dialect", "drop_objects", "engine_spec_of",
     "ensure_extensions", "external_refs", "external_stubs", "fill_tokens", "fk_parts", "inline_indexes",
     "kits_key", "kit_units", "metadatas_of", "model_table_name", "needed_extensions",
     "physical_schema", "plain_tables", "schema_map_of", "schemas_of", "snapshot", "sql_of_default",

@@ -143,17 +143,15 @@ def external_stubs(units: Sequence[Unit]) -> Iterator[dict[tuple[str | None, str
 # ---------------------------------------------------------------------------
 # Compiling before anything starts
 # ---------------------------------------------------------------------------
-def dialect_for(engine_name: str, url: str | None = None) -> Any:
+def compile_dialect(engine_name: str, url: str | None = None) -> Any:
     """A dialect to compile with, without connecting (the URL's, or the engine's default)."""
-    from sqlalchemy.engine import make_url
-
     if url:
+        from sqlalchemy.engine import make_url
+
         return make_url(url).get_dialect()()
-    from sqlalchemy.dialects import registry
+    from dkenv.engines.registry import offline_dialect
 
-    from dkenv.engines import get_engine
-
-    return registry.load(get_engine(engine_name).dialects[0])()
+    return offline_dialect(engine_name)
 
 
 def compile_units(units: Sequence[Unit], dialect: Any, spec: Engine, *,
@@ -285,5 +283,5 @@ def long_name_warnings(units: Sequence[Unit], dialect: Any, spec: Engine) -> lis
     return out
 
 
-__all__ = ["Unit", "check_compiles", "client_side_warnings", "compile_units", "dialect_for", "external_refs", "external_stubs",
+__all__ = ["Unit", "check_compiles", "client_side_warnings", "compile_units", "compile_dialect", "external_refs", "external_stubs",
            "fk_parts", "kit_units", "metadatas_of", "plain_tables", "table_units", "uncompilable"]
