@@ -18,7 +18,6 @@ without Docker (``tests/unit/test_readiness.py``).
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -114,47 +113,20 @@ def first_line(exc: BaseException | None) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Probes: one real connection and SELECT 1 per attempt, straight through the DBAPI driver
-# (SQLAlchemy would add ~0.2 s of import time to `dkenv up` for nothing).
+# Attempts: one real connection and SELECT 1 each, by the engine (Engine.probe_ready)
 # ---------------------------------------------------------------------------
 def _connect_timeout(remaining: float) -> float:
     return max(1.0, min(5.0, remaining))
 
 
-def probe_postgres(host: str, port: int, user: str, password: str, database: str,
-                   remaining: float) -> None:
-    import psycopg2
-
-    # libpq rounds connect_timeout to whole seconds, with 2 as its minimum.
-    conn = psycopg2.connect(host=host, port=port, user=user, password=password, dbname=database,
-                            connect_timeout=max(2, math.ceil(_connect_timeout(remaining))))
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
-    finally:
-        conn.close()
-
-
-def probe_mysql(host: str, port: int, user: str, password: str, database: str,
-                remaining: float) -> None:
-    import pymysql
-
-    timeout = _connect_timeout(remaining)
-    # ssl_disabled: PyMySQL >= 1.2 otherwise builds an SSL context per attempt (~30 ms).
-    conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
-                           ssl_disabled=True,
-                           connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
-    finally:
-        conn.close()
-
-
 def probe_for(engine: str) -> Callable[..., None]:
-    return {"postgres": probe_postgres, "mysql": probe_mysql}[engine]
+    """The engine's readiness attempt (``Engine.probe_ready``), given the seconds left to wait."""
+    rules = get_engine(engine)
+
+    def probe(host: str, port: int, user: str, password: str, database: str, remaining: float) -> None:
+        rules.probe_ready(host, port, user, password, database, _connect_timeout(remaining))
+
+    return probe
 
 
 def not_yet_errors(engine: str) -> tuple[type[BaseException], ...]:

@@ -281,6 +281,13 @@ class Engine:
         """Driver errors that mean "the server is not there yet": refused, reset, starting up."""
         return (OSError,)
 
+    def probe_ready(self, host: str, port: int, user: str, password: str, database: str,
+                    timeout: float) -> None:
+        """One readiness attempt: a real connection and ``SELECT 1`` straight through the DBAPI
+        driver (SQLAlchemy would add import time to ``dkenv up`` for nothing); raises when the
+        server does not answer yet. ``timeout``: seconds this attempt may take."""
+        raise NotImplementedError(f"{self.label or self.name} runs without a server")
+
     # -- schemas ------------------------------------------------------------
     def schema_exists(self, conn: Connection, schema: str) -> bool:
         raise NotImplementedError

@@ -105,6 +105,22 @@ class PostgresEngine(Engine):
 
         return (psycopg2.OperationalError, psycopg2.InterfaceError, OSError)
 
+    def probe_ready(self, host: str, port: int, user: str, password: str, database: str,
+                    timeout: float) -> None:
+        import math
+
+        import psycopg2
+
+        # libpq rounds connect_timeout to whole seconds, with 2 as its minimum.
+        conn = psycopg2.connect(host=host, port=port, user=user, password=password, dbname=database,
+                                connect_timeout=max(2, math.ceil(timeout)))
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+                cur.fetchone()
+        finally:
+            conn.close()
+
     def schema_exists(self, conn: Connection, schema: str) -> bool:
         row = conn.execute(
             _text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
