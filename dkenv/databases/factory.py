@@ -81,6 +81,7 @@ class DatabaseFactory:
         self.label = label or self.engine
         self.kept: list[IsolatedDatabase] = []
         self._pools: dict[tuple[str, ...], Pool] = {}
+        self._asked: dict[tuple[Any, ...], Pool] = {}  # a request's own arguments -> its pool (no data files)
         self._live: dict[str, IsolatedDatabase] = {}
         self._lock = threading.Lock()
         self._token = secrets.token_hex(3)
@@ -128,6 +129,11 @@ class DatabaseFactory:
 
         if build not in ("models", "migrations"):
             raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
+        datakits = list(datakits) if not isinstance(datakits, (str, Path, Datakit)) else [datakits]
+        asked = _request_key(datakits, data, build)
+        pool = self._asked.get(asked) if asked is not None else None
+        if pool is not None and not self._closed:
+            return pool  # the same request as before, without data files: no path resolved again
         kits = load_kits(datakits)
         dirs = [*data_dirs_of(kits), *(Path(d) for d in (data or []))]
         key = kits_key(kits) + ((f"data:{content_hash(dirs)}",) if dirs else ())
@@ -139,6 +145,8 @@ class DatabaseFactory:
             if pool is None:
                 pool = self._pools[key] = self._new_pool(self._builder(kits, dirs, build))
                 pool.kits = kits  # type: ignore[attr-defined]
+            if asked is not None and not dirs:  # rows from files: their content is hashed per request
+                self._asked[asked] = pool
             return pool
 
     def snapshot_pool(self, name: str, datakits: Iterable[str | Path | Datakit] | None = None) -> Pool:
@@ -208,7 +216,9 @@ class DatabaseFactory:
             self._live.pop(db.name, None)
             if self.keep:
                 self.kept.append(db)
-                return
+        if self.keep:
+            db._pool.keep_out(db.name)  # type: ignore[attr-defined]
+            return
         db._pool.give_back(db.name)  # type: ignore[attr-defined]
 
     def wait_for_drops(self, timeout: float = 60.0) -> None:
@@ -242,6 +252,23 @@ class DatabaseFactory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _request_key(datakits: list[Any], data: Iterable[str | Path] | None, build: str) -> tuple[Any, ...] | None:
+    """What a pool request asked, as given (absolute paths and Datakit objects), to find its
+    pool again without resolving paths per hand-out; None when a path is relative (the
+    working directory could change) or data directories are asked for."""
+    if data:
+        return None
+    parts: list[Any] = [build]
+    for item in datakits:
+        if isinstance(item, Datakit):
+            parts.append(("kit", id(item)))
+        elif isinstance(item, (str, Path)) and Path(item).is_absolute():
+            parts.append(("path", str(item)))
+        else:
+            return None
+    return tuple(parts)
 
 
 class _EngineWarmer:

@@ -70,6 +70,8 @@ class Pool:
         self._cond = threading.Condition(threading.RLock())
         self._building = 0
         self._recycling = 0
+        self._out = 0  # handed out and not given back yet: a recycling pool gets them back
+        self._waiting = 0  # take() calls waiting with nothing ready
         self._error: BaseException | None = None
         self._closed = False
         self._prepared = False
@@ -133,8 +135,14 @@ class Pool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"no isolated {self.builder.engine} database ready after {timeout:.0f} s")
-                self._cond.wait(min(left, 1.0))
+                self._waiting += 1
+                self._cond.notify_all()  # demand beyond what is on its way: the builder builds
+                try:
+                    self._cond.wait(min(left, 1.0))
+                finally:
+                    self._waiting -= 1
             name = self._ready.popleft()
+            self._out += 1
             self._cond.notify_all()  # the builder refills
             return name
 
@@ -146,11 +154,18 @@ class Pool:
     def give_back(self, name: str) -> None:
         """Recycle or drop ``name`` off the critical path (at once when the pool is closing)."""
         with self._cond:
+            self._out = max(0, self._out - 1)
             queued = not self._closed and bool(self._returners)
             if queued:
                 self._queue(name, recycle=self._recycles)
         if not queued:
             self._quiet_drop(name)
+
+    def keep_out(self, name: str) -> None:
+        """``name`` is kept by its user (``keep``): it will not come back to be recycled."""
+        with self._cond:
+            self._out = max(0, self._out - 1)
+            self._cond.notify_all()
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop building, drop the ready databases, finish pending returns.  Idempotent."""
@@ -189,12 +204,24 @@ class Pool:
         return True
 
     # -- threads ----------------------------------------------------------------
+    def _short(self) -> bool:
+        """Whether to build one more database (called holding the lock).
+
+        A database being recycled counts as on its way, and so, in a pool that recycles, does
+        one handed out: it comes back when its test ends.  Building ahead of that would leave
+        the pool full when it does, and a recycled database would be dropped for a new one
+        (a CREATE and a DROP DATABASE per test).  A request waiting with nothing ready still
+        gets a build: the pool grows as fast as demand, no faster.
+        """
+        coming = len(self._ready) + self._building + self._recycling
+        if coming < self.ready_target and (not self._recycles or coming + self._out < self.ready_target):
+            return True
+        return self._waiting > coming
+
     def _fill(self) -> None:
         while True:
             with self._cond:
-                # A database being recycled counts as on its way: no build for it.
-                while not self._closed and self._error is None and \
-                        len(self._ready) + self._building + self._recycling >= self.ready_target:
+                while not self._closed and self._error is None and not self._short():
                     self._cond.wait()
                 if self._closed or self._error is not None:
                     return
