@@ -257,6 +257,13 @@ class IsolatedDatabase:
         self._engines.append(engine.sync_engine)
         return engine
 
+    def connection_lost(self) -> bool | None:
+        """Whether the server ended the connection dkenv keeps to this database (it restarted,
+        was killed, or dropped its connections); None when dkenv keeps none to ask."""
+        builder = getattr(getattr(self, "_pool", None), "builder", None)
+        check = getattr(builder, "connection_lost", None)
+        return None if check is None else check(self.name)
+
     def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:
         """Compare the live database with the datakits (default: the ones deployed here)."""
         from dkenv.results import ValidationResult

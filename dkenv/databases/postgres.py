@@ -23,12 +23,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.databases.recycle import (
+    PG_DISCARD_SESSION,
     PG_EMPTY_AS_SUPERUSER,
     PG_END_SESSIONS,
     PgBaseline,
     pg_baseline,
     pg_ddl_probe,
     pg_empty,
+    pg_empty_statements,
     pg_is_superuser,
     pg_restore,
 )
@@ -37,6 +39,7 @@ from dkenv.databases.servers import (
     build_ddl,
     data_key,
     deploy_into,
+    hung_up,
     pg_quote,
     url_for,
 )
@@ -69,6 +72,7 @@ class PostgresBuilder:
         self._ddl_probe: str | None = None  # "schema changed since the copy?" (recycle.pg_ddl_probe)
         self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
         self._superuser = False  # dkenv's containers: empty in one statement (recycle.PG_EMPTY_AS_SUPERUSER)
+        self._empty_sql: str | None = None  # superuser, template without rows: recycle.pg_empty_statements
         self.admin_url = url
         self.kits = list(kits)
         self.strategy = strategy.upper() if strategy else "FILE_COPY"
@@ -142,37 +146,54 @@ class PostgresBuilder:
                 self._baseline = pg_baseline(cursor)
                 self._superuser = pg_is_superuser(cursor)
                 self._ddl_probe = pg_ddl_probe(cursor, self._baseline.next_xid)
+                if self._superuser and self._baseline.plain:
+                    self._empty_sql = pg_empty_statements(cursor, self._baseline)
 
     def recycle(self, name: str) -> bool:
-        """Truncate a returned database whose catalog is still the template's; else False.
+        """Empty a returned database whose catalog is still the template's; else False.
 
         Runs on the database's service connection (opened once, kept while the database
-        lives), so a recycle costs no handshake; and in two round trips after the session's
-        reset (each one wakes a server process: on a loaded machine that is what a reset
-        costs most): ending other sessions and the schema probe, then emptying and COMMIT.
+        lives), so a recycle costs no handshake.  On dkenv's containers (a superuser, a
+        template without rows) it is one round trip (each one wakes a server process: on a
+        loaded machine that is what a reset costs most): the session's reset
+        (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other sessions ended, rows
+        and sequences put back and committed, then the schema probe.  The emptying commits
+        before the probe answers; a changed database is dropped whatever it holds.
         """
         if self.recycle_mode != "reset" or self._ddl_probe is None:
             return False
-        conn = self._service(name)
+        conn = self._service(name, reset=False)
         try:
+            conn.rollback()  # a transaction the test left open (nothing is sent when there is none)
             conn.autocommit = True  # BEGIN/COMMIT sent with the statements: psycopg2's would be round trips
             with conn.cursor() as cursor:
                 # A session that will not die makes the reset wait 10 s at most: then it is dropped.
-                cursor.execute(f"BEGIN; {PG_END_SESSIONS}; SET LOCAL lock_timeout = '10s'; {self._ddl_probe}")
-                same = not cursor.fetchone()[0]
-                plain = self._baseline is None or self._baseline.plain
-                if same and plain and self._superuser:
-                    cursor.execute(f"{PG_EMPTY_AS_SUPERUSER}; COMMIT")
+                if self._empty_sql is not None:
+                    cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; {PG_END_SESSIONS}; "
+                                   f"{self._empty_sql}; COMMIT; {self._ddl_probe}")
+                    same = not cursor.fetchone()[0]
                 else:
-                    if same and plain:
-                        pg_empty(cursor)
-                    elif same:
-                        same = pg_restore(cursor, self._baseline)  # type: ignore[arg-type]
-                    cursor.execute("COMMIT" if same else "ROLLBACK")
-            conn.autocommit = False
+                    same = self._recycle_in_steps(cursor)
+            _session_as_new(conn)
         except BaseException:
             self._close_service(name)
             raise
+        return same
+
+    def _recycle_in_steps(self, cursor: Any) -> bool:
+        """:meth:`recycle` for a template with rows or a role that is not a superuser."""
+        cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; {PG_END_SESSIONS}; SET LOCAL lock_timeout = '10s'; "
+                       f"{self._ddl_probe}")
+        same = not cursor.fetchone()[0]
+        plain = self._baseline is None or self._baseline.plain
+        if same and plain and self._superuser:
+            cursor.execute(f"{PG_EMPTY_AS_SUPERUSER}; COMMIT")
+            return True
+        if same and plain:
+            pg_empty(cursor)
+        elif same:
+            same = pg_restore(cursor, self._baseline)  # type: ignore[arg-type]
+        cursor.execute("COMMIT" if same else "ROLLBACK")
         return same
 
     def creator(self, name: str) -> Callable[[], Any]:
@@ -194,8 +215,9 @@ class PostgresBuilder:
 
         return connect
 
-    def _service(self, name: str) -> Any:
-        """dkenv's own connection to ``name``, its session as new (opened once per database)."""
+    def _service(self, name: str, *, reset: bool = True) -> Any:
+        """dkenv's own connection to ``name``, its session as new unless not ``reset`` (a
+        recycle resets it along with the database); opened once per database."""
         with self._services_lock:
             conn = self._services.pop(name, None)
         if conn is not None and (conn.closed or conn.lent):
@@ -203,11 +225,20 @@ class PostgresBuilder:
             conn = None
         if conn is None:
             conn = self._connect(name).thing
-        elif not conn.fresh:  # a recycle reset it already: no second DISCARD ALL
+        elif reset and not conn.fresh:  # a recycle reset it already: no second DISCARD ALL
             _reset_session(conn)
         with self._services_lock:
             self._services[name] = conn
         return conn
+
+    def connection_lost(self, name: str) -> bool | None:
+        """Whether the server ended dkenv's own connection to ``name`` (restarted, killed);
+        None when there is none to ask.  A look at its socket: no round trip."""
+        with self._services_lock:
+            conn = self._services.get(name)
+        if conn is None:
+            return None
+        return bool(conn.closed) or hung_up(conn.fileno())
 
     def disconnect(self, name: str) -> None:
         """Close dkenv's own connection to ``name`` (a snapshot needs a quiet database)."""
@@ -314,6 +345,11 @@ def _reset_session(conn: Any) -> None:
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("DISCARD ALL")
+    _session_as_new(conn)
+
+
+def _session_as_new(conn: Any) -> None:
+    """psycopg2's own session state back to its defaults, after the server's was reset."""
     conn.autocommit = False
     conn.set_session(isolation_level="DEFAULT", readonly="DEFAULT", deferrable="DEFAULT")
     conn.fresh = True
