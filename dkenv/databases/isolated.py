@@ -196,6 +196,7 @@ class IsolatedDatabase:
     _engines: list[Any] = field(default_factory=list, repr=False)
     _dropped: bool = field(default=False, repr=False)
     _warm: Any = field(default=None, repr=False)  # the pool's connected engine, until claimed
+    _connect_first: Any = field(default=None, repr=False)  # else: opens that engine (SQLite, on first use)
 
     def __post_init__(self) -> None:
         if self._warm is not None:
@@ -221,6 +222,11 @@ class IsolatedDatabase:
         warm, self._warm = self._warm, None
         if warm is not None and not kwargs:
             return warm  # already in self._engines
+        connect_first, self._connect_first = self._connect_first, None
+        if connect_first is not None and warm is None and not kwargs:
+            engine = connect_first()  # the pool's warm engine, opened here: nothing to wait for
+            self._engines.append(engine)
+            return engine
         engine = open_engine(self.engine, self.url, self.schema_map, self.attached, **kwargs)
         self._engines.append(engine)
         return engine

@@ -71,6 +71,7 @@ class Pool:
         self._building = 0
         self._recycling = 0
         self._out = 0  # handed out and not given back yet: a recycling pool gets them back
+        self._abandoned = False  # the server goes with everything on it: nothing is dropped
         self._waiting = 0  # take() calls waiting with nothing ready
         self._error: BaseException | None = None
         self._closed = False
@@ -78,7 +79,7 @@ class Pool:
         self._prepare_lock = threading.Lock()
         self._builder_thread: threading.Thread | None = None
         self._returns: queue.Queue[tuple[str, bool] | None] = queue.Queue()
-        self._returner_count = max(1, returners)
+        self._returner_count = max(0, returners)  # 0: returned databases are dropped by the caller
         self._returners: list[threading.Thread] = []
         self._unfinished = 0
         self.cold_start_s: float | None = None
@@ -104,7 +105,7 @@ class Pool:
                 self._builder_thread = threading.Thread(target=self._fill, name="dkenv-pool-builder",
                                                         daemon=True)
                 self._builder_thread.start()
-            if not self._returners:
+            if not self._returners and self._returner_count:
                 # Recycling and dropping wait on the server; two at a time double the pace.
                 self._returners = [threading.Thread(target=self._return_loop, name=f"dkenv-pool-returner-{i}",
                                                     daemon=True) for i in range(self._returner_count)]
@@ -151,6 +152,13 @@ class Pool:
         with self._cond:
             return self._warm.pop(name, None)
 
+    def warm_opener(self, name: str) -> Callable[[], Any] | None:
+        """For a ``lazy`` warmer: what opens ``name``'s warm engine in the caller's thread."""
+        warmer = self._warmer
+        if warmer is None or not getattr(warmer, "lazy", False):
+            return None
+        return lambda: warmer.open(name)
+
     def give_back(self, name: str) -> None:
         """Recycle or drop ``name`` off the critical path (at once when the pool is closing)."""
         with self._cond:
@@ -166,6 +174,12 @@ class Pool:
         with self._cond:
             self._out = max(0, self._out - 1)
             self._cond.notify_all()
+
+    def abandon(self) -> None:
+        """The server is about to be removed with its databases: from now on databases are
+        only disconnected, never dropped (a DROP DATABASE each would only delay the removal)."""
+        with self._cond:
+            self._abandoned = True
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop building, drop the ready databases, finish pending returns.  Idempotent."""
@@ -286,7 +300,7 @@ class Pool:
 
     def _open_warm(self, name: str) -> None:
         """Connect to a database about to be ready, so its first query needs no handshake."""
-        if self._warmer is None:
+        if self._warmer is None or getattr(self._warmer, "lazy", False):
             return
         try:
             warm = self._warmer.open(name)
@@ -306,6 +320,8 @@ class Pool:
 
     def _quiet_drop(self, name: str) -> None:
         self._close_warm(name)  # closed before DROP DATABASE: nothing of ours holds it open
+        if self._abandoned:
+            return
         try:
             self.builder.drop(name)
         except Exception:  # noqa: BLE001 - a gone server has nothing left to drop
