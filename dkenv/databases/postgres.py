@@ -82,6 +82,7 @@ class PostgresBuilder:
         self._admin = admin_engine(url)
         self._create_lock = threading.Lock()  # one CREATE DATABASE from the template at a time
         self._services: dict[str, Any] = {}  # database -> dkenv's recycling connection to it
+        self._probes: dict[str, Any] = {}  # database -> a connection holding the prepared schema probe
         self._services_lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -140,6 +141,7 @@ class PostgresBuilder:
         sql = f"CREATE DATABASE {pg_quote(name)} TEMPLATE {pg_quote(self.template or '')}{strategy}"
         with self._create_lock:
             self._execute_retrying(sql)
+        self._service(name)  # dkenv's own connection, opened here: a test's engine borrows it
         if self.recycle_mode == "reset" and self._ddl_probe is None:
             # Copies share the template's catalog and its transaction stamps: one probe serves all.
             with self._connect(name) as conn, conn.cursor() as cursor:
@@ -154,11 +156,12 @@ class PostgresBuilder:
 
         Runs on the database's service connection (opened once, kept while the database
         lives), so a recycle costs no handshake.  On dkenv's containers (a superuser, a
-        template without rows) it is one round trip (each one wakes a server process: on a
-        loaded machine that is what a reset costs most): the session's reset
-        (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other sessions ended, rows
-        and sequences put back and committed, then the schema probe.  The emptying commits
-        before the probe answers; a changed database is dropped whatever it holds.
+        template without rows) it is two round trips: on the service connection the
+        session's reset (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other
+        sessions ended, rows and sequences put back and committed; then the schema probe,
+        prepared once on a second connection of dkenv's that no test ever gets (planning
+        its ~60 catalog scans cost as much as running them).  The emptying commits before
+        the probe answers; a changed database is dropped whatever it holds.
         """
         if self.recycle_mode != "reset" or self._ddl_probe is None:
             return False
@@ -169,9 +172,12 @@ class PostgresBuilder:
             with conn.cursor() as cursor:
                 # A session that will not die makes the reset wait 10 s at most: then it is dropped.
                 if self._empty_sql is not None:
-                    cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; {PG_END_SESSIONS}; "
-                                   f"{self._empty_sql}; COMMIT; {self._ddl_probe}")
-                    same = not cursor.fetchone()[0]
+                    probe = self._probe(name)
+                    cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; {PG_END_SESSIONS} "
+                                   f"AND a.pid <> {int(probe.info.backend_pid)}; {self._empty_sql}; COMMIT")
+                    with probe.cursor() as probing:
+                        probing.execute("EXECUTE dkenv_probe")
+                        same = not probing.fetchone()[0]
                 else:
                     same = self._recycle_in_steps(cursor)
             _session_as_new(conn)
@@ -179,6 +185,19 @@ class PostgresBuilder:
             self._close_service(name)
             raise
         return same
+
+    def _probe(self, name: str) -> Any:
+        """dkenv's probing connection to ``name``: the schema probe prepared on it, never lent."""
+        with self._services_lock:
+            conn = self._probes.get(name)
+        if conn is None or conn.closed:
+            conn = self._connect(name).thing
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(f"PREPARE dkenv_probe AS {self._ddl_probe}")
+            with self._services_lock:
+                self._probes[name] = conn
+        return conn
 
     def _recycle_in_steps(self, cursor: Any) -> bool:
         """:meth:`recycle` for a template with rows or a role that is not a superuser."""
@@ -247,11 +266,13 @@ class PostgresBuilder:
     def _close_service(self, name: str) -> None:
         with self._services_lock:
             conn = self._services.pop(name, None)
-        if conn is not None:
-            try:
-                conn.really_close()
-            except Exception:  # noqa: BLE001 - a gone server closed it already
-                pass
+            probe = self._probes.pop(name, None)
+        for each in (conn, probe):
+            if each is not None:
+                try:
+                    each.really_close()
+                except Exception:  # noqa: BLE001 - a gone server closed it already
+                    pass
 
     def _connect(self, name: str) -> Any:
         """A psycopg2 connection to ``name`` that dkenv can lend (closed by ``with``).
@@ -286,7 +307,7 @@ class PostgresBuilder:
 
     def close(self) -> None:
         with self._services_lock:
-            names = list(self._services)
+            names = {*self._services, *self._probes}
         for name in names:
             self._close_service(name)
         self._admin.dispose()
