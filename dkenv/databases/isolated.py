@@ -304,7 +304,7 @@ class IsolatedDatabase:
         from dkenv.runtime import existing_runtime, release
 
         for engine in self._engines:
-            engine.dispose()
+            engine.pool.dispose()  # its connections closed; no new pool (Engine.dispose makes one)
         self._engines.clear()
         if "target" in self.__dict__ and existing_runtime(self.target) is not None:
             release(self.target)

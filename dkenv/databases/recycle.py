@@ -19,6 +19,7 @@ means a new copy, since reloading it would cost more.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,11 +56,14 @@ _MYSQL_FINGERPRINT = (
 )
 
 
-def mysql_end_sessions(conn: Any, names: list[str]) -> None:
-    """KILL sessions whose current database is one of ``names`` (their locks block DDL and DELETE)."""
+def mysql_end_sessions(conn: Any, names: list[str], keep: Sequence[int] = ()) -> None:
+    """KILL sessions whose current database is one of ``names`` (their locks block DDL and
+    DELETE), but those in ``keep`` (dkenv's own)."""
     rows = conn.execute(_in("SELECT ID FROM information_schema.PROCESSLIST WHERE DB IN :names "
                             "AND ID <> CONNECTION_ID()"), {"names": names}).fetchall()
     for (pid,) in rows:
+        if pid in keep:
+            continue
         try:
             conn.exec_driver_sql(f"KILL {int(pid)}")
         except Exception:  # noqa: BLE001 - it ended by itself
