@@ -107,6 +107,40 @@ def mysql_fingerprint(conn: Any, names: list[str]) -> str:
     return digest.hexdigest()
 
 
+#: Statement counters (``Com_*``) of statements that cannot change a schema: rows, transactions,
+#: session settings, KILL, TRUNCATE (rows and counter only), table maintenance, SHOW.  Every
+#: other counter -- DDL, GRANT, CALL (a procedure may run DDL), prepared statements, and any
+#: a server adds -- counts as a possible schema change.
+_MYSQL_ROW_COMMANDS = (
+    "select", "insert", "insert_select", "update", "update_multi", "delete", "delete_multi", "replace",
+    "replace_select", "load", "begin", "commit", "rollback", "rollback_to_savepoint", "savepoint",
+    "release_savepoint", "set_option", "change_db", "kill", "truncate", "empty_query", "admin_commands",
+    "lock_tables", "unlock_tables", "do", "analyze", "check", "checksum", "optimize", "repair", "help",
+    "signal", "resignal", "stmt_close", "stmt_reset", "stmt_fetch")
+_MYSQL_SCHEMA_WRITES = (
+    "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE :com "
+    "AND VARIABLE_NAME NOT LIKE :show AND VARIABLE_NAME NOT IN ("
+    + ", ".join(f"'COM_{c.upper()}'" for c in _MYSQL_ROW_COMMANDS) + ")")
+
+
+def mysql_schema_writes(conn: Any) -> int | None:
+    """How many statements that may change a schema the whole server has run (MariaDB's
+    ``information_schema.GLOBAL_STATUS``); None where it cannot say (MySQL 8 moved it).
+
+    Not a single one since a database was handed out means its schema is as built: no
+    connection, whatever database it was on, ran anything but rows, transactions and
+    settings.  Anything else, here or on any database of the server (another worker's
+    build), and the caller compares the fingerprint.  ~0.3 ms against ~5 ms for it.
+    """
+    from sqlalchemy import text
+
+    try:
+        value = conn.execute(text(_MYSQL_SCHEMA_WRITES), {"com": "COM\\_%", "show": "COM\\_SHOW\\_%"}).scalar()
+    except Exception:  # noqa: BLE001 - no such view: always compare fingerprints
+        return None
+    return None if value is None else int(value)
+
+
 def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bool:
     """Empty every table that has rows and put every moved AUTO_INCREMENT back to 1.
 
