@@ -19,7 +19,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.databases.recycle import mysql_empty, mysql_end_sessions, mysql_fingerprint, mysql_schema_writes
+from dkenv.databases.recycle import (
+    mysql_empty,
+    mysql_end_sessions,
+    mysql_fingerprint,
+    mysql_schema_writes,
+)
 from dkenv.databases.servers import admin_engine, deploy_into, hung_up, my_quote, url_for
 from dkenv.datakit import Datakit
 from dkenv.engines import describe_db_error
