@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.databases.recycle import (
+from dkenv.databases.recycle_mysql import (
     mysql_empty,
     mysql_end_sessions,
     mysql_fingerprint,
@@ -131,7 +131,7 @@ class MySQLBuilder:
         """Make a returned database pristine again, if its schema is as built; else False.
 
         The schema is as built when the server ran no statement that can change one since the
-        database was ready (:func:`~dkenv.databases.recycle.mysql_schema_writes`, one cheap
+        database was ready (:func:`~dkenv.databases.recycle_mysql.mysql_schema_writes`, one cheap
         query); otherwise its ``information_schema`` fingerprint is compared (~5 ms).
         """
         if self.recycle_mode != "reset" or name not in self._fingerprints:
