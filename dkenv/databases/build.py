@@ -34,6 +34,18 @@ def url_for(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
+def hung_up(fileno: int) -> bool:
+    """Whether the server ended an idle connection: anything to read on its socket (the
+    server's last words, or the end of the stream) says so.  No round trip, no new connection."""
+    import select
+
+    try:
+        readable, _, _ = select.select([fileno], [], [], 0)
+    except (OSError, ValueError):  # closed already
+        return True
+    return bool(readable)
+
+
 def pg_quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

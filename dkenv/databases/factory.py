@@ -38,7 +38,7 @@ from dkenv.config import db_type_of_url
 from dkenv.databases.isolated import IsolatedDatabase, SharedDialect
 from dkenv.databases.pool import Builder, Pool
 from dkenv.datakit import Datakit, load_datakits
-from dkenv.engines import get_engine
+from dkenv.engines import get_engine, is_embedded
 from dkenv.errors import UsageError
 from dkenv.schema import kits_key
 
@@ -46,8 +46,11 @@ if TYPE_CHECKING:
 
     pass
 
-#: Databases kept built ahead of demand per (server, datakit set).
+#: Databases kept built ahead of demand per (server, datakit set) on PostgreSQL and MySQL.
 DEFAULT_READY = 4
+#: SQLite's default: none.  A file copy costs ~0.2 ms; done ahead, in pool threads, it costs
+#: the test more, in interpreter-lock hand-overs, than it saves.
+DEFAULT_READY_EMBEDDED = 0
 
 
 def _worker_id() -> str:
@@ -60,7 +63,8 @@ class DatabaseFactory:
 
     ``url`` is the server's own database (what ``Server.url`` gives; for SQLite, a file in the
     directory that will hold the databases).  ``ready`` databases are kept built ahead per
-    datakit set (0: build each on request).  ``strategy`` picks PostgreSQL's
+    datakit set (0: build each on request; default :data:`DEFAULT_READY`, SQLite
+    :data:`DEFAULT_READY_EMBEDDED`).  ``strategy`` picks PostgreSQL's
     ``CREATE DATABASE ... STRATEGY`` (default FILE_COPY, measured faster).  ``recycle``
     (PostgreSQL, MySQL): ``"reset"`` empties a returned database whose schema is unchanged
     and hands it out again, ``"drop"`` always drops and rebuilds.  With ``keep``, handed-out databases are
@@ -68,12 +72,13 @@ class DatabaseFactory:
     engine already connected to it, which its first ``create_engine()`` returns.
     """
 
-    def __init__(self, url: str, *, engine: str | None = None, ready: int = DEFAULT_READY,
+    def __init__(self, url: str, *, engine: str | None = None, ready: int | None = None,
                  strategy: str | None = None, recycle: str = "reset", keep: bool = False,
                  label: str | None = None, warm_engines: bool = True) -> None:
         self.url = url
         self.engine = get_engine(engine or db_type_of_url(url)).name
-        self.ready = ready
+        self.ready = ready if ready is not None else (
+            DEFAULT_READY_EMBEDDED if is_embedded(self.engine) else DEFAULT_READY)
         self.strategy = strategy
         self.recycle = recycle
         self.keep = keep
@@ -81,6 +86,7 @@ class DatabaseFactory:
         self.label = label or self.engine
         self.kept: list[IsolatedDatabase] = []
         self._pools: dict[tuple[str, ...], Pool] = {}
+        self._asked: dict[tuple[Any, ...], Pool] = {}  # a request's own arguments -> its pool (no data files)
         self._live: dict[str, IsolatedDatabase] = {}
         self._lock = threading.Lock()
         self._token = secrets.token_hex(3)
@@ -113,7 +119,9 @@ class DatabaseFactory:
         return SqliteBuilder(Path(database).parent, kits, data, build=build)
 
     def _new_pool(self, builder: Builder) -> Pool:
-        return Pool(builder, self._new_name, ready=self.ready,
+        # SQLite with nothing built ahead: copies and deletes files in the caller's thread.
+        inline = self.ready == 0 and is_embedded(self.engine)
+        return Pool(builder, self._new_name, ready=self.ready, returners=0 if inline else 3,
                     warmer=_EngineWarmer(self.engine, builder) if self.warm_engines else None)
 
     def pool(self, datakits: Iterable[str | Path | Datakit],
@@ -128,6 +136,11 @@ class DatabaseFactory:
 
         if build not in ("models", "migrations"):
             raise UsageError(f"unknown build {build!r}", "build from 'models' (create_all) or 'migrations' (Alembic)")
+        datakits = list(datakits) if not isinstance(datakits, (str, Path, Datakit)) else [datakits]
+        asked = _request_key(datakits, data, build)
+        pool = self._asked.get(asked) if asked is not None else None
+        if pool is not None and not self._closed:
+            return pool  # the same request as before, without data files: no path resolved again
         kits = load_datakits(datakits, requires=False)
         dirs = [*data_dirs_of(kits), *(Path(d) for d in (data or []))]
         key = kits_key(kits) + ((f"data:{content_hash(dirs)}",) if dirs else ())
@@ -139,6 +152,8 @@ class DatabaseFactory:
             if pool is None:
                 pool = self._pools[key] = self._new_pool(self._builder(kits, dirs, build))
                 pool.kits = kits  # type: ignore[attr-defined]
+            if asked is not None and not dirs:  # rows from files: their content is hashed per request
+                self._asked[asked] = pool
             return pool
 
     def snapshot_pool(self, name: str, datakits: Iterable[str | Path | Datakit] | None = None) -> Pool:
@@ -197,6 +212,7 @@ class DatabaseFactory:
             schema_map=builder.schema_map(name),
             attached=builder.attached(name) if hasattr(builder, "attached") else {},
             handout_s=time.perf_counter() - started, _factory=self, _warm=pool.claim_warm(name),
+            _connect_first=pool.warm_opener(name),
         )
         with self._lock:
             self._live[name] = db
@@ -208,7 +224,9 @@ class DatabaseFactory:
             self._live.pop(db.name, None)
             if self.keep:
                 self.kept.append(db)
-                return
+        if self.keep:
+            db._pool.keep_out(db.name)  # type: ignore[attr-defined]
+            return
         db._pool.give_back(db.name)  # type: ignore[attr-defined]
 
     def wait_for_drops(self, timeout: float = 60.0) -> None:
@@ -217,14 +235,21 @@ class DatabaseFactory:
             pool.wait_for_drops(timeout)
 
     # -- shutdown -----------------------------------------------------------
-    def close(self, *, keep: bool | None = None) -> None:
-        """Drop every database handed out and every one held ready; stop the threads.  Idempotent."""
+    def close(self, *, keep: bool | None = None, abandon: bool = False) -> None:
+        """Drop every database handed out and every one held ready; stop the threads.  Idempotent.
+
+        ``abandon``: the server is about to be removed with everything on it, so databases
+        are disconnected but not dropped (the session's end does not wait on DROP DATABASE).
+        """
         keep = self.keep if keep is None else keep
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             live = list(self._live.values())
+        if abandon and not keep:
+            for pool in self._pools.values():
+                pool.abandon()
         if keep:
             self.kept.extend(live)
         for db in live:
@@ -244,12 +269,35 @@ class DatabaseFactory:
         self.close()
 
 
+def _request_key(datakits: list[Any], data: Iterable[str | Path] | None, build: str) -> tuple[Any, ...] | None:
+    """What a pool request asked, as given (absolute paths and Datakit objects), to find its
+    pool again without resolving paths per hand-out; None when a path is relative (the
+    working directory could change) or data directories are asked for."""
+    if data:
+        return None
+    parts: list[Any] = [build]
+    for item in datakits:
+        if isinstance(item, Datakit):
+            parts.append(("kit", id(item)))
+        elif isinstance(item, (str, Path)) and Path(item).is_absolute():
+            parts.append(("path", str(item)))
+        else:
+            return None
+    return tuple(parts)
+
+
 class _EngineWarmer:
-    """Connects an engine to each database as it becomes ready (in the pool's threads)."""
+    """Connects an engine to each database as it becomes ready (in the pool's threads).
+
+    SQLite's are ``lazy``: opened by the first ``create_engine()``, in the test's thread.
+    Connecting to a file saves no handshake, and opening an engine is Python work: done in
+    a pool thread, it takes the interpreter lock from the test it was meant to spare.
+    """
 
     def __init__(self, engine: str, builder: Builder) -> None:
         self.engine = engine
         self.builder = builder
+        self.lazy = is_embedded(engine)
         self._dialect = SharedDialect()  # one dialect set-up per pool, not one per database
 
     def open(self, name: str) -> Any:
@@ -317,12 +365,15 @@ def server_snapshot(server: Any, db: Any, name: str, *, replace: bool = False) -
     return take(url, name, replace=replace)
 
 
-def close_server_databases(server: Any, *, keep: bool = False) -> None:
-    """Drop everything ``server``'s factory holds; call before the server goes away."""
+def close_server_databases(server: Any, *, keep: bool = False, abandon: bool = False) -> None:
+    """Drop everything ``server``'s factory holds; call before the server goes away.
+
+    ``abandon``: the server is removed right after, with its databases: close, drop nothing.
+    """
     with _REGISTRY_LOCK:
         factory = _BY_SERVER.pop(server, None)
     if factory is not None:
-        factory.close(keep=keep or factory.keep)
+        factory.close(keep=keep or factory.keep, abandon=abandon)
 
 
 def detach_server_databases(server: Any) -> DatabaseFactory | None:

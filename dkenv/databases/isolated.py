@@ -196,6 +196,7 @@ class IsolatedDatabase:
     _engines: list[Any] = field(default_factory=list, repr=False)
     _dropped: bool = field(default=False, repr=False)
     _warm: Any = field(default=None, repr=False)  # the pool's connected engine, until claimed
+    _connect_first: Any = field(default=None, repr=False)  # else: opens that engine (SQLite, on first use)
 
     def __post_init__(self) -> None:
         if self._warm is not None:
@@ -221,6 +222,11 @@ class IsolatedDatabase:
         warm, self._warm = self._warm, None
         if warm is not None and not kwargs:
             return warm  # already in self._engines
+        connect_first, self._connect_first = self._connect_first, None
+        if connect_first is not None and warm is None and not kwargs:
+            engine = connect_first()  # the pool's warm engine, opened here: nothing to wait for
+            self._engines.append(engine)
+            return engine
         engine = open_engine(self.engine, self.url, self.schema_map, self.attached, **kwargs)
         self._engines.append(engine)
         return engine
@@ -257,6 +263,13 @@ class IsolatedDatabase:
         self._engines.append(engine.sync_engine)
         return engine
 
+    def connection_lost(self) -> bool | None:
+        """Whether the server ended the connection dkenv keeps to this database (it restarted,
+        was killed, or dropped its connections); None when dkenv keeps none to ask."""
+        builder = getattr(getattr(self, "_pool", None), "builder", None)
+        check = getattr(builder, "connection_lost", None)
+        return None if check is None else check(self.name)
+
     def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:
         """Compare the live database with the datakits (default: the ones deployed here)."""
         from dkenv.results import ValidationResult
@@ -291,7 +304,7 @@ class IsolatedDatabase:
         from dkenv.servers.runtime import existing_runtime, release
 
         for engine in self._engines:
-            engine.dispose()
+            engine.pool.dispose()  # its connections closed; no new pool (Engine.dispose makes one)
         self._engines.clear()
         if "target" in self.__dict__ and existing_runtime(self.target) is not None:
             release(self.target)

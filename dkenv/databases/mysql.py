@@ -3,19 +3,32 @@
 MySQL and MariaDB have no template databases: the DDL is compiled once (with placeholder
 schema names) and replayed per database.  A schema ``X`` is a *database* there, so isolated
 database ``d`` holds it as database ``d__X`` (see :func:`dkenv.schema.ddl.physical_schema`).
+
+With PyMySQL, each database has one connection of dkenv's own, opened as it is built and lent
+to the test's first engine (:meth:`MySQLBuilder.creator`), as on PostgreSQL: a test pays no
+handshake (a server thread, authentication, ``SET NAMES``...).  When the test is done the
+connection's session is reset (``COM_RESET_CONNECTION``: transaction, temporary tables,
+variables, prepared statements and locks go) and it waits for the next test.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.config import Target
-from dkenv.databases.build import admin_engine, deploy_into, my_quote, url_for
-from dkenv.databases.recycle import mysql_empty, mysql_end_sessions, mysql_fingerprint
+from dkenv.databases.build import admin_engine, deploy_into, hung_up, my_quote, url_for
+from dkenv.databases.recycle_mysql import (
+    mysql_empty,
+    mysql_end_sessions,
+    mysql_fingerprint,
+    mysql_schema_writes,
+)
 from dkenv.datakit import Datakit
 from dkenv.engines import describe_db_error
+from dkenv.engines.mysql import loopback_args
 from dkenv.errors import DeployError
 from dkenv.schema import (
     all_tables,
@@ -53,6 +66,7 @@ class MySQLBuilder:
         self.build = build  # "models": DDL compiled from them; "migrations": captured after Alembic ran
         self.rows: list[str] = []  # rows the migrations wrote (alembic_version, seeds): put back on recycle
         self._fingerprints: dict[str, str] = {}
+        self._marks: dict[str, int | None] = {}  # database -> the server's schema-write count when it was ready
         self._stats_expiry = True  # MySQL 8's information_schema cache setting; False once refused
         self.admin_url = url
         self.admin_database = make_url(url).database or ""
@@ -62,6 +76,9 @@ class MySQLBuilder:
         self._admin = admin_engine(url)
         self._deployed_once = False
         self._first_lock = threading.Lock()
+        self._services: dict[str, Any] = {}  # database -> dkenv's own (lendable) PyMySQL connection to it
+        self._services_lock = threading.Lock()
+        self._lends = make_url(url).get_driver_name() == "pymysql"
 
     def prepare(self) -> None:
         if self.build == "migrations":
@@ -101,23 +118,119 @@ class MySQLBuilder:
             if self.recycle_mode == "reset":
                 with self._admin.connect() as conn:
                     self._fingerprints[name] = mysql_fingerprint(conn, names)
+            if self._lends:
+                self._service(name)  # opened here, in the pool's thread: a test's engine borrows it
+            if self.recycle_mode == "reset":
+                with self._admin.connect() as conn:
+                    self._marks[name] = mysql_schema_writes(conn)
         except BaseException:
             self.drop(name)
             raise
 
     def recycle(self, name: str) -> bool:
-        """Make a returned database pristine again, if its schema is as built; else False."""
+        """Make a returned database pristine again, if its schema is as built; else False.
+
+        The schema is as built when the server ran no statement that can change one since the
+        database was ready (:func:`~dkenv.databases.recycle_mysql.mysql_schema_writes`, one cheap
+        query); otherwise its ``information_schema`` fingerprint is compared (~5 ms).
+        """
         if self.recycle_mode != "reset" or name not in self._fingerprints:
             return False
         names = self.databases_of(name)
+        service = self._returned_service(name)
+        keep = [service.thread_id()] if service is not None else []
         with self._admin.connect() as conn:
-            mysql_end_sessions(conn, names)
-            if mysql_fingerprint(conn, names) != self._fingerprints[name]:
+            mysql_end_sessions(conn, names, keep=keep)
+            mark, writes = self._marks.pop(name, None), mysql_schema_writes(conn)
+            quiet = mark is not None and writes == mark  # nothing that can change a schema, anywhere
+            if not quiet and mysql_fingerprint(conn, names) != self._fingerprints[name]:
                 return False
             self._stats_expiry = mysql_empty(conn, names, stats_expiry=self._stats_expiry)
             for sql in self.rows:
                 conn.exec_driver_sql(sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1))
+        if service is not None:
+            self._reset_service(name, service)
+        # The count before the reset: what the reset runs moves none of it, and anything run by
+        # others meanwhile only makes the next recycle compare the fingerprint.
+        self._marks[name] = writes
         return True
+
+    # -- dkenv's own connection per database (PyMySQL), lent to each test's first engine ------
+    def creator(self, name: str) -> Callable[[], Any] | None:
+        """A DBAPI ``creator`` for a test's first engine that lends dkenv's own connection
+        first (later connections of the engine are new ones); None for other drivers."""
+        if not self._lends:
+            return None
+        first = [True]
+
+        def connect() -> Any:
+            if first[0]:
+                first[0] = False
+                conn = self._service(name)
+                conn.lent = True
+                return conn
+            return self._connect(name)
+
+        return connect
+
+    def _connect(self, name: str) -> Any:
+        """A new lendable PyMySQL connection to ``name``, as SQLAlchemy's dialect would open it."""
+        from sqlalchemy.engine import make_url
+
+        url = self.url(name)
+        cargs, cparams = self._admin.dialect.create_connect_args(make_url(url))
+        return _lendable()(*cargs, **{**cparams, **loopback_args(url)})
+
+    def _service(self, name: str) -> Any:
+        """dkenv's own connection to ``name`` (opened once; a new one if the last never came back)."""
+        with self._services_lock:
+            conn = self._services.pop(name, None)
+        if conn is not None and (not conn.open or conn.lent):
+            conn.really_close()  # still out with an engine that never closed it: never reused
+            conn = None
+        if conn is None:
+            conn = self._connect(name)
+        with self._services_lock:
+            self._services[name] = conn
+        return conn
+
+    def _returned_service(self, name: str) -> Any:
+        """The service connection of a returned database, if its test gave it back; else none."""
+        with self._services_lock:
+            conn = self._services.get(name)
+        if conn is not None and (conn.lent or not conn.open):
+            self._close_service(name)  # kept by an engine the test never closed: its session ends
+            return None
+        return conn
+
+    def _reset_service(self, name: str, conn: Any) -> None:
+        """The session as new (``COM_RESET_CONNECTION``, then what connecting set: character
+        set, autocommit off, the database); a server that cannot reset gets a new connection."""
+        try:
+            conn._execute_command(_COM_RESET_CONNECTION, b"")
+            conn._read_ok_packet()
+            conn.set_character_set(conn.charset, conn.collation)
+            conn.autocommit(False)
+            conn.select_db(name)
+        except Exception:  # noqa: BLE001 - older servers: the next lend opens a new connection
+            self._close_service(name)
+
+    def connection_lost(self, name: str) -> bool | None:
+        """Whether the server ended dkenv's own connection to ``name``; None without one."""
+        with self._services_lock:
+            conn = self._services.get(name)
+        if conn is None:
+            return None
+        return not conn.open or hung_up(conn._sock.fileno())
+
+    def _close_service(self, name: str) -> None:
+        with self._services_lock:
+            conn = self._services.pop(name, None)
+        if conn is not None:
+            try:
+                conn.really_close()
+            except Exception:  # noqa: BLE001 - a gone server closed it already
+                pass
 
     def _deploy_first(self, name: str) -> None:
         deploy_into(self.url(name), "mysql", f"isolated database {name}", self.kits, self.schema_map(name),
@@ -167,6 +280,8 @@ class MySQLBuilder:
     def drop(self, name: str) -> None:
         """End sessions still using the database (DROP would wait on their locks), then drop."""
         self._fingerprints.pop(name, None)
+        self._marks.pop(name, None)
+        self._close_service(name)
         names = self.databases_of(name)
         with self._admin.connect() as conn:
             mysql_end_sessions(conn, names)
@@ -177,4 +292,37 @@ class MySQLBuilder:
         return url_for(self.admin_url, name)
 
     def close(self) -> None:
+        with self._services_lock:
+            names = list(self._services)
+        for name in names:
+            self._close_service(name)
         self._admin.dispose()
+
+
+#: MySQL's protocol command that resets a session without a new handshake (MariaDB 10.2.4+, MySQL 5.7+).
+_COM_RESET_CONNECTION = 0x1F
+
+
+@functools.cache
+def _lendable() -> type:
+    """PyMySQL's connection class, with a ``close()`` that only gives a lent connection back."""
+    import pymysql.connections
+
+    class LendableConnection(pymysql.connections.Connection):  # type: ignore[misc]
+        lent = False
+
+        def close(self) -> None:
+            if self.lent:
+                self.lent = False  # back with dkenv, which resets its session before lending it again
+                return
+            super().close()
+
+        def really_close(self) -> None:
+            self.lent = False
+            if self.open:
+                try:
+                    super().close()
+                except Exception:  # noqa: BLE001 - the server is gone: drop the socket
+                    self._force_close()
+
+    return LendableConnection

@@ -70,13 +70,16 @@ class Pool:
         self._cond = threading.Condition(threading.RLock())
         self._building = 0
         self._recycling = 0
+        self._out = 0  # handed out and not given back yet: a recycling pool gets them back
+        self._abandoned = False  # the server goes with everything on it: nothing is dropped
+        self._waiting = 0  # take() calls waiting with nothing ready
         self._error: BaseException | None = None
         self._closed = False
         self._prepared = False
         self._prepare_lock = threading.Lock()
         self._builder_thread: threading.Thread | None = None
         self._returns: queue.Queue[tuple[str, bool] | None] = queue.Queue()
-        self._returner_count = max(1, returners)
+        self._returner_count = max(0, returners)  # 0: returned databases are dropped by the caller
         self._returners: list[threading.Thread] = []
         self._unfinished = 0
         self.cold_start_s: float | None = None
@@ -102,7 +105,7 @@ class Pool:
                 self._builder_thread = threading.Thread(target=self._fill, name="dkenv-pool-builder",
                                                         daemon=True)
                 self._builder_thread.start()
-            if not self._returners:
+            if not self._returners and self._returner_count:
                 # Recycling and dropping wait on the server; two at a time double the pace.
                 self._returners = [threading.Thread(target=self._return_loop, name=f"dkenv-pool-returner-{i}",
                                                     daemon=True) for i in range(self._returner_count)]
@@ -133,8 +136,14 @@ class Pool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"no isolated {self.builder.engine} database ready after {timeout:.0f} s")
-                self._cond.wait(min(left, 1.0))
+                self._waiting += 1
+                self._cond.notify_all()  # demand beyond what is on its way: the builder builds
+                try:
+                    self._cond.wait(min(left, 1.0))
+                finally:
+                    self._waiting -= 1
             name = self._ready.popleft()
+            self._out += 1
             self._cond.notify_all()  # the builder refills
             return name
 
@@ -143,14 +152,34 @@ class Pool:
         with self._cond:
             return self._warm.pop(name, None)
 
+    def warm_opener(self, name: str) -> Callable[[], Any] | None:
+        """For a ``lazy`` warmer: what opens ``name``'s warm engine in the caller's thread."""
+        warmer = self._warmer
+        if warmer is None or not getattr(warmer, "lazy", False):
+            return None
+        return lambda: warmer.open(name)
+
     def give_back(self, name: str) -> None:
         """Recycle or drop ``name`` off the critical path (at once when the pool is closing)."""
         with self._cond:
+            self._out = max(0, self._out - 1)
             queued = not self._closed and bool(self._returners)
             if queued:
                 self._queue(name, recycle=self._recycles)
         if not queued:
             self._quiet_drop(name)
+
+    def keep_out(self, name: str) -> None:
+        """``name`` is kept by its user (``keep``): it will not come back to be recycled."""
+        with self._cond:
+            self._out = max(0, self._out - 1)
+            self._cond.notify_all()
+
+    def abandon(self) -> None:
+        """The server is about to be removed with its databases: from now on databases are
+        only disconnected, never dropped (a DROP DATABASE each would only delay the removal)."""
+        with self._cond:
+            self._abandoned = True
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop building, drop the ready databases, finish pending returns.  Idempotent."""
@@ -189,12 +218,24 @@ class Pool:
         return True
 
     # -- threads ----------------------------------------------------------------
+    def _short(self) -> bool:
+        """Whether to build one more database (called holding the lock).
+
+        A database being recycled counts as on its way, and so, in a pool that recycles, does
+        one handed out: it comes back when its test ends.  Building ahead of that would leave
+        the pool full when it does, and a recycled database would be dropped for a new one
+        (a CREATE and a DROP DATABASE per test).  A request waiting with nothing ready still
+        gets a build: the pool grows as fast as demand, no faster.
+        """
+        coming = len(self._ready) + self._building + self._recycling
+        if coming < self.ready_target and (not self._recycles or coming + self._out < self.ready_target):
+            return True
+        return self._waiting > coming
+
     def _fill(self) -> None:
         while True:
             with self._cond:
-                # A database being recycled counts as on its way: no build for it.
-                while not self._closed and self._error is None and \
-                        len(self._ready) + self._building + self._recycling >= self.ready_target:
+                while not self._closed and self._error is None and not self._short():
                     self._cond.wait()
                 if self._closed or self._error is not None:
                     return
@@ -259,7 +300,7 @@ class Pool:
 
     def _open_warm(self, name: str) -> None:
         """Connect to a database about to be ready, so its first query needs no handshake."""
-        if self._warmer is None:
+        if self._warmer is None or getattr(self._warmer, "lazy", False):
             return
         try:
             warm = self._warmer.open(name)
@@ -279,6 +320,8 @@ class Pool:
 
     def _quiet_drop(self, name: str) -> None:
         self._close_warm(name)  # closed before DROP DATABASE: nothing of ours holds it open
+        if self._abandoned:
+            return
         try:
             self.builder.drop(name)
         except Exception:  # noqa: BLE001 - a gone server has nothing left to drop

@@ -27,16 +27,19 @@ from dkenv.databases.build import (
     build_ddl,
     data_key,
     deploy_into,
+    hung_up,
     pg_quote,
     url_for,
 )
 from dkenv.databases.recycle import (
+    PG_DISCARD_SESSION,
     PG_EMPTY_AS_SUPERUSER,
     PG_END_SESSIONS,
     PgBaseline,
     pg_baseline,
     pg_ddl_probe,
     pg_empty,
+    pg_empty_statements,
     pg_is_superuser,
     pg_restore,
 )
@@ -69,6 +72,7 @@ class PostgresBuilder:
         self._ddl_probe: str | None = None  # "schema changed since the copy?" (recycle.pg_ddl_probe)
         self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
         self._superuser = False  # dkenv's containers: empty in one statement (recycle.PG_EMPTY_AS_SUPERUSER)
+        self._empty_sql: str | None = None  # superuser, template without rows: recycle.pg_empty_statements
         self.admin_url = url
         self.kits = list(kits)
         self.strategy = strategy.upper() if strategy else "FILE_COPY"
@@ -78,6 +82,7 @@ class PostgresBuilder:
         self._admin = admin_engine(url)
         self._create_lock = threading.Lock()  # one CREATE DATABASE from the template at a time
         self._services: dict[str, Any] = {}  # database -> dkenv's recycling connection to it
+        self._probes: dict[str, Any] = {}  # database -> a connection holding the prepared schema probe
         self._services_lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -136,43 +141,78 @@ class PostgresBuilder:
         sql = f"CREATE DATABASE {pg_quote(name)} TEMPLATE {pg_quote(self.template or '')}{strategy}"
         with self._create_lock:
             self._execute_retrying(sql)
+        self._service(name)  # dkenv's own connection, opened here: a test's engine borrows it
         if self.recycle_mode == "reset" and self._ddl_probe is None:
             # Copies share the template's catalog and its transaction stamps: one probe serves all.
             with self._connect(name) as conn, conn.cursor() as cursor:
                 self._baseline = pg_baseline(cursor)
                 self._superuser = pg_is_superuser(cursor)
                 self._ddl_probe = pg_ddl_probe(cursor, self._baseline.next_xid)
+                if self._superuser and self._baseline.plain:
+                    self._empty_sql = pg_empty_statements(cursor, self._baseline)
 
     def recycle(self, name: str) -> bool:
-        """Truncate a returned database whose catalog is still the template's; else False.
+        """Empty a returned database whose catalog is still the template's; else False.
 
         Runs on the database's service connection (opened once, kept while the database
-        lives), so a recycle costs no handshake; and in two round trips after the session's
-        reset (each one wakes a server process: on a loaded machine that is what a reset
-        costs most): ending other sessions and the schema probe, then emptying and COMMIT.
+        lives), so a recycle costs no handshake.  On dkenv's containers (a superuser, a
+        template without rows) it is two round trips: on the service connection the
+        session's reset (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other
+        sessions ended, rows and sequences put back and committed; then the schema probe,
+        prepared once on a second connection of dkenv's that no test ever gets (planning
+        its ~60 catalog scans cost as much as running them).  The emptying commits before
+        the probe answers; a changed database is dropped whatever it holds.
         """
         if self.recycle_mode != "reset" or self._ddl_probe is None:
             return False
-        conn = self._service(name)
+        conn = self._service(name, reset=False)
         try:
+            conn.rollback()  # a transaction the test left open (nothing is sent when there is none)
             conn.autocommit = True  # BEGIN/COMMIT sent with the statements: psycopg2's would be round trips
             with conn.cursor() as cursor:
                 # A session that will not die makes the reset wait 10 s at most: then it is dropped.
-                cursor.execute(f"BEGIN; {PG_END_SESSIONS}; SET LOCAL lock_timeout = '10s'; {self._ddl_probe}")
-                same = not cursor.fetchone()[0]
-                plain = self._baseline is None or self._baseline.plain
-                if same and plain and self._superuser:
-                    cursor.execute(f"{PG_EMPTY_AS_SUPERUSER}; COMMIT")
+                if self._empty_sql is not None:
+                    probe = self._probe(name)
+                    cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; {PG_END_SESSIONS} "
+                                   f"AND a.pid <> {int(probe.info.backend_pid)}; {self._empty_sql}; COMMIT")
+                    with probe.cursor() as probing:
+                        probing.execute("EXECUTE dkenv_probe")
+                        same = not probing.fetchone()[0]
                 else:
-                    if same and plain:
-                        pg_empty(cursor)
-                    elif same:
-                        same = pg_restore(cursor, self._baseline)  # type: ignore[arg-type]
-                    cursor.execute("COMMIT" if same else "ROLLBACK")
-            conn.autocommit = False
+                    same = self._recycle_in_steps(cursor)
+            _session_as_new(conn)
         except BaseException:
             self._close_service(name)
             raise
+        return same
+
+    def _probe(self, name: str) -> Any:
+        """dkenv's probing connection to ``name``: the schema probe prepared on it, never lent."""
+        with self._services_lock:
+            conn = self._probes.get(name)
+        if conn is None or conn.closed:
+            conn = self._connect(name).thing
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(f"PREPARE dkenv_probe AS {self._ddl_probe}")
+            with self._services_lock:
+                self._probes[name] = conn
+        return conn
+
+    def _recycle_in_steps(self, cursor: Any) -> bool:
+        """:meth:`recycle` for a template with rows or a role that is not a superuser."""
+        cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; {PG_END_SESSIONS}; SET LOCAL lock_timeout = '10s'; "
+                       f"{self._ddl_probe}")
+        same = not cursor.fetchone()[0]
+        plain = self._baseline is None or self._baseline.plain
+        if same and plain and self._superuser:
+            cursor.execute(f"{PG_EMPTY_AS_SUPERUSER}; COMMIT")
+            return True
+        if same and plain:
+            pg_empty(cursor)
+        elif same:
+            same = pg_restore(cursor, self._baseline)  # type: ignore[arg-type]
+        cursor.execute("COMMIT" if same else "ROLLBACK")
         return same
 
     def creator(self, name: str) -> Callable[[], Any]:
@@ -194,8 +234,9 @@ class PostgresBuilder:
 
         return connect
 
-    def _service(self, name: str) -> Any:
-        """dkenv's own connection to ``name``, its session as new (opened once per database)."""
+    def _service(self, name: str, *, reset: bool = True) -> Any:
+        """dkenv's own connection to ``name``, its session as new unless not ``reset`` (a
+        recycle resets it along with the database); opened once per database."""
         with self._services_lock:
             conn = self._services.pop(name, None)
         if conn is not None and (conn.closed or conn.lent):
@@ -203,11 +244,20 @@ class PostgresBuilder:
             conn = None
         if conn is None:
             conn = self._connect(name).thing
-        elif not conn.fresh:  # a recycle reset it already: no second DISCARD ALL
+        elif reset and not conn.fresh:  # a recycle reset it already: no second DISCARD ALL
             _reset_session(conn)
         with self._services_lock:
             self._services[name] = conn
         return conn
+
+    def connection_lost(self, name: str) -> bool | None:
+        """Whether the server ended dkenv's own connection to ``name`` (restarted, killed);
+        None when there is none to ask.  A look at its socket: no round trip."""
+        with self._services_lock:
+            conn = self._services.get(name)
+        if conn is None:
+            return None
+        return bool(conn.closed) or hung_up(conn.fileno())
 
     def disconnect(self, name: str) -> None:
         """Close dkenv's own connection to ``name`` (a snapshot needs a quiet database)."""
@@ -216,11 +266,13 @@ class PostgresBuilder:
     def _close_service(self, name: str) -> None:
         with self._services_lock:
             conn = self._services.pop(name, None)
-        if conn is not None:
-            try:
-                conn.really_close()
-            except Exception:  # noqa: BLE001 - a gone server closed it already
-                pass
+            probe = self._probes.pop(name, None)
+        for each in (conn, probe):
+            if each is not None:
+                try:
+                    each.really_close()
+                except Exception:  # noqa: BLE001 - a gone server closed it already
+                    pass
 
     def _connect(self, name: str) -> Any:
         """A psycopg2 connection to ``name`` that dkenv can lend (closed by ``with``).
@@ -255,7 +307,7 @@ class PostgresBuilder:
 
     def close(self) -> None:
         with self._services_lock:
-            names = list(self._services)
+            names = {*self._services, *self._probes}
         for name in names:
             self._close_service(name)
         self._admin.dispose()
@@ -314,6 +366,11 @@ def _reset_session(conn: Any) -> None:
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("DISCARD ALL")
+    _session_as_new(conn)
+
+
+def _session_as_new(conn: Any) -> None:
+    """psycopg2's own session state back to its defaults, after the server's was reset."""
     conn.autocommit = False
     conn.set_session(isolation_level="DEFAULT", readonly="DEFAULT", deferrable="DEFAULT")
     conn.fresh = True

@@ -4,8 +4,9 @@ Dropping and rebuilding is what a returned database costs most: ~300 ms of CREAT
 a 50-table datakit on InnoDB, and on PostgreSQL a DROP DATABASE plus a FILE_COPY clone, each
 forcing checkpoints that grow with what the tests wrote.  Most tests only write rows, so a
 returned database is compared with itself as built — everything but the rows: on MySQL a hash
-of ``information_schema``, on PostgreSQL whether any catalog row is newer than the copy (see
-:func:`pg_ddl_probe`) — and when nothing differs, only its rows and sequences are reset.  Any
+of ``information_schema`` (:mod:`dkenv.databases.recycle_mysql`), on PostgreSQL (this module)
+whether any catalog row is newer than the copy (see :func:`pg_ddl_probe`) — and when nothing
+differs, only its rows and sequences are reset.  Any
 difference (a table added, a column altered, a view, trigger, function or extension created)
 and the database is dropped and rebuilt as before.  Sessions still connected are ended first,
 so half-done transactions roll back and nothing holds a lock.
@@ -18,127 +19,8 @@ means a new copy, since reloading it would cost more.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
-
-from dkenv.databases.build import my_quote
-
-
-def _in(sql: str) -> Any:
-    from sqlalchemy import bindparam, text
-
-    return text(sql).bindparams(bindparam("names", expanding=True))
-
-
-# ---------------------------------------------------------------------------
-# MySQL / MariaDB: one isolated database is several MySQL databases (its own + one per schema)
-# ---------------------------------------------------------------------------
-_MYSQL_FINGERPRINT = (
-    "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_COLLATION, CREATE_OPTIONS "
-    "FROM information_schema.TABLES WHERE TABLE_SCHEMA IN :names ORDER BY 1, 2",
-    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_DEFAULT, IS_NULLABLE, "
-    "COLUMN_TYPE, COLLATION_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN :names "
-    "ORDER BY 1, 2, 4",
-    "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NON_UNIQUE, SUB_PART "
-    "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN :names ORDER BY 1, 2, 3, 4",
-    "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UNIQUE_CONSTRAINT_SCHEMA, "
-    "REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS "
-    "WHERE CONSTRAINT_SCHEMA IN :names ORDER BY 1, 2, 3",
-    "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE "
-    "FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN :names ORDER BY 1, 2, 3",
-    "SELECT TRIGGER_SCHEMA, TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS "
-    "WHERE TRIGGER_SCHEMA IN :names ORDER BY 1, 2",
-    "SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
-    "WHERE ROUTINE_SCHEMA IN :names ORDER BY 1, 2",
-    "SELECT EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN :names ORDER BY 1, 2",
-)
-
-
-def mysql_end_sessions(conn: Any, names: list[str]) -> None:
-    """KILL sessions whose current database is one of ``names`` (their locks block DDL and DELETE)."""
-    rows = conn.execute(_in("SELECT ID FROM information_schema.PROCESSLIST WHERE DB IN :names "
-                            "AND ID <> CONNECTION_ID()"), {"names": names}).fetchall()
-    for (pid,) in rows:
-        try:
-            conn.exec_driver_sql(f"KILL {int(pid)}")
-        except Exception:  # noqa: BLE001 - it ended by itself
-            pass
-
-
-def _one_round_trip(queries: tuple[str, ...]) -> str:
-    """The fingerprint queries as one ``UNION ALL`` of (query number, row as one quoted string)."""
-    parts = []
-    for i, sql in enumerate(queries):
-        columns, rest = sql[len("SELECT "):].split(" FROM ", 1)
-        quoted = ", ".join(f"QUOTE({c.strip()})" for c in columns.split(","))
-        parts.append(f"SELECT {i} AS q, CONCAT_WS(CHAR(31), {quoted}) AS r FROM {rest.split(' ORDER BY ')[0]}")
-    return " UNION ALL ".join(parts)
-
-
-_MYSQL_FINGERPRINT_ONCE = _one_round_trip(_MYSQL_FINGERPRINT)
-
-
-def mysql_fingerprint(conn: Any, names: list[str]) -> str:
-    """A hash of everything but the rows in the MySQL databases ``names``.
-
-    One round trip where the server has every view asked (rows sorted here); else a query
-    per view, a missing one hashed as ``n/a``.  The two give different hashes, which only
-    costs a rebuild should a server answer one way at build time and the other at reset.
-    """
-    try:
-        rows = sorted(conn.execute(_in(_MYSQL_FINGERPRINT_ONCE), {"names": names}).fetchall())
-        return hashlib.sha256(repr(rows).encode()).hexdigest()
-    except Exception:  # noqa: BLE001 - a view this server lacks (old MySQL): one query each below
-        pass
-    digest = hashlib.sha256()
-    for sql in _MYSQL_FINGERPRINT:
-        try:
-            rows = conn.execute(_in(sql), {"names": names}).fetchall()
-        except Exception:  # noqa: BLE001 - a view this server lacks (old MySQL): same answer each time
-            rows = ["n/a"]
-        digest.update(repr(rows).encode())
-    return digest.hexdigest()
-
-
-def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bool:
-    """Empty every table that has rows and put every moved AUTO_INCREMENT back to 1.
-
-    A table whose counter moved is truncated (one statement: ~2 ms on MariaDB 10.11 against
-    ~5-8 ms for DELETE then ``ALTER TABLE ... AUTO_INCREMENT = 1``); one that only holds rows
-    is deleted from (a few rows: cheaper than a truncation's new table file).
-    ``stats_expiry``: try MySQL 8's statistics cache setting (MariaDB has none). Returns
-    whether the server took it, so the caller stops asking.
-    """
-    if stats_expiry:
-        try:
-            conn.exec_driver_sql("SET SESSION information_schema_stats_expiry = 0")  # MySQL 8 caches them
-        except Exception:  # noqa: BLE001 - MariaDB has no such cache
-            stats_expiry = False
-    tables = conn.execute(_in(
-        "SELECT TABLE_SCHEMA, TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
-        "WHERE TABLE_SCHEMA IN :names AND TABLE_TYPE = 'BASE TABLE'"), {"names": names}).fetchall()
-    if not tables:
-        return stats_expiry
-    probe = " UNION ALL ".join(
-        f"SELECT {i}, EXISTS(SELECT 1 FROM {my_quote(schema)}.{my_quote(table)})"
-        for i, (schema, table, _ai) in enumerate(tables))
-    has_rows = {i for i, found in conn.exec_driver_sql(probe).fetchall() if found}
-    dirty = [t for i, t in enumerate(tables) if i in has_rows or (t[2] or 1) > 1]
-    if not dirty:
-        return stats_expiry
-    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")  # lets TRUNCATE past referencing tables
-    try:
-        for schema, table, counter in dirty:
-            qualified = f"{my_quote(schema)}.{my_quote(table)}"
-            if (counter or 1) > 1:
-                conn.exec_driver_sql(f"TRUNCATE TABLE {qualified}")  # rows and counter in one go
-            else:
-                conn.exec_driver_sql(f"DELETE FROM {qualified}")
-    finally:
-        conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
-    return stats_expiry
-
 
 # ---------------------------------------------------------------------------
 # PostgreSQL: a copy of the template has the template's catalog, OIDs included
@@ -146,8 +28,15 @@ def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bo
 _USER_NS = ("SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'")
 #: Terminate the other sessions on the connected database (their transactions roll back).
-PG_END_SESSIONS = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+#: ``pg_stat_get_activity`` is what the ``pg_stat_activity`` view reads, without its joins: ~3x cheaper.
+PG_END_SESSIONS = ("SELECT pg_terminate_backend(a.pid) FROM pg_stat_get_activity(NULL) a "
+                   "WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                   "AND a.pid <> pg_backend_pid()")
+#: ``DISCARD ALL`` as the statements it stands for (PostgreSQL's documentation lists them).
+#: DISCARD ALL refuses to share a round trip with other statements; these do not, so a reset
+#: sends the session's reset, the emptying and the schema probe at once.
+PG_DISCARD_SESSION = ("CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; "
+                      "SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES")
 
 
 def pg_end_sessions(cursor: Any) -> None:
@@ -268,6 +157,36 @@ def pg_restore(cursor: Any, baseline: PgBaseline) -> bool:
             cursor.execute("SELECT setval(%s::regclass, %s, %s)", (name, want[0], want[1]))
     _delete_rows(cursor, [t for t in tables if t not in baseline.rows])
     return True
+
+
+def pg_empty_statements(cursor: Any, baseline: PgBaseline) -> str:
+    """Statements that put a copy with an unchanged catalog back to a plain ``baseline``, for
+    a superuser: every table's rows deleted (``ONLY``: each table once, partitions and
+    inheritance children being tables of their own) with foreign-key triggers off, and
+    every sequence that was used set back.  Built once from the copy's catalog, which an
+    unchanged copy shares; a table a test dropped makes them fail, and the copy is dropped.
+
+    One statement for the tables (a data-modifying ``WITH`` is planned once, and a DELETE
+    of an empty table reads nothing) and one for the sequences: ~0.4 ms on PostgreSQL 15
+    for 13 tables and 12 sequences, against ~0.7 ms for a loop that checks each table first.
+    """
+    tables, sequences = _relations(cursor)
+    cursor.execute("SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace IN "
+                   f"({_USER_NS}) AND c.relkind = 'r' ORDER BY 1")
+    plain_tables = [name for (name,) in cursor.fetchall()]  # not partitioned parents: they hold no rows
+    parts = ["SET LOCAL session_replication_role = replica"]
+    if plain_tables:
+        parts.append("WITH " + ", ".join(f"d{i} AS (DELETE FROM ONLY {t})" for i, t in enumerate(plain_tables))
+                     + " SELECT 1")
+    resets = [f"SELECT setval({_literal(s)}::regclass, {int(baseline.sequences[s][0])}, false) FROM {s} "
+              "WHERE is_called" for s in sequences if s in baseline.sequences]
+    if resets:
+        parts.append(" UNION ALL ".join(resets))
+    return "; ".join(parts)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def pg_is_superuser(cursor: Any) -> bool:

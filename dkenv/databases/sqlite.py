@@ -12,6 +12,7 @@ surface of a container server over a temporary directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -94,10 +95,13 @@ class SqliteBuilder:
             shutil.copyfile(source, schema_file(main, schema))
 
     def drop(self, name: str) -> None:
-        main = self.main_file(name)
-        for path in (main, *(schema_file(main, s) for s in self.schema_files)):
+        main = str(self.main_file(name))
+        for path in (main, *(str(schema_file(Path(main), s)) for s in self.schema_files)):
             for suffix in ("", *_SIDE_FILES):
-                Path(str(path) + suffix).unlink(missing_ok=True)
+                try:
+                    os.unlink(path + suffix)
+                except FileNotFoundError:
+                    pass
 
     def url(self, name: str) -> str:
         return f"sqlite:///{self.main_file(name)}"

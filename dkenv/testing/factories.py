@@ -222,7 +222,7 @@ def resolve_build(request: pytest.FixtureRequest) -> str:
     return str(build)
 
 
-def _remove(server: Any, close_databases: Callable[[Any], None]) -> None:
+def _remove(server: Any, close_databases: Callable[..., None]) -> None:
     """Drop the server's databases and remove it; an engine that stopped answering is one
     warning line (the next dkenv command reaps the container once its owner is gone)."""
     import warnings
@@ -231,7 +231,7 @@ def _remove(server: Any, close_databases: Callable[[Any], None]) -> None:
 
     try:
         try:
-            close_databases(server)
+            close_databases(server, abandon=_removed_with_its_databases(server))
         finally:
             server.stop()
     except Exception as exc:  # noqa: BLE001 - Docker SDK/requests errors: one line, not a traceback
@@ -239,6 +239,14 @@ def _remove(server: Any, close_databases: Callable[[Any], None]) -> None:
         warnings.warn(DkenvServerWarning(
             f"dkenv: could not remove {server.engine} server {server.name} ({type(exc).__name__}: "
             f"{first}); the next dkenv command reaps it"), stacklevel=2)
+
+
+def _removed_with_its_databases(server: Any) -> bool:
+    """Whether stopping ``server`` removes it with everything on it (a container this process
+    removes, a SQLite directory of its own): then its databases need no DROP first."""
+    if is_embedded(server.engine):
+        return bool(getattr(server, "_owns_dir", False)) and not getattr(server, "keep", False)
+    return bool(getattr(server, "remove_on_stop", False))
 
 
 def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,

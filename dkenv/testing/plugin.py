@@ -215,7 +215,7 @@ def dkenv_engine(request: pytest.FixtureRequest, dkenv_database: IsolatedDatabas
     try:
         yield engine
     finally:
-        engine.dispose()
+        engine.pool.dispose()  # its connections closed (the database's drop closes them too); no new pool
 
 
 @pytest.fixture

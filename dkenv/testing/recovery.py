@@ -4,8 +4,10 @@
 restart leaves it stopped; ``docker rm -f`` leaves nothing.  Before, the plugin kept the old
 URL and every later test failed with a raw ``OperationalError``.  Now:
 
-* each hand-out of a test database first checks that the server's port still accepts a TCP
-  connection (about 0.1 ms on loopback; nothing else is asked of the engine while it does);
+* each database handed out is checked before the test gets it: the connection dkenv keeps
+  to it (the warm one) must not have been ended by the server, which a look at its socket
+  tells without a round trip; a database without one has the server's port tried with a TCP
+  connection instead (which costs the server a process or a thread per hand-out);
 * when it does not, the server object follows its container (new port; a stopped one is
   started again) or, with the container gone, is re-pointed at a replacement started with
   the same options (under xdist: shared by the run's workers again).  The old database
@@ -93,21 +95,23 @@ _ATTEMPTS = 3
 def hand_out(server: Any, open_database: Callable[[], Any], *, timeout: float = 60.0) -> Any:
     """``open_database()`` on a server that may be going away under it.
 
-    A watched server is checked first (:func:`ensure_alive`).  When the hand-out itself then
-    fails with a driver error -- the server went down between the check and the hand-out,
-    e.g. while ``docker restart`` was stopping it -- the server is recovered and the hand-out
-    tried again (three attempts within ``timeout``); then one :class:`~dkenv.errors.DkenvError` line.
+    The database handed out from a watched server is checked before the test gets it
+    (:func:`_usable`): when the server ended the connection dkenv keeps to it, or its port
+    went dead, it is given back, the server recovered and another one handed out.  When the
+    hand-out itself fails with a driver error -- the server went down between the check and
+    the hand-out, e.g. while ``docker restart`` was stopping it -- the server is recovered
+    and the hand-out tried again (three attempts within ``timeout``); then one
+    :class:`~dkenv.errors.DkenvError` line.
     """
     import time
 
     from dkenv.errors import EnvironmentFailure
 
-    ensure_alive(server)
     watched = _WATCHED.get(id(server))
     deadline = time.monotonic() + timeout
     for attempt in itertools.count(1):
         try:
-            return open_database()
+            db = open_database()
         except Exception as exc:
             error = _driver_error(exc)
             if watched is None or error is None or type(error).__name__ not in _CONNECTION_ERRORS:
@@ -115,8 +119,23 @@ def hand_out(server: Any, open_database: Callable[[], Any], *, timeout: float = 
             if attempt >= _ATTEMPTS or time.monotonic() > deadline:
                 raise EnvironmentFailure(f"the {server.engine} server {server.name} keeps failing: "
                                          f"{_one_line(error)}", "check the server's logs (`docker logs`)") from None
+        else:
+            if watched is None or _usable(server, db):
+                return db
+            db.drop()  # its server is gone or ended its connection: never handed to a test
+            if attempt >= _ATTEMPTS or time.monotonic() > deadline:
+                raise EnvironmentFailure(f"the {server.engine} server {server.name} keeps dropping its "
+                                         "connections", "check the server's logs (`docker logs`)")
         with _LOCK:
             _recover(watched)
+
+
+def _usable(server: Any, db: Any) -> bool:
+    """Is ``db`` on a live server?  The connection dkenv keeps to it answers without a round
+    trip (:meth:`~dkenv.databases.IsolatedDatabase.connection_lost`); only without one is the
+    server's port asked, by a TCP connection (which costs the server a process or a thread)."""
+    lost = getattr(db, "connection_lost", lambda: None)()
+    return not lost if lost is not None else reachable(server)
 
 
 def _one_line(error: BaseException) -> str:
