@@ -195,8 +195,8 @@ def _pg_take(url: str, name: str, *, replace: bool) -> Snapshot:
                             "SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": source}).scalar()
                         raise DkenvError(
                             f"cannot snapshot {source!r}: {sessions} other session(s) are connected to it",
-                            "close them (engines: dispose(); psql: \\q) and try again; a snapshot needs a "
-                            "quiet database") from None
+                            "close them (engines: dispose(); a dkenv test database: db.disconnect(); psql: \\q) "
+                            "and try again; a snapshot needs a quiet database") from None
                     raise DkenvError(f"snapshot {name!r} failed: {describe_db_error(exc)}") from None
             time.sleep(pause)
             pause = min(pause * 2, 0.25)

@@ -353,15 +353,7 @@ def server_snapshot(server: Any, db: Any, name: str, *, replace: bool = False) -
 
     url = db if isinstance(db, str) else db.url
     if isinstance(db, IsolatedDatabase):
-        from dkenv.servers.runtime import existing_runtime, release
-
-        for engine in db._engines:
-            engine.dispose()
-        builder = getattr(getattr(db, "_pool", None), "builder", None)
-        if hasattr(builder, "disconnect"):
-            builder.disconnect(db.name)  # the connection PostgreSQL's pool keeps (and lends) per database
-        if "target" in db.__dict__ and existing_runtime(db.target) is not None:
-            release(db.target)
+        db.disconnect()
     return take(url, name, replace=replace)
 
 

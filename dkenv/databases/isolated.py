@@ -270,6 +270,20 @@ class IsolatedDatabase:
         check = getattr(builder, "connection_lost", None)
         return None if check is None else check(self.name)
 
+    def disconnect(self) -> None:
+        """Close every connection dkenv and this object's engines hold to the database (the
+        engines stay usable and connect again when asked), so that another process can copy it:
+        ``dkenv snapshot --url``, ``CREATE DATABASE ... TEMPLATE`` need a quiet database."""
+        from dkenv.servers.runtime import existing_runtime, release
+
+        for engine in self._engines:
+            engine.pool.dispose()
+        builder = getattr(getattr(self, "_pool", None), "builder", None)
+        if hasattr(builder, "disconnect"):
+            builder.disconnect(self.name)  # the connection the builder keeps (and lends) per database
+        if "target" in self.__dict__ and existing_runtime(self.target) is not None:
+            release(self.target)
+
     def validate(self, datakits: Iterable[str | Path | Datakit] | None = None) -> ValidationResult:
         """Compare the live database with the datakits (default: the ones deployed here)."""
         from dkenv.results import ValidationResult

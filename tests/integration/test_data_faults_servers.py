@@ -149,6 +149,7 @@ def test_a_url_without_a_driver_uses_the_installed_one(dk, limits_db, tmp_path):
     validated = dk("validate", LIMITS, "--url", plain)
     assert validated.code == 0, validated.err
     if limits_db.engine == "postgres":
+        limits_db.disconnect()  # dkenv keeps a warm connection per test database; a copy needs none
         taken = dk("snapshot", "faults-plain-url", "--url", plain)
         assert taken.code == 0, taken.err
         assert dk("snapshot", "rm", "faults-plain-url", "--url", plain).code == 0
