@@ -37,11 +37,11 @@ from dkenv.databases.recycle import (
     PG_END_SESSIONS,
     PgBaseline,
     pg_baseline,
-    pg_ddl_probe,
     pg_empty,
     pg_empty_statements,
     pg_is_superuser,
     pg_restore,
+    pg_schema_check,
 )
 from dkenv.datakit import Datakit
 from dkenv.schema import all_tables, check_references, ddl_key
@@ -69,7 +69,7 @@ class PostgresBuilder:
             raise ValueError(f"recycle must be 'reset' or 'drop', not {recycle!r}")
         self.data = list(data)  # data directories: the template holds their rows
         self.recycle_mode = recycle
-        self._ddl_probe: str | None = None  # "schema changed since the copy?" (recycle.pg_ddl_probe)
+        self._schema_check: str | None = None  # "schema changed since the copy?" (recycle.pg_schema_check)
         self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
         self._superuser = False  # dkenv's containers: empty in one statement (recycle.PG_EMPTY_AS_SUPERUSER)
         self._empty_sql: str | None = None  # superuser, template without rows: recycle.pg_empty_statements
@@ -82,7 +82,7 @@ class PostgresBuilder:
         self._admin = admin_engine(url)
         self._create_lock = threading.Lock()  # one CREATE DATABASE from the template at a time
         self._services: dict[str, Any] = {}  # database -> dkenv's recycling connection to it
-        self._probes: dict[str, Any] = {}  # database -> a connection holding the prepared schema probe
+        self._checkers: dict[str, Any] = {}  # database -> a connection holding the prepared schema check
         self._services_lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -147,12 +147,12 @@ class PostgresBuilder:
         with self._create_lock:
             self._execute_retrying(sql)
         self._service(name)  # dkenv's own connection, opened here: a test's engine borrows it
-        if self.recycle_mode == "reset" and self._ddl_probe is None:
-            # Copies share the template's catalog and its transaction stamps: one probe serves all.
+        if self.recycle_mode == "reset" and self._schema_check is None:
+            # Copies share the template's catalog and its transaction stamps: one schema check serves all.
             with self._connect(name) as conn, conn.cursor() as cursor:
                 self._baseline = pg_baseline(cursor)
                 self._superuser = pg_is_superuser(cursor)
-                self._ddl_probe = pg_ddl_probe(cursor, self._baseline.next_xid)
+                self._schema_check = pg_schema_check(cursor, self._baseline.next_xid)
                 if self._superuser and self._baseline.plain:
                     self._empty_sql = pg_empty_statements(cursor, self._baseline)
 
@@ -163,12 +163,12 @@ class PostgresBuilder:
         lives), so a recycle costs no handshake.  On dkenv's containers (a superuser, a
         template without rows) it is two round trips: on the service connection the
         session's reset (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other
-        sessions ended, rows and sequences put back and committed; then the schema probe,
+        sessions ended, rows and sequences put back and committed; then the schema check,
         prepared once on a second connection of dkenv's that no test ever gets (planning
         its ~60 catalog scans cost as much as running them).  The emptying commits before
-        the probe answers; a changed database is dropped whatever it holds.
+        the check answers; a changed database is dropped whatever it holds.
         """
-        if self.recycle_mode != "reset" or self._ddl_probe is None:
+        if self.recycle_mode != "reset" or self._schema_check is None:
             return False
         conn = self._service(name, reset=False)
         try:
@@ -177,12 +177,12 @@ class PostgresBuilder:
             with conn.cursor() as cursor:
                 # A session that will not die makes the reset wait 10 s at most: then it is dropped.
                 if self._empty_sql is not None:
-                    probe = self._probe(name)
+                    checker = self._checker(name)
                     cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; {PG_END_SESSIONS} "
-                                   f"AND a.pid <> {int(probe.info.backend_pid)}; {self._empty_sql}; COMMIT")
-                    with probe.cursor() as probing:
-                        probing.execute("EXECUTE dkenv_probe")
-                        same = not probing.fetchone()[0]
+                                   f"AND a.pid <> {int(checker.info.backend_pid)}; {self._empty_sql}; COMMIT")
+                    with checker.cursor() as checking:
+                        checking.execute("EXECUTE dkenv_schema_check")
+                        same = not checking.fetchone()[0]
                 else:
                     same = self._recycle_in_steps(cursor)
             _session_as_new(conn)
@@ -191,23 +191,23 @@ class PostgresBuilder:
             raise
         return same
 
-    def _probe(self, name: str) -> Any:
-        """dkenv's probing connection to ``name``: the schema probe prepared on it, never lent."""
+    def _checker(self, name: str) -> Any:
+        """dkenv's checking connection to ``name``: the schema check prepared on it, never lent."""
         with self._services_lock:
-            conn = self._probes.get(name)
+            conn = self._checkers.get(name)
         if conn is None or conn.closed:
             conn = self._connect(name).thing
             conn.autocommit = True
             with conn.cursor() as cursor:
-                cursor.execute(f"PREPARE dkenv_probe AS {self._ddl_probe}")
+                cursor.execute(f"PREPARE dkenv_schema_check AS {self._schema_check}")
             with self._services_lock:
-                self._probes[name] = conn
+                self._checkers[name] = conn
         return conn
 
     def _recycle_in_steps(self, cursor: Any) -> bool:
         """:meth:`recycle` for a template with rows or a role that is not a superuser."""
         cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; {PG_END_SESSIONS}; SET LOCAL lock_timeout = '10s'; "
-                       f"{self._ddl_probe}")
+                       f"{self._schema_check}")
         same = not cursor.fetchone()[0]
         plain = self._baseline is None or self._baseline.plain
         if same and plain and self._superuser:
@@ -271,8 +271,8 @@ class PostgresBuilder:
     def _close_service(self, name: str) -> None:
         with self._services_lock:
             conn = self._services.pop(name, None)
-            probe = self._probes.pop(name, None)
-        for each in (conn, probe):
+            checker = self._checkers.pop(name, None)
+        for each in (conn, checker):
             if each is not None:
                 try:
                     each.really_close()
@@ -312,7 +312,7 @@ class PostgresBuilder:
 
     def close(self) -> None:
         with self._services_lock:
-            names = {*self._services, *self._probes}
+            names = {*self._services, *self._checkers}
         for name in names:
             self._close_service(name)
         self._admin.dispose()

@@ -5,7 +5,7 @@ a 50-table datakit on InnoDB, and on PostgreSQL a DROP DATABASE plus a FILE_COPY
 forcing checkpoints that grow with what the tests wrote.  Most tests only write rows, so a
 returned database is compared with itself as built — everything but the rows: on MySQL a hash
 of ``information_schema`` (:mod:`dkenv.databases.recycle_mysql`), on PostgreSQL (this module)
-whether any catalog row is newer than the copy (see :func:`pg_ddl_probe`) — and when nothing
+whether any catalog row is newer than the copy (see :func:`pg_schema_check`) — and when nothing
 differs, only its rows and sequences are reset.  Any
 difference (a table added, a column altered, a view, trigger, function or extension created)
 and the database is dropped and rebuilt as before.  Sessions still connected are ended first,
@@ -34,7 +34,7 @@ PG_END_SESSIONS = ("SELECT pg_terminate_backend(a.pid) FROM pg_stat_get_activity
                    "AND a.pid <> pg_backend_pid()")
 #: ``DISCARD ALL`` as the statements it stands for (PostgreSQL's documentation lists them).
 #: DISCARD ALL refuses to share a round trip with other statements; these do not, so a reset
-#: sends the session's reset, the emptying and the schema probe at once.
+#: sends the session's reset, the emptying and the schema check at once.
 PG_DISCARD_SESSION = ("CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; "
                       "SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES")
 
@@ -44,7 +44,7 @@ def pg_end_sessions(cursor: Any) -> None:
     cursor.execute(PG_END_SESSIONS)
 
 
-def pg_ddl_probe(cursor: Any, next_xid: int) -> str:
+def pg_schema_check(cursor: Any, next_xid: int) -> str:
     """A query answering "did anything but rows change since transaction ``next_xid``?".
 
     Every committed schema change (a table, column, index, view, trigger, function, type,
@@ -59,16 +59,16 @@ def pg_ddl_probe(cursor: Any, next_xid: int) -> str:
                    "AND relkind = 'r' AND NOT relisshared "
                    "AND relname NOT IN ('pg_statistic', 'pg_statistic_ext_data') ORDER BY 1")
     newer = f"age(xmin) <= age('{int(next_xid)}'::xid)"
-    probes = [f"EXISTS (SELECT 1 FROM pg_catalog.{name} WHERE {newer})" for (name,) in cursor.fetchall()]
-    probes += ["EXISTS (SELECT 1 FROM pg_db_role_setting WHERE setdatabase = "
+    checks = [f"EXISTS (SELECT 1 FROM pg_catalog.{name} WHERE {newer})" for (name,) in cursor.fetchall()]
+    checks += ["EXISTS (SELECT 1 FROM pg_db_role_setting WHERE setdatabase = "
                "(SELECT oid FROM pg_database WHERE datname = current_database()))",
                "EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())"]
-    return "SELECT " + " OR ".join(probes)
+    return "SELECT " + " OR ".join(checks)
 
 
-def pg_schema_changed(cursor: Any, probe: str) -> bool:
-    """Run a :func:`pg_ddl_probe` query."""
-    cursor.execute(probe)
+def pg_schema_changed(cursor: Any, check: str) -> bool:
+    """Run a :func:`pg_schema_check` query."""
+    cursor.execute(check)
     return bool(cursor.fetchone()[0])
 
 

@@ -148,10 +148,10 @@ def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bo
         "WHERE TABLE_SCHEMA IN :names AND TABLE_TYPE = 'BASE TABLE'"), {"names": names}).fetchall()
     if not tables:
         return stats_expiry
-    probe = " UNION ALL ".join(
+    any_rows = " UNION ALL ".join(
         f"SELECT {i}, EXISTS(SELECT 1 FROM {my_quote(schema)}.{my_quote(table)})"
         for i, (schema, table, _ai) in enumerate(tables))
-    has_rows = {i for i, found in conn.exec_driver_sql(probe).fetchall() if found}
+    has_rows = {i for i, found in conn.exec_driver_sql(any_rows).fetchall() if found}
     dirty = [t for i, t in enumerate(tables) if i in has_rows or (t[2] or 1) > 1]
     if not dirty:
         return stats_expiry

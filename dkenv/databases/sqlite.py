@@ -49,11 +49,11 @@ class SqliteBuilder:
 
         tables = all_tables(self.kits)
         check_references(tables, self.kits)
-        probe = create_engine("sqlite://")
+        compiler = create_engine("sqlite://")
         try:
-            ddl = build_ddl(self.kits, probe, self.build)
+            ddl = build_ddl(self.kits, compiler, self.build)
         finally:
-            probe.dispose()
+            compiler.dispose()
         key = ddl_key(ddl + data_key(self.data), engine="sqlite", server_version=sqlite3.sqlite_version)
         root = self.directory / TEMPLATES_DIR
         final = root / key
