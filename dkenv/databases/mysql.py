@@ -20,13 +20,12 @@ from typing import Any
 
 from dkenv.config import Target
 from dkenv.databases.build import admin_engine, deploy_into, hung_up, my_quote, url_for
+from dkenv.databases.quick_reset import QuickReset
 from dkenv.databases.recycle_mysql import (
     mysql_empty,
-    mysql_empty_sql,
     mysql_end_sessions,
     mysql_fingerprint,
     mysql_schema_writes,
-    mysql_survey,
 )
 from dkenv.datakit import Datakit
 from dkenv.engines import describe_db_error
@@ -82,9 +81,8 @@ class MySQLBuilder:
         self._services_lock = threading.Lock()
         self._lends = make_url(url).get_driver_name() == "pymysql"
         self._tables: dict[str, list[tuple[str, str]]] = {}  # database -> its base tables as built
-        self._recyclers = threading.local()  # per returner thread: a multi-statement connection
-        self._recycler_conns: list[Any] = []
-        self.quick_recycles = 0  # recycles done by the one-survey path (the rest took the careful one)
+        self._quick = QuickReset(url) if self._lends else None  # PyMySQL: resets in two round trips
+        self.quick_recycles = 0  # recycles done by the quick path (the rest took the careful one)
 
     def prepare(self) -> None:
         if self.build == "migrations":
@@ -141,7 +139,7 @@ class MySQLBuilder:
         with PyMySQL, one multi-statement round trip reads what the reset needs (other
         sessions, the server's schema-write count, the counters, which tables hold rows) and,
         when no other session is on it and nothing anywhere could have changed a schema, a
-        second one empties the tables (:meth:`_recycle_quickly`).  Otherwise the careful path:
+        second one empties the tables (:class:`~dkenv.databases.quick_reset.QuickReset`).  Otherwise the careful path:
         sessions are ended, and unless the server ran no statement that can change a schema
         since the database was ready (:func:`~dkenv.databases.recycle_mysql.mysql_schema_writes`),
         its ``information_schema`` fingerprint is compared (~5 ms) before it is emptied.
@@ -154,7 +152,10 @@ class MySQLBuilder:
             service = None
         keep = [service.thread_id()] if service is not None else []
         mark = self._marks.pop(name, None)
-        writes = self._recycle_quickly(name, names, mark, keep)
+        writes = None
+        if self._quick is not None and mark is not None and name in self._tables:
+            rows = [sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1) for sql in self.rows]
+            writes = self._quick.reset(names, self._tables[name], mark, keep, rows)
         if writes is None:
             with self._admin.connect() as conn:
                 mysql_end_sessions(conn, names, keep=keep)
@@ -171,76 +172,6 @@ class MySQLBuilder:
         # others meanwhile only makes the next recycle compare the fingerprint.
         self._marks[name] = writes
         return True
-
-    def _recycle_quickly(self, name: str, names: list[str], mark: int | None, keep: list[int]) -> int | None:
-        """The reset in two round trips on this thread's multi-statement connection; returns the
-        schema-write count read, or None to take the careful path (another session is on the
-        database, something may have changed a schema, a table is not as built, an error).
-
-        Safe without the fingerprint: an unchanged count says no statement anywhere on the
-        server could change a schema since the database was ready, so its tables are those
-        listed as it was built; the counters and rows are read after the lent session's reset.
-        """
-        tables = self._tables.get(name)
-        if mark is None or tables is None:
-            return None
-        conn = self._recycler()
-        if conn is None:
-            return None
-        try:
-            cursor = conn.cursor()
-            survey = mysql_survey(cursor, names, tables)
-            if (any(pid not in keep for pid in survey.sessions) or survey.schema_writes != mark
-                    or set(survey.counters) != set(tables)):
-                return None
-            dirty = [(s, t, survey.counters[(s, t)]) for s, t in tables
-                     if (s, t) in survey.has_rows or survey.counters[(s, t)] > 1]
-            rows = [sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1) for sql in self.rows]
-            sql = mysql_empty_sql(dirty, rows)
-            if sql:
-                cursor.execute(sql)
-                while cursor.nextset():
-                    pass
-            cursor.close()
-        except Exception:  # noqa: BLE001 - a dropped table, a lock timeout, a gone server: careful path
-            self._close_recycler()
-            return None
-        return survey.schema_writes
-
-    def _recycler(self) -> Any:
-        """This thread's connection to the server's own database for resets (PyMySQL with
-        multi-statements, autocommit, short lock waits); None with another driver."""
-        conn = getattr(self._recyclers, "conn", None)
-        if conn is not None and conn.open:
-            return conn
-        if not self._lends:
-            return None
-        import pymysql
-        from pymysql.constants import CLIENT
-        from sqlalchemy.engine import make_url
-
-        cargs, cparams = self._admin.dialect.create_connect_args(make_url(self.admin_url))
-        cparams = {**cparams, **loopback_args(self.admin_url), "autocommit": True, "connect_timeout": 5,
-                   "client_flag": cparams.get("client_flag", 0) | CLIENT.MULTI_STATEMENTS}
-        try:
-            conn = pymysql.connect(*cargs, **cparams)
-            with conn.cursor() as cursor:  # a lock left behind fails the reset (careful path), never hangs it
-                cursor.execute("SET SESSION lock_wait_timeout = 5, innodb_lock_wait_timeout = 5")
-        except Exception:  # noqa: BLE001 - the careful path connects through the admin engine
-            return None
-        self._recyclers.conn = conn
-        with self._services_lock:
-            self._recycler_conns.append(conn)
-        return conn
-
-    def _close_recycler(self) -> None:
-        conn = getattr(self._recyclers, "conn", None)
-        self._recyclers.conn = None
-        if conn is not None:
-            with self._services_lock:
-                if conn in self._recycler_conns:
-                    self._recycler_conns.remove(conn)
-            _quiet_close(conn)
 
     # -- dkenv's own connection per database (PyMySQL), lent to each test's first engine ------
     def creator(self, name: str) -> Callable[[], Any] | None:
@@ -388,10 +319,8 @@ class MySQLBuilder:
             names = list(self._services)
         for name in names:
             self._close_service(name)
-        with self._services_lock:
-            recyclers, self._recycler_conns = self._recycler_conns, []
-        for conn in recyclers:
-            _quiet_close(conn)
+        if self._quick is not None:
+            self._quick.close()
         self._admin.dispose()
 
 
@@ -402,13 +331,6 @@ def _base_tables(conn: Any, names: list[str]) -> list[tuple[str, str]]:
     sql = text("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN :names "
                "AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2").bindparams(bindparam("names", expanding=True))
     return [(str(schema), str(table)) for schema, table in conn.execute(sql, {"names": names}).fetchall()]
-
-
-def _quiet_close(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception:  # noqa: BLE001 - the server is gone: drop the socket
-        conn._force_close()
 
 
 #: MySQL's protocol command that resets a session without a new handshake (MariaDB 10.2.4+, MySQL 5.7+).
