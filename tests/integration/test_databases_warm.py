@@ -267,3 +267,62 @@ def test_a_warm_database_can_be_snapshotted(server):
         finally:
             rm(server.url, "warm-step")
     assert leftovers(server) == []
+
+
+@pytest.mark.parametrize("engine", [pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])])
+def test_mariadb_quick_reset_misses_no_write_path(server, monkeypatch):
+    """The two-round-trip reset (no fingerprint while the server ran nothing that can change a
+    schema) still undoes each way a test leaves a trace: a rolled-back insert that only moved
+    AUTO_INCREMENT, a commit on a second connection of its own, a commit with explicit keys,
+    and the lent session's settings and locks (``LOCK TABLES`` would block the emptying)."""
+    factory = DatabaseFactory(server.url, engine="mysql", ready=1)
+    pool = factory.pool(KITS)
+    builds = gate_builds(pool, monkeypatch)
+    name = None
+
+    def next_test() -> IsolatedDatabase:
+        assert pool.wait_for_drops(timeout=120)
+        db = factory.database(KITS)
+        assert name is None or db.name == name  # recycled, not rebuilt
+        return db
+
+    def pristine(db: IsolatedDatabase) -> None:
+        with db.create_engine().begin() as conn:
+            assert conn.execute(select(func.count()).select_from(actor(db))).scalar() == 0
+            assert conn.execute(text("SELECT @leftover")).scalar() is None
+            conn.execute(insert(actor(db)).values(first_name="Z", last_name="Z"))
+            assert conn.execute(select(actor(db).c.actor_id)).scalar() == 1  # the counter starts over
+            conn.rollback()
+
+    try:
+        with next_test() as db:  # only AUTO_INCREMENT moves: the insert is rolled back
+            name = db.name
+            with db.create_engine().connect() as conn:
+                for _ in range(3):
+                    conn.execute(insert(actor(db)).values(first_name="A", last_name="B"))
+                conn.rollback()
+        with next_test() as db:
+            pristine(db)  # its own insert is rolled back too, yet moved the counter again
+        with next_test() as db:  # rows only through a second connection of the test's own
+            pristine(db)
+            other = create_engine(db.url, **db.engine_options({}))
+            with other.begin() as conn:
+                conn.execute(insert(actor(db)).values(actor_id=40, first_name="C", last_name="D"))
+            other.dispose()
+        with next_test() as db:  # the lent session: a variable, a table lock, an open transaction
+            pristine(db)
+            conn = db.create_engine().connect()
+            conn.execute(text("SET @leftover = 1"))
+            conn.execute(text(f"LOCK TABLES {q(server, db.schema_map[SCHEMA])}.actor WRITE"))
+            conn.execute(text(f"INSERT INTO {q(server, db.schema_map[SCHEMA])}.actor "
+                              "(actor_id, first_name, last_name) VALUES (7, 'E', 'F')"))
+            conn.close()
+        with next_test() as db:
+            pristine(db)
+        assert pool.builder.quick_recycles >= 4  # the shortcut is what reset them
+    finally:
+        for _ in range(8):
+            builds.release()
+        factory.close()
+    assert leftovers(server) == []
+    assert sessions_on_test_databases(server) == 0
