@@ -35,6 +35,16 @@ class DefaultRewrite:
     fix: str | None = None
 
 
+def answer_select_one(conn: Any) -> None:
+    """``SELECT 1`` on a fresh DBAPI connection, which is then closed: a readiness attempt's end."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+    finally:
+        conn.close()
+
+
 @dataclass(frozen=True)
 class Engine:
     """What dkenv needs to know about one database engine."""

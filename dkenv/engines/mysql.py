@@ -10,7 +10,13 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Column, Connection
 
-from dkenv.engines.base import INFINITY_FIX, CatalogObject, DefaultRewrite, Engine
+from dkenv.engines.base import (
+    INFINITY_FIX,
+    CatalogObject,
+    DefaultRewrite,
+    Engine,
+    answer_select_one,
+)
 
 _OBJECTS = """
 SELECT CASE TABLE_TYPE WHEN 'VIEW' THEN 'view' WHEN 'SEQUENCE' THEN 'sequence' ELSE 'table' END,
@@ -98,12 +104,7 @@ class MySQLEngine(Engine):
         conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
                                ssl_disabled=True,
                                connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1")
-                cur.fetchone()
-        finally:
-            conn.close()
+        answer_select_one(conn)
 
     def schema_exists(self, conn: Connection, schema: str) -> bool:
         row = conn.execute(

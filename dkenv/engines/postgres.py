@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Column, Connection, Table
 
-from dkenv.engines.base import CatalogObject, DefaultRewrite, Engine
+from dkenv.engines.base import CatalogObject, DefaultRewrite, Engine, answer_select_one
 
 _OBJECTS = """
 SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
@@ -114,12 +114,7 @@ class PostgresEngine(Engine):
         # libpq rounds connect_timeout to whole seconds, with 2 as its minimum.
         conn = psycopg2.connect(host=host, port=port, user=user, password=password, dbname=database,
                                 connect_timeout=max(2, math.ceil(timeout)))
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1")
-                cur.fetchone()
-        finally:
-            conn.close()
+        answer_select_one(conn)
 
     def schema_exists(self, conn: Connection, schema: str) -> bool:
         row = conn.execute(
