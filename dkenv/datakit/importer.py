@@ -142,7 +142,9 @@ class ImportFailure:
 def _where(exc: BaseException, folders: Sequence[Path], fallback: Path) -> str:
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{exc.filename}:{exc.lineno}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if any(within(f.filename, r) for r in folders)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<")  # generated code (SQLAlchemy's wrappers): no file of the kit
+              and any(within(f.filename, r) for r in folders)]
     if frames:
         return f"{frames[-1].filename}:{frames[-1].lineno}"
     return str(fallback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -95,3 +96,26 @@ def test_paths_that_are_not_datakits(tmp_path):
     empty.mkdir()
     with pytest.raises(DatakitError, match="holds no Python modules"):
         load_datakit(empty)
+
+
+def test_a_failure_inside_generated_code_points_at_the_kits_own_line(tmp_path, monkeypatch):
+    """SQLAlchemy's generated wrappers have filenames like ``<generated wrapper>``; resolved against
+    the working directory they looked like files of a datakit there, and the error named them."""
+    from dkenv.datakit.importer import _where
+
+    module = tmp_path / "models.py"
+    module.write_text("def build(fn):\n    fn()\n")
+    monkeypatch.chdir(tmp_path)
+    generated = compile("def wrapper():\n    raise ValueError('two classes claim one table')\n",
+                        "<generated wrapper>", "exec")
+    namespace: dict = {}
+    exec(generated, namespace)
+    spec = importlib.util.spec_from_file_location("kit_models_where", module)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    try:
+        loaded.build(namespace["wrapper"])
+    except ValueError as exc:
+        assert _where(exc, [tmp_path], tmp_path) == f"{module}:2"
+    else:
+        raise AssertionError("the wrapper did not raise")
