@@ -31,6 +31,7 @@ from dkenv.databases.build import (
     pg_quote,
     url_for,
 )
+from dkenv.databases import schema_watch
 from dkenv.databases.recycle import (
     PG_DISCARD_SESSION,
     PG_EMPTY_AS_SUPERUSER,
@@ -72,6 +73,8 @@ class PostgresBuilder:
         self._schema_check: str | None = None  # "schema changed since the copy?" (recycle.pg_schema_check)
         self._baseline: PgBaseline | None = None  # the template's rows and sequence positions
         self._superuser = False  # dkenv's containers: empty in one statement (recycle.PG_EMPTY_AS_SUPERUSER)
+        self._watch = False  # templates built here note their own DDL (dkenv.databases.schema_watch)
+        self._reset_sql: str | None = None  # with a watch: a whole reset in one round trip
         self._empty_sql: str | None = None  # superuser, template without rows: recycle.pg_empty_statements
         self.admin_url = url
         self.kits = list(kits)
@@ -91,7 +94,9 @@ class PostgresBuilder:
         ddl = build_ddl(self.kits, self._admin, self.build)
         with self._admin.connect() as conn:
             self.version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
-        template = "dkenv_tpl_" + ddl_key(ddl + data_key(self.data), engine="postgres",
+            self._watch = bool(conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar())
+        watch = [schema_watch.KEY] if self._watch else []  # templates of superusers note their DDL
+        template = "dkenv_tpl_" + ddl_key(ddl + data_key(self.data) + watch, engine="postgres",
                                           server_version=str(self.version))
         if self._exists(template):
             self.template, self.template_reused = template, True
@@ -120,6 +125,9 @@ class PostgresBuilder:
         try:
             deploy_into(url_for(self.admin_url, building), "postgres",
                         f"template {template}", self.kits, data=self.data, build=self.build)
+            if self._watch:
+                with self._connect(building) as conn:
+                    schema_watch.install(conn)
             self._execute(f"ALTER DATABASE {pg_quote(building)} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
             try:
                 self._execute_retrying(f"ALTER DATABASE {pg_quote(building)} RENAME TO {pg_quote(template)}")
@@ -152,9 +160,14 @@ class PostgresBuilder:
             with self._connect(name) as conn, conn.cursor() as cursor:
                 self._baseline = pg_baseline(cursor)
                 self._superuser = pg_is_superuser(cursor)
-                self._schema_check = pg_schema_check(cursor, self._baseline.next_xid)
+                watch = schema_watch.state(cursor)
+                self._schema_check = (schema_watch.check(watch, self._baseline.next_xid) if watch else
+                                      pg_schema_check(cursor, self._baseline.next_xid))
                 if self._superuser and self._baseline.plain:
                     self._empty_sql = pg_empty_statements(cursor, self._baseline)
+                    if watch:
+                        self._reset_sql = (f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; "
+                                           f"{PG_END_SESSIONS}; {self._empty_sql}; COMMIT; {self._schema_check}")
 
     def recycle(self, name: str) -> bool:
         """Empty a returned database whose catalog is still the template's; else False.
@@ -176,7 +189,10 @@ class PostgresBuilder:
             conn.autocommit = True  # BEGIN/COMMIT sent with the statements: psycopg2's would be round trips
             with conn.cursor() as cursor:
                 # A session that will not die makes the reset wait 10 s at most: then it is dropped.
-                if self._empty_sql is not None:
+                if self._reset_sql is not None:
+                    cursor.execute(self._reset_sql)
+                    same = not cursor.fetchone()[0]
+                elif self._empty_sql is not None:
                     checker = self._checker(name)
                     cursor.execute(f"{PG_DISCARD_SESSION}; BEGIN; SET LOCAL lock_timeout = '10s'; {PG_END_SESSIONS} "
                                    f"AND a.pid <> {int(checker.info.backend_pid)}; {self._empty_sql}; COMMIT")
