@@ -136,9 +136,9 @@ class SharedDialect:
         if get_engine(engine_name).default_schema_is_database:
             # MySQL: reflection's default schema is this database, not the first one's; a
             # copy keeps the set-up (no first-connect round trips) with its own default schema.
-            from sqlalchemy.engine import make_url
+            from dkenv.databases.build import parsed_url
 
-            dialect = self._copy_for(make_url(url).database)
+            dialect = self._copy_for(parsed_url(url).database)
         engine = _engine_on(dialect, self._cache, engine_name, url, schema_map, creator)
         _see_files(engine_name, engine, attached, throwaway=True)
         return _connected(engine)
@@ -166,10 +166,11 @@ def _engine_on(dialect: Any, cache: Any, engine_name: str, url: str, schema_map:
                creator: Any) -> sa.Engine:
     """What ``create_engine(url)`` builds, on an initialized ``dialect``: a pool, an engine, the
     dialect's per-connection setup; and the same connect arguments as :func:`open_engine`."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine, make_url
+    from sqlalchemy.engine import Engine
 
-    u = make_url(url)
+    from dkenv.databases.build import parsed_url
+
+    u = parsed_url(url)
     if creator is None:
         cargs, cparams = dialect.create_connect_args(u)
         cparams = {**cparams, **_connect_args(engine_name, url, False, {})}
@@ -177,12 +178,18 @@ def _engine_on(dialect: Any, cache: Any, engine_name: str, url: str, schema_map:
         def creator() -> Any:
             return dialect.connect(*cargs, **cparams)
 
+    on_connect = dialect.on_connect_url(u)
+    if on_connect is not None:  # what the pool's "connect" event would run, without an event listener each
+        connect = creator
+
+        def creator() -> Any:
+            conn = connect()
+            on_connect(conn)
+            return conn
+
     pool = dialect.get_dialect_pool_class(u)(creator, dialect=dialect)
     engine = Engine(pool, dialect, u, execution_options=translate_schemas({}, schema_map).get("execution_options"))
     engine._compiled_cache = cache
-    on_connect = dialect.on_connect_url(u)
-    if on_connect is not None:
-        event.listen(pool, "connect", lambda dbapi_conn, _record: on_connect(dbapi_conn))
     return engine
 
 

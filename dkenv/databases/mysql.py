@@ -13,13 +13,13 @@ variables, prepared statements and locks go) and it waits for the next test.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from dkenv.config import Target
 from dkenv.databases.build import admin_engine, deploy_into, hung_up, my_quote, url_for
+from dkenv.databases.lending import lendable
 from dkenv.databases.quick_reset import QuickReset
 from dkenv.databases.recycle_mysql import (
     mysql_empty,
@@ -337,26 +337,7 @@ def _base_tables(conn: Any, names: list[str]) -> list[tuple[str, str]]:
 _COM_RESET_CONNECTION = 0x1F
 
 
-@functools.cache
 def _lendable() -> type:
-    """PyMySQL's connection class, with a ``close()`` that only gives a lent connection back."""
     import pymysql.connections
 
-    class LendableConnection(pymysql.connections.Connection):  # type: ignore[misc]
-        lent = False
-
-        def close(self) -> None:
-            if self.lent:
-                self.lent = False  # back with dkenv, which resets its session before lending it again
-                return
-            super().close()
-
-        def really_close(self) -> None:
-            self.lent = False
-            if self.open:
-                try:
-                    super().close()
-                except Exception:  # noqa: BLE001 - the server is gone: drop the socket
-                    self._force_close()
-
-    return LendableConnection
+    return lendable(pymysql.connections.Connection)

@@ -15,13 +15,13 @@ so neither the test nor the reset pays a handshake.
 
 from __future__ import annotations
 
-import functools
 import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from dkenv.databases import schema_watch
 from dkenv.databases.build import (
     admin_engine,
     build_ddl,
@@ -31,7 +31,7 @@ from dkenv.databases.build import (
     pg_quote,
     url_for,
 )
-from dkenv.databases import schema_watch
+from dkenv.databases.lending import lendable
 from dkenv.databases.recycle import (
     PG_DISCARD_SESSION,
     PG_EMPTY_AS_SUPERUSER,
@@ -174,11 +174,13 @@ class PostgresBuilder:
 
         Runs on the database's service connection (opened once, kept while the database
         lives), so a recycle costs no handshake.  On dkenv's containers (a superuser, a
-        template without rows) it is two round trips: on the service connection the
-        session's reset (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other
-        sessions ended, rows and sequences put back and committed; then the schema check,
-        prepared once on a second connection of dkenv's that no test ever gets (planning
-        its ~60 catalog scans cost as much as running them).  The emptying commits before
+        template without rows, which then notes its own DDL: :mod:`~dkenv.databases.schema_watch`)
+        it is one round trip: the session's reset
+        (:data:`~dkenv.databases.recycle.PG_DISCARD_SESSION`), other sessions ended, rows and
+        sequences put back and committed, then the watch read.  A superuser's template without
+        a watch (a snapshot of a database dkenv did not build) is checked by scanning the
+        catalogs, prepared once on a second connection of dkenv's that no test ever gets
+        (planning its ~60 scans costs as much as running them).  The emptying commits before
         the check answers; a changed database is dropped whatever it holds.
         """
         if self.recycle_mode != "reset" or self._schema_check is None:
@@ -358,26 +360,10 @@ class PostgresBuilder:
             pause = min(pause * 2, 0.2)
 
 
-@functools.cache
 def _lendable() -> type:
-    """psycopg2's connection class, with a ``close()`` that only gives a lent connection back."""
     import psycopg2.extensions
 
-    class LendableConnection(psycopg2.extensions.connection):  # type: ignore[misc]
-        lent = False
-        fresh = True  # its session as new: never lent since it was opened or reset
-
-        def close(self) -> None:
-            if self.lent:
-                self.lent = False  # back with dkenv, which resets its session before reusing it
-                return
-            super().close()
-
-        def really_close(self) -> None:
-            self.lent = False
-            super().close()
-
-    return LendableConnection
+    return lendable(psycopg2.extensions.connection)
 
 
 def _reset_session(conn: Any) -> None:

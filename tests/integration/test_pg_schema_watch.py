@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, insert, select, text
+from sqlalchemy import create_engine, func, insert, inspect, select, text
 
-from dkenv.databases import DatabaseFactory, close_server_databases
-from dkenv.databases import schema_watch
+from dkenv.databases import DatabaseFactory, close_server_databases, schema_watch
 from tests.integration.conftest import module_servers
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres]
@@ -111,7 +110,7 @@ def test_rows_sequences_and_temporary_objects_are_reset(factory, change):
     _run(db, ROW_CHANGES[change])
     assert builder.recycle(db.name), f"{change}: a copy with its schema unchanged was not reset"
     eng = db.create_engine()
-    actor = next(k.metadata.tables[f"br__pagila__public.actor"] for k in db.datakits
+    actor = next(k.metadata.tables["br__pagila__public.actor"] for k in db.datakits
                  if "br__pagila__public.actor" in k.metadata.tables)
     with eng.begin() as conn:
         assert conn.execute(select(func.count()).select_from(actor)).scalar() == 0
