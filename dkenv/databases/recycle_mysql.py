@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from dkenv.databases.build import my_quote
 
@@ -104,7 +104,10 @@ _MYSQL_ROW_COMMANDS = (
     "replace_select", "load", "begin", "commit", "rollback", "rollback_to_savepoint", "savepoint",
     "release_savepoint", "set_option", "change_db", "kill", "truncate", "empty_query", "admin_commands",
     "lock_tables", "unlock_tables", "do", "analyze", "check", "checksum", "optimize", "repair", "help",
-    "signal", "resignal", "stmt_close", "stmt_reset", "stmt_fetch")
+    "signal", "resignal", "stmt_close", "stmt_reset", "stmt_fetch",
+    # A compound statement (BEGIN NOT ATOMIC ... END) counts each statement it runs as its own.
+    "compound_sql")
+#: The server's count of statements that may change a schema (see :func:`mysql_schema_writes`).
 _MYSQL_SCHEMA_WRITES = (
     "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE :com "
     "AND VARIABLE_NAME NOT LIKE :show AND VARIABLE_NAME NOT IN ("
@@ -132,59 +135,6 @@ def mysql_schema_writes(conn: Any) -> int | None:
 def _literal(value: str) -> str:
     """A MySQL string literal (the names here are dkenv's own, but quoted all the same)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def mysql_survey_sql(names: list[str], tables: Sequence[tuple[str, str]]) -> str:
-    """Four statements for one multi-statement round trip (:func:`mysql_survey`): the other
-    sessions on ``names``, the server's schema-write count, each table's ``AUTO_INCREMENT``,
-    and whether each of ``tables`` (the tables as built) has a row."""
-    within = ", ".join(_literal(n) for n in names)
-    any_rows = " UNION ALL ".join(f"SELECT {i}, EXISTS(SELECT 1 FROM {my_quote(schema)}.{my_quote(table)})"
-                                  for i, (schema, table) in enumerate(tables))
-    return ";\n".join([
-        f"SELECT ID FROM information_schema.PROCESSLIST WHERE DB IN ({within}) AND ID <> CONNECTION_ID()",
-        _MYSQL_SCHEMA_WRITES.replace(":com", "'COM$_%' ESCAPE '$'").replace(":show", "'COM$_SHOW$_%' ESCAPE '$'"),
-        "SELECT TABLE_SCHEMA, TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
-        f"WHERE TABLE_SCHEMA IN ({within}) AND TABLE_TYPE = 'BASE TABLE'",
-        any_rows or "SELECT 0, 0 FROM DUAL WHERE FALSE",
-    ])
-
-
-class Survey(NamedTuple):
-    """What :func:`mysql_survey` read in one round trip."""
-
-    sessions: list[int]  # other sessions whose current database is one of the names
-    schema_writes: int | None  # as :func:`mysql_schema_writes`
-    counters: dict[tuple[str, str], int]  # (schema, table) -> AUTO_INCREMENT (1 when unset)
-    has_rows: set[tuple[str, str]]  # those of the tables asked about that hold a row
-
-
-def mysql_survey(cursor: Any, names: list[str], tables: Sequence[tuple[str, str]]) -> Survey:
-    """Run :func:`mysql_survey_sql` on a raw PyMySQL cursor of a connection opened with
-    ``CLIENT.MULTI_STATEMENTS``: what a reset needs to know, in one round trip instead of four."""
-    cursor.execute(mysql_survey_sql(names, tables))
-    sessions = [int(pid) for (pid,) in cursor.fetchall()]
-    cursor.nextset()
-    (writes,) = cursor.fetchone()
-    cursor.nextset()
-    counters = {(schema, table): int(counter or 1) for schema, table, counter in cursor.fetchall()}
-    cursor.nextset()
-    has_rows = {tables[int(i)] for i, found in cursor.fetchall() if found}
-    while cursor.nextset():
-        pass
-    return Survey(sessions, None if writes is None else int(writes), counters, has_rows)
-
-
-def mysql_empty_sql(dirty: Sequence[tuple[str, str, int]], rows: Sequence[str] = ()) -> str:
-    """One multi-statement round trip that empties ``dirty`` (schema, table, AUTO_INCREMENT) as
-    :func:`mysql_empty` does -- TRUNCATE where the counter moved, else DELETE -- then runs
-    ``rows`` (INSERTs that put back what the build wrote); empty when there is nothing to do."""
-    statements = [f"TRUNCATE TABLE {my_quote(s)}.{my_quote(t)}" if counter > 1 else
-                  f"DELETE FROM {my_quote(s)}.{my_quote(t)}" for s, t, counter in dirty]
-    if not statements and not rows:
-        return ""
-    return ";\n".join(["SET SESSION foreign_key_checks = 0", *statements, "SET SESSION foreign_key_checks = 1",
-                       *rows])
 
 
 def mysql_empty(conn: Any, names: list[str], *, stats_expiry: bool = True) -> bool:

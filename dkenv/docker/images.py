@@ -136,6 +136,12 @@ def image_exists(client: Any, tag: str) -> bool:
     return True
 
 
+def _context_label(client: Any, tag: str) -> str | None:
+    """The build-context digest an existing image of dkenv's was built from (None: not dkenv's)."""
+    labels = client.images.get(tag).labels or {}
+    return labels.get(LABEL_CONTEXT) if labels.get(LABEL_MANAGED) == "true" else None
+
+
 def list_images(client: Any) -> list[dict[str, Any]]:
     """dkenv-built images (label ``dkenv.managed=true``), one entry per tag, sorted by tag.
 
@@ -306,7 +312,9 @@ def build_image(
 ) -> str:
     """Build dkenv's image for ``engine`` (``"postgres"`` or ``"mysql"``) and return its tag.
 
-    If the image already exists and ``rebuild`` is false, return at once. Otherwise make sure a
+    If the image already exists, was built from the build context as it is now (its
+    ``dkenv.context`` label) and ``rebuild`` is false, return at once; one built from an older
+    context (a dkenv upgrade changed a setting) is built again, with the layer cache. Otherwise make sure a
     Debian base exists (:func:`ensure_base_image`), then build ``compose/images/<engine>/`` with
     ``BASE`` as a build argument; ``rebuild`` also disables the layer cache. Each line of the
     build log goes to ``progress`` (the CLI prints them on stderr). On failure raises
@@ -317,10 +325,17 @@ def build_image(
     _check_engine(engine)
     tag = tag or LOCAL_TAGS[engine]
     say = progress or (lambda _line: None)
-    if not rebuild and image_exists(client, tag):
-        return tag
+    ctx = build_context(engine) if not image_exists(client, tag) or rebuild else None
+    if ctx is None:
+        built_from = _context_label(client, tag)
+        try:
+            ctx = build_context(engine)
+        except ImageBuildError:  # installed without the contexts: the image is what there is
+            return tag
+        if built_from is None or built_from == context_digest(ctx):
+            return tag  # current, or not one of dkenv's builds (a tag the user chose)
+        say(f"{tag} was built from an older build context: building it again")
 
-    ctx = build_context(engine)
     base = ensure_base_image(client, progress=progress)
     digest = context_digest(ctx)
     say(f"building {tag} from {ctx} (base {base}) ...")

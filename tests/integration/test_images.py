@@ -14,6 +14,7 @@ import re
 import tarfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,6 +171,32 @@ def test_build_is_cached_and_labelled(client: Any, pg_image: str, mysql_image: s
     assert rows[pg_image]["engine"] == "postgres"
     assert rows[mysql_image]["engine"] == "mysql"
     assert rows[pg_image]["size"] > 0 and rows[pg_image]["created"]
+
+
+def test_an_image_from_an_older_build_context_is_built_again(client: Any, mysql_image: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dkenv upgrade that changes a server setting reaches an image already on the machine."""
+    import shutil
+
+    from dkenv.docker.images import ENV_IMAGES_DIR, images_dir
+
+    contexts = tmp_path / "images"
+    shutil.copytree(images_dir(), contexts)
+    monkeypatch.setenv(ENV_IMAGES_DIR, str(contexts))
+    tag = "dkenv-test/stale-context:1"
+    said: list[str] = []
+    try:
+        build_image(client, "mysql", tag=tag)  # the layers of the real image: cached
+        first = client.images.get(tag).id
+        assert build_image(client, "mysql", tag=tag, progress=said.append) == tag
+        assert client.images.get(tag).id == first and not said  # same context: reused as it is
+        cnf = contexts / "mysql" / "dkenv.cnf"
+        cnf.write_text(cnf.read_text() + "# a setting changed by an upgrade\n")
+        build_image(client, "mysql", tag=tag, progress=said.append)
+        assert client.images.get(tag).id != first
+        assert any("older build context" in line for line in said), said
+    finally:
+        client.images.remove(tag, force=True)
 
 
 def test_unknown_engine_is_a_clear_error(client: Any) -> None:
