@@ -184,7 +184,13 @@ def _engine_on(dialect: Any, cache: Any, engine_name: str, url: str, schema_map:
 
         def creator() -> Any:
             conn = connect()
-            on_connect(conn)
+            if not getattr(conn, "set_up", False):
+                on_connect(conn)
+                if hasattr(conn, "lent"):
+                    # dkenv's own connection, lent again and again: what the dialect set up is
+                    # the driver's state (type adapters) or is put back by the builder's
+                    # session reset (MySQL's SET NAMES); one set-up per connection is enough.
+                    conn.set_up = True
             return conn
 
     pool = dialect.get_dialect_pool_class(u)(creator, dialect=dialect)

@@ -19,6 +19,7 @@ def lendable(base: type) -> type:
     class LendableConnection(base):  # type: ignore[misc, valid-type]
         lent = False
         fresh = True  # its session as new: never lent since it was opened or reset
+        set_up = False  # the dialect's on_connect ran on it (once is enough: see databases.isolated)
 
         def close(self) -> None:
             if self.lent:
