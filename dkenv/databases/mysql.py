@@ -136,13 +136,13 @@ class MySQLBuilder:
         """Make a returned database pristine again, if its schema is as built; else False.
 
         The lent connection's session is reset first (its transaction and locks go).  Then,
-        with PyMySQL, one multi-statement round trip reads what the reset needs (other
-        sessions, the server's schema-write count, the counters, which tables hold rows) and,
-        when no other session is on it and nothing anywhere could have changed a schema, a
-        second one empties the tables (:class:`~dkenv.databases.quick_reset.QuickReset`).  Otherwise the careful path:
-        sessions are ended, and unless the server ran no statement that can change a schema
-        since the database was ready (:func:`~dkenv.databases.recycle_mysql.mysql_schema_writes`),
-        its ``information_schema`` fingerprint is compared (~5 ms) before it is emptied.
+        with PyMySQL, one compound statement (:class:`~dkenv.databases.quick_reset.QuickReset`)
+        empties it on the server when no other session is on it and nothing can have changed
+        its schema: the server ran no statement that can change one since the database was
+        ready (:func:`~dkenv.databases.recycle_mysql.mysql_schema_writes`) or, when it did, the
+        ``information_schema`` fingerprint is still the one taken at build.  Otherwise (other
+        sessions, a changed schema, a server without MariaDB's views) the careful path:
+        sessions are ended, the fingerprint compared unless nothing ran, then it is emptied.
         """
         if self.recycle_mode != "reset" or name not in self._fingerprints:
             return False
@@ -153,9 +153,9 @@ class MySQLBuilder:
         keep = [service.thread_id()] if service is not None else []
         mark = self._marks.pop(name, None)
         writes = None
-        if self._quick is not None and mark is not None and name in self._tables:
+        if self._quick is not None and name in self._tables:
             rows = [sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1) for sql in self.rows]
-            writes = self._quick.reset(names, self._tables[name], mark, keep, rows)
+            writes = self._quick.reset(names, self._tables[name], mark, keep, rows, self._fingerprints[name])
         if writes is None:
             with self._admin.connect() as conn:
                 mysql_end_sessions(conn, names, keep=keep)

@@ -21,17 +21,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from dkenv.databases.build import my_quote
-from dkenv.databases.recycle_mysql import _MYSQL_SCHEMA_WRITES, _literal
+from dkenv.databases.recycle_mysql import _MYSQL_FINGERPRINT_ONCE, _MYSQL_SCHEMA_WRITES, _literal
 
 _WRITES = _MYSQL_SCHEMA_WRITES.replace(":com", "'COM$_%' ESCAPE '$'").replace(":show", "'COM$_SHOW$_%' ESCAPE '$'")
 
 
-def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mark: int, keep: Sequence[int],
-                    rows: Sequence[str] = ()) -> str:
+def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mark: int | None,
+                    keep: Sequence[int], rows: Sequence[str] = (), fingerprint: str | None = None) -> str:
     """One compound statement that empties the MySQL databases ``names`` (whose base tables
     were ``tables`` when built) if nothing but rows can have changed, then runs ``rows``
     (INSERTs putting back what the build wrote).  Its one row: the server's schema-write
     count read first, and 1 if it emptied (0: the careful path must).
+
+    Nothing but rows changed when the server ran no statement that can change a schema
+    since ``mark`` was read or, when it did (another database being built, another test's
+    DDL), when the databases' ``fingerprint`` (:func:`~dkenv.databases.recycle_mysql.mysql_fingerprint`,
+    as built) is still theirs: that one is computed only then, on the server.
 
     Each table is truncated where its ``AUTO_INCREMENT`` moved (InnoDB's table cache holds
     the counters: ~0.35 ms less than ``information_schema.TABLES``, which opens every table),
@@ -43,6 +48,10 @@ def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mar
     empty = [f"IF FIND_IN_SET({_literal(f'{s}/{t}')}, moved) THEN TRUNCATE TABLE {my_quote(s)}.{my_quote(t)}; "
              f"ELSEIF EXISTS (SELECT 1 FROM {my_quote(s)}.{my_quote(t)}) THEN DELETE FROM {my_quote(s)}.{my_quote(t)}; "
              "END IF;" for s, t in tables]
+    same = f"writes = {int(mark)}" if mark is not None else "FALSE"
+    if fingerprint is not None:
+        now = _MYSQL_FINGERPRINT_ONCE.replace(":names", f"({within})")
+        same = f"({same} OR ({now}) = {_literal(fingerprint)})"
     return "\n".join([
         "BEGIN NOT ATOMIC",
         "DECLARE others INT; DECLARE writes BIGINT; DECLARE found INT; DECLARE moved TEXT;",
@@ -50,7 +59,7 @@ def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mar
         f"SET writes = ({_WRITES});",
         "SELECT COUNT(*), IFNULL(GROUP_CONCAT(IF(AUTOINC > 1, NAME, NULL)), '') INTO found, moved "
         f"FROM information_schema.INNODB_SYS_TABLESTATS WHERE NAME IN ({listed or 'NULL'});",
-        f"IF others = 0 AND writes = {int(mark)} AND found = {len(tables)} THEN",
+        f"IF others = 0 AND found = {len(tables)} AND {same} THEN",
         "SET SESSION foreign_key_checks = 0;", *empty, "SET SESSION foreign_key_checks = 1;",
         *(f"{sql};" for sql in rows),
         "SELECT writes, 1;",
@@ -68,8 +77,8 @@ class QuickReset:
         self._opened: list[Any] = []
         self._lock = threading.Lock()
 
-    def reset(self, names: list[str], tables: Sequence[tuple[str, str]], mark: int, keep: Sequence[int],
-              rows: Sequence[str] = ()) -> int | None:
+    def reset(self, names: list[str], tables: Sequence[tuple[str, str]], mark: int | None, keep: Sequence[int],
+              rows: Sequence[str] = (), fingerprint: str | None = None) -> int | None:
         """Empty the MySQL databases ``names`` whose base tables were ``tables`` when built,
         then run ``rows`` (INSERTs that put back what the build wrote).  Returns the server's
         schema-write count read before, or None when the careful path must do it (nothing
@@ -81,7 +90,7 @@ class QuickReset:
             return None
         try:
             with conn.cursor() as cursor:
-                cursor.execute(quick_reset_sql(names, tables, mark, keep, rows))
+                cursor.execute(quick_reset_sql(names, tables, mark, keep, rows, fingerprint))
                 writes, emptied = cursor.fetchone()
                 while cursor.nextset():
                     pass
@@ -116,7 +125,8 @@ class QuickReset:
         try:
             conn = pymysql.connect(*cargs, **cparams)
             with conn.cursor() as cursor:
-                cursor.execute("SET SESSION lock_wait_timeout = 5, innodb_lock_wait_timeout = 5")
+                cursor.execute("SET SESSION lock_wait_timeout = 5, innodb_lock_wait_timeout = 5, "
+                               "group_concat_max_len = 1073741824")  # a fingerprint never cut short
         except Exception:  # noqa: BLE001 - the careful path connects through the admin engine
             return None
         self._local.conn = conn

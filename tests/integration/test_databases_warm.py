@@ -326,3 +326,42 @@ def test_mariadb_quick_reset_misses_no_write_path(server, monkeypatch):
         factory.close()
     assert leftovers(server) == []
     assert sessions_on_test_databases(server) == 0
+
+
+@pytest.mark.parametrize("engine", [pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])])
+def test_mariadb_quick_reset_compares_the_fingerprint_once_the_server_ran_ddl(server):
+    """Another database built, another test's DDL: the server's schema-write count moved, so
+    the one-statement reset compares the fingerprint on the server instead of giving up; an
+    unchanged database is still emptied there, a changed one never."""
+    with DatabaseFactory(server.url, engine="mysql", ready=0) as factory:
+        db = factory.database(KITS)
+        builder = factory.pool(KITS).builder
+        schema = q(server, db.schema_map[SCHEMA])
+        admin = create_engine(server.url)
+        try:
+            for ddl_elsewhere in (True, False):
+                eng = db.create_engine()  # disposed before the reset, as after a test
+                with eng.begin() as conn:
+                    conn.execute(insert(actor(db)).values(first_name="A", last_name="B"))
+                eng.dispose()
+                if ddl_elsewhere:
+                    with admin.begin() as conn:  # moves the count for every database on the server
+                        conn.exec_driver_sql("CREATE DATABASE dk_unrelated")
+                        conn.exec_driver_sql("DROP DATABASE dk_unrelated")
+                quick = builder.quick_recycles
+                assert builder.recycle(db.name)
+                assert builder.quick_recycles == quick + 1  # emptied by the compound statement
+                eng = db.create_engine()
+                with eng.connect() as conn:
+                    assert conn.execute(select(func.count()).select_from(actor(db))).scalar() == 0
+                eng.dispose()
+            eng = db.create_engine()
+            with eng.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {schema}.actor ADD COLUMN extra INT"))
+            eng.dispose()
+            quick = builder.quick_recycles
+            assert not builder.recycle(db.name)  # its schema changed: never reset
+            assert builder.quick_recycles == quick
+        finally:
+            admin.dispose()
+            db.drop()
