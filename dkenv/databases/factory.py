@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     pass
 
 #: Databases kept built ahead of demand per (server, datakit set) on PostgreSQL and MySQL.
-DEFAULT_READY = 4
+DEFAULT_READY = 2
 #: SQLite's default: none.  A file copy costs ~0.2 ms; done ahead, in pool threads, it costs
 #: the test more, in interpreter-lock hand-overs, than it saves.
 DEFAULT_READY_EMBEDDED = 0
