@@ -317,8 +317,8 @@ def setup_pytest_postgresql(tmp: Path) -> Peer | str:
         env.update(HOME=str(home / "home"), TMPDIR=str(home / "tmp"))
         note += f", run as nobody with {python}"
         if python != sys.executable:
-            version = subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()
-            note += f" ({version}: nobody cannot run {sys.executable}; same package versions)"
+            python_version = subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()
+            note += f" ({python_version}: nobody cannot run {sys.executable}; same package versions)"
     env["PYTHONPATH"] = os.pathsep.join([str(source), str(target)])
     return Peer([*prefix, python], env, home, kit, pg_ctl, owner, note)
 
