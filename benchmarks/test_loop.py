@@ -1,4 +1,4 @@
-"""The test loop as a suite feels it: a fresh database per test against the rollback pattern.
+"""The test loop as a suite feels it: a fresh database per test against the rollback pattern and a peer.
 
     python benchmarks/test_loop.py                          # postgres, mysql, sqlite; 20 and 220 tests
     python benchmarks/test_loop.py --engines postgres --sizes 20 120 --runs 3
@@ -6,34 +6,50 @@
 One generated test file (each test inserts a row into the 13-table ``examples/bronze-pagila``
 datakit and counts it) runs as whole ``pytest`` runs, median of ``--runs`` per size, under:
 
-* ``dkenv``: the plugin's ``dkenv_engine`` (a fresh database per test) per engine;
+* ``dkenv (dkenv_engine)``: the plugin's engine on a fresh database per test, the body in
+  ``with dkenv_engine.begin() as conn:``;
+* ``dkenv (dkenv_connection)``: a connection on the test's own fresh database, the body
+  exactly the rollback pattern's (``conn.execute(insert)``, ``assert count == 1``);
 * ``rollback``: what teams write by hand — a dkenv-started server used as a plain server,
   ``create_all`` once per session, and per test ``conn.begin()`` ... ``rollback()``;
-* ``pytest-postgresql``: its ``postgresql_proc(load=[...])`` template and ``postgresql``
-  fixture, where its package and a native ``pg_ctl`` exist and we are not root (``pg_ctl``
-  refuses root); otherwise one skip line says why.
+* ``pytest-postgresql`` (postgres only): the peer tool, its ``postgresql_proc(load=[...])``
+  template on a native ``pg_ctl`` and its ``postgresql`` fixture (a psycopg 3 connection on a
+  database copied from the template per test), the body in an engine over that connection.
+  pip installs it into a private ``--target`` folder in the benchmark's temporary directory,
+  on ``PYTHONPATH`` for its runs only, with every package this environment already has pinned
+  to the same version.  As root (``pg_ctl`` refuses root) its ``pytest`` runs as ``nobody``,
+  with HOME, TMPDIR and its suite in folders nobody owns, the repository's ``dkenv`` and the
+  datakit copied there; if nobody cannot run this interpreter (a pyenv under /root), a system
+  Python of the same version runs it, with the suite's own requirements in that folder too.
+  Where pip or a native PostgreSQL is missing, one skip line says why.
 
 Per pattern it prints the per-test slope between the two sizes and the fixed cost (the
-intercept: server, schema, pytest), then dkenv / rollback ratios from the same run, and the
-hand-out p50/p95 of a direct loop over ``server.database(...)`` (request to a first query
-answered, each database then written to and returned, like a test).
+intercept: server, schema, pytest), then ratios from the same run: dkenv / rollback for both
+dkenv bodies and pytest-postgresql / dkenv, and the hand-out p50/p95 of a direct loop over
+``server.database(...)`` (request to a first query answered, each database then written to
+and returned, like a test).
 
-Goals (issue 17): per test ≤ 1.5× the rollback pattern on PostgreSQL and MySQL, SQLite
-≤ 2 ms per test, session start ≤ the rollback pattern's + 0.3 s, hand-out p95 ≤ 2 ms.
-Figures only, never asserted.  Images: DKENV_POSTGRES_IMAGE / DKENV_MYSQL_IMAGE.
+Goals (issue 17): per test ≤ 1.5× the rollback pattern on PostgreSQL and MySQL (both dkenv
+bodies), SQLite ≤ 2 ms per test, session start ≤ the rollback pattern's + 0.3 s, hand-out
+p95 ≤ 2 ms.  Figures only, never asserted.  Images: DKENV_POSTGRES_IMAGE / DKENV_MYSQL_IMAGE.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import importlib.metadata
 import importlib.util
 import os
+import pwd
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +62,8 @@ from dkenv.datakit import load_datakits
 from dkenv.schema import all_tables
 
 KIT = {kit!r}
-COUNTRY = next(t for t in all_tables(load_datakits([KIT], requires=False)) if t.name == "country")
+TABLES = all_tables(load_datakits([KIT], requires=False))
+COUNTRY = next(t for t in TABLES if t.name == "country")
 '''
 
 DKENV_CONFTEST = _TABLE
@@ -63,6 +80,21 @@ def test_insert_count(dkenv_engine, i):
     with dkenv_engine.begin() as conn:
         conn.execute(COUNTRY.insert().values(country_id=i + 1, country=f"c{{i}}"))
         assert conn.execute(sa.select(sa.func.count()).select_from(COUNTRY)).scalar() == 1
+'''
+
+# The rollback pattern's body, on dkenv's connection to the test's own fresh database.
+DKENV_CONNECTION_TEST = '''
+import pytest
+import sqlalchemy as sa
+from conftest import COUNTRY, KIT
+
+pytestmark = pytest.mark.dkenv(datakits=[KIT])
+
+
+@pytest.mark.parametrize("i", range({n}))
+def test_insert_count(dkenv_connection, i):
+    dkenv_connection.execute(COUNTRY.insert().values(country_id=i + 1, country=f"c{{i}}"))
+    assert dkenv_connection.execute(sa.select(sa.func.count()).select_from(COUNTRY)).scalar() == 1
 '''
 
 ROLLBACK_CONFTEST = _TABLE + '''
@@ -124,16 +156,20 @@ def test_insert_count(conn, i):
     assert conn.execute(sa.select(sa.func.count()).select_from(COUNTRY)).scalar() == 1
 '''
 
+# pytest-postgresql 10: psycopg 3 connections; a load callable gets host, port, user, dbname,
+# password and autocommit as keywords.
 PGPROC_CONFTEST = _TABLE + '''
 import sqlalchemy as sa
 from pytest_postgresql import factories
 
 
 def load(host, port, user, dbname, password=None, **_):
-    eng = sa.create_engine(f"postgresql+psycopg2://{{user}}:{{password or ''}}@{{host}}:{{port}}/{{dbname}}")
+    """The template's schemas and tables, created once per session."""
+    eng = sa.create_engine(sa.URL.create("postgresql+psycopg", user, password, host, port, dbname))
     with eng.begin() as conn:
-        conn.exec_driver_sql('CREATE SCHEMA "br__pagila__public"')
-    COUNTRY.metadata.create_all(eng)
+        for schema in sorted({{t.schema for t in TABLES if t.schema}}):
+            conn.exec_driver_sql(f'CREATE SCHEMA "{{schema}}"')
+    COUNTRY.metadata.create_all(eng, tables=TABLES)
     eng.dispose()
 
 
@@ -148,33 +184,157 @@ from conftest import COUNTRY
 
 @pytest.mark.parametrize("i", range({n}))
 def test_insert_count(postgresql, i):
-    info = postgresql.info
-    eng = sa.create_engine("postgresql+psycopg2://", creator=lambda: postgresql)
+    eng = sa.create_engine("postgresql+psycopg://", creator=lambda: postgresql)
     with eng.begin() as conn:
         conn.execute(COUNTRY.insert().values(country_id=i + 1, country=f"c{{i}}"))
         assert conn.execute(sa.select(sa.func.count()).select_from(COUNTRY)).scalar() == 1
-    assert info.dbname
 '''
 
+# pattern: (printed name, conftest, test file)
+PATTERNS = {
+    "dkenv": ("dkenv (dkenv_engine)", DKENV_CONFTEST, DKENV_TEST),
+    "dkenv-connection": ("dkenv (dkenv_connection)", DKENV_CONFTEST, DKENV_CONNECTION_TEST),
+    "rollback": ("rollback", ROLLBACK_CONFTEST, ROLLBACK_TEST),
+    "pytest-postgresql": ("pytest-postgresql", PGPROC_CONFTEST, PGPROC_TEST),
+}
 
-def write_suite(root: Path, pattern: str, engine: str, n: int) -> Path:
+
+def write_suite(root: Path, pattern: str, engine: str, n: int, kit: Path = KIT) -> Path:
     """A directory with a conftest and ``n`` tests of ``pattern`` on ``engine``."""
     directory = root / f"{pattern}-{engine}-{n}"
     directory.mkdir(parents=True, exist_ok=True)
-    conftest, test = {"dkenv": (DKENV_CONFTEST, DKENV_TEST), "rollback": (ROLLBACK_CONFTEST, ROLLBACK_TEST),
-                      "pytest-postgresql": (PGPROC_CONFTEST, PGPROC_TEST)}[pattern]
-    (directory / "conftest.py").write_text(conftest.format(kit=str(KIT), engine=engine))
+    _, conftest, test = PATTERNS[pattern]
+    (directory / "conftest.py").write_text(conftest.format(kit=str(kit), engine=engine))
     (directory / "test_loop_generated.py").write_text(test.format(n=n))
     return directory
 
 
-def run_suite(directory: Path, engine: str, pattern: str) -> float:
+@dataclass
+class Peer:
+    """How the pytest-postgresql pattern runs: interpreter (and user), environment, where its suites go."""
+
+    argv: list[str]  # e.g. ["setpriv", "--reuid=65534", ..., "/usr/bin/python3.11"]
+    env: dict[str, str]
+    home: Path  # its suites are written here
+    kit: Path  # the datakit as that user reads it
+    pg_ctl: str
+    owner: tuple[int, int] | None  # (uid, gid) to hand its files to, when root runs it as nobody
+    note: str
+
+
+def _hand_over(path: Path, owner: tuple[int, int] | None) -> None:
+    """Give ``path`` and everything under it to ``owner`` (the user running the peer's pytest)."""
+    if owner is None:
+        return
+    for directory, _, files in os.walk(path):
+        os.chown(directory, *owner)
+        for name in files:
+            os.chown(os.path.join(directory, name), *owner)
+
+
+def _native_pg_ctl() -> str | None:
+    """A native PostgreSQL's ``pg_ctl`` (its real path: pytest-postgresql finds initdb next to it)."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return os.path.realpath(found)
+    candidates = glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")
+    return max(candidates, key=lambda c: int(Path(c).parts[-3])) if candidates else None
+
+
+def _interpreter_for(prefix: list[str]) -> str | None:
+    """This interpreter if ``prefix`` (a user switch) can run it, else a system one of the same version.
+
+    Run as another user, this interpreter may start yet not find its own prefix (a pyenv under
+    /root: the binary falls back to /usr's standard library): it counts only if it finds it.
+    """
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for python in [sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]:
+        probe = subprocess.run([*prefix, python, "-c", "import sys; print('%d.%d' % sys.version_info[:2], sys.prefix)"],
+                               capture_output=True, text=True, cwd="/")
+        found, _, found_prefix = probe.stdout.strip().partition(" ")
+        if probe.returncode == 0 and found == version and (python != sys.executable or found_prefix == sys.prefix):
+            return python
+    return None
+
+
+def _suite_requirements() -> list[str]:
+    """What the generated suite imports besides pytest-postgresql: pytest and dkenv's dependencies."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return ["pytest", *project["dependencies"]]
+
+
+def setup_pytest_postgresql(tmp: Path) -> Peer | str:
+    """Install pytest-postgresql privately and decide how its runs start; a string is a skip reason."""
+    pg_ctl = _native_pg_ctl()
+    if pg_ctl is None:
+        return "no native pg_ctl (apt-get install postgresql; or add /usr/lib/postgresql/N/bin to PATH)"
+    prefix: list[str] = []
+    owner = None
+    if os.geteuid() == 0:  # pg_ctl refuses root
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            return "running as root (pg_ctl refuses root) and there is no user 'nobody' to run it as"
+        owner = (nobody.pw_uid, nobody.pw_gid)
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+        if shutil.which("setpriv") is None:
+            prefix = ["runuser", "-u", "nobody", "--"]
+    python = _interpreter_for(prefix)
+    if python is None:
+        return (f"running as root, and neither {sys.executable} nor a system python"
+                f"{sys.version_info[0]}.{sys.version_info[1]} can be run by nobody")
+    home = tmp / "pytest-postgresql"
+    target = home / "peers"
+    home.mkdir()
+    requirements = ["pytest-postgresql"]
+    if importlib.util.find_spec("psycopg_binary") is not None:
+        requirements.append("psycopg[binary]")  # as psycopg runs here
+    if python != sys.executable:
+        requirements += _suite_requirements()
+    pins = home / "constraints.txt"  # every package this environment has, at its version here
+    pins.write_text("".join(f"{d.metadata['Name']}=={d.version}\n" for d in importlib.metadata.distributions()
+                            if d.metadata["Name"] and d.metadata["Name"].lower() != "dkenv"))
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                          "--target", str(target), "-c", str(pins), *requirements],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        errors = [line for line in pip.stderr.splitlines() if line.startswith("ERROR")] or pip.stderr.splitlines()
+        return f"pip could not install pytest-postgresql: {(errors or ['exit ' + str(pip.returncode)])[-1]}"
+    version = next(importlib.metadata.distributions(name="pytest-postgresql", path=[str(target)])).version
+    kit, source = KIT, ROOT
+    env = dict(os.environ)
+    note = f"pytest-postgresql {version} ({pg_ctl})"
+    if owner is not None:
+        os.chmod(tmp, 0o711)  # nobody passes through to its own folder, sees nothing else
+        source = home / "src"  # the repository may not be readable by nobody: dkenv and the kit copied
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "dkenv", source / "dkenv", ignore=skip)
+        kit = source / KIT.relative_to(ROOT)
+        shutil.copytree(KIT, kit, ignore=skip)
+        for folder in ("home", "tmp"):
+            (home / folder).mkdir()
+        _hand_over(home, owner)
+        env.update(HOME=str(home / "home"), TMPDIR=str(home / "tmp"))
+        note += f", run as nobody with {python}"
+        if python != sys.executable:
+            python_version = subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()
+            note += f" ({python_version}: nobody cannot run {sys.executable}; same package versions)"
+    env["PYTHONPATH"] = os.pathsep.join([str(source), str(target)])
+    return Peer([*prefix, python], env, home, kit, pg_ctl, owner, note)
+
+
+def run_suite(directory: Path, engine: str, pattern: str, peer: Peer | None = None) -> float:
     """Seconds of one whole ``pytest`` run of the directory (a failure aborts the benchmark)."""
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "-p", "no:pytest_alembic", str(directory)]
-    if pattern == "dkenv":
+    options = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-p", "no:pytest_alembic", str(directory)]
+    if pattern == "pytest-postgresql":
+        assert peer is not None
+        args, env = [*peer.argv, *options, f"--postgresql-exec={peer.pg_ctl}"], peer.env
+    else:
+        args = [sys.executable, *options]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    if pattern.startswith("dkenv"):
         args.append(f"--dkenv-engines={engine}")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     started = time.perf_counter()
     proc = subprocess.run(args, cwd=directory, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -183,19 +343,27 @@ def run_suite(directory: Path, engine: str, pattern: str) -> float:
     return elapsed
 
 
-def measure(root: Path, patterns: list[tuple[str, str]], sizes: list[int],
-            runs: int) -> dict[tuple[str, str], tuple[float, float]]:
+def measure(root: Path, patterns: list[tuple[str, str]], sizes: list[int], runs: int,
+            peer: Peer | None = None) -> dict[tuple[str, str], tuple[float, float]]:
     """(per-test seconds, fixed seconds) per (pattern, engine), from medians at both sizes.
 
     Runs are interleaved (every pattern and size once, then again) so that a load that
     drifts during the benchmark weighs on every pattern alike.
     """
     small, large = min(sizes), max(sizes)
-    dirs = {(p, e, n): write_suite(root, p, e, n) for p, e in patterns for n in (small, large)}
+    dirs = {}
+    for p, e in patterns:
+        for n in (small, large):
+            if p == "pytest-postgresql":
+                assert peer is not None
+                dirs[(p, e, n)] = write_suite(peer.home / "suites", p, e, n, peer.kit)
+                _hand_over(peer.home / "suites", peer.owner)
+            else:
+                dirs[(p, e, n)] = write_suite(root, p, e, n)
     times: dict[tuple[str, str, int], list[float]] = {key: [] for key in dirs}
     for _ in range(runs):
         for (pattern, engine, n), directory in dirs.items():
-            times[(pattern, engine, n)].append(run_suite(directory, engine, pattern))
+            times[(pattern, engine, n)].append(run_suite(directory, engine, pattern, peer))
     out = {}
     for pattern, engine in patterns:
         at_small = statistics.median(times[(pattern, engine, small)])
@@ -203,16 +371,6 @@ def measure(root: Path, patterns: list[tuple[str, str]], sizes: list[int],
         slope = (at_large - at_small) / (large - small)
         out[(pattern, engine)] = (slope, at_small - slope * small)
     return out
-
-
-def pytest_postgresql_skip_reason() -> str | None:
-    if importlib.util.find_spec("pytest_postgresql") is None:
-        return "pytest-postgresql is not installed (pip install pytest-postgresql)"
-    if shutil.which("pg_ctl") is None:
-        return "no native pg_ctl on PATH (apt-get install postgresql; add /usr/lib/postgresql/N/bin)"
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return "running as root and pg_ctl refuses root (run the benchmark as a non-root user)"
-    return None
 
 
 def pct(values: list[float], q: float) -> float:
@@ -249,6 +407,31 @@ def handout_figures(engine: str, n: int, hold_s: float) -> tuple[float, float]:
     return pct(times, 0.5) * 1000, pct(times, 0.95) * 1000
 
 
+def ratio(numerator: float, denominator: float) -> str:
+    """``a / b`` as ``N.NN×``, or why a slope cannot be compared."""
+    if numerator > 0 and denominator > 0:
+        return f"{numerator / denominator:.2f}×"
+    return "n/a (a slope ≤ 0: the load varied more than the tests cost; rerun with more --runs)"
+
+
+def print_ratios(results: dict[tuple[str, str], tuple[float, float]], engines: list[str]) -> None:
+    """dkenv / rollback for both dkenv bodies per engine, then pytest-postgresql / dkenv."""
+    for engine in engines:
+        r_slope, r_fixed = results[("rollback", engine)]
+        for pattern, label in (("dkenv-connection", "same test body, dkenv_connection"),
+                               ("dkenv", "engine fixture,  dkenv_engine    ")):
+            d_slope, d_fixed = results[(pattern, engine)]
+            goal = f"dkenv {d_slope * 1000:.1f} ms/test, goal ≤ 2 ms" if engine == "sqlite" else "goal ≤ 1.5×"
+            print(f"{engine:<9} {label} / rollback per test: {ratio(d_slope, r_slope)} ({goal}); "
+                  f"fixed: {d_fixed - r_fixed:+.2f} s (goal ≤ +0.30 s)", flush=True)
+    if ("pytest-postgresql", "postgres") in results:
+        p_slope, p_fixed = results[("pytest-postgresql", "postgres")]
+        (e_slope, e_fixed), (c_slope, _) = results[("dkenv", "postgres")], results[("dkenv-connection", "postgres")]
+        print(f"{'postgres':<9} pytest-postgresql / dkenv per test: {ratio(p_slope, e_slope)} vs dkenv_engine "
+              f"(both bodies in engine.begin()), {ratio(p_slope, c_slope)} vs dkenv_connection; "
+              f"fixed: {p_fixed - e_fixed:+.2f} s vs dkenv", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", nargs="*", default=["postgres", "mysql", "sqlite"],
@@ -260,26 +443,21 @@ def main() -> None:
     parser.add_argument("--hold-ms", type=float, default=3.0, help="each hand-out's database is held this long")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    print(f"{'pattern':<28} {'per test':>10} {'fixed':>8}   (median of {args.runs} whole pytest runs, "
-          f"{min(args.sizes)} and {max(args.sizes)} tests, bronze-pagila)", flush=True)
-    patterns = [(p, e) for e in args.engines for p in ("dkenv", "rollback")]
-    skip = pytest_postgresql_skip_reason() if "postgres" in args.engines else "postgres not selected"
-    if skip is None:
-        patterns.append(("pytest-postgresql", "postgres"))
+    patterns = [(p, e) for e in args.engines for p in ("dkenv", "dkenv-connection", "rollback")]
     with tempfile.TemporaryDirectory(prefix="dkenv-loop-") as tmp:
-        results = measure(Path(tmp), patterns, args.sizes, args.runs)
+        peer = setup_pytest_postgresql(Path(tmp)) if "postgres" in args.engines else None
+        if isinstance(peer, Peer):
+            patterns.append(("pytest-postgresql", "postgres"))
+            print(peer.note, flush=True)
+        print(f"{'pattern':<36} {'per test':>10} {'fixed':>8}   (median of {args.runs} whole pytest runs, "
+              f"{min(args.sizes)} and {max(args.sizes)} tests, bronze-pagila)", flush=True)
+        results = measure(Path(tmp), patterns, args.sizes, args.runs, peer if isinstance(peer, Peer) else None)
     for (pattern, engine), (slope, fixed) in results.items():
-        print(f"{pattern + ', ' + engine:<28} {slope * 1000:>7.1f} ms {fixed:>6.2f} s", flush=True)
-    if skip is not None and "postgres" in args.engines:
-        print(f"{'pytest-postgresql, postgres':<28} skipped: {skip}", flush=True)
+        print(f"{PATTERNS[pattern][0] + ', ' + engine:<36} {slope * 1000:>7.1f} ms {fixed:>6.2f} s", flush=True)
+    if isinstance(peer, str):
+        print(f"{'pytest-postgresql, postgres':<36} skipped: {peer}", flush=True)
     print()
-    for engine in args.engines:
-        (d_slope, d_fixed), (r_slope, r_fixed) = results[("dkenv", engine)], results[("rollback", engine)]
-        goal = f"dkenv {d_slope * 1000:.1f} ms/test, goal ≤ 2 ms" if engine == "sqlite" else "goal ≤ 1.5×"
-        ratio = f"{d_slope / r_slope:.2f}×" if r_slope > 0 and d_slope > 0 else \
-            "n/a (a slope ≤ 0: the load varied more than the tests cost; rerun with more --runs)"
-        print(f"{engine:<9} dkenv / rollback per test: {ratio} ({goal}); "
-              f"fixed: {d_fixed - r_fixed:+.2f} s (goal ≤ +0.30 s)", flush=True)
+    print_ratios(results, args.engines)
     print()
     for engine in args.engines:
         p50, p95 = handout_figures(engine, args.handouts, args.hold_ms / 1000)
