@@ -23,8 +23,9 @@ datakit and counts it) runs as whole ``pytest`` runs, median of ``--runs`` per s
   Python of the same version runs it, with the suite's own requirements in that folder too.
   Where pip or a native PostgreSQL is missing, one skip line says why.
 
-Per pattern it prints the per-test slope between the two sizes and the fixed cost (the
-intercept: server, schema, pytest), then ratios from the same run: dkenv / rollback for both
+Per pattern it prints the per-test slope between the two sizes, the fixed cost (the
+intercept: server, schema, pytest) and the session start as measured (pytest's launch to
+its first test's call), then ratios from the same run: dkenv / rollback for both
 dkenv bodies and pytest-postgresql / dkenv, and the hand-out p50/p95 of a direct loop over
 ``server.database(...)`` (request to a first query answered, each database then written to
 and returned, like a test).
@@ -199,12 +200,25 @@ PATTERNS = {
 }
 
 
+#: Appended to every pattern's conftest: the session start as the user waits for it, from the
+#: interpreter's launch (``DKENV_BENCH_T0``, set by :func:`run_suite`) to the first test's call.
+FIRST_TEST_HOOK = '''
+
+def pytest_runtest_call(item):
+    import os, time
+    mark = os.path.join(os.path.dirname(__file__), "first_test_s")
+    if not os.path.exists(mark):
+        with open(mark, "w") as out:
+            out.write(str(time.time() - float(os.environ["DKENV_BENCH_T0"])))
+'''
+
+
 def write_suite(root: Path, pattern: str, engine: str, n: int, kit: Path = KIT) -> Path:
     """A directory with a conftest and ``n`` tests of ``pattern`` on ``engine``."""
     directory = root / f"{pattern}-{engine}-{n}"
     directory.mkdir(parents=True, exist_ok=True)
     _, conftest, test = PATTERNS[pattern]
-    (directory / "conftest.py").write_text(conftest.format(kit=str(kit), engine=engine))
+    (directory / "conftest.py").write_text(conftest.format(kit=str(kit), engine=engine) + FIRST_TEST_HOOK)
     (directory / "test_loop_generated.py").write_text(test.format(n=n))
     return directory
 
@@ -323,8 +337,9 @@ def setup_pytest_postgresql(tmp: Path) -> Peer | str:
     return Peer([*prefix, python], env, home, kit, pg_ctl, owner, note)
 
 
-def run_suite(directory: Path, engine: str, pattern: str, peer: Peer | None = None) -> float:
-    """Seconds of one whole ``pytest`` run of the directory (a failure aborts the benchmark)."""
+def run_suite(directory: Path, engine: str, pattern: str, peer: Peer | None = None) -> tuple[float, float]:
+    """Seconds of one whole ``pytest`` run of the directory, and from its launch to the first
+    test's call (a failure aborts the benchmark)."""
     options = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                "-p", "no:pytest_alembic", str(directory)]
     if pattern == "pytest-postgresql":
@@ -335,17 +350,21 @@ def run_suite(directory: Path, engine: str, pattern: str, peer: Peer | None = No
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     if pattern.startswith("dkenv"):
         args.append(f"--dkenv-engines={engine}")
+    mark = directory / "first_test_s"
+    mark.unlink(missing_ok=True)
     started = time.perf_counter()
-    proc = subprocess.run(args, cwd=directory, env=env, capture_output=True, text=True)
+    proc = subprocess.run(args, cwd=directory, env={**env, "DKENV_BENCH_T0": repr(time.time())},
+                          capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"{pattern} on {engine} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, float(mark.read_text())
 
 
 def measure(root: Path, patterns: list[tuple[str, str]], sizes: list[int], runs: int,
-            peer: Peer | None = None) -> dict[tuple[str, str], tuple[float, float]]:
-    """(per-test seconds, fixed seconds) per (pattern, engine), from medians at both sizes.
+            peer: Peer | None = None) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """(per-test seconds, fixed seconds, seconds to the first test) per (pattern, engine),
+    from medians at both sizes (the last at both sizes together).
 
     Runs are interleaved (every pattern and size once, then again) so that a load that
     drifts during the benchmark weighs on every pattern alike.
@@ -361,15 +380,18 @@ def measure(root: Path, patterns: list[tuple[str, str]], sizes: list[int], runs:
             else:
                 dirs[(p, e, n)] = write_suite(root, p, e, n)
     times: dict[tuple[str, str, int], list[float]] = {key: [] for key in dirs}
+    firsts: dict[tuple[str, str], list[float]] = {key: [] for key in patterns}
     for _ in range(runs):
         for (pattern, engine, n), directory in dirs.items():
-            times[(pattern, engine, n)].append(run_suite(directory, engine, pattern, peer))
+            wall, first = run_suite(directory, engine, pattern, peer)
+            times[(pattern, engine, n)].append(wall)
+            firsts[(pattern, engine)].append(first)
     out = {}
     for pattern, engine in patterns:
         at_small = statistics.median(times[(pattern, engine, small)])
         at_large = statistics.median(times[(pattern, engine, large)])
         slope = (at_large - at_small) / (large - small)
-        out[(pattern, engine)] = (slope, at_small - slope * small)
+        out[(pattern, engine)] = (slope, at_small - slope * small, statistics.median(firsts[(pattern, engine)]))
     return out
 
 
@@ -414,19 +436,24 @@ def ratio(numerator: float, denominator: float) -> str:
     return "n/a (a slope ≤ 0: the load varied more than the tests cost; rerun with more --runs)"
 
 
-def print_ratios(results: dict[tuple[str, str], tuple[float, float]], engines: list[str]) -> None:
-    """dkenv / rollback for both dkenv bodies per engine, then pytest-postgresql / dkenv."""
+def print_ratios(results: dict[tuple[str, str], tuple[float, float, float]], engines: list[str]) -> None:
+    """dkenv / rollback for both dkenv bodies per engine, then pytest-postgresql / dkenv.
+
+    The session start is given twice: the intercept of the two sizes ("fixed", which also
+    takes in whatever the first tests cost more than the later ones) and the time from
+    pytest's launch to its first test, measured."""
     for engine in engines:
-        r_slope, r_fixed = results[("rollback", engine)]
+        r_slope, r_fixed, r_first = results[("rollback", engine)]
         for pattern, label in (("dkenv-connection", "same test body, dkenv_connection"),
                                ("dkenv", "engine fixture,  dkenv_engine    ")):
-            d_slope, d_fixed = results[(pattern, engine)]
+            d_slope, d_fixed, d_first = results[(pattern, engine)]
             goal = f"dkenv {d_slope * 1000:.1f} ms/test, goal ≤ 2 ms" if engine == "sqlite" else "goal ≤ 1.5×"
             print(f"{engine:<9} {label} / rollback per test: {ratio(d_slope, r_slope)} ({goal}); "
-                  f"fixed: {d_fixed - r_fixed:+.2f} s (goal ≤ +0.30 s)", flush=True)
+                  f"fixed: {d_fixed - r_fixed:+.2f} s, to the first test: {d_first - r_first:+.2f} s "
+                  "(goal ≤ +0.30 s)", flush=True)
     if ("pytest-postgresql", "postgres") in results:
-        p_slope, p_fixed = results[("pytest-postgresql", "postgres")]
-        (e_slope, e_fixed), (c_slope, _) = results[("dkenv", "postgres")], results[("dkenv-connection", "postgres")]
+        p_slope, p_fixed, _ = results[("pytest-postgresql", "postgres")]
+        (e_slope, e_fixed, _), (c_slope, _, _) = results[("dkenv", "postgres")], results[("dkenv-connection", "postgres")]
         print(f"{'postgres':<9} pytest-postgresql / dkenv per test: {ratio(p_slope, e_slope)} vs dkenv_engine "
               f"(both bodies in engine.begin()), {ratio(p_slope, c_slope)} vs dkenv_connection; "
               f"fixed: {p_fixed - e_fixed:+.2f} s vs dkenv", flush=True)
@@ -449,11 +476,12 @@ def main() -> None:
         if isinstance(peer, Peer):
             patterns.append(("pytest-postgresql", "postgres"))
             print(peer.note, flush=True)
-        print(f"{'pattern':<36} {'per test':>10} {'fixed':>8}   (median of {args.runs} whole pytest runs, "
+        print(f"{'pattern':<36} {'per test':>10} {'fixed':>8} {'to 1st test':>12}   (median of {args.runs} whole pytest runs, "
               f"{min(args.sizes)} and {max(args.sizes)} tests, bronze-pagila)", flush=True)
         results = measure(Path(tmp), patterns, args.sizes, args.runs, peer if isinstance(peer, Peer) else None)
-    for (pattern, engine), (slope, fixed) in results.items():
-        print(f"{PATTERNS[pattern][0] + ', ' + engine:<36} {slope * 1000:>7.1f} ms {fixed:>6.2f} s", flush=True)
+    for (pattern, engine), (slope, fixed, first) in results.items():
+        print(f"{PATTERNS[pattern][0] + ', ' + engine:<36} {slope * 1000:>7.1f} ms {fixed:>6.2f} s {first:>10.2f} s",
+              flush=True)
     if isinstance(peer, str):
         print(f"{'pytest-postgresql, postgres':<36} skipped: {peer}", flush=True)
     print()

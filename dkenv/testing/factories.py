@@ -67,13 +67,24 @@ def _candidates(raw: str | Path, bases: Sequence[Path]) -> list[Path]:
     return [path] if path.is_absolute() else [base / path for base in bases]
 
 
+_FOUND: dict[tuple[str, tuple[Path, ...]], Path] = {}  # (path as written, bases) -> the path found
+
+
 def _resolve(raw: Any, bases: Sequence[Path], where: str) -> Any:
-    """A path that exists (first base that has it), a Datakit as is, or a test failure."""
+    """A path that exists (first base that has it), a Datakit as is, or a test failure.
+
+    Found paths are kept for the process: every test of a suite names the same datakits, and
+    looking for them again is a stat per base per test."""
     if not isinstance(raw, (str, Path)):
         return raw  # a Datakit object
+    key = (str(raw), tuple(bases))
+    found = _FOUND.get(key)
+    if found is not None:
+        return found
     tried = _candidates(raw, bases)
     for path in tried:
         if path.exists():
+            _FOUND[key] = path
             return path
     looked = ", ".join(str(p) for p in dict.fromkeys(tried))
     pytest.fail(f"{where}: datakit path {str(raw)!r} does not exist (looked for {looked}); "
