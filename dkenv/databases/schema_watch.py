@@ -58,12 +58,19 @@ ALTER EVENT TRIGGER {TRIGGERS[1]} ENABLE ALWAYS;
 _UNWATCHED = ("pg_largeobject", "pg_largeobject_metadata", "pg_event_trigger", "pg_index")
 
 
-def install(conn: Any) -> None:
+def install(conn: Any) -> bool:
     """Install the watch into the database the DBAPI connection ``conn`` (a superuser's, not in
-    autocommit) is on, and commit."""
-    with conn.cursor() as cursor:
-        cursor.execute(INSTALL)
-    conn.commit()
+    autocommit) is on, and commit; False (nothing installed) where the server refuses it --
+    before PostgreSQL 12 ``allow_system_table_mods`` cannot be set in a session -- and the
+    template's copies are then checked by scanning the catalogs."""
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(INSTALL)
+        conn.commit()
+    except Exception:  # noqa: BLE001 - an older or restricted server: no watch, the scan stands in
+        conn.rollback()
+        return False
+    return True
 
 
 def state(cursor: Any) -> tuple[int, bool, str, int] | None:

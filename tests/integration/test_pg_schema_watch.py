@@ -136,3 +136,30 @@ def test_the_watch_stays_out_of_what_users_inspect(factory):
     finally:
         eng.dispose()
         db.drop()
+
+
+def test_a_server_that_refuses_the_watch_is_checked_by_scanning_its_catalogs(server):
+    """Where the watch cannot be installed (here: template1 already holds an object of its
+    name), the template is built all the same and its copies are checked the old way."""
+    admin = create_engine(server.url.rsplit("/", 1)[0] + "/template1")
+    squatter = (f"SET allow_system_table_mods = on; CREATE SEQUENCE {schema_watch.SEQUENCE}; "
+                "RESET allow_system_table_mods")
+    with admin.begin() as conn:
+        conn.exec_driver_sql(squatter)
+    admin.dispose()  # nobody on template1 while databases are made from it
+    kits = [KIT, KIT.parent / "silver-pagila"]  # a template of its own, built while the squatter is there
+    try:
+        with DatabaseFactory(server.url, engine="postgres", ready=0) as factory:
+            db = factory.database(kits)
+            builder = factory.pool(kits).builder
+            assert builder._reset_sql is None and "pg_attribute" in builder._schema_check
+            _run(db, ROW_CHANGES["rows"])
+            assert builder.recycle(db.name)
+            _run(db, 'CREATE TABLE public.extra (id int)')
+            assert not builder.recycle(db.name)
+            db.drop()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"SET allow_system_table_mods = on; DROP SEQUENCE {schema_watch.SEQUENCE}")
+        admin.dispose()
+        close_server_databases(server)
