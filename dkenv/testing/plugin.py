@@ -169,6 +169,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from dkenv.testing.xdist import wait_for_removal
+
+    wait_for_removal(config)  # xdist controller: its run's servers, removed since sessionfinish
     if config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath"):
         from dkenv.datakit import set_default_pythonpath
 
