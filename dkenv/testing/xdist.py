@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,19 +189,21 @@ def pytest_configure_node(node: Any) -> None:
         node.config.stash[RUN_UID_KEY] = str(uid)
 
 
-def finish_run(config: pytest.Config) -> None:
-    """Controller, end of run: start removing the servers its workers shared; never fail the run.
+def finish_run(config: pytest.Config, *, then: Callable[[], None] | None = None) -> bool:
+    """Controller, end of run: start removing the servers its workers shared, then call ``then``
+    (the plugin's reaping); never fail the run.  False when there is no run to finish.
 
-    The removal runs in a thread while xdist shuts its workers down; :func:`wait_for_removal`
+    Both run in a thread while xdist shuts its workers down; :func:`wait_for_removal`
     (the plugin's ``pytest_unconfigure``) waits for it.  Not a daemon: even a run interrupted
     before ``pytest_unconfigure`` waits for it at interpreter exit.
     """
     uid = config.stash.get(RUN_UID_KEY, None)
     if uid is None or REMOVAL_KEY in config.stash:
-        return
-    thread = threading.Thread(target=_remove_quietly, args=(uid,), name="dkenv-xdist-removal")
+        return False
+    thread = threading.Thread(target=_remove_quietly, args=(uid, then), name="dkenv-xdist-removal")
     config.stash[REMOVAL_KEY] = thread
     thread.start()
+    return True
 
 
 def wait_for_removal(config: pytest.Config) -> None:
@@ -210,8 +213,10 @@ def wait_for_removal(config: pytest.Config) -> None:
         thread.join()
 
 
-def _remove_quietly(uid: str) -> None:
+def _remove_quietly(uid: str, then: Callable[[], None] | None) -> None:
     try:
         remove_run(uid)
     except Exception:  # noqa: BLE001 - no engine: nothing to remove; the reaper is the backstop
         pass
+    if then is not None:
+        then()
