@@ -251,7 +251,8 @@ def _removed_with_its_databases(config: pytest.Config, server: Any) -> bool:
         return bool(getattr(server, "_owns_dir", False)) and not getattr(server, "keep", False)
     from dkenv.testing.xdist import removed_with_the_run
 
-    return bool(getattr(server, "remove_on_stop", False)) or removed_with_the_run(config, server)
+    return bool(getattr(server, "remove_on_stop", False)) or removed_with_the_run(
+        config, server, run_kept=settings_of(config).keep)
 
 
 def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,

@@ -136,20 +136,18 @@ def acquire_shared(run: Run, key: str, launch: Any) -> Server:
         return server
 
 
-def removed_with_the_run(config: pytest.Config, server: Any) -> bool:
+def removed_with_the_run(config: pytest.Config, server: Any, *, run_kept: bool) -> bool:
     """Whether ``server`` is a shared server of this worker's run that the controller removes at
     the end, with every database on it: owned by the controller, neither kept nor reused.
 
     Then the worker's session end need not drop its databases one by one (each a DROP DATABASE
-    round trip on the run's last path): they are closed and go with the container.  A kept run
-    (``--dkenv-keep``) keeps them; the controller's removal is skipped there.
+    round trip on the run's last path): they are closed and go with the container.  In a kept
+    run (``run_kept``: ``--dkenv-keep``) the controller removes nothing.
     """
     run = current_run(config)
-    if run is None or getattr(server, "persistent", False):
+    if run is None or run_kept or getattr(server, "persistent", False):
         return False
-    from dkenv.testing.factories import settings_of
-
-    return getattr(server, "owner_pid", None) == run.controller_pid and not settings_of(config).keep
+    return getattr(server, "owner_pid", None) == run.controller_pid
 
 
 def remove_run(uid: str) -> list[str]:
