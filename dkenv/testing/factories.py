@@ -216,7 +216,8 @@ def server_fixture(engine: str, *, image: str | None = None, scope: str = "sessi
                 settings.kept.append({"engine": name, "name": server.name, "url": server.url,
                                       "databases": [db.url for db in factory.kept]})
             else:
-                _remove(server, close_server_databases)
+                gone_with_it = _removed_with_its_databases(request.config, server)
+                _remove(server, close_server_databases, abandon=gone_with_it)
 
     return _server
 
@@ -233,16 +234,17 @@ def resolve_build(request: pytest.FixtureRequest) -> str:
     return str(build)
 
 
-def _remove(server: Any, close_databases: Callable[..., None]) -> None:
-    """Drop the server's databases and remove it; an engine that stopped answering is one
-    warning line (the next dkenv command reaps the container once its owner is gone)."""
+def _remove(server: Any, close_databases: Callable[..., None], *, abandon: bool) -> None:
+    """Drop the server's databases (``abandon``: close them, the server goes with them) and
+    remove it; an engine that stopped answering is one warning line (the next dkenv command
+    reaps the container once its owner is gone)."""
     import warnings
 
     from dkenv.testing.recovery import DkenvServerWarning
 
     try:
         try:
-            close_databases(server, abandon=_removed_with_its_databases(server))
+            close_databases(server, abandon=abandon)
         finally:
             server.stop()
     except Exception as exc:  # noqa: BLE001 - Docker SDK/requests errors: one line, not a traceback
@@ -252,12 +254,16 @@ def _remove(server: Any, close_databases: Callable[..., None]) -> None:
             f"{first}); the next dkenv command reaps it"), stacklevel=2)
 
 
-def _removed_with_its_databases(server: Any) -> bool:
-    """Whether stopping ``server`` removes it with everything on it (a container this process
-    removes, a SQLite directory of its own): then its databases need no DROP first."""
+def _removed_with_its_databases(config: pytest.Config, server: Any) -> bool:
+    """Whether ``server`` goes with everything on it once the session is over (a container this
+    process removes, a SQLite directory of its own, an xdist run's shared server, which the
+    controller removes): then its databases need no DROP first."""
     if is_embedded(server.engine):
         return bool(getattr(server, "_owns_dir", False)) and not getattr(server, "keep", False)
-    return bool(getattr(server, "remove_on_stop", False))
+    from dkenv.testing.xdist import removed_with_the_run
+
+    return bool(getattr(server, "remove_on_stop", False)) or removed_with_the_run(
+        config, server, run_kept=settings_of(config).keep)
 
 
 def database_fixture(server: str | None = None, *, datakits: Sequence[Any] | None = None,

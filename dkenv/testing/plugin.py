@@ -169,6 +169,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from dkenv.testing.xdist import wait_for_removal
+
+    wait_for_removal(config)  # xdist controller: its run's servers, removed since sessionfinish
     if config.getoption("dkenv_pythonpath", default=None) or config.getini("dkenv_pythonpath"):
         from dkenv.datakit import set_default_pythonpath
 
@@ -306,10 +309,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _xdist_active(config):
         from dkenv.testing.xdist import finish_run
 
-        if not settings.keep:
-            finish_run(config)  # the servers the workers shared
-        if settings.containers_started or any(not is_embedded(e) for e in settings.engines):
-            _reap_quietly()
+        reap = settings.containers_started or any(not is_embedded(e) for e in settings.engines)
+        then = _reap_quietly if reap else None
+        # The servers the workers shared, then the reaping, off the main thread (xdist shuts
+        # the workers down meanwhile); a kept run removes nothing and reaps here.
+        if (settings.keep or not finish_run(config, then=then)) and then is not None:
+            then()
 
 
 def _xdist_active(config: pytest.Config) -> bool:

@@ -11,11 +11,15 @@ which server fixtures (engines, images, options) the tests will ask for; a worke
 the moment it needs one.  Ownership stays with the controller all the same: the container's
 owner pid is the controller's, so
 
-* the controller removes the run's servers at its ``pytest_sessionfinish``;
+* the controller removes the run's servers at its ``pytest_sessionfinish``: all at once, in a
+  thread that overlaps xdist's shutdown of the workers and is joined at ``pytest_unconfigure``
+  (the run never ends before its servers are gone);
 * a worker that crashes leaves the server to the others (xdist's replacement adopts it);
 * a SIGKILLed controller leaves a container whose owner is gone: the next dkenv command
   (or the next pytest run's first server start) reaps it.
 
+Since the controller removes a shared server with everything on it, a worker's session end
+closes its databases there without dropping them one by one (:func:`removed_with_the_run`).
 Two runs never share: their testrunuids, hence their ``dkenv.run`` labels, differ.
 This module imports neither SQLAlchemy nor the Docker SDK at load time.
 """
@@ -26,6 +30,9 @@ import hashlib
 import json
 import os
 import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +45,8 @@ if TYPE_CHECKING:
 #: The testrunuid the controller handed its workers (set in ``pytest_configure_node``).
 RUN_UID_KEY = pytest.StashKey[str]()
 CONTROLLER_PID = "dkenv_controller_pid"
+#: The controller's removal of the run's servers, started at sessionfinish, joined at unconfigure.
+REMOVAL_KEY = pytest.StashKey[threading.Thread]()
 
 
 @dataclass(frozen=True)
@@ -111,8 +120,10 @@ def acquire_shared(run: Run, key: str, launch: Any) -> Server:
     from dkenv.state import private_dir
 
     private_dir(run.folder)
+    # Before the lock: a worker waiting there while another starts the server has its Docker
+    # SDK imported and its connection open by then, instead of after.
+    client = get_client()
     with FileLock(str(run.folder / f"{key}.lock")):
-        client = get_client()
         rows = list_dkenv(client, all=True, extra_labels=[f"{L.RUN}={run.uid}", f"{L.SHARE}={key}"])
         if rows:
             server = server_from_row(rows[0], client)
@@ -125,22 +136,43 @@ def acquire_shared(run: Run, key: str, launch: Any) -> Server:
         return server
 
 
+def removed_with_the_run(config: pytest.Config, server: Any, *, run_kept: bool) -> bool:
+    """Whether ``server`` is a shared server of this worker's run that the controller removes at
+    the end, with every database on it: owned by the controller, neither kept nor reused.
+
+    Then the worker's session end need not drop its databases one by one (each a DROP DATABASE
+    round trip on the run's last path): they are closed and go with the container.  In a kept
+    run (``run_kept``: ``--dkenv-keep``) the controller removes nothing.
+    """
+    run = current_run(config)
+    if run is None or run_kept or getattr(server, "persistent", False):
+        return False
+    return getattr(server, "owner_pid", None) == run.controller_pid
+
+
 def remove_run(uid: str) -> list[str]:
-    """Remove the run's shared servers (not kept ones: those have no owner) and its locks."""
+    """Remove the run's shared servers (not kept ones: those have no owner) and its locks.
+
+    The containers are removed at the same time (each removal is mostly the engine's wait for
+    the killed server to exit), not one after the other.
+    """
     from dkenv.docker import labels as L
     from dkenv.docker.client import get_client
     from dkenv.docker.containers import list_dkenv, remove
 
     client = get_client()
-    removed = []
-    for row in list_dkenv(client, all=True, scoped=False, extra_labels=[f"{L.RUN}={uid}"]):
-        labels = row.get("Labels") or {}
-        if labels.get(L.PERSISTENT) == "true":
-            continue
-        if remove(client, row["Id"]):
-            removed.append(labels.get(L.NAME) or row["Id"][:12])
-    shutil.rmtree(run_folder(uid), ignore_errors=True)
-    return removed
+    rows = [row for row in list_dkenv(client, all=True, scoped=False, extra_labels=[f"{L.RUN}={uid}"])
+            if (row.get("Labels") or {}).get(L.PERSISTENT) != "true"]
+    try:
+        if rows:
+            with ThreadPoolExecutor(max_workers=len(rows), thread_name_prefix="dkenv-remove") as pool:
+                gone = list(pool.map(lambda row: remove(client, row["Id"]), rows))
+        else:
+            gone = []
+    finally:
+        shutil.rmtree(run_folder(uid), ignore_errors=True)
+    return [(row.get("Labels") or {}).get(L.NAME) or row["Id"][:12]
+            for row, removed in zip(rows, gone, strict=True) if removed]
 
 
 # ---------------------------------------------------------------------------
@@ -155,12 +187,34 @@ def pytest_configure_node(node: Any) -> None:
         node.config.stash[RUN_UID_KEY] = str(uid)
 
 
-def finish_run(config: pytest.Config) -> None:
-    """Controller, end of run: remove the servers its workers shared; never fail the run."""
+def finish_run(config: pytest.Config, *, then: Callable[[], None] | None = None) -> bool:
+    """Controller, end of run: start removing the servers its workers shared, then call ``then``
+    (the plugin's reaping); never fail the run.  False when there is no run to finish.
+
+    Both run in a thread while xdist shuts its workers down; :func:`wait_for_removal`
+    (the plugin's ``pytest_unconfigure``) waits for it.  Not a daemon: even a run interrupted
+    before ``pytest_unconfigure`` waits for it at interpreter exit.
+    """
     uid = config.stash.get(RUN_UID_KEY, None)
-    if uid is None:
-        return
+    if uid is None or REMOVAL_KEY in config.stash:
+        return False
+    thread = threading.Thread(target=_remove_quietly, args=(uid, then), name="dkenv-xdist-removal")
+    config.stash[REMOVAL_KEY] = thread
+    thread.start()
+    return True
+
+
+def wait_for_removal(config: pytest.Config) -> None:
+    """Controller: return once :func:`finish_run`'s removal is done (at once if none started)."""
+    thread = config.stash.get(REMOVAL_KEY, None)
+    if thread is not None:
+        thread.join()
+
+
+def _remove_quietly(uid: str, then: Callable[[], None] | None) -> None:
     try:
         remove_run(uid)
     except Exception:  # noqa: BLE001 - no engine: nothing to remove; the reaper is the backstop
         pass
+    if then is not None:
+        then()

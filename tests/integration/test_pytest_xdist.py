@@ -111,6 +111,75 @@ def test_xdist_workers_share_one_server_per_engine_and_leave_nothing(pytester, s
     assert left_in(client, scope) == []
 
 
+#: The controller's look at its run's server when every worker is done, before dkenv removes it
+#: (a hookwrapper: it runs before every plain pytest_sessionfinish, dkenv's included).
+CONTROLLER_LOOKS = """
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        from dkenv.docker.client import get_client
+        from dkenv.servers.lifecycle import server_from_row
+        from dkenv.testing.xdist import RUN_UID_KEY
+
+        client = get_client()
+        uid = session.config.stash[RUN_UID_KEY]
+        [row] = client.api.containers(filters={"label": [f"dkenv.run={uid}"]})
+        engine = sa.create_engine(server_from_row(row, client).url)
+        with engine.connect() as conn:
+            names = conn.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
+        engine.dispose()
+        (Path(__file__).parent / "at_sessionfinish.json").write_text(json.dumps(names))
+    yield
+"""
+
+
+def test_workers_leave_their_databases_to_the_removal_of_the_shared_server(pytester, scope, client):
+    """A worker's session end closes its databases on the run's server without dropping them one
+    by one: the controller removes the server with all of them right after, and nothing is left."""
+    pytester.makeconftest(CONTROLLER_LOOKS)
+    pytester.makepyfile(RECORDING)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dkenv-engines=postgres",
+                                           timeout=TIMEOUT)
+    result.assert_outcomes(passed=8)
+    rows = records(pytester.path)
+    assert {r["worker"] for r in rows} == {"gw0", "gw1"}, "both workers ran tests"
+    still_there = set(json.loads((pytester.path / "at_sessionfinish.json").read_text()))
+    assert {r["database"] for r in rows} <= still_there, "the workers dropped databases one by one"
+    assert all(r["database"].startswith(f"dk_{r['worker']}_") for r in rows)
+    assert left_in(client, scope) == []
+
+
+def test_a_kept_xdist_run_still_keeps_its_databases(pytester, scope, client):
+    """--dkenv-keep under xdist: the server and the workers' databases stay, and are listed."""
+    pytester.makepyfile(RECORDING)
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dkenv-engines=postgres",
+                                               "--dkenv-keep", timeout=TIMEOUT)
+        result.assert_outcomes(passed=8)
+        kept = left_in(client, scope)
+        assert len(kept) == 1 and kept[0]["State"] == "running"
+        urls = [line.split("test database: ", 1)[1] for line in result.outlines if "test database: " in line]
+        assert urls, result.stdout.str()
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(urls[0])
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1  # kept: not dropped at the end
+        engine.dispose()
+    finally:
+        from dkenv.docker.containers import remove
+
+        for row in left_in(client, scope):
+            remove(client, row["Id"])
+
+
 def test_a_worker_crash_leaves_the_shared_server_to_the_others(pytester, scope, client):
     """gw0 dies mid-run: the other tests still pass on the same server; nothing is left after."""
     pytester.makepyfile(RECORDING + '''
