@@ -98,11 +98,19 @@ class PostgresBuilder:
         watch = [schema_watch.KEY] if self._watch else []  # templates of superusers note their DDL
         template = "dkenv_tpl_" + ddl_key(ddl + data_key(self.data) + watch, engine="postgres",
                                           server_version=str(self.version))
-        if self._exists(template):
-            self.template, self.template_reused = template, True
-            return
-        self._build_template(template)
-        self.template = template
+        # One build per template on the server: a process (an xdist worker) that finds another
+        # building it waits for that build and reuses it instead of deploying the same DDL beside it.
+        lock = int(template[len("dkenv_tpl_"):][:15], 16)
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({lock})")
+            try:
+                if self._exists(template):
+                    self.template, self.template_reused = template, True
+                    return
+                self._build_template(template)
+                self.template = template
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock})")
 
     def _exists(self, name: str) -> bool:
         from sqlalchemy import text
