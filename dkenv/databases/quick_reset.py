@@ -16,6 +16,7 @@ left to the careful path.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,18 @@ _WRITES = _MYSQL_SCHEMA_WRITES.replace(":com", "'COM$_%' ESCAPE '$'").replace(":
 
 def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mark: int | None,
                     keep: Sequence[int], rows: Sequence[str] = (), fingerprint: str | None = None) -> str:
+    """See :func:`_quick_reset_sql`: built once per database, the mark and sessions filled in."""
+    sql = _quick_reset_sql(tuple(names), tuple(tables), mark is not None, tuple(rows), fingerprint)
+    return (sql.replace(_MARK, str(int(mark)) if mark is not None else "NULL")
+            .replace(_KEEP, ", ".join(str(int(pid)) for pid in keep) or "0"))
+
+
+_MARK, _KEEP = "/*dkenv:mark*/", "/*dkenv:keep*/"
+
+
+@functools.lru_cache(maxsize=256)
+def _quick_reset_sql(names: tuple[str, ...], tables: tuple[tuple[str, str], ...], marked: bool,
+                     rows: tuple[str, ...], fingerprint: str | None) -> str:
     """One compound statement that empties the MySQL databases ``names`` (whose base tables
     were ``tables`` when built) if nothing but rows can have changed, then runs ``rows``
     (INSERTs putting back what the build wrote).  Its one row: the server's schema-write
@@ -44,11 +57,11 @@ def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mar
     """
     within = ", ".join(_literal(n) for n in names)
     listed = ", ".join(_literal(f"{schema}/{table}") for schema, table in tables)
-    mine = ", ".join(["CONNECTION_ID()", *(str(int(pid)) for pid in keep)])
+    mine = f"CONNECTION_ID(), {_KEEP}"
     empty = [f"IF FIND_IN_SET({_literal(f'{s}/{t}')}, moved) THEN TRUNCATE TABLE {my_quote(s)}.{my_quote(t)}; "
              f"ELSEIF EXISTS (SELECT 1 FROM {my_quote(s)}.{my_quote(t)}) THEN DELETE FROM {my_quote(s)}.{my_quote(t)}; "
              "END IF;" for s, t in tables]
-    same = f"writes = {int(mark)}" if mark is not None else "FALSE"
+    same = f"writes = {_MARK}" if marked else "FALSE"
     if fingerprint is not None:
         now = _MYSQL_FINGERPRINT_ONCE.replace(":names", f"({within})")
         same = f"({same} OR ({now}) = {_literal(fingerprint)})"

@@ -365,3 +365,28 @@ def test_mariadb_quick_reset_compares_the_fingerprint_once_the_server_ran_ddl(se
         finally:
             admin.dispose()
             db.drop()
+
+
+@pytest.mark.parametrize("engine", [pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])])
+def test_mysql_lent_connections_roll_back_only_what_is_open(server):
+    """SQLAlchemy's pool rolls back at every check-in; dkenv's PyMySQL connections skip the
+    round trip when the server said no transaction is open, and never skip a real one."""
+    with DatabaseFactory(server.url, engine="mysql", ready=1) as factory:
+        with factory.database(KITS) as db:
+            raw = db.create_engine().raw_connection().dbapi_connection
+            assert hasattr(raw, "lent")  # dkenv's own connection, lent to the test's first engine
+            rollbacks = "SHOW SESSION STATUS LIKE 'Com_rollback'"
+            with raw.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {q(server, db.schema_map[SCHEMA])}.actor (first_name, last_name) "
+                               "VALUES ('A', 'B')")
+                raw.rollback()  # a transaction is open (autocommit off): rolled back on the server
+                cursor.execute(f"SELECT COUNT(*) FROM {q(server, db.schema_map[SCHEMA])}.actor")
+                assert cursor.fetchone()[0] == 0
+                raw.commit()
+                cursor.execute(rollbacks)
+                before = int(cursor.fetchone()[1])
+                raw.commit()  # SHOW opened no transaction worth ending; make sure none is open
+                raw.rollback()
+                raw.rollback()
+                cursor.execute(rollbacks)
+                assert int(cursor.fetchone()[1]) == before  # nothing open: nothing sent
