@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
     pass
 
-#: Databases kept built ahead of demand per (server, datakit set) on PostgreSQL and MySQL.
+#: Databases kept built ahead of demand per (server, datakit set) on a server, unless its
+#: engine says otherwise (``Engine.ready_databases``: MySQL/MariaDB keep four).
 DEFAULT_READY = 2
 #: SQLite's default: none.  A file copy costs ~0.2 ms; done ahead, in pool threads, it costs
 #: the test more, in interpreter-lock hand-overs, than it saves.
@@ -63,8 +64,8 @@ class DatabaseFactory:
 
     ``url`` is the server's own database (what ``Server.url`` gives; for SQLite, a file in the
     directory that will hold the databases).  ``ready`` databases are kept built ahead per
-    datakit set (0: build each on request; default :data:`DEFAULT_READY`, SQLite
-    :data:`DEFAULT_READY_EMBEDDED`).  ``strategy`` picks PostgreSQL's
+    datakit set (0: build each on request; default the engine's ``ready_databases``:
+    :data:`DEFAULT_READY` on PostgreSQL, 4 on MySQL/MariaDB; SQLite :data:`DEFAULT_READY_EMBEDDED`).  ``strategy`` picks PostgreSQL's
     ``CREATE DATABASE ... STRATEGY`` (default FILE_COPY, measured faster).  ``recycle``
     (PostgreSQL, MySQL): ``"reset"`` empties a returned database whose schema is unchanged
     and hands it out again, ``"drop"`` always drops and rebuilds.  With ``keep``, handed-out databases are
@@ -78,7 +79,7 @@ class DatabaseFactory:
         self.url = url
         self.engine = get_engine(engine or db_type_of_url(url)).name
         self.ready = ready if ready is not None else (
-            DEFAULT_READY_EMBEDDED if is_embedded(self.engine) else DEFAULT_READY)
+            DEFAULT_READY_EMBEDDED if is_embedded(self.engine) else get_engine(self.engine).ready_databases)
         self.strategy = strategy
         self.recycle = recycle
         self.keep = keep

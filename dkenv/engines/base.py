@@ -76,6 +76,11 @@ class Engine:
     #: A schema is a database attached to each connection (SQLite), not created on a server.
     attaches_schemas = False
 
+    #: Isolated databases a pool keeps ready per datakit set (tests' per-test databases):
+    #: enough that a returned one is reset before the test after next asks for it.  SQLite
+    #: builds none ahead (a file copy costs less than a pool thread's interpreter-lock hand-over).
+    ready_databases = 2
+
     #: The default schema a connection sees is its database (MySQL), not one shared name
     #: (PostgreSQL's ``public``, SQLite's ``main``): a dialect set up on one database cannot
     #: answer for another one's default schema.

@@ -404,3 +404,13 @@ def test_pool_connects_each_ready_database_and_closes_what_nobody_claimed():
     # Everything connected and never claimed was closed (before its drop), exactly once.
     assert Counter(warmer.closed) == Counter(warmer.opened) - Counter([f"warm:{first}"])
     assert set(builder.dropped) >= set(builder.created)
+
+
+def test_default_ready_databases_follow_the_engine():
+    """PostgreSQL keeps DEFAULT_READY, MySQL four (its resets take as long as a short test), SQLite none."""
+    from dkenv.databases.factory import DEFAULT_READY, DEFAULT_READY_EMBEDDED, DatabaseFactory
+
+    assert DatabaseFactory("postgresql+psycopg2://u:p@127.0.0.1:1/x").ready == DEFAULT_READY == 2
+    assert DatabaseFactory("mysql+pymysql://u:p@127.0.0.1:1/x").ready == 4
+    assert DatabaseFactory("sqlite:////tmp/x.db").ready == DEFAULT_READY_EMBEDDED == 0
+    assert DatabaseFactory("mysql+pymysql://u:p@127.0.0.1:1/x", ready=1).ready == 1
