@@ -82,7 +82,7 @@ class MySQLBuilder:
         self._services_lock = threading.Lock()
         self._lends = make_url(url).get_driver_name() == "pymysql"
         self._tables: dict[str, list[tuple[str, str]]] = {}  # database -> its base tables as built
-        self._quick = QuickReset(url) if self._lends else None  # PyMySQL: resets in two round trips
+        self._quick = QuickReset(url) if self._lends else None  # PyMySQL: a reset in one statement
         self.quick_recycles = 0  # recycles done by the quick path (the rest took the careful one)
 
     def prepare(self) -> None:

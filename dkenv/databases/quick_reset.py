@@ -1,4 +1,4 @@
-"""MariaDB's quick reset: a returned database emptied in one round trip, no fingerprint.
+"""MariaDB's quick reset: a returned database emptied in one round trip, on the server.
 
 The careful reset (:mod:`dkenv.databases.recycle_mysql`, driven by
 :meth:`~dkenv.databases.mysql.MySQLBuilder.recycle`) ends other sessions, reads the server's
@@ -7,11 +7,12 @@ round trip each, on a pooled admin connection.  Here one compound statement (``B
 ATOMIC ... END``, :func:`quick_reset_sql`) does all of it on the server and answers with one
 row: no result set per question for PyMySQL to parse in Python, in the thread that shares the
 interpreter with the test.  It empties only when no session but dkenv's own is on the
-database and the server's schema-write count is the one taken when the database was last
-ready: then no statement anywhere could have changed a schema, and the tables are those
-listed when it was built.  Anything else -- and any error (a dropped table, a lock still
-held, a server without ``GLOBAL_STATUS`` or ``INNODB_SYS_TABLESTATS`` such as MySQL 8) -- is
-left to the careful path.
+database and nothing can have changed its schema: the server's schema-write count is the one
+taken when the database was last ready (no statement anywhere could have changed a schema),
+or, when that count moved (another database built, DDL elsewhere), a second statement finds
+the databases' fingerprint still the one taken at build.  Anything else -- and any error (a
+dropped table, a lock still held, a server without ``GLOBAL_STATUS`` or
+``INNODB_SYS_TABLESTATS`` such as MySQL 8) -- is left to the careful path.
 """
 
 from __future__ import annotations

@@ -271,7 +271,7 @@ def test_a_warm_database_can_be_snapshotted(server):
 
 @pytest.mark.parametrize("engine", [pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])])
 def test_mariadb_quick_reset_misses_no_write_path(server, monkeypatch):
-    """The two-round-trip reset (no fingerprint while the server ran nothing that can change a
+    """The one-statement reset (no fingerprint while the server ran nothing that can change a
     schema) still undoes each way a test leaves a trace: a rolled-back insert that only moved
     AUTO_INCREMENT, a commit on a second connection of its own, a commit with explicit keys,
     and the lent session's settings and locks (``LOCK TABLES`` would block the emptying)."""
