@@ -96,17 +96,18 @@ def mysql_fingerprint(conn: Any, names: list[str]) -> str:
 
 
 #: Statement counters (``Com_*``) of statements that cannot change a schema: rows, transactions,
-#: session settings, KILL, TRUNCATE (rows and counter only), table maintenance, SHOW.  Every
-#: other counter -- DDL, GRANT, CALL (a procedure may run DDL), prepared statements, and any
-#: a server adds -- counts as a possible schema change.
+#: session settings, KILL, TRUNCATE (rows and counter only), table maintenance, SHOW, and the
+#: wrappers that run other statements (compound statements, prepared statements), since the
+#: server counts each statement they run under its own counter (tested: ``PREPARE``/``EXECUTE``
+#: or ``BEGIN NOT ATOMIC`` of a ``CREATE TABLE`` moves ``Com_create_table``).  Every other
+#: counter -- DDL, GRANT, CALL, and any a server adds -- counts as a possible schema change.
 _MYSQL_ROW_COMMANDS = (
     "select", "insert", "insert_select", "update", "update_multi", "delete", "delete_multi", "replace",
     "replace_select", "load", "begin", "commit", "rollback", "rollback_to_savepoint", "savepoint",
     "release_savepoint", "set_option", "change_db", "kill", "truncate", "empty_query", "admin_commands",
     "lock_tables", "unlock_tables", "do", "analyze", "check", "checksum", "optimize", "repair", "help",
     "signal", "resignal", "stmt_close", "stmt_reset", "stmt_fetch",
-    # A compound statement (BEGIN NOT ATOMIC ... END) counts each statement it runs as its own.
-    "compound_sql")
+    "compound_sql", "prepare_sql", "execute_sql", "dealloc_sql", "stmt_prepare", "stmt_execute")
 #: The server's count of statements that may change a schema (see :func:`mysql_schema_writes`).
 _MYSQL_SCHEMA_WRITES = (
     "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE :com "

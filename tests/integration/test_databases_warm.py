@@ -390,3 +390,24 @@ def test_mysql_lent_connections_roll_back_only_what_is_open(server):
                 raw.rollback()
                 cursor.execute(rollbacks)
                 assert int(cursor.fetchone()[1]) == before  # nothing open: nothing sent
+
+
+@pytest.mark.parametrize("engine", [pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])])
+@pytest.mark.parametrize("how", ["PREPARE s FROM 'CREATE TABLE {schema}.extra (id INT)'\nEXECUTE s",
+                                 "EXECUTE IMMEDIATE 'CREATE TABLE {schema}.extra (id INT)'",
+                                 "BEGIN NOT ATOMIC CREATE TABLE {schema}.extra (id INT); END"])
+def test_mariadb_ddl_through_prepared_or_compound_statements_is_never_reset_away(server, how):
+    """The reset counts prepared and compound statements as rows-only wrappers (its own are
+    both) because the server counts what they run under its own counter: DDL run through
+    them must still stop the reset."""
+    with DatabaseFactory(server.url, engine="mysql", ready=1) as factory:
+        with factory.database(KITS) as db:
+            builder = factory.pool(KITS).builder
+            eng = db.create_engine()
+            with eng.connect() as conn:
+                for statement in how.format(schema=q(server, db.schema_map[SCHEMA])).split("\n"):
+                    conn.exec_driver_sql(statement)
+            eng.dispose()
+            quick = builder.quick_recycles
+            assert not builder.recycle(db.name), how
+            assert builder.quick_recycles == quick
