@@ -314,8 +314,8 @@ def build_image(
 
     If the image already exists, was built from the build context as it is now (its
     ``dkenv.context`` label) and ``rebuild`` is false, return at once; one built from an older
-    context (a dkenv upgrade changed a setting) is built again, with the layer cache. Otherwise make sure a
-    Debian base exists (:func:`ensure_base_image`), then build ``compose/images/<engine>/`` with
+    context (a dkenv upgrade changed a setting) is built again, with the layer cache.  To build,
+    make sure a Debian base exists (:func:`ensure_base_image`), then build ``compose/images/<engine>/`` with
     ``BASE`` as a build argument; ``rebuild`` also disables the layer cache. Each line of the
     build log goes to ``progress`` (the CLI prints them on stderr). On failure raises
     :class:`ImageBuildError` with the last lines of the log.
@@ -325,16 +325,17 @@ def build_image(
     _check_engine(engine)
     tag = tag or LOCAL_TAGS[engine]
     say = progress or (lambda _line: None)
-    ctx = build_context(engine) if not image_exists(client, tag) or rebuild else None
-    if ctx is None:
-        built_from = _context_label(client, tag)
+    if not rebuild and image_exists(client, tag):
         try:
             ctx = build_context(engine)
         except ImageBuildError:  # installed without the contexts: the image is what there is
             return tag
+        built_from = _context_label(client, tag)
         if built_from is None or built_from == context_digest(ctx):
             return tag  # current, or not one of dkenv's builds (a tag the user chose)
         say(f"{tag} was built from an older build context: building it again")
+    else:
+        ctx = build_context(engine)
 
     base = ensure_base_image(client, progress=progress)
     digest = context_digest(ctx)
