@@ -353,4 +353,21 @@ def _lendable() -> type:
                 return  # nothing to roll back
             super().rollback()
 
+        # An error reply carries no status, yet the failed statement may have begun a
+        # transaction (InnoDB's locks of a duplicate-key check): unknown, so the next
+        # rollback asks the server.
+        def query(self, sql: Any, unbuffered: bool = False) -> Any:
+            try:
+                return super().query(sql, unbuffered)
+            except BaseException:
+                self.server_status = None
+                raise
+
+        def next_result(self, unbuffered: bool = False) -> Any:
+            try:
+                return super().next_result(unbuffered)
+            except BaseException:
+                self.server_status = None
+                raise
+
     return lendable(KnowsItsTransaction)
