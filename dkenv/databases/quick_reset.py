@@ -116,7 +116,11 @@ class _Prepared:
         if name is None:
             self.made += 1
             name = f"dkenv_reset_{self.made}"
-            cursor.execute(f"PREPARE {name} FROM {_literal(text)}")
+            # As hex: no escaping to get wrong, whatever the server's sql_mode (NO_BACKSLASH_ESCAPES).
+            cursor.execute(f"SET @dkenv_reset = CONVERT(X'{text.encode().hex()}' USING utf8mb4); "
+                           f"PREPARE {name} FROM @dkenv_reset; SET @dkenv_reset = NULL")
+            while cursor.nextset():
+                pass
             self.names[text] = name
             while len(self.names) > self.KEEP:
                 cursor.execute(f"DEALLOCATE PREPARE {self.names.pop(next(iter(self.names)))}")
