@@ -39,6 +39,7 @@ from dkenv.databases.isolated import IsolatedDatabase, SharedDialect
 from dkenv.databases.pool import Builder, Pool
 from dkenv.datakit import Datakit, load_datakits
 from dkenv.engines import get_engine, is_embedded
+from dkenv.engines.base import Engine
 from dkenv.errors import UsageError
 from dkenv.schema import kits_key
 
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 #: Databases kept built ahead of demand per (server, datakit set) on a server, unless its
 #: engine says otherwise (``Engine.ready_databases``: MySQL/MariaDB keep four).
-DEFAULT_READY = 2
+DEFAULT_READY = Engine.ready_databases
 #: SQLite's default: none.  A file copy costs ~0.2 ms; done ahead, in pool threads, it costs
 #: the test more, in interpreter-lock hand-overs, than it saves.
 DEFAULT_READY_EMBEDDED = 0

@@ -97,6 +97,34 @@ def sessions_on_test_databases(server) -> int:
         eng.dispose()
 
 
+def open_the_gate_and_close(builds: threading.Semaphore, factory: DatabaseFactory) -> None:
+    """The end of a gated test: let the builder go (it may be waiting), then close everything."""
+    for _ in range(8):
+        builds.release()
+    factory.close()
+
+
+def wait_until_only_dkenv_is_on(server, builder, name: str, timeout: float = 30.0) -> None:
+    """Wait until the connections a test closed have left MariaDB (a client's QUIT is not
+    waited for: the server may still list the session a moment), so that only dkenv's own
+    connection is on the database when the reset looks."""
+    import time
+
+    service = builder._services.get(name)
+    mine = service.thread_id() if service is not None else 0
+    names = ", ".join(f"'{n}'" for n in builder.databases_of(name))
+    sql = f"SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB IN ({names}) AND ID <> {mine}"
+    eng = create_engine(server.url)
+    deadline = time.monotonic() + timeout
+    try:
+        with eng.connect() as conn:
+            while conn.execute(text(sql)).scalar():
+                assert time.monotonic() < deadline, "a closed connection never left the server"
+                time.sleep(0.01)  # polling a condition, with a deadline
+    finally:
+        eng.dispose()
+
+
 def gate_builds(pool, monkeypatch) -> threading.Semaphore:
     """Let the builder make one database, then hold it: refills come from recycling."""
     builds = threading.Semaphore(1)
@@ -185,9 +213,7 @@ def test_commits_ddl_and_sequences_never_reach_the_next_test(server, monkeypatch
                 conn.execute(insert(table).values(first_name="I", last_name="J"))
                 assert conn.execute(select(table.c.actor_id)).scalar() == 1
     finally:
-        for _ in range(8):
-            builds.release()
-        factory.close()
+        open_the_gate_and_close(builds, factory)
     assert leftovers(server) == []
 
 
@@ -241,9 +267,7 @@ def test_postgres_lends_its_connection_and_resets_the_session_between_tests(serv
                 assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar() == 0
                 assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
     finally:
-        for _ in range(8):
-            builds.release()
-        factory.close()
+        open_the_gate_and_close(builds, factory)
     assert leftovers(server) == []
     assert sessions_on_test_databases(server) == 0
 
@@ -321,9 +345,7 @@ def test_mariadb_quick_reset_misses_no_write_path(server, monkeypatch):
             pristine(db)
         assert pool.builder.quick_recycles >= 4  # the shortcut is what reset them
     finally:
-        for _ in range(8):
-            builds.release()
-        factory.close()
+        open_the_gate_and_close(builds, factory)
     assert leftovers(server) == []
     assert sessions_on_test_databases(server) == 0
 
@@ -348,6 +370,7 @@ def test_mariadb_quick_reset_compares_the_fingerprint_once_the_server_ran_ddl(se
                     with admin.begin() as conn:  # moves the count for every database on the server
                         conn.exec_driver_sql("CREATE DATABASE dk_unrelated")
                         conn.exec_driver_sql("DROP DATABASE dk_unrelated")
+                wait_until_only_dkenv_is_on(server, builder, db.name)
                 quick = builder.quick_recycles
                 assert builder.recycle(db.name)
                 assert builder.quick_recycles == quick + 1  # emptied by the compound statement
@@ -359,6 +382,7 @@ def test_mariadb_quick_reset_compares_the_fingerprint_once_the_server_ran_ddl(se
             with eng.begin() as conn:
                 conn.execute(text(f"ALTER TABLE {schema}.actor ADD COLUMN extra INT"))
             eng.dispose()
+            wait_until_only_dkenv_is_on(server, builder, db.name)
             quick = builder.quick_recycles
             assert not builder.recycle(db.name)  # its schema changed: never reset
             assert builder.quick_recycles == quick
