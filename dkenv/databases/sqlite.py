@@ -95,9 +95,8 @@ class SqliteBuilder:
             shutil.copyfile(source, schema_file(main, schema))
 
     def drop(self, name: str) -> None:
-        main = os.path.join(self.directory, f"{name}.db")  # main_file() without pathlib: a drop per test
-        stem = main[:-3]
-        for path in (main, *(f"{stem}.{schema}.db" for schema in self.schema_files)):
+        main = self.main_file(name)
+        for path in (str(main), *(str(schema_file(main, s)) for s in self.schema_files)):
             for suffix in ("", *_SIDE_FILES):
                 try:
                     os.unlink(path + suffix)
