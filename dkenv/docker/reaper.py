@@ -117,7 +117,19 @@ def reap(
             continue  # its starter kept it, then exited, while we were looking
         if remove(client, row["Id"]):
             removed.append(labels.get(L.NAME) or row["Id"][:12])
+            _remove_own_socket_folder(labels.get(L.SOCKET))
     if removed and note is not None:
         note(f"dkenv: removed {len(removed)} abandoned container(s) (owner gone or TTL passed): "
              + ", ".join(removed))
     return removed
+
+
+def _remove_own_socket_folder(folder: str | None) -> None:
+    """The socket folder a reaped container had, when it is one of ours (this user's, this machine's)."""
+    from pathlib import Path
+
+    from dkenv.engines.side_door import remove_socket_folder
+    from dkenv.state import state_root
+
+    if folder and Path(folder).parent == state_root() / "sockets":
+        remove_socket_folder(folder)

@@ -65,6 +65,10 @@ class Engine:
     default_user: str | None = None
     default_database: str | None = None
     data_dir: str | None = None
+    #: Where the server puts its Unix socket in the container, and the socket's name: a local
+    #: engine's containers get a folder of this machine mounted there (:mod:`dkenv.engines.side_door`).
+    socket_dir: str | None = None
+    socket_file: str | None = None
     #: Whether a database can become a named template that isolated databases are copied from
     #: (PostgreSQL's template databases, SQLite's files; MySQL has no such thing).
     snapshots: bool = True

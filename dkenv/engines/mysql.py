@@ -175,6 +175,8 @@ MYSQL = MySQLEngine(
     default_user="root",
     default_database="dkenv",
     data_dir="/var/lib/mysql",
+    socket_dir="/var/run/mysqld",  # MariaDB's and the official mysql:8 image's
+    socket_file="mysqld.sock",
 )
 
 
@@ -189,15 +191,21 @@ def loopback_args(url: str) -> dict[str, Any]:
 
     PyMySQL 1.1+ builds a default TLS context — loading the system's CA bundle, ~25 ms — for
     every connection unless TLS is disabled; on 127.0.0.1 or a Unix socket TLS protects
-    nothing, and that was half of a MySQL hand-out's time.
+    nothing, and that was half of a MySQL hand-out's time.  A server container dkenv started
+    on this machine is reached through its Unix socket (:mod:`dkenv.engines.side_door`).
     """
     from sqlalchemy.engine import make_url
+
+    from dkenv.engines.side_door import side_door
 
     parsed = make_url(url)
     if parsed.get_backend_name() not in ("mysql", "mariadb") or parsed.get_driver_name() != "pymysql":
         return {}
     if any(key.startswith("ssl") for key in parsed.query):
         return {}
-    if parsed.host in (None, "", "127.0.0.1", "localhost", "::1") or "unix_socket" in parsed.query:
+    if "unix_socket" in parsed.query:
         return {"ssl_disabled": True}
+    if parsed.host in (None, "", "127.0.0.1", "localhost", "::1"):
+        door = side_door(parsed.host, parsed.port)  # a container dkenv started: past the port's proxy
+        return {"ssl_disabled": True, **({"unix_socket": door} if door else {})}
     return {}

@@ -16,9 +16,11 @@ interrupted anywhere, even by SIGKILL, leaves nothing the reaper would not remov
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dkenv import hooks
@@ -30,6 +32,7 @@ from dkenv.docker.labels import parse_ttl
 from dkenv.docker.readiness import wait_for_server
 from dkenv.docker.reaper import reap
 from dkenv.engines import SERVER_ENGINES, get_engine
+from dkenv.engines.side_door import close_door, open_door, remove_socket_folder, socket_folder
 from dkenv.errors import UsageError
 from dkenv.servers.server import (  # noqa: F401 - Server, DatabaseName and install_signal_handlers are imported from here too
     _LOCK,
@@ -142,15 +145,23 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
              f"port is published on {endpoint.publish_host} of that host, reachable beyond loopback")
     install_signal_handlers()  # even for `dkenv up`: SIGTERM while waiting must remove it too
 
+    sockets: list[Path] = []  # the socket folders made (the last one is the container's)
+
     def container_spec(cname: str) -> C.ContainerSpec:
         extra = {**(labels or {}), **({L.REUSE: "true"} if reuse else {})}
+        binds = {}
+        folder = _socket_folder(spec, endpoint, cname)
+        if folder is not None:
+            sockets.append(folder)
+            extra[L.SOCKET] = str(folder)
+            binds = {"binds": {str(folder): {"bind": spec.socket_dir, "mode": "rw"}}}
         all_labels = L.build(name=cname, engine=spec.name, user=user, database=database,
                              container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
                              digest=digest, owner_pid=owner_pid, extra=extra)
         return C.ContainerSpec(name=L.starting_name(cname) if persistent else cname, image=image,
                                env=environment, labels=all_labels, container_port=spec.container_port,
                                publish_host=endpoint.publish_host, host_port=host_port,
-                               command=command)
+                               command=command, extra=binds)
 
     made: list[str] = []  # the container id, as soon as it exists
     try:
@@ -170,8 +181,23 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
             with _LOCK:
                 _OWNED.pop(cid, None)
             C.remove(client, cid)
+        for folder in sockets:
+            remove_socket_folder(str(folder))
         raise
     return server
+
+
+def _socket_folder(spec: Any, endpoint: Any, name: str) -> Path | None:
+    """A folder of this machine for the server's Unix socket (:mod:`dkenv.engines.side_door`):
+    for a local engine only (a remote one's containers cannot mount this machine's folders)."""
+    if endpoint.remote or not spec.socket_dir or not spec.socket_file:
+        return None
+    from dkenv.state import state_dir
+
+    try:
+        return socket_folder(state_dir("sockets"), name)
+    except OSError:
+        return None  # the port alone, as before
 
 
 @contextmanager
@@ -218,6 +244,10 @@ def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, containe
         host = endpoint.host
     else:
         host = "127.0.0.1" if ip in ("", "0.0.0.0", "::") else ip
+    folder = "" if endpoint.remote else labels.get(L.SOCKET, "")
+    spec = get_engine(labels[L.ENGINE])
+    if folder and port and spec.socket_file:
+        open_door(host, port, os.path.join(folder, spec.socket_file))
     kept = L.is_kept(labels, docker_name)
     pending = labels.get(L.PERSISTENT) == "true" and not kept
     pid = L.as_int(labels, L.STARTER_PID if pending else L.OWNER_PID)
@@ -227,7 +257,7 @@ def _make_server(labels: dict[str, str], client: Any, endpoint: Any, *, containe
         database_name=labels.get(L.DATABASE, ""), created=L.as_float(labels, L.CREATED),
         ttl=L.as_int(labels, L.TTL), owner_pid=pid, owner_host=labels.get(L.OWNER_HOST, ""),
         persistent=labels.get(L.PERSISTENT) == "true", pending=pending, status=status,
-        _password=password,
+        socket_folder=folder, _password=password,
         _client=client,
     )
 
@@ -276,6 +306,8 @@ def refresh(server: Server, *, start_stopped: bool = False, timeout: float = 60.
     labels = (attrs.get("Config") or {}).get("Labels") or {}
     fresh = _server_from(attrs, labels, client, endpoint_of(client), password=server._password,
                          image=server.image)
+    if (fresh.host, fresh.port) != (server.host, server.port):
+        close_door(server.host, server.port)  # that port may soon be another container's
     server.host, server.port, server.status = fresh.host, fresh.port, fresh.status
     server.__dict__.pop("target", None)  # cached with the old port
     wait_for_server(client, server, timeout, attrs.get("State"))

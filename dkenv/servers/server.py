@@ -18,6 +18,7 @@ from dkenv.config import Target
 from dkenv.docker import containers as C
 from dkenv.docker.client import get_client
 from dkenv.engines import get_engine
+from dkenv.engines.side_door import close_door, remove_socket_folder
 
 if TYPE_CHECKING:
     import docker
@@ -45,6 +46,7 @@ class Server:
     pending: bool = False  # persistent but not kept yet: still owned by its starter (see keep())
     status: str = "running"
     remove_on_stop: bool = True
+    socket_folder: str = ""  # where the server's Unix socket is, on this machine (side_door)
     _password: str | None = field(default=None, repr=False)
     _client: Any = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
@@ -119,7 +121,10 @@ class Server:
         with _LOCK:
             self._stopped = True
             _OWNED.pop(self.container, None)
-        return C.remove(self._docker(), self.container)
+        removed = C.remove(self._docker(), self.container)
+        close_door(self.host, self.port)
+        remove_socket_folder(self.socket_folder)
+        return removed
 
     def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:
         expires = self.created + self.ttl if self.ttl and self.created else None

@@ -1,0 +1,69 @@
+"""The Unix socket of a server container dkenv started on this machine: its side door.
+
+A port published on 127.0.0.1 is served by Docker's userland proxy, a process that copies
+every packet from one TCP connection to another.  A test database's reset, and every query of
+the connection dkenv lends to a test, is a few round trips; through the proxy each one costs a
+copy and two wake-ups more (0.5 ms of the proxy's CPU per test on MariaDB, measured by
+``benchmarks/test_loop.py``).  So a server container started by a local engine gets a folder of
+this machine mounted where the server puts its socket, and dkenv's own connections to it
+(the pool's, the lent ones) go through that socket.  The URLs users see keep their TCP port.
+
+The registry is kept per process, keyed by the host and port a URL names: whoever made the
+:class:`~dkenv.servers.server.Server` opened its door (:func:`open_door`), and closes it when
+the container is removed or moves to another port (:func:`close_door`).  A door is used only
+while its socket file is there; otherwise connections take the port as before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+#: The longest path a Unix socket address holds (Linux's ``sun_path`` less its terminating NUL).
+MAX_SOCKET_PATH = 107
+
+_DOORS: dict[tuple[str, int], str] = {}
+_LOCK = threading.Lock()
+
+
+def open_door(host: str, port: int, socket_path: str) -> None:
+    """Connections to ``host:port`` may use the Unix socket ``socket_path`` (once it exists)."""
+    if len(socket_path) <= MAX_SOCKET_PATH:
+        with _LOCK:
+            _DOORS[(host, int(port))] = socket_path
+
+
+def close_door(host: str, port: int) -> None:
+    """``host:port`` is no longer that server's (removed, or restarted on another port)."""
+    with _LOCK:
+        _DOORS.pop((host, int(port)), None)
+
+
+def side_door(host: str | None, port: int | None) -> str | None:
+    """The Unix socket of the server at ``host:port``, if this process knows one that is there."""
+    if not port:
+        return None
+    path = _DOORS.get((host or "127.0.0.1", int(port)))
+    return path if path is not None and os.path.exists(path) else None
+
+
+def socket_folder(root: Path, name: str) -> Path | None:
+    """A new folder ``root/name`` for a container's socket, writable by the server's user in
+    the container (whatever its uid); None when its socket's path would be too long."""
+    folder = root / name
+    if len(str(folder)) + 24 > MAX_SOCKET_PATH:  # room for the socket's own name
+        return None
+    folder.mkdir(mode=0o777, exist_ok=True)
+    folder.chmod(0o777)  # not the umask's: the server's user in the container creates the socket
+    return folder
+
+
+def remove_socket_folder(folder: str | None) -> None:
+    """Remove a removed container's socket folder (what the server left in it too)."""
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+__all__ = ["close_door", "open_door", "remove_socket_folder", "side_door", "socket_folder"]
