@@ -124,7 +124,8 @@ class DatabaseFactory:
         # SQLite with nothing built ahead: copies and deletes files in the caller's thread.
         inline = self.ready == 0 and is_embedded(self.engine)
         return Pool(builder, self._new_name, ready=self.ready, returners=0 if inline else 3,
-                    warmer=_EngineWarmer(self.engine, builder) if self.warm_engines else None)
+                    warmer=_EngineWarmer(self.engine, builder) if self.warm_engines else None,
+                    fill_first=get_engine(self.engine).fills_before_first_hand_out)
 
     def pool(self, datakits: Iterable[str | Path | Datakit],
              data: Iterable[str | Path] | None = None, build: str = "models") -> Pool:

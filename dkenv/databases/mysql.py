@@ -14,6 +14,7 @@ variables, prepared statements and locks go) and it waits for the next test.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from dkenv.config import Target
 from dkenv.databases.build import admin_engine, deploy_into, hung_up, my_quote, url_for
 from dkenv.databases.lending import lendable
-from dkenv.databases.quick_reset import QuickReset
+from dkenv.databases.quick_reset import Mark, QuickReset
 from dkenv.databases.recycle_mysql import (
     mysql_empty,
     mysql_end_sessions,
@@ -68,7 +69,7 @@ class MySQLBuilder:
         self.build = build  # "models": DDL compiled from them; "migrations": captured after Alembic ran
         self.rows: list[str] = []  # rows the migrations wrote (alembic_version, seeds): put back on recycle
         self._fingerprints: dict[str, str] = {}
-        self._marks: dict[str, int | None] = {}  # database -> the server's schema-write count when it was ready
+        self._marks: dict[str, Mark] = {}  # database -> the server's counters when it was ready (quick_reset)
         self._stats_expiry = True  # MySQL 8's information_schema cache setting; False once refused
         self.admin_url = url
         self.admin_database = make_url(url).database or ""
@@ -128,7 +129,7 @@ class MySQLBuilder:
                 self._service(name)  # opened here, in the pool's thread: a test's engine borrows it
             if self.recycle_mode == "reset":
                 with self._admin.connect() as conn:
-                    self._marks[name] = mysql_schema_writes(conn)
+                    self._marks[name] = (mysql_schema_writes(conn), None)
         except BaseException:
             self.drop(name)
             raise
@@ -152,16 +153,17 @@ class MySQLBuilder:
         if service is not None and not self._reset_service(name, service):
             service = None
         keep = [service.thread_id()] if service is not None else []
-        mark = self._marks.pop(name, None)
-        writes = None
+        mark = self._marks.pop(name, (None, None))
+        counters = None
         if self._quick is not None and name in self._tables:
             rows = [sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1) for sql in self.rows]
-            writes = self._quick.reset(names, self._tables[name], mark, keep, rows, self._fingerprints[name])
-        if writes is None:
+            counters = self._quick.reset(names, self._tables[name], mark, keep, rows, self._fingerprints[name])
+        if counters is None:
             with self._admin.connect() as conn:
                 mysql_end_sessions(conn, names, keep=keep)
                 writes = mysql_schema_writes(conn)
-                quiet = mark is not None and writes == mark  # nothing that can change a schema, anywhere
+                counters = (writes, None)  # the sessions are listed at the next reset
+                quiet = mark[0] is not None and writes == mark[0]  # nothing that can change a schema, anywhere
                 if not quiet and mysql_fingerprint(conn, names) != self._fingerprints[name]:
                     return False
                 self._stats_expiry = mysql_empty(conn, names, stats_expiry=self._stats_expiry)
@@ -169,9 +171,9 @@ class MySQLBuilder:
                     conn.exec_driver_sql(sql.replace("INSERT INTO ", f"INSERT INTO {my_quote(name)}.", 1))
         else:
             self.quick_recycles += 1
-        # The count before the reset: what the reset runs moves none of it, and anything run by
-        # others meanwhile only makes the next recycle compare the fingerprint.
-        self._marks[name] = writes
+        # The counters before the reset: what the reset runs moves none of them, and anything run
+        # by others meanwhile only makes the next recycle compare the fingerprint (or list sessions).
+        self._marks[name] = counters
         return True
 
     # -- dkenv's own connection per database (PyMySQL), lent to each test's first engine ------
@@ -224,15 +226,24 @@ class MySQLBuilder:
 
     def _reset_service(self, name: str, conn: Any) -> bool:
         """The session as new (``COM_RESET_CONNECTION``, then what connecting set: character
-        set and autocommit off in one statement, the database); a server that cannot reset
-        gets a new connection at the next lend (False)."""
+        set and autocommit off in one statement), in one round trip: both are sent, then both
+        replies read.  The reset keeps the session's database: it is chosen again only when the
+        test used another one (no ``COM_INIT_DB`` otherwise, which would count as a session
+        coming onto a database: see :data:`~dkenv.databases.quick_reset._COUNTERS`).  A server
+        that cannot reset gets a new connection at the next lend (False)."""
+        from pymysql.constants import COMMAND
+
         names = f"SET NAMES {conn.charset}" + (f" COLLATE {conn.collation}" if conn.collation else "")
         try:
             conn._execute_command(_COM_RESET_CONNECTION, b"")
+            conn._execute_command(COMMAND.COM_QUERY, f"{names}, autocommit = 0")
             conn._read_ok_packet()
-            conn.query(f"{names}, autocommit = 0")
+            conn._next_seq_id = 1  # the second reply numbers its packets from 1 again
+            conn._read_ok_packet()
             conn.autocommit_mode = False
-            conn.select_db(name)
+            if conn.used_another_database:
+                conn.select_db(name)
+                conn.used_another_database = False
         except Exception:  # noqa: BLE001 - older servers: the next lend opens a new connection
             self._close_service(name)
             return False
@@ -338,15 +349,27 @@ def _base_tables(conn: Any, names: list[str]) -> list[tuple[str, str]]:
 _COM_RESET_CONNECTION = 0x1F
 
 
+_USE = re.compile(r"\buse\b", re.IGNORECASE)
+_USE_BYTES = re.compile(rb"\buse\b", re.IGNORECASE)
+
+
 @functools.cache
 def _lendable() -> type:
     """PyMySQL's connection, lendable, whose ``rollback()`` sends nothing when the server said
     no transaction is open (``SERVER_STATUS_IN_TRANS`` clear in its last reply): every check-in
-    to SQLAlchemy's pool rolls back, and PyMySQL, unlike psycopg2, always asked the server."""
+    to SQLAlchemy's pool rolls back, and PyMySQL, unlike psycopg2, always asked the server.
+    It also notes when the session may have moved to another database (``USE``, ``select_db``;
+    a statement that merely mentions the word counts too): its reset then chooses its own again."""
     import pymysql.connections
     from pymysql.constants import SERVER_STATUS
 
     class KnowsItsTransaction(pymysql.connections.Connection):  # type: ignore[misc]
+        used_another_database = False
+
+        def select_db(self, db: str) -> None:
+            self.used_another_database = True
+            super().select_db(db)
+
         def rollback(self) -> None:
             status = self.server_status
             if status is not None and not status & SERVER_STATUS.SERVER_STATUS_IN_TRANS and self.open:
@@ -357,6 +380,8 @@ def _lendable() -> type:
         # transaction (InnoDB's locks of a duplicate-key check): unknown, so the next
         # rollback asks the server.
         def query(self, sql: Any, unbuffered: bool = False) -> Any:
+            if not self.used_another_database and (_USE_BYTES if isinstance(sql, bytes) else _USE).search(sql):
+                self.used_another_database = True
             try:
                 return super().query(sql, unbuffered)
             except BaseException:

@@ -59,13 +59,14 @@ class Pool:
     """Ready databases for one datakit set on one server."""
 
     def __init__(self, builder: Builder, new_name: Callable[[], str], *, ready: int = 3,
-                 returners: int = 3, warmer: Warmer | None = None) -> None:
+                 returners: int = 3, warmer: Warmer | None = None, fill_first: bool = False) -> None:
         self.builder = builder
         self._warmer = warmer
         self._warm: dict[str, Any] = {}  # ready database -> its live connection (what warmer.open gave)
         self.ready_target = max(0, ready)
         self._new_name = new_name
         self._recycles = callable(getattr(builder, "recycle", None)) and self.ready_target > 0
+        self._fill_first = fill_first  # the first take() waits until ready_target are built
         self._ready: deque[str] = deque()
         self._cond = threading.Condition(threading.RLock())
         self._building = 0
@@ -125,7 +126,7 @@ class Pool:
             return name
         deadline = time.monotonic() + timeout
         with self._cond:
-            while not self._ready:
+            while len(self._ready) < (self.ready_target if self._fill_first else 1):
                 if self._error is not None:
                     error, self._error = self._error, None
                     raise error
@@ -142,6 +143,7 @@ class Pool:
                     self._cond.wait(min(left, 1.0))
                 finally:
                     self._waiting -= 1
+            self._fill_first = False
             name = self._ready.popleft()
             self._out += 1
             self._cond.notify_all()  # the builder refills

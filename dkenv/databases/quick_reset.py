@@ -23,20 +23,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from dkenv.databases.build import my_quote
-from dkenv.databases.recycle_mysql import _MYSQL_FINGERPRINT_ONCE, _MYSQL_SCHEMA_WRITES, _literal
+from dkenv.databases.recycle_mysql import _MYSQL_FINGERPRINT_ONCE, _MYSQL_ROW_COMMANDS, _literal
 
-_WRITES = _MYSQL_SCHEMA_WRITES.replace(":com", "'COM$_%' ESCAPE '$'").replace(":show", "'COM$_SHOW$_%' ESCAPE '$'")
+_COM, _SHOW = "'COM$_%' ESCAPE '$'", "'COM$_SHOW$_%' ESCAPE '$'"
+#: One read of the server's counters: the schema-write count (as
+#: :func:`~dkenv.databases.recycle_mysql.mysql_schema_writes` counts it) and the "comings":
+#: connections made plus ``USE`` (``COM_INIT_DB``) statements run, the only ways a session
+#: gets onto a database.  Unchanged since the database was last ready, no session can be on it
+#: but those that were (none but dkenv's own): the sessions need not be listed (~0.25 ms).
+_COUNTERS = (
+    f"SELECT SUM(IF(VARIABLE_NAME LIKE {_COM} AND VARIABLE_NAME NOT LIKE {_SHOW} AND VARIABLE_NAME NOT IN ("
+    + ", ".join(f"'COM_{c.upper()}'" for c in _MYSQL_ROW_COMMANDS) + "), VARIABLE_VALUE, 0)), "
+    "SUM(IF(VARIABLE_NAME IN ('CONNECTIONS', 'COM_CHANGE_DB'), VARIABLE_VALUE, 0)) INTO writes, comings "
+    f"FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE {_COM} OR VARIABLE_NAME = 'CONNECTIONS'")
 
 
-def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mark: int | None,
+def quick_reset_sql(names: Sequence[str], tables: Sequence[tuple[str, str]], mark: Mark,
                     keep: Sequence[int], rows: Sequence[str] = (), fingerprint: str | None = None) -> str:
-    """See :func:`_quick_reset_sql`: built once per database, the mark and sessions filled in."""
-    sql = _quick_reset_sql(tuple(names), tuple(tables), mark is not None, tuple(rows), fingerprint)
-    return (sql.replace(_MARK, str(int(mark)) if mark is not None else "NULL")
+    """See :func:`_quick_reset_sql`: built once per database, the marks and sessions filled in."""
+    writes, comings = mark
+    sql = _quick_reset_sql(tuple(names), tuple(tables), writes is not None, tuple(rows), fingerprint)
+    return (sql.replace(_MARK, str(int(writes)) if writes is not None else "NULL")
+            .replace(_COMINGS, str(int(comings)) if comings is not None else "-1")
             .replace(_KEEP, ", ".join(str(int(pid)) for pid in keep) or "0"))
 
 
-_MARK, _KEEP = "/*dkenv:mark*/", "/*dkenv:keep*/"
+#: The server's counters when a database was last ready: (schema writes, comings); None: unknown.
+Mark = tuple[int | None, int | None]
+_MARK, _COMINGS, _KEEP = "/*dkenv:mark*/", "/*dkenv:comings*/", "/*dkenv:keep*/"
+_PLACEHOLDERS = (_MARK, _COMINGS, _KEEP)
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,8 +60,9 @@ def _quick_reset_sql(names: tuple[str, ...], tables: tuple[tuple[str, str], ...]
     """One compound statement that empties the MySQL databases ``names`` (whose base tables
     were ``tables`` when built) if nothing but rows can have changed, then runs ``rows``
     (INSERTs putting back what the build wrote).  Its one row: the server's schema-write
-    count read first, and 1 if it emptied, 2 if it did not only because that count moved
-    since the mark, 0 if it refused (another session, a table missing).
+    count and comings (:data:`_COUNTERS`) read first, and 1 if it emptied, 2 if it did not
+    only because that count moved since the mark, 0 if it refused (another session, a table
+    missing).  Other sessions are looked for only when the comings moved since the mark.
 
     Nothing but rows changed when the server ran no statement that can change a schema
     since the mark was read; given the databases' ``fingerprint`` instead
@@ -71,35 +87,37 @@ def _quick_reset_sql(names: tuple[str, ...], tables: tuple[tuple[str, str], ...]
         same = f"writes = {_MARK}" if marked else "FALSE"
     return "\n".join([
         "BEGIN NOT ATOMIC",
-        "DECLARE others INT; DECLARE writes BIGINT; DECLARE found INT; DECLARE moved TEXT;",
+        "DECLARE others INT DEFAULT 0; DECLARE writes, comings BIGINT; DECLARE found INT; DECLARE moved TEXT;",
+        f"{_COUNTERS};",
+        f"IF comings IS NULL OR comings <> {_COMINGS} THEN",
         f"SELECT COUNT(*) INTO others FROM information_schema.PROCESSLIST WHERE DB IN ({within}) AND ID NOT IN ({mine});",
-        f"SET writes = ({_WRITES});",
+        "END IF;",
         "SELECT COUNT(*), IFNULL(GROUP_CONCAT(IF(AUTOINC > 1, NAME, NULL)), '') INTO found, moved "
         f"FROM information_schema.INNODB_SYS_TABLESTATS WHERE NAME IN ({listed or 'NULL'});",
         f"IF others = 0 AND found = {len(tables)} AND {same} THEN",
         "SET SESSION foreign_key_checks = 0;", *empty, "SET SESSION foreign_key_checks = 1;",
         *(f"{sql};" for sql in rows),
-        "SELECT writes, 1;",
-        f"ELSEIF others = 0 AND found = {len(tables)} THEN SELECT writes, 2;",  # only the count moved
-        "ELSE SELECT writes, 0; END IF;",
+        "SELECT writes, comings, 1;",
+        f"ELSEIF others = 0 AND found = {len(tables)} THEN SELECT writes, comings, 2;",  # only the count moved
+        "ELSE SELECT writes, comings, 0; END IF;",
         "END",
     ])
 
 
-def _run(cursor: Any, sql: str) -> tuple[Any, int]:
-    """Run a :func:`quick_reset_sql` statement (or its ``EXECUTE``): (the schema-write count,
+def _run(cursor: Any, sql: str) -> tuple[Mark, int]:
+    """Run a :func:`quick_reset_sql` statement (or its ``EXECUTE``): (the counters read,
     1 emptied / 2 only the count moved / 0 refused)."""
     cursor.execute(sql)
-    writes, done = cursor.fetchone()
+    writes, comings, done = cursor.fetchone()
     while cursor.nextset():
         pass
-    return writes, int(done)
+    return (None if writes is None else int(writes), None if comings is None else int(comings)), int(done)
 
 
 class _Prepared:
     """One connection's prepared resets: MariaDB prepares a compound statement like any other,
     so the ~0.25 ms of parsing one per reset is paid once per database and connection.  The
-    mark and dkenv's own session are its parameters; the oldest are deallocated past ``KEEP``
+    marks and dkenv's own session are its parameters; the oldest are deallocated past ``KEEP``
     (a database's statement outlives it otherwise: its name is never used again)."""
 
     KEEP = 32
@@ -108,10 +126,16 @@ class _Prepared:
         self.names: dict[str, str] = {}  # the statement's text -> its prepared name
         self.made = 0
 
-    def execute(self, cursor: Any, names: Sequence[str], tables: Sequence[tuple[str, str]], mark: int | None,
-                keep: Sequence[int], rows: Sequence[str]) -> tuple[Any, int]:
-        text = (_quick_reset_sql(tuple(names), tuple(tables), mark is not None, tuple(rows), None)
-                .replace(_MARK, "?").replace(_KEEP, "?"))
+    def execute(self, cursor: Any, names: Sequence[str], tables: Sequence[tuple[str, str]], mark: Mark,
+                keep: Sequence[int], rows: Sequence[str]) -> tuple[Mark, int]:
+        writes, comings = mark
+        text = _quick_reset_sql(tuple(names), tuple(tables), writes is not None, tuple(rows), None)
+        values = {_MARK: writes, _COMINGS: -1 if comings is None else comings, _KEEP: keep[0] if keep else 0}
+        # The parameters in the order their placeholders appear in the text.
+        order = sorted((at, holder) for holder in _PLACEHOLDERS for at in _positions(text, holder))
+        args = [int(values[holder]) for _, holder in order]  # type: ignore[arg-type]
+        for holder in _PLACEHOLDERS:
+            text = text.replace(holder, "?")
         name = self.names.get(text)
         if name is None:
             self.made += 1
@@ -124,9 +148,16 @@ class _Prepared:
             self.names[text] = name
             while len(self.names) > self.KEEP:
                 cursor.execute(f"DEALLOCATE PREPARE {self.names.pop(next(iter(self.names)))}")
-        # The placeholders in the order they appear: dkenv's own session, then the mark.
-        args = [int(keep[0]) if keep else 0, *([int(mark)] if mark is not None else [])]
         return _run(cursor, f"EXECUTE {name} USING {', '.join(map(str, args))}")
+
+
+def _positions(text: str, holder: str) -> list[int]:
+    """Where ``holder`` appears in ``text``."""
+    found, at = [], text.find(holder)
+    while at >= 0:
+        found.append(at)
+        at = text.find(holder, at + 1)
+    return found
 
 
 class QuickReset:
@@ -138,12 +169,12 @@ class QuickReset:
         self._opened: list[Any] = []
         self._lock = threading.Lock()
 
-    def reset(self, names: list[str], tables: Sequence[tuple[str, str]], mark: int | None, keep: Sequence[int],
-              rows: Sequence[str] = (), fingerprint: str | None = None) -> int | None:
+    def reset(self, names: list[str], tables: Sequence[tuple[str, str]], mark: Mark, keep: Sequence[int],
+              rows: Sequence[str] = (), fingerprint: str | None = None) -> Mark | None:
         """Empty the MySQL databases ``names`` whose base tables were ``tables`` when built,
         then run ``rows`` (INSERTs that put back what the build wrote).  Returns the server's
-        schema-write count read before, or None when the careful path must do it (nothing
-        done then but, after an error, possibly part of the emptying: it is done again)."""
+        counters read before (the next reset's mark), or None when the careful path must do it
+        (nothing done then but, after an error, possibly part of the emptying: it is done again)."""
         if any("," in f"{s}/{t}" for s, t in tables):
             return None  # FIND_IN_SET cannot tell such a name from two
         conn = self._connection()
@@ -152,15 +183,15 @@ class QuickReset:
         try:
             with conn.cursor() as cursor:
                 if len(keep) <= 1:
-                    writes, done = self._prepared(conn).execute(cursor, names, tables, mark, keep, rows)
+                    counters, done = self._prepared(conn).execute(cursor, names, tables, mark, keep, rows)
                 else:
-                    writes, done = _run(cursor, quick_reset_sql(names, tables, mark, keep, rows))
+                    counters, done = _run(cursor, quick_reset_sql(names, tables, mark, keep, rows))
                 if done == 2 and fingerprint is not None:  # the count moved: compare the fingerprint
-                    writes, done = _run(cursor, quick_reset_sql(names, tables, mark, keep, rows, fingerprint))
+                    counters, done = _run(cursor, quick_reset_sql(names, tables, mark, keep, rows, fingerprint))
         except Exception:  # noqa: BLE001 - a dropped table, a lock timeout, a gone server: careful path
             self._discard()
             return None
-        return int(writes) if done == 1 and writes is not None else None
+        return counters if done == 1 and counters[0] is not None else None
 
     def close(self) -> None:
         """Close every thread's connection."""

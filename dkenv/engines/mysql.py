@@ -36,6 +36,7 @@ class MySQLEngine(Engine):
     #: test: four in circulation let three reset side by side while one is out (~6% faster per
     #: test than two in benchmarks/test_loop.py; PostgreSQL's one-round-trip reset is best at two).
     ready_databases = 4
+    fills_before_first_hand_out = True
 
     def defer_foreign_keys(self, conn: Connection, tables: Sequence[Any]) -> Callable[[], None] | None:
         """MySQL cannot defer: checks are off for the session until the load is done."""

@@ -41,9 +41,16 @@ def dkenv_connection(request: pytest.FixtureRequest, dkenv_database: IsolatedDat
         with transaction(request, dkenv_database) as conn:
             yield conn
         return
-    engine: sa.Engine = request.getfixturevalue("dkenv_engine")
-    with engine.connect() as conn:
-        yield conn
+    if "dkenv_engine" in request.fixturenames:  # the test's engine too: one engine, one connection
+        with request.getfixturevalue("dkenv_engine").connect() as conn:
+            yield conn
+        return
+    engine = dkenv_database.create_engine()  # no fixture lookup: a test's setup is on its path
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.pool.dispose()
 
 
 @pytest.fixture

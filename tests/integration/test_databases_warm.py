@@ -445,3 +445,63 @@ def test_mariadb_ddl_through_prepared_or_compound_statements_is_never_reset_away
             quick = builder.quick_recycles
             assert not builder.recycle(db.name), how
             assert builder.quick_recycles == quick
+
+
+@pytest.mark.parametrize("engine", [pytest.param("mysql", marks=[pytest.mark.docker, pytest.mark.mysql])])
+def test_mariadb_reset_looks_for_sessions_whenever_one_may_have_come_onto_the_database(server):
+    """The reset lists the sessions on a database only when a connection was made or a ``USE``
+    ran on the server since the database was last ready (otherwise none can be on it but dkenv's
+    own).  A session that came on either way is found and ended, and the database emptied all
+    the same; a lent session the test moved to another database is on its own again after."""
+    with DatabaseFactory(server.url, engine="mysql", ready=0) as factory:
+        db = factory.database(KITS)
+        builder = factory.pool(KITS).builder
+        schema = q(server, db.schema_map[SCHEMA])
+        bystander = create_engine(server.url)
+
+        def a_test_writes() -> None:
+            eng = db.create_engine()
+            with eng.begin() as conn:
+                conn.execute(insert(actor(db)).values(first_name="A", last_name="B"))
+            eng.dispose()
+
+        def reset_quickly() -> bool:
+            quick = builder.quick_recycles
+            assert builder.recycle(db.name)  # emptied, one way or the other
+            eng = db.create_engine()
+            with eng.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(actor(db))).scalar() == 0
+            eng.dispose()
+            return builder.quick_recycles == quick + 1
+
+        try:
+            elsewhere = bystander.connect()  # a session on the server's own database, there before
+            a_test_writes()
+            assert reset_quickly()
+            assert builder._marks[db.name][1] is not None  # the comings are known from now on
+            a_test_writes()
+            assert reset_quickly()  # nothing came: sessions not listed, emptied on the server
+            elsewhere.exec_driver_sql(f"USE {q(server, db.name)}")  # an open session moves onto it
+            a_test_writes()
+            assert not reset_quickly()  # found: the careful path ended it
+            with pytest.raises(Exception, match="Lost connection|gone away|Connection was killed"):
+                elsewhere.exec_driver_sql("SELECT 1")
+            elsewhere.invalidate()
+            left_open = create_engine(db.url, **db.engine_options({})).connect()  # a new connection, kept
+            left_open.exec_driver_sql(f"SELECT COUNT(*) FROM {schema}.actor")
+            a_test_writes()
+            assert not reset_quickly()
+            left_open.invalidate()
+            assert reset_quickly()
+            eng = db.create_engine()  # the test moves the lent session to another database
+            with eng.connect() as conn:
+                conn.exec_driver_sql("USE mysql")
+            eng.dispose()
+            assert builder.recycle(db.name)
+            eng = db.create_engine()
+            with eng.connect() as conn:
+                assert conn.exec_driver_sql("SELECT DATABASE()").scalar() == db.name
+            eng.dispose()
+        finally:
+            bystander.dispose()
+            db.drop()

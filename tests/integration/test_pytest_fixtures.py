@@ -104,6 +104,18 @@ def test_next_test_starts_empty(dkenv_session, dkenv_database):
 
 
 @pytest.mark.dkenv(datakits=[KIT])
+def test_connection_alone_is_on_the_tests_database(dkenv_connection, dkenv_database):
+    dkenv_connection.execute(country(dkenv_database).insert().values(country_id=3, country="Chad"))
+    assert count(dkenv_connection, dkenv_database) == 1
+
+
+@pytest.mark.dkenv(datakits=[KIT])
+def test_connection_and_engine_are_one_engine(dkenv_connection, dkenv_engine, dkenv_database):
+    assert dkenv_connection.engine is dkenv_engine
+    assert count(dkenv_connection, dkenv_database) == 0   # nothing of the test before
+
+
+@pytest.mark.dkenv(datakits=[KIT])
 def test_every_installed_driver(dkenv_database):
     """asyncpg and psycopg 3, aiomysql and asyncmy, aiosqlite: each sees the schemas."""
     import importlib.util
@@ -130,7 +142,7 @@ def test_every_installed_driver(dkenv_database):
 def test_session_and_async_engine_on_a_datakit_with_schemas(pytester, engine_env):
     pytester.makepyfile(SESSION_AND_ASYNC)
     result = run(pytester, f"--dkenv-engines={engine_env}")
-    result.assert_outcomes(passed=4)  # the third sees none of the rows the first two committed
+    result.assert_outcomes(passed=6)  # each sees none of the rows the tests before it committed
     assert (pytester.path / "drivers.txt").read_text()  # at least one async driver ran
 
 
