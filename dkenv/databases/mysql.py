@@ -200,7 +200,7 @@ class MySQLBuilder:
 
         url = self.url(name)
         cargs, cparams = self._admin.dialect.create_connect_args(make_url(url))
-        return _lendable()(*cargs, **{**cparams, **loopback_args(url)})
+        return _lendable()(*cargs, **{**cparams, **loopback_args(url, side_door=True)})
 
     def _service(self, name: str) -> Any:
         """dkenv's own connection to ``name`` (opened once; a new one if the last never came back)."""

@@ -222,7 +222,7 @@ class QuickReset:
         from dkenv.engines.mysql import loopback_args
 
         cargs, cparams = MySQLDialect_pymysql().create_connect_args(make_url(self.admin_url))
-        cparams = {**cparams, **loopback_args(self.admin_url), "autocommit": True, "connect_timeout": 5,
+        cparams = {**cparams, **loopback_args(self.admin_url, side_door=True), "autocommit": True, "connect_timeout": 5,
                    "client_flag": cparams.get("client_flag", 0) | CLIENT.MULTI_STATEMENTS}
         try:
             conn = pymysql.connect(*cargs, **cparams)

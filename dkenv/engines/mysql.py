@@ -187,17 +187,22 @@ def _text(sql: str):
     return text(sql)
 
 
-def loopback_args(url: str) -> dict[str, Any]:
+def loopback_args(url: str, *, side_door: bool = False) -> dict[str, Any]:
     """Driver arguments that make loopback connections cheaper (none for remote servers).
 
     PyMySQL 1.1+ builds a default TLS context — loading the system's CA bundle, ~25 ms — for
     every connection unless TLS is disabled; on 127.0.0.1 or a Unix socket TLS protects
-    nothing, and that was half of a MySQL hand-out's time.  A server container dkenv started
-    on this machine is reached through its Unix socket (:mod:`dkenv.engines.side_door`).
+    nothing, and that was half of a MySQL hand-out's time.
+
+    ``side_door``: reach a server container dkenv started on this machine through its Unix
+    socket (:mod:`dkenv.engines.side_door`).  Only for the test databases' own connections:
+    the server takes a socket's root for ``root@localhost``, not ``root@'%'``, and names that
+    account as the definer of the views and routines a session creates, so deploys and what
+    users connect to keep the port (a deploy is what ``create_all`` over that port builds).
     """
     from sqlalchemy.engine import make_url
 
-    from dkenv.engines.side_door import side_door
+    from dkenv.engines import side_door as doors
 
     parsed = make_url(url)
     if parsed.get_backend_name() not in ("mysql", "mariadb") or parsed.get_driver_name() != "pymysql":
@@ -207,6 +212,6 @@ def loopback_args(url: str) -> dict[str, Any]:
     if "unix_socket" in parsed.query:
         return {"ssl_disabled": True}
     if parsed.host in (None, "", "127.0.0.1", "localhost", "::1"):
-        door = side_door(parsed.host, parsed.port)  # a container dkenv started: past the port's proxy
+        door = doors.side_door(parsed.host, parsed.port) if side_door else None  # past the port's proxy
         return {"ssl_disabled": True, **({"unix_socket": door} if door else {})}
     return {}

@@ -1,6 +1,7 @@
-"""dkenv's own connections to a MySQL/MariaDB container it started reach it through a Unix
-socket in a folder of this machine (:mod:`dkenv.engines.side_door`), not through Docker's
-port proxy; users' URLs keep their TCP port.  On real MariaDB containers and a real engine:
+"""The test databases' own connections to a MySQL/MariaDB container dkenv started (lent to
+tests, resets) reach it through a Unix socket in a folder of this machine
+(:mod:`dkenv.engines.side_door`), not through Docker's port proxy; users' URLs and deploys keep
+the TCP port.  On real MariaDB containers and a real engine:
 the door is used, follows a restarted container to its new port, and its folder goes with the
 container (removed, or reaped after its owner was killed).
 """
@@ -45,7 +46,10 @@ def test_dkenv_reaches_its_mysql_container_through_the_socket_and_users_through_
         folder = server.socket_folder
         assert folder and Path(folder, "mysqld.sock").exists()
         assert "unix_socket" not in server.url and str(server.port) in server.url
-        assert loopback_args(server.url)["unix_socket"] == os.path.join(folder, "mysqld.sock")
+        assert loopback_args(server.url, side_door=True)["unix_socket"] == os.path.join(folder, "mysqld.sock")
+        # Deploys and users' own engines keep the port: through the socket root is root@localhost,
+        # the definer of what a session creates.
+        assert "unix_socket" not in loopback_args(server.url)
         with server.database(datakits=KITS) as db:
             country = f"{db.schema_map['br__pagila__public']}.country"  # a test's schemas are databases
             engine = db.create_engine()
