@@ -15,6 +15,7 @@ so neither the test nor the reset pays a handshake.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -308,17 +309,25 @@ class PostgresBuilder:
     def _connect(self, name: str) -> Any:
         """A psycopg2 connection to ``name`` that dkenv can lend (closed by ``with``).
 
-        Commits need no WAL flush on a test database (``synchronous_commit=off``).
+        Commits need no WAL flush on a test database (``synchronous_commit=off``).  A server
+        container dkenv started on this machine is reached through its Unix socket
+        (:mod:`dkenv.engines.side_door`: no port proxy; roles are the same either way).
         """
         import contextlib
 
         import psycopg2
         from sqlalchemy.engine import make_url
 
+        from dkenv.engines.side_door import side_door
+
         url = make_url(self.url(name))
         query = dict(url.query)
         query.setdefault("options", "-c synchronous_commit=off")
-        conn = psycopg2.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+        host, port = url.host, url.port
+        door = side_door(host, port) if "host" not in query else None
+        if door is not None:  # libpq: a folder for a host, the port naming the socket in it
+            host, port = os.path.dirname(door), int(door.rsplit(".", 1)[1])
+        conn = psycopg2.connect(host=host, port=port, user=url.username, password=url.password,
                                 dbname=url.database, connect_timeout=5, connection_factory=_lendable(),
                                 **query)
         return contextlib.closing(conn)

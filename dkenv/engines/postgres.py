@@ -207,6 +207,8 @@ POSTGRES = PostgresEngine(
     default_user="postgres",
     default_database="dkenv",
     data_dir="/var/lib/postgresql/data",
+    socket_dir="/var/run/postgresql",  # the official image's and dkenv's
+    socket_file=".s.PGSQL.5432",
 )
 
 

@@ -32,6 +32,33 @@ def on_mysql(test):
     return test
 
 
+@pytest.mark.docker
+@pytest.mark.postgres
+@pytest.mark.usefixtures("local_images", "scope")
+def test_postgres_test_databases_are_reached_through_the_socket_and_users_through_the_port() -> None:
+    import dkenv
+
+    client_address = text("SELECT inet_client_addr()")  # NULL through a Unix socket
+    with dkenv.ephemeral("postgres", progress=False) as server:
+        folder = server.socket_folder
+        assert folder and Path(folder, ".s.PGSQL.5432").exists()
+        with server.database(datakits=KITS) as db:
+            engine = db.create_engine()
+            try:
+                with engine.connect() as conn:  # the lent connection dkenv opened
+                    assert conn.execute(client_address).scalar() is None
+                    assert conn.execute(text("SELECT current_user")).scalar() == server.user  # same role
+            finally:
+                engine.dispose()
+            plain = create_engine(db.url)
+            try:
+                with plain.connect() as conn:
+                    assert conn.execute(client_address).scalar() is not None
+            finally:
+                plain.dispose()
+    assert not Path(folder).exists()
+
+
 def _who(conn) -> str:
     """How the server sees the session: ``root@localhost`` through the socket, an address through TCP."""
     return conn.execute(text("SELECT USER()")).scalar()
