@@ -68,7 +68,11 @@ class Pool:
         self._recycles = callable(getattr(builder, "recycle", None)) and self.ready_target > 0
         self._fill_first = fill_first  # the first take() waits until ready_target are built
         self._ready: deque[str] = deque()
-        self._cond = threading.Condition(threading.RLock())
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # takers and wait_for_drops wait here
+        # The builder waits on a condition of its own, woken only when it has something to do:
+        # waking it at every hand-out and return cost the test's thread interpreter-lock hand-overs.
+        self._builds = threading.Condition(lock)
         self._building = 0
         self._recycling = 0
         self._out = 0  # handed out and not given back yet: a recycling pool gets them back
@@ -138,7 +142,7 @@ class Pool:
                 if left <= 0:
                     raise TimeoutError(f"no isolated {self.builder.engine} database ready after {timeout:.0f} s")
                 self._waiting += 1
-                self._cond.notify_all()  # demand beyond what is on its way: the builder builds
+                self._wake_builder()  # demand beyond what is on its way: the builder builds
                 try:
                     self._cond.wait(min(left, 1.0))
                 finally:
@@ -146,7 +150,7 @@ class Pool:
             self._fill_first = False
             name = self._ready.popleft()
             self._out += 1
-            self._cond.notify_all()  # the builder refills
+            self._wake_builder()  # the builder refills, if it should
             return name
 
     def claim_warm(self, name: str) -> Any:
@@ -168,6 +172,8 @@ class Pool:
             queued = not self._closed and bool(self._returners)
             if queued:
                 self._queue(name, recycle=self._recycles)
+            else:
+                self._wake_builder()
         if not queued:
             self._quiet_drop(name)
 
@@ -175,7 +181,7 @@ class Pool:
         """``name`` is kept by its user (``keep``): it will not come back to be recycled."""
         with self._cond:
             self._out = max(0, self._out - 1)
-            self._cond.notify_all()
+            self._wake_builder()
 
     def abandon(self) -> None:
         """The server is about to be removed with its databases: from now on databases are
@@ -190,6 +196,7 @@ class Pool:
                 return
             self._closed = True
             self._cond.notify_all()
+            self._builds.notify_all()
         deadline = time.monotonic() + timeout
         if self._builder_thread is not None:
             self._builder_thread.join(max(0.0, deadline - time.monotonic()))
@@ -234,11 +241,16 @@ class Pool:
             return True
         return self._waiting > coming
 
+    def _wake_builder(self) -> None:
+        """Wake the builder if it has something to do (called holding the lock)."""
+        if self._closed or self._error is not None or self._short():
+            self._builds.notify()
+
     def _fill(self) -> None:
         while True:
             with self._cond:
                 while not self._closed and self._error is None and not self._short():
-                    self._cond.wait()
+                    self._builds.wait()
                 if self._closed or self._error is not None:
                     return
                 self._building += 1
@@ -287,7 +299,8 @@ class Pool:
                     reused_now = True
                 else:
                     reused_now = False
-                self._cond.notify_all()
+                self._cond.notify_all()  # a taker may wait for it
+                self._wake_builder()  # one less on its way: maybe one to build
             if not reused_now:
                 self._quiet_drop(name)
             with self._cond:

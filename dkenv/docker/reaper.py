@@ -128,8 +128,11 @@ def _remove_own_socket_folder(folder: str | None) -> None:
     """The socket folder a reaped container had, when it is one of ours (this user's, this machine's)."""
     from pathlib import Path
 
-    from dkenv.engines.side_door import remove_socket_folder
-    from dkenv.state import state_root
+    from dkenv.engines.side_door import remove_socket_folder, socket_root
+    from dkenv.errors import DkenvError
 
-    if folder and Path(folder).parent == state_root() / "sockets":
-        remove_socket_folder(folder)
+    try:
+        if folder and Path(folder).parent == socket_root():
+            remove_socket_folder(folder)
+    except DkenvError:  # no socket folders of ours
+        pass

@@ -8,16 +8,24 @@ copy and two wake-ups more (0.5 ms of the proxy's CPU per test on MariaDB, measu
 this machine mounted where the server puts its socket, and dkenv's own connections to it
 (the pool's, the lent ones) go through that socket.  The URLs users see keep their TCP port.
 
+The folders live in one private directory of this user under the temporary directory
+(:func:`socket_root`), named by a short token: a socket's path must fit in 107 bytes.
+
 The registry is kept per process, keyed by the host and port a URL names: whoever made the
 :class:`~dkenv.servers.server.Server` opened its door (:func:`open_door`), and closes it when
 the container is removed or moves to another port (:func:`close_door`).  A door is used only
-while its socket file is there; otherwise connections take the port as before.
+while its socket file is there, and once a connection through it was accepted (an engine
+running containers in a virtual machine -- Docker Desktop -- shows the file but cannot pass the
+connection); otherwise connections take the port as before.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -25,6 +33,7 @@ from pathlib import Path
 MAX_SOCKET_PATH = 107
 
 _DOORS: dict[tuple[str, int], str] = {}
+_WORKS: dict[str, bool] = {}  # socket path -> whether a connection through it was accepted
 _LOCK = threading.Lock()
 
 
@@ -42,20 +51,45 @@ def close_door(host: str, port: int) -> None:
 
 
 def side_door(host: str | None, port: int | None) -> str | None:
-    """The Unix socket of the server at ``host:port``, if this process knows one that is there."""
+    """The Unix socket of the server at ``host:port``, if this process knows one that works."""
     if not port:
         return None
     path = _DOORS.get((host or "127.0.0.1", int(port)))
-    return path if path is not None and os.path.exists(path) else None
+    if path is None or not os.path.exists(path):
+        return None
+    works = _WORKS.get(path)
+    if works is None:
+        works = _WORKS[path] = _accepts(path)
+    return path if works else None
 
 
-def socket_folder(root: Path, name: str) -> Path | None:
-    """A new folder ``root/name`` for a container's socket, writable by the server's user in
-    the container (whatever its uid); None when its socket's path would be too long."""
-    folder = root / name
+def _accepts(path: str) -> bool:
+    """Whether a connection through the socket ``path`` is accepted (closed at once)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2.0)
+            probe.connect(path)
+    except OSError:
+        return False
+    return True
+
+
+def socket_root() -> Path:
+    """This user's private directory of socket folders, short enough for the sockets' paths."""
+    from dkenv.state import private_dir
+
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    return private_dir(Path(tempfile.gettempdir()) / f"dkenv-{uid}-sockets")
+
+
+def socket_folder(root: Path | None = None) -> Path | None:
+    """A new folder under ``root`` (:func:`socket_root`) for a container's socket, writable by
+    the server's user in the container (whatever its uid); None when its socket's path would
+    be too long."""
+    folder = (root or socket_root()) / secrets.token_hex(4)
     if len(str(folder)) + 24 > MAX_SOCKET_PATH:  # room for the socket's own name
         return None
-    folder.mkdir(mode=0o777, exist_ok=True)
+    folder.mkdir(mode=0o777)
     folder.chmod(0o777)  # not the umask's: the server's user in the container creates the socket
     return folder
 
@@ -66,4 +100,4 @@ def remove_socket_folder(folder: str | None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["close_door", "open_door", "remove_socket_folder", "side_door", "socket_folder"]
+__all__ = ["close_door", "open_door", "remove_socket_folder", "side_door", "socket_folder", "socket_root"]

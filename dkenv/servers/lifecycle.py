@@ -145,14 +145,15 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
              f"port is published on {endpoint.publish_host} of that host, reachable beyond loopback")
     install_signal_handlers()  # even for `dkenv up`: SIGTERM while waiting must remove it too
 
-    sockets: list[Path] = []  # the socket folders made (the last one is the container's)
+    sockets: list[Path | None] = []  # the container's socket folder, made once for every name tried
 
     def container_spec(cname: str) -> C.ContainerSpec:
         extra = {**(labels or {}), **({L.REUSE: "true"} if reuse else {})}
         binds = {}
-        folder = _socket_folder(spec, endpoint, cname)
+        if not sockets:
+            sockets.append(_socket_folder(spec, endpoint))
+        folder = sockets[0]
         if folder is not None:
-            sockets.append(folder)
             extra[L.SOCKET] = str(folder)
             binds = {"binds": {str(folder): {"bind": spec.socket_dir, "mode": "rw"}}}
         all_labels = L.build(name=cname, engine=spec.name, user=user, database=database,
@@ -182,22 +183,22 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
                 _OWNED.pop(cid, None)
             C.remove(client, cid)
         for folder in sockets:
-            remove_socket_folder(str(folder))
+            remove_socket_folder(str(folder) if folder else None)
         raise
     return server
 
 
-def _socket_folder(spec: Any, endpoint: Any, name: str) -> Path | None:
+def _socket_folder(spec: Any, endpoint: Any) -> Path | None:
     """A folder of this machine for the server's Unix socket (:mod:`dkenv.engines.side_door`):
     for a local engine only (a remote one's containers cannot mount this machine's folders)."""
     if endpoint.remote or not spec.socket_dir or not spec.socket_file:
         return None
-    from dkenv.state import state_dir
+    from dkenv.errors import DkenvError
 
     try:
-        return socket_folder(state_dir("sockets"), name)
-    except OSError:
-        return None  # the port alone, as before
+        return socket_folder()
+    except (OSError, DkenvError):  # no temporary directory of our own: the port alone, as before
+        return None
 
 
 @contextmanager

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import tempfile
+import socket
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from dkenv.engines.side_door import close_door, open_door, side_door, socket_folder
+from dkenv.engines.side_door import close_door, open_door, side_door, socket_folder, socket_root
 from tests.integration.test_lifecycle import child, exists, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,8 +152,13 @@ def test_a_door_is_used_only_while_its_socket_is_there(tmp_path) -> None:
     open_door("127.0.0.1", 65001, str(sock))
     try:
         assert side_door("127.0.0.1", 65001) is None  # the server has not made it (yet, or any more)
-        sock.write_text("")
-        assert side_door("127.0.0.1", 65001) == str(sock)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(sock))
+        listener.listen(1)
+        try:
+            assert side_door("127.0.0.1", 65001) == str(sock)
+        finally:
+            listener.close()
         assert side_door("127.0.0.1", 65002) is None and side_door("127.0.0.1", None) is None
     finally:
         close_door("127.0.0.1", 65001)
@@ -163,13 +168,24 @@ def test_a_door_is_used_only_while_its_socket_is_there(tmp_path) -> None:
 def test_a_socket_path_too_long_for_the_kernel_means_no_door(tmp_path) -> None:
     deep = tmp_path / ("d" * 120)
     deep.mkdir()
-    assert socket_folder(deep, "dkenv-mysql-abcdef") is None
+    assert socket_folder(deep) is None
     open_door("127.0.0.1", 65003, str(deep / "mysqld.sock"))
     (deep / "mysqld.sock").write_text("")
     assert side_door("127.0.0.1", 65003) is None
-    short = Path(tempfile.mkdtemp(prefix="dk"))  # tmp_path itself may be long under xdist
+
+
+def test_a_socket_file_that_accepts_no_connection_is_no_door(tmp_path) -> None:
+    """As with an engine running containers in a virtual machine: the file is there, the server is not."""
+    sock = tmp_path / "s.sock"
+    sock.write_text("")
+    open_door("127.0.0.1", 65004, str(sock))
     try:
-        folder = socket_folder(short, "dkenv-mysql-abcdef")
-        assert folder is not None and folder.stat().st_mode & 0o777 == 0o777  # the server's user writes there
+        assert side_door("127.0.0.1", 65004) is None
     finally:
-        shutil.rmtree(short)
+        close_door("127.0.0.1", 65004)
+    folder = socket_folder()  # in this user's short, private directory
+    try:
+        assert folder is not None and folder.stat().st_mode & 0o777 == 0o777  # the server's user writes there
+        assert folder.parent == socket_root() and folder.parent.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(folder)
