@@ -51,15 +51,20 @@ def attach_schemas(engine: sa.Engine, attached: dict[str, str], *, throwaway: bo
 
     @event.listens_for(engine, "connect")
     def _attach(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        for schema, path in files.items():
-            cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
-        if throwaway:
-            for schema in ("main", *files):
-                cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.synchronous = OFF")
-                cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.journal_mode = MEMORY")
-        cursor.close()
+        attach_files(dbapi_conn, files, throwaway=throwaway)
+
+
+def attach_files(dbapi_conn: Any, files: dict[str, str], *, throwaway: bool) -> None:
+    """What :func:`attach_schemas` runs on each new SQLite connection."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    for schema, path in files.items():
+        cursor.execute("ATTACH DATABASE ? AS " + _sqlite_quote(schema), (path,))
+    if throwaway:
+        for schema in ("main", *files):
+            cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.synchronous = OFF")
+            cursor.execute(f"PRAGMA {_sqlite_quote(schema)}.journal_mode = MEMORY")
+    cursor.close()
 
 
 def open_engine(engine_name: str, url: str, schema_map: dict[str, str], attached: dict[str, str],
@@ -139,9 +144,8 @@ class SharedDialect:
             from dkenv.databases.build import parsed_url
 
             dialect = self._copy_for(parsed_url(url).database)
-        engine = _engine_on(dialect, self._cache, engine_name, url, schema_map, creator)
-        _see_files(engine_name, engine, attached, throwaway=True)
-        return _connected(engine)
+        # SQLite's schema files are attached by the engine's creator: no event listener per engine.
+        return _connected(_engine_on(dialect, self._cache, engine_name, url, schema_map, creator, attached))
 
     def _copy_for(self, database: str | None) -> Any:
         """The set-up dialect with ``database`` as its default schema: one copy per database,
@@ -163,9 +167,10 @@ class SharedDialect:
 
 
 def _engine_on(dialect: Any, cache: Any, engine_name: str, url: str, schema_map: dict[str, str],
-               creator: Any) -> sa.Engine:
+               creator: Any, attached: dict[str, str]) -> sa.Engine:
     """What ``create_engine(url)`` builds, on an initialized ``dialect``: a pool, an engine, the
-    dialect's per-connection setup; and the same connect arguments as :func:`open_engine`."""
+    dialect's per-connection setup; and the same connect arguments as :func:`open_engine`
+    (SQLite: the schema files attached to each new connection, as :func:`attach_schemas` does)."""
     from sqlalchemy.engine import Engine
 
     from dkenv.databases.build import parsed_url
@@ -177,6 +182,16 @@ def _engine_on(dialect: Any, cache: Any, engine_name: str, url: str, schema_map:
 
         def creator() -> Any:
             return dialect.connect(*cargs, **cparams)
+
+    from dkenv.engines import get_engine
+
+    if get_engine(engine_name).attaches_schemas:  # SQLite: schema files, attached per connection
+        files, opened = dict(attached), creator
+
+        def creator() -> Any:
+            conn = opened()
+            attach_files(conn, files, throwaway=True)
+            return conn
 
     on_connect = dialect.on_connect_url(u)
     if on_connect is not None:  # what the pool's "connect" event would run, without an event listener each
