@@ -7,7 +7,8 @@ round trip each, on a pooled admin connection.  Here one compound statement (``B
 ATOMIC ... END``, :func:`quick_reset_sql`) does all of it on the server and answers with one
 row: no result set per question for PyMySQL to parse in Python, in the thread that shares the
 interpreter with the test.  It empties only when no session but dkenv's own is on the
-database and nothing can have changed its schema: the server's schema-write count is the one
+database (listed only when a connection or ``USE`` came since the database was ready: see
+:data:`_COUNTERS`) and nothing can have changed its schema: the server's schema-write count is the one
 taken when the database was last ready (no statement anywhere could have changed a schema),
 or, when that count moved (another database built, DDL elsewhere), a second statement finds
 the databases' fingerprint still the one taken at build.  Anything else -- and any error (a
