@@ -149,20 +149,25 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
 
     def container_spec(cname: str) -> C.ContainerSpec:
         extra = {**(labels or {}), **({L.REUSE: "true"} if reuse else {})}
-        binds = {}
+        mounts: dict[str, Any] = {}
+        if spec.data_dir and not persistent:
+            # Its data dies with it anyway: in memory, a CREATE DATABASE on PostgreSQL takes ~5 ms
+            # instead of ~90 ms and a MariaDB TRUNCATE ~0.4 ms instead of ~0.6 ms.  (dkenv's
+            # images copy their initialised data directory in; official ones initialise it.)
+            mounts["tmpfs"] = {spec.data_dir: "rw"}
         if not sockets:
             sockets.append(_socket_folder(spec, endpoint))
         folder = sockets[0]
         if folder is not None:
             extra[L.SOCKET] = str(folder)
-            binds = {"binds": {str(folder): {"bind": spec.socket_dir, "mode": "rw"}}}
+            mounts["binds"] = {str(folder): {"bind": spec.socket_dir, "mode": "rw"}}
         all_labels = L.build(name=cname, engine=spec.name, user=user, database=database,
                              container_port=spec.container_port, ttl=ttl_s, persistent=persistent,
                              digest=digest, owner_pid=owner_pid, extra=extra)
         return C.ContainerSpec(name=L.starting_name(cname) if persistent else cname, image=image,
                                env=environment, labels=all_labels, container_port=spec.container_port,
                                publish_host=endpoint.publish_host, host_port=host_port,
-                               command=command, extra=binds)
+                               command=command, extra=mounts)
 
     made: list[str] = []  # the container id, as soon as it exists
     try:

@@ -61,10 +61,12 @@ def running(
     env: dict[str, str],
     command: list[str] | None = None,
     files: dict[str, str] | None = None,
+    tmpfs: str | None = None,
 ) -> Iterator[tuple[Any, int]]:
     """Start ``image`` with ``port`` published on 127.0.0.1; yield (container, host port).
 
-    ``files`` ({path in the container: text}) are copied in before the container starts.
+    ``files`` ({path in the container: text}) are copied in before the container starts;
+    ``tmpfs``: a path the container gets an empty tmpfs at (as dkenv's throwaway servers do).
     """
     container = client.containers.create(
         image,
@@ -72,6 +74,7 @@ def running(
         environment=env,
         ports={port: ("127.0.0.1", None)},
         labels=LABELS,
+        **({"tmpfs": {tmpfs: "rw"}} if tmpfs else {}),
     )
     try:
         if files:
@@ -248,6 +251,24 @@ def test_postgres_user_password_database(client: Any, pg_image: str) -> None:
 
 
 @pytest.mark.postgres
+def test_postgres_on_an_empty_tmpfs_starts_from_the_image_s_cluster(client: Any, pg_image: str) -> None:
+    """dkenv's throwaway servers keep their data in memory: the entrypoint copies the cluster
+    initialised at build time in (no initdb), and the credentials are applied as usual."""
+    env = {"POSTGRES_USER": "dk", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "dkdb"}
+    with running(client, pg_image, "5432/tcp", env, tmpfs="/var/lib/postgresql/data") as (ct, port):
+        conn = retry(ct, lambda: pg_connect(port, "dk", "pw", "dkdb"))
+        try:
+            assert scalar(conn, "SELECT current_database()") == "dkdb"
+            assert scalar(conn, "SELECT count(*) FROM pg_database WHERE datname = 'dkenv_spare'") == 0
+        finally:
+            conn.close()
+        kind = ct.exec_run(["stat", "-f", "-c", "%T", "/var/lib/postgresql/data"]).output.decode().strip()
+        assert kind == "tmpfs"
+        assert "initialising a new cluster" not in ct.logs().decode(errors="replace")
+        assert pid1(ct) == ("postgres", "postgres")
+
+
+@pytest.mark.postgres
 def test_postgres_defaults(client: Any, pg_image: str) -> None:
     with running(client, pg_image, "5432/tcp", {"POSTGRES_PASSWORD": "pw"}) as (ct, port):
         conn = retry(ct, lambda: pg_connect(port, "postgres", "pw", "postgres"))
@@ -356,6 +377,22 @@ def test_mysql_root_user_database(client: Any, mysql_image: str) -> None:
         with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
             my_connect(port, "root", "wrong")
         assert pid1(ct) == ("mariadbd", "mysql")  # the server is PID 1, as mysql
+
+
+@pytest.mark.mysql
+def test_mysql_on_an_empty_tmpfs_starts_from_the_image_s_data_directory(client: Any, mysql_image: str) -> None:
+    """As on PostgreSQL: the data directory initialised at build time is copied in (no
+    mariadb-install-db), then the credentials are applied."""
+    env = {"MYSQL_ROOT_PASSWORD": "pw", "MYSQL_DATABASE": "dkdb"}
+    with running(client, mysql_image, "3306/tcp", env, tmpfs="/var/lib/mysql") as (ct, port):
+        conn = retry(ct, lambda: my_connect(port, "root", "pw", "dkdb"))
+        try:
+            assert scalar(conn, "SELECT DATABASE()") == "dkdb"
+        finally:
+            conn.close()
+        kind = ct.exec_run(["stat", "-f", "-c", "%T", "/var/lib/mysql"]).output.decode().strip()
+        assert kind == "tmpfs"
+        assert "initialising a new data directory" not in ct.logs().decode(errors="replace")
 
 
 @pytest.mark.mysql

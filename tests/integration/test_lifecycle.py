@@ -82,6 +82,27 @@ def test_ephemeral_is_ready_and_removed_on_normal_exit(client, engine) -> None:
     assert not exists(client, cid)
 
 
+@pytest.mark.parametrize("engine", BOTH)
+def test_throwaway_servers_keep_their_data_in_memory_and_kept_ones_on_disk(client, engine) -> None:
+    """A server removed with its process (``ephemeral``, the test session's) gets a tmpfs over
+    its data directory; one that outlives it (``dkenv up``: persistent) keeps the disk, so a
+    restarted container still has its databases."""
+    from dkenv.engines import get_engine
+    from dkenv.servers.lifecycle import start
+
+    data_dir = get_engine(engine).data_dir
+    throwaway = start(engine, progress=False)
+    kept = start(engine, progress=False, persistent=True, keep=False)  # still ours: removed below
+    try:
+        for server, in_memory in ((throwaway, True), (kept, False)):
+            mounts = client.api.inspect_container(server.container)["HostConfig"].get("Tmpfs") or {}
+            assert (data_dir in mounts) is in_memory
+            assert query(server.url) == 1
+    finally:
+        throwaway.stop()
+        kept.remove()
+
+
 @pytest.mark.postgres
 def test_ephemeral_removes_on_exception(client) -> None:
     import dkenv

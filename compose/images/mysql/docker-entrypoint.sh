@@ -64,6 +64,7 @@ sql_ident() { case $1 in *'`'*) printf '`%s`' "$(printf '%s' "$1" | sed 's/`/``/
 datadir=/var/lib/mysql
 sock=/run/mysqld/mysqld.sock
 marker="$datadir/.dkenv-setup-done"
+seed=/usr/local/share/dkenv/seed  # the data directory initialised at build time (see the Dockerfile)
 initfile=/run/mysqld/dkenv-init.sql
 cnf=/run/mysqld/dkenv-client.cnf
 
@@ -93,8 +94,21 @@ exec_as_mysql() {
     exec "$@"
 }
 
+if [ "$is_server" = 1 ] && [ ! -d "$datadir/mysql" ] && [ -d "$seed/mysql" ] \
+   && [ -z "$(ls -A "$datadir" 2>/dev/null)" ]; then
+    # An empty tmpfs or volume over the data directory: a copy of the image's (a few tens of
+    # ms) instead of a new mariadb-install-db (~1.5 s).
+    mkdir -p "$datadir"
+    cp -a "$seed/." "$datadir/"
+    if [ "$uid" = 0 ]; then chown mysql:mysql "$datadir"; fi
+fi
+
 if [ "$is_server" = 1 ] && [ "$uid" = 0 ]; then
     export HOME=/var/lib/mysql
+    if [ -O "$datadir" ]; then
+        # Root's: a tmpfs Podman filled with the image's files (its "tmpcopyup"), or a new mount.
+        chown mysql:mysql "$datadir"
+    fi
     if [ ! -d "$datadir/mysql" ]; then
         # An empty volume over the data directory: it must belong to mysql.
         mkdir -p "$datadir"

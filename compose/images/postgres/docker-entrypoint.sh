@@ -56,14 +56,30 @@ has_init_scripts() {
 }
 
 marker="$PGDATA/.dkenv-setup-done"
+seed=/usr/local/share/dkenv/seed  # the cluster initialised at build time (see the Dockerfile)
 
 # `docker run IMAGE -c fsync=on` means `postgres -c fsync=on`, as in the official image.
 if [ "${1#-}" != "$1" ]; then
     set -- postgres "$@"
 fi
 
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ] && [ -s "$seed/PG_VERSION" ] \
+   && [ -z "$(ls -A "$PGDATA" 2>/dev/null)" ]; then
+    # An empty tmpfs or volume over $PGDATA: a copy of the image's cluster (~40 MB, a few
+    # tens of ms) instead of a new initdb (~1 s).
+    mkdir -p "$PGDATA"
+    cp -a "$seed/." "$PGDATA/"
+    if [ "$uid" = 0 ]; then chown postgres:postgres "$PGDATA"; fi
+    chmod 0700 "$PGDATA"
+fi
+
 if [ "$1" = postgres ] && [ "$uid" = 0 ]; then
     export HOME=/var/lib/postgresql
+    if [ -O "$PGDATA" ]; then
+        # Root's: a tmpfs Podman filled with the image's files (its "tmpcopyup"), or a new mount.
+        chown postgres:postgres "$PGDATA"
+        chmod 0700 "$PGDATA"
+    fi
     if [ ! -s "$PGDATA/PG_VERSION" ]; then
         # An empty volume over $PGDATA: it must belong to postgres.
         mkdir -p "$PGDATA"
