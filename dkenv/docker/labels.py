@@ -45,8 +45,8 @@ SCOPE = "dkenv.scope"  # from $DKENV_SCOPE: keeps CI jobs / test sessions sharin
 SCOPE_ENV = "DKENV_SCOPE"
 REUSE = "dkenv.reuse"  # "true": started by reuse=True, so another reuse=True may adopt it
 RUN = "dkenv.run"  # a pytest-xdist run's testrunuid: the server its workers share
-SHARE = "dkenv.share"
-SOCKET = "dkenv.socket"  # the folder of this machine where the server puts its Unix socket  # which session server of that run (fixture name + configuration)
+SHARE = "dkenv.share"  # which session server of that run (fixture name + configuration)
+SOCKET = "dkenv.socket"  # the folder of this machine where the server puts its Unix socket
 
 #: Docker filter for dkenv's own containers (both labels must be present; see the module doc).
 FILTER: dict[str, list[str]] = {"label": [f"{MANAGED}=true", CREATED]}

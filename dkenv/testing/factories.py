@@ -332,10 +332,14 @@ def _session_value(request: pytest.FixtureRequest, name: str) -> Any:
     call: ~0.1 ms a test, on the test's path), else through ``getfixturevalue``.  Nothing is
     lost by not registering with it: the test's own fixtures end before the session's."""
     try:
-        defs = request._fixturemanager.getfixturedefs(name, request.node)
+        manager = request._fixturemanager
+        try:
+            defs = manager.getfixturedefs(name, request.node)
+        except (AttributeError, TypeError):  # pytest < 8.1 takes the node's id
+            defs = manager.getfixturedefs(name, request.node.nodeid)
         fixturedef = defs[-1] if defs else None
         cached = fixturedef.cached_result if fixturedef is not None and fixturedef.scope == "session" else None
-    except AttributeError:  # another pytest's internals: the public way
+    except (AttributeError, TypeError, IndexError):  # another pytest's internals: the public way
         cached = None
     if cached is not None and cached[2] is None:
         return cached[0]
