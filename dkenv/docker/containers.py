@@ -205,23 +205,29 @@ def pull(client: docker.DockerClient, image: str, progress: Progress | None) -> 
         raise ImageUnavailable(f"cannot pull image {image!r}: {_explain(exc)}", _IMAGE_HINT) from None
 
 
-def remove(client: docker.DockerClient, container_id: str) -> bool:
+def remove(client: docker.DockerClient, container_id: str, *, socket_folder: str | None = None) -> bool:
     """Kill and remove a container with its anonymous volumes; False if it was already gone.
 
     ``force=True`` sends SIGKILL: the data is disposable, so waiting for a clean shutdown
-    (``docker stop``) would only add time.
+    (``docker stop``) would only add time.  ``socket_folder`` (its ``dkenv.socket`` label): the
+    folder of this machine it had for its socket, removed with it.
     """
     from docker.errors import APIError, NotFound
+
+    from dkenv.engines.side_door import remove_socket_folder
 
     try:
         client.api.remove_container(container_id, force=True, v=True)
     except NotFound:
+        remove_socket_folder(socket_folder)
         return False
     except APIError as exc:
         if exc.status_code == 409 and "in progress" in _explain(exc):
             _wait_removed(client, container_id)  # another process is removing it right now
+            remove_socket_folder(socket_folder)
             return False
         raise
+    remove_socket_folder(socket_folder)
     return True
 
 

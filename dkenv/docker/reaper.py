@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from dkenv.docker import labels as L
 from dkenv.docker.containers import list_dkenv, remove
+from dkenv.engines.side_door import sweep_socket_folders
 
 if TYPE_CHECKING:
     import docker
@@ -107,7 +108,9 @@ def reap(
     now = time.time() if now is None else now
     host = L.this_host()
     removed: list[str] = []
-    for row in list_dkenv(client, all=True, scoped=False):
+    rows = list_dkenv(client, all=True, scoped=False)
+    in_use = {(row.get("Labels") or {}).get(L.SOCKET, "") for row in rows}
+    for row in rows:
         labels = row.get("Labels") or {}
         docker_name = (row.get("Names") or [""])[0]
         if abandoned_reason(labels, now=now, host=host, docker_name=docker_name) is None:
@@ -115,24 +118,10 @@ def reap(
         if (labels.get(L.PERSISTENT) == "true" and not _ttl_passed(labels, now)
                 and _kept_since(client, row["Id"], labels)):
             continue  # its starter kept it, then exited, while we were looking
-        if remove(client, row["Id"]):
+        if remove(client, row["Id"], socket_folder=labels.get(L.SOCKET)):
             removed.append(labels.get(L.NAME) or row["Id"][:12])
-            _remove_own_socket_folder(labels.get(L.SOCKET))
     if removed and note is not None:
         note(f"dkenv: removed {len(removed)} abandoned container(s) (owner gone or TTL passed): "
              + ", ".join(removed))
+    sweep_socket_folders(in_use)  # folders whose container was removed by hand
     return removed
-
-
-def _remove_own_socket_folder(folder: str | None) -> None:
-    """The socket folder a reaped container had, when it is one of ours (this user's, this machine's)."""
-    from pathlib import Path
-
-    from dkenv.engines.side_door import remove_socket_folder, socket_root
-    from dkenv.errors import DkenvError
-
-    try:
-        if folder and Path(folder).parent == socket_root():
-            remove_socket_folder(folder)
-    except DkenvError:  # no socket folders of ours
-        pass

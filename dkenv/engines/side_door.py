@@ -95,9 +95,45 @@ def socket_folder(root: Path | None = None) -> Path | None:
 
 
 def remove_socket_folder(folder: str | None) -> None:
-    """Remove a removed container's socket folder (what the server left in it too)."""
-    if folder:
+    """Remove a removed container's socket folder (what the server left in it too), when it is
+    one of this user's (a label names it: never anything else)."""
+    if folder and _ours(Path(folder)):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["close_door", "open_door", "remove_socket_folder", "side_door", "socket_folder", "socket_root"]
+def sweep_socket_folders(in_use: set[str], *, older_than: float = 24 * 3600.0) -> None:
+    """Remove throwaway servers' socket folders that no container names (``in_use``: every
+    dkenv container's, on this engine) and that are older than ``older_than`` seconds: left by
+    containers removed by hand, or by another tool.  The age keeps a folder made for a container
+    being created right now, or one on another engine, from going."""
+    import time
+
+    from dkenv.errors import DkenvError
+
+    try:
+        root = socket_root()
+        entries = list(os.scandir(root))
+    except (OSError, DkenvError):
+        return
+    limit = time.time() - older_than
+    for entry in entries:
+        try:
+            if entry.path not in in_use and entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _ours(folder: Path) -> bool:
+    """Whether ``folder`` is one of the socket folders dkenv makes for this user."""
+    from dkenv.errors import DkenvError
+    from dkenv.state import state_root
+
+    try:
+        return folder.parent in (socket_root(), state_root() / "sockets")
+    except DkenvError:
+        return False
+
+
+__all__ = ["close_door", "open_door", "remove_socket_folder", "side_door", "socket_folder", "socket_root",
+           "sweep_socket_folders"]

@@ -156,7 +156,7 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
             # images copy their initialised data directory in; official ones initialise it.)
             mounts["tmpfs"] = {spec.data_dir: "rw"}
         if not sockets:
-            sockets.append(_socket_folder(spec, endpoint))
+            sockets.append(_socket_folder(spec, endpoint, persistent=persistent))
         folder = sockets[0]
         if folder is not None:
             extra[L.SOCKET] = str(folder)
@@ -193,16 +193,20 @@ def _start_new(spec: Any, client: Any, endpoint: Any, show: Callable[[str], None
     return server
 
 
-def _socket_folder(spec: Any, endpoint: Any) -> Path | None:
+def _socket_folder(spec: Any, endpoint: Any, *, persistent: bool) -> Path | None:
     """A folder of this machine for the server's Unix socket (:mod:`dkenv.engines.side_door`):
-    for a local engine only (a remote one's containers cannot mount this machine's folders)."""
+    for a local engine only (a remote one's containers cannot mount this machine's folders).
+    A server that outlives its process gets one in dkenv's state directory, which a reboot or
+    a temporary-files cleaner leaves alone: Docker would not start the container again
+    without its mount's folder."""
     if endpoint.remote or not spec.socket_dir or not spec.socket_file:
         return None
     from dkenv.errors import DkenvError
+    from dkenv.state import state_dir
 
     try:
-        return socket_folder()
-    except (OSError, DkenvError):  # no temporary directory of our own: the port alone, as before
+        return socket_folder(state_dir("sockets") if persistent else None)
+    except (OSError, DkenvError):  # no folder of our own for it: the port alone, as before
         return None
 
 

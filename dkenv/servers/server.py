@@ -18,7 +18,7 @@ from dkenv.config import Target
 from dkenv.docker import containers as C
 from dkenv.docker.client import get_client
 from dkenv.engines import get_engine
-from dkenv.engines.side_door import close_door, remove_socket_folder
+from dkenv.engines.side_door import close_door
 
 if TYPE_CHECKING:
     import docker
@@ -121,9 +121,8 @@ class Server:
         with _LOCK:
             self._stopped = True
             _OWNED.pop(self.container, None)
-        removed = C.remove(self._docker(), self.container)
+        removed = C.remove(self._docker(), self.container, socket_folder=self.socket_folder)
         close_door(self.host, self.port)
-        remove_socket_folder(self.socket_folder)
         return removed
 
     def to_dict(self, *, show_secrets: bool = True) -> dict[str, Any]:

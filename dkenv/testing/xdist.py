@@ -166,7 +166,8 @@ def remove_run(uid: str) -> list[str]:
     try:
         if rows:
             with ThreadPoolExecutor(max_workers=len(rows), thread_name_prefix="dkenv-remove") as pool:
-                gone = list(pool.map(lambda row: remove(client, row["Id"]), rows))
+                gone = list(pool.map(lambda row: remove(client, row["Id"], socket_folder=(
+                    row.get("Labels") or {}).get(L.SOCKET)), rows))
         else:
             gone = []
     finally:

@@ -56,7 +56,8 @@ def scope(client, monkeypatch, request):
 
     leftovers = scoped_containers(client, name)
     for row in leftovers:
-        remove(client, row["Id"])  # tolerates a removal already in progress (its owner's)
+        # Tolerates a removal already in progress (its owner's); its socket folder goes too.
+        remove(client, row["Id"], socket_folder=(row.get("Labels") or {}).get("dkenv.socket"))
     if leftovers:
         names = [r["Labels"].get("dkenv.name") for r in leftovers]
         pytest.fail(f"{request.node.name} left containers behind: {names}")

@@ -86,9 +86,15 @@ def test_ephemeral_is_ready_and_removed_on_normal_exit(client, engine) -> None:
 def test_throwaway_servers_keep_their_data_in_memory_and_kept_ones_on_disk(client, engine) -> None:
     """A server removed with its process (``ephemeral``, the test session's) gets a tmpfs over
     its data directory; one that outlives it (``dkenv up``: persistent) keeps the disk, so a
-    restarted container still has its databases."""
+    restarted container still has its databases, and its socket folder is in dkenv's state
+    directory, not in the temporary one a reboot or a cleaner empties (Docker would not start
+    it again without its mount's folder)."""
+    from pathlib import Path
+
     from dkenv.engines import get_engine
+    from dkenv.engines.side_door import socket_root
     from dkenv.servers.lifecycle import start
+    from dkenv.state import state_root
 
     data_dir = get_engine(engine).data_dir
     throwaway = start(engine, progress=False)
@@ -98,6 +104,9 @@ def test_throwaway_servers_keep_their_data_in_memory_and_kept_ones_on_disk(clien
             mounts = client.api.inspect_container(server.container)["HostConfig"].get("Tmpfs") or {}
             assert (data_dir in mounts) is in_memory
             assert query(server.url) == 1
+        assert Path(throwaway.socket_folder).parent == socket_root()
+        if kept.socket_folder:  # none when this test's state directory makes the socket's path too long
+            assert Path(kept.socket_folder).parent == state_root() / "sockets"
     finally:
         throwaway.stop()
         kept.remove()

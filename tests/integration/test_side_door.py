@@ -189,3 +189,42 @@ def test_a_socket_file_that_accepts_no_connection_is_no_door(tmp_path) -> None:
         assert folder.parent == socket_root() and folder.parent.stat().st_mode & 0o777 == 0o700
     finally:
         shutil.rmtree(folder)
+
+
+def test_folders_no_container_names_are_swept_once_old(tmp_path) -> None:
+    """Left by containers removed by hand: swept by the reaper once a day old; a folder a
+    container names, a new one (a container being created), and anything not dkenv's stay."""
+    import time
+
+    from dkenv.engines.side_door import remove_socket_folder, sweep_socket_folders
+
+    old, named, new = socket_folder(), socket_folder(), socket_folder()
+    stranger = tmp_path / "not-ours"
+    stranger.mkdir()
+    try:
+        day_ago = time.time() - 25 * 3600
+        for folder in (old, named):
+            os.utime(folder, (day_ago, day_ago))
+        sweep_socket_folders({str(named)})
+        assert not old.exists() and named.exists() and new.exists()
+        remove_socket_folder(str(stranger))  # a label naming a folder that is not one of ours
+        assert stranger.exists()
+    finally:
+        for folder in (old, named, new):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@on_mysql
+def test_a_container_removed_through_its_labels_takes_its_socket_folder(client) -> None:
+    """What the reaper and xdist's controller do: remove by id, the folder named by its label."""
+    from dkenv.docker.containers import remove
+    from dkenv.servers.lifecycle import start
+
+    server = start("mysql", progress=False)
+    try:
+        label = client.api.inspect_container(server.container)["Config"]["Labels"]["dkenv.socket"]
+        assert label == server.socket_folder and Path(label).exists()
+        assert remove(client, server.container, socket_folder=label)
+        assert not Path(label).exists()
+    finally:
+        server.stop()
