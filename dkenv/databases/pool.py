@@ -131,6 +131,8 @@ class Pool:
         deadline = time.monotonic() + timeout
         with self._cond:
             while len(self._ready) < (self.ready_target if self._fill_first else 1):
+                if self._error is not None and self._ready:
+                    break  # the fill failed past the first: hand that one out (the error waits)
                 if self._error is not None:
                     error, self._error = self._error, None
                     raise error

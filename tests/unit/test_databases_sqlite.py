@@ -288,6 +288,47 @@ def test_pool_reports_a_build_error_then_recovers():
     assert set(builder.dropped) >= set(builder.created)  # returned and ready ones are dropped
 
 
+class _CountedBuilder(_FlakyBuilder):
+    """Builds the first ``works`` databases, then fails (a server out of room, say)."""
+
+    def __init__(self, works: int) -> None:
+        super().__init__()
+        self.fail = False
+        self.works = works
+
+    def create(self, name: str) -> None:
+        if len(self.created) >= self.works:
+            raise RuntimeError("no room for another database")
+        self.created.append(name)
+
+
+def test_a_pool_that_fills_first_hands_out_once_all_are_built():
+    """MySQL's pools: the first hand-out waits until every ready database is built, so no
+    test waits behind a build later (the builder's DDL would send resets to the fingerprint)."""
+    counter = iter(range(100))
+    builder = _CountedBuilder(works=10)
+    pool = Pool(builder, lambda: f"db{next(counter)}", ready=3, fill_first=True)
+    try:
+        first = pool.take(timeout=60)
+        assert len(builder.created) == 3 and first == "db0"
+        second = pool.take(timeout=60)  # no longer waits for a full pool
+        assert second == "db1"
+    finally:
+        pool.close()
+
+
+def test_a_fill_that_fails_past_the_first_database_still_hands_that_one_out():
+    counter = iter(range(100))
+    builder = _CountedBuilder(works=1)
+    pool = Pool(builder, lambda: f"db{next(counter)}", ready=3, fill_first=True)
+    try:
+        assert pool.take(timeout=60) == "db0"  # not the second build's error
+        with pytest.raises(RuntimeError, match="no room"):
+            pool.take(timeout=60)  # nothing ready: the error now
+    finally:
+        pool.close()
+
+
 # ---------------------------------------------------------------------------
 # MySQL schema renaming and DDL replay helpers (no server needed)
 # ---------------------------------------------------------------------------
