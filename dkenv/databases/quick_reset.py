@@ -24,17 +24,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from dkenv.databases.build import my_quote
-from dkenv.databases.recycle_mysql import _MYSQL_FINGERPRINT_ONCE, _MYSQL_ROW_COMMANDS, _literal
+from dkenv.databases.recycle_mysql import (
+    _MYSQL_FINGERPRINT_ONCE,
+    _MYSQL_SCHEMA_WRITE_COUNTER,
+    _literal,
+)
 
-_COM, _SHOW = "'COM$_%' ESCAPE '$'", "'COM$_SHOW$_%' ESCAPE '$'"
+_COM = "'COM$_%' ESCAPE '$'"
+_WRITE_COUNTER = _MYSQL_SCHEMA_WRITE_COUNTER.replace(":com", _COM).replace(":show", "'COM$_SHOW$_%' ESCAPE '$'")
 #: One read of the server's counters: the schema-write count (as
 #: :func:`~dkenv.databases.recycle_mysql.mysql_schema_writes` counts it) and the "comings":
 #: connections made plus ``USE`` (``COM_INIT_DB``) statements run, the only ways a session
 #: gets onto a database.  Unchanged since the database was last ready, no session can be on it
 #: but those that were (none but dkenv's own): the sessions need not be listed (~0.25 ms).
 _COUNTERS = (
-    f"SELECT SUM(IF(VARIABLE_NAME LIKE {_COM} AND VARIABLE_NAME NOT LIKE {_SHOW} AND VARIABLE_NAME NOT IN ("
-    + ", ".join(f"'COM_{c.upper()}'" for c in _MYSQL_ROW_COMMANDS) + "), VARIABLE_VALUE, 0)), "
+    f"SELECT SUM(IF({_WRITE_COUNTER}, VARIABLE_VALUE, 0)), "
     "SUM(IF(VARIABLE_NAME IN ('CONNECTIONS', 'COM_CHANGE_DB'), VARIABLE_VALUE, 0)) INTO writes, comings "
     f"FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE {_COM} OR VARIABLE_NAME = 'CONNECTIONS'")
 

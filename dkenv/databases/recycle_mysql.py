@@ -108,11 +108,14 @@ _MYSQL_ROW_COMMANDS = (
     "lock_tables", "unlock_tables", "do", "analyze", "check", "checksum", "optimize", "repair", "help",
     "signal", "resignal", "stmt_close", "stmt_reset", "stmt_fetch",
     "compound_sql", "prepare_sql", "execute_sql", "dealloc_sql", "stmt_prepare", "stmt_execute")
+#: Which ``GLOBAL_STATUS`` counters count statements that may change a schema (``:com`` and
+#: ``:show``: the ``COM\_%`` and ``COM\_SHOW\_%`` patterns, bound or inlined by the caller).
+_MYSQL_SCHEMA_WRITE_COUNTER = (
+    "VARIABLE_NAME LIKE :com AND VARIABLE_NAME NOT LIKE :show AND VARIABLE_NAME NOT IN ("
+    + ", ".join(f"'COM_{c.upper()}'" for c in _MYSQL_ROW_COMMANDS) + ")")
 #: The server's count of statements that may change a schema (see :func:`mysql_schema_writes`).
 _MYSQL_SCHEMA_WRITES = (
-    "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME LIKE :com "
-    "AND VARIABLE_NAME NOT LIKE :show AND VARIABLE_NAME NOT IN ("
-    + ", ".join(f"'COM_{c.upper()}'" for c in _MYSQL_ROW_COMMANDS) + ")")
+    f"SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE {_MYSQL_SCHEMA_WRITE_COUNTER}")
 
 
 def mysql_schema_writes(conn: Any) -> int | None:

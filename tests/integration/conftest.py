@@ -52,12 +52,13 @@ def scope(client, monkeypatch, request):
     name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("DKENV_SCOPE", name)
     yield name
+    from dkenv.docker import labels as L
     from dkenv.docker.containers import remove
 
     leftovers = scoped_containers(client, name)
     for row in leftovers:
         # Tolerates a removal already in progress (its owner's); its socket folder goes too.
-        remove(client, row["Id"], socket_folder=(row.get("Labels") or {}).get("dkenv.socket"))
+        remove(client, row["Id"], socket_folder=(row.get("Labels") or {}).get(L.SOCKET))
     if leftovers:
         names = [r["Labels"].get("dkenv.name") for r in leftovers]
         pytest.fail(f"{request.node.name} left containers behind: {names}")

@@ -91,6 +91,7 @@ def test_throwaway_servers_keep_their_data_in_memory_and_kept_ones_on_disk(clien
     it again without its mount's folder)."""
     from pathlib import Path
 
+    from dkenv.docker.client import endpoint_of
     from dkenv.engines import get_engine
     from dkenv.engines.side_door import socket_root
     from dkenv.servers.lifecycle import start
@@ -104,7 +105,8 @@ def test_throwaway_servers_keep_their_data_in_memory_and_kept_ones_on_disk(clien
             mounts = client.api.inspect_container(server.container)["HostConfig"].get("Tmpfs") or {}
             assert (data_dir in mounts) is in_memory
             assert query(server.url) == 1
-        assert Path(throwaway.socket_folder).parent == socket_root()
+        if not endpoint_of(client).remote:  # a remote engine cannot mount this machine's folders
+            assert Path(throwaway.socket_folder).parent == socket_root()
         if kept.socket_folder:  # none when this test's state directory makes the socket's path too long
             assert Path(kept.socket_folder).parent == state_root() / "sockets"
     finally:
