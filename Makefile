@@ -69,6 +69,7 @@ bench: install images  ## run the benchmarks and print their figures (README has
 	$(PYTHON) benchmarks/startup.py
 	$(PYTHON) benchmarks/handout.py
 	$(PYTHON) benchmarks/test_loop.py
+	$(PYTHON) benchmarks/cpu_split.py
 	$(PYTHON) benchmarks/migrations_handout.py
 	$(PYTHON) benchmarks/data_load.py --rss-mb 200
 	$(PYTHON) benchmarks/check_live.py
